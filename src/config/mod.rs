@@ -63,7 +63,11 @@ pub fn parse(
     };
     let parts = read_parts(table, env, &mut report);
     validate::check(&parts, &mut report);
-    let problems = report.finish();
+    let mut problems = report.finish();
+    // Sections are read one after the other and cross-field checks run last; sorting by
+    // section and element puts each problem back near its place in the file. The sort is
+    // stable, so problems within one element keep the order they were found in.
+    problems.sort_by_key(|problem| file_order(&problem.key));
     if !problems.is_empty() {
         return Err(ConfigErrors { problems });
     }
@@ -177,6 +181,9 @@ pub(crate) struct Parts {
     pub(crate) sources_malformed: bool,
     /// One entry per `[[sources]]` element, in file order.
     pub(crate) sources: Vec<Option<SourceSettings>>,
+    /// The `name` of each `[[sources]]` element when it is a string, even if the element is
+    /// broken, so a duplicate is still found.
+    pub(crate) source_names: Vec<Option<String>>,
     pub(crate) slack_present: bool,
     pub(crate) slack: Option<SlackSettings>,
     pub(crate) discord_present: bool,
@@ -185,6 +192,8 @@ pub(crate) struct Parts {
     pub(crate) console: Option<ConsoleSettings>,
     /// One entry per `[[escalations]]` element, in file order.
     pub(crate) escalations: Vec<Option<EscalationTarget>>,
+    /// The `id` of each `[[escalations]]` element when it is a string, even if it is broken.
+    pub(crate) escalation_ids: Vec<Option<String>>,
     pub(crate) triage: Option<TriageSettings>,
     pub(crate) replies: Option<ReplySettings>,
     pub(crate) runtime: Option<RuntimeSettings>,
@@ -253,7 +262,12 @@ fn read_parts(
     if let Some(value) = take("sources", report) {
         parts.sources_present = true;
         parts.sources_malformed = !value.is_array();
-        parts.sources = array_of_tables(value, "sources", report)
+        let elements = array_of_tables(value, "sources", report);
+        parts.source_names = elements
+            .iter()
+            .map(|(_, element)| string_field(element.as_ref(), "name"))
+            .collect();
+        parts.sources = elements
             .into_iter()
             .map(|(key, element)| source(element, &key, report))
             .collect();
@@ -271,7 +285,12 @@ fn read_parts(
         parts.console = section(value, "console", report);
     }
     if let Some(value) = take("escalations", report) {
-        parts.escalations = array_of_tables(value, "escalations", report)
+        let elements = array_of_tables(value, "escalations", report);
+        parts.escalation_ids = elements
+            .iter()
+            .map(|(_, element)| string_field(element.as_ref(), "id"))
+            .collect();
+        parts.escalations = elements
             .into_iter()
             .map(|(key, element)| element.and_then(|table| read::typed(table, &key, report)))
             .collect();
@@ -280,6 +299,11 @@ fn read_parts(
     parts.replies = section_or_default(take("replies", report), "replies", report);
     parts.runtime = section_or_default(take("runtime", report), "runtime", report);
     parts
+}
+
+/// Returns `table.key` when it is a string.
+fn string_field(table: Option<&toml::Value>, key: &str) -> Option<String> {
+    table?.get(key)?.as_str().map(str::to_owned)
 }
 
 /// Reads a `[section]` that must be a table.
@@ -373,6 +397,21 @@ fn source(value: Option<toml::Value>, key: &str, report: &mut Report) -> Option<
             None
         }
     }
+}
+
+/// Ranks a key path by its top-level section (unknown keys first) and its array index.
+fn file_order(key: &str) -> (usize, usize) {
+    let section_end = key.find(['.', '[']).unwrap_or(key.len());
+    let section_rank = SECTIONS
+        .iter()
+        .position(|section| *section == &key[..section_end])
+        .map_or(0, |position| position + 1);
+    let index = key[section_end..]
+        .strip_prefix('[')
+        .and_then(|rest| rest.split(']').next())
+        .and_then(|index| index.parse().ok())
+        .unwrap_or(0);
+    (section_rank, index)
 }
 
 fn resolve_paths(settings: &mut Settings, base_dir: &Path) {

@@ -249,6 +249,16 @@ fn source_problems() {
             "sources[2].path: must not be empty",
         ],
     );
+    // A duplicate is found even when the first source with that name is broken.
+    check(
+        &with("[[sources]]\ntype = \"irc\"\nname = \"demo\"\n[[escalations]]\nid = \"a\"\n[[escalations]]\nid = \"a\"\nlabel = \"A\""),
+        &[
+            "sources[1].type: unknown source type \"irc\", expected one of replay, mastodon, bluesky, x",
+            "sources[1].name: duplicate source name \"demo\"",
+            "escalations[0].label: missing",
+            "escalations[1].id: duplicate escalation id \"a\"",
+        ],
+    );
 }
 
 #[test]

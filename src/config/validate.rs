@@ -70,18 +70,18 @@ fn check_sources(parts: &Parts, report: &mut Report) {
         return;
     }
     let mut names = BTreeSet::new();
+    for (index, name) in parts.source_names.iter().enumerate() {
+        let Some(name) = name else { continue };
+        let name_key = join_key(&join_index("sources", index), "name");
+        if name.trim().is_empty() {
+            report.problem(&name_key, "must not be empty");
+        } else if !names.insert(name.as_str()) {
+            report.problem(&name_key, format!("duplicate source name \"{name}\""));
+        }
+    }
     for (index, source) in parts.sources.iter().enumerate() {
         let Some(source) = source else { continue };
         let key = join_index("sources", index);
-        let name_key = join_key(&key, "name");
-        if source.name().trim().is_empty() {
-            report.problem(&name_key, "must not be empty");
-        } else if !names.insert(source.name()) {
-            report.problem(
-                &name_key,
-                format!("duplicate source name \"{}\"", source.name()),
-            );
-        }
         positive(
             report,
             &join_key(&key, "poll_interval"),
@@ -183,18 +183,18 @@ fn check_console(console: &ConsoleSettings, report: &mut Report) {
 
 fn check_escalations(parts: &Parts, report: &mut Report) {
     let mut ids = BTreeSet::new();
+    for (index, id) in parts.escalation_ids.iter().enumerate() {
+        let Some(id) = id else { continue };
+        let id_key = join_key(&join_index("escalations", index), "id");
+        if id.trim().is_empty() {
+            report.problem(&id_key, "must not be empty");
+        } else if !ids.insert(id.as_str()) {
+            report.problem(&id_key, format!("duplicate escalation id \"{id}\""));
+        }
+    }
     for (index, target) in parts.escalations.iter().enumerate() {
         let Some(target) = target else { continue };
         let key = join_index("escalations", index);
-        let id_key = join_key(&key, "id");
-        if target.id.trim().is_empty() {
-            report.problem(&id_key, "must not be empty");
-        } else if !ids.insert(target.id.as_str()) {
-            report.problem(
-                &id_key,
-                format!("duplicate escalation id \"{}\"", target.id),
-            );
-        }
         non_empty(report, &join_key(&key, "label"), &target.label);
         check_escalation_destinations(parts, target, &key, report);
         if let Some(mention) = &target.mention {
