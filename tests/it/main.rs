@@ -1,0 +1,3 @@
+//! The single integration-test binary; each module tests one area through the public API.
+
+mod config;
