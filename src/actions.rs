@@ -135,7 +135,8 @@ impl Actions {
             Err(error) => {
                 tracing::error!(chat, case = %case_id, error = %error, "Cannot record an action");
                 return ActionOutcome::Refused {
-                    message: "mentiondesk could not save this action; nothing was done. Try again".to_string(),
+                    message: "mentiondesk could not save this action; nothing was done. Try again"
+                        .to_string(),
                 };
             }
         };
@@ -158,7 +159,11 @@ impl Actions {
     }
 
     /// Checks the request's fields and turns it into a domain command.
-    fn command(&self, agent: &Agent, request: &crate::domain::ActionRequest) -> Result<Command, ActionOutcome> {
+    fn command(
+        &self,
+        agent: &Agent,
+        request: &crate::domain::ActionRequest,
+    ) -> Result<Command, ActionOutcome> {
         let by = agent.clone();
         Ok(match &request.action {
             ChatAction::Claim => Command::Claim { by },

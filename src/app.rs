@@ -61,8 +61,9 @@ impl Application {
                 settings.store.path.display()
             )
         })?;
-        let store = Store::open(&settings.store.path.join("sled"))
-            .with_context(|| format!("cannot open the store at {}", settings.store.path.display()))?;
+        let store = Store::open(&settings.store.path.join("sled")).with_context(|| {
+            format!("cannot open the store at {}", settings.store.path.display())
+        })?;
         let health = Health::default();
         let http = TcpListener::bind(settings.http.listen)
             .await
@@ -238,14 +239,20 @@ impl Application {
 
         shutdown.cancelled().await;
         let deadline = tokio::time::Instant::now() + self.settings.runtime.shutdown_timeout;
-        if tokio::time::timeout_at(deadline, intake.wait()).await.is_err() {
+        if tokio::time::timeout_at(deadline, intake.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!(
                 remaining = intake.len(),
                 "Sources, pipeline or actions did not stop in time"
             );
         }
         drain.cancel();
-        if tokio::time::timeout_at(deadline, workers.wait()).await.is_err() {
+        if tokio::time::timeout_at(deadline, workers.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!(
                 remaining = workers.len(),
                 outbox_depth = self.store.outbox_depth(),
@@ -285,9 +292,10 @@ fn build_sources(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn SourceClient
     let mut sources: Vec<Arc<dyn SourceClient>> = Vec::new();
     for source in &settings.sources {
         if let SourceSettings::Replay(replay) = source {
-            let sent_path = replay.sent_path.clone().unwrap_or_else(|| {
-                default_sent_path(&settings.store.path, &replay.name)
-            });
+            let sent_path = replay
+                .sent_path
+                .clone()
+                .unwrap_or_else(|| default_sent_path(&settings.store.path, &replay.name));
             sources.push(Arc::new(ReplaySource::new(ReplaySettings {
                 name: replay.name.clone(),
                 path: replay.path.clone(),

@@ -57,7 +57,10 @@ fn check(path: &std::path::Path) -> ExitCode {
         Ok(settings) => {
             let unavailable = unavailable_adapters(&settings);
             if !unavailable.is_empty() {
-                eprintln!("{}: valid, but this build can't run all of it yet:", path.display());
+                eprintln!(
+                    "{}: valid, but this build can't run all of it yet:",
+                    path.display()
+                );
                 for problem in unavailable {
                     eprintln!("  {problem}");
                 }
@@ -120,7 +123,10 @@ fn run(path: Option<PathBuf>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(error = format!("{error:#}"), "mentiondesk stopped with an error");
+            tracing::error!(
+                error = format!("{error:#}"),
+                "mentiondesk stopped with an error"
+            );
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }

@@ -54,11 +54,7 @@ impl Outbox {
             .chain(sources.iter().map(|source| reply_lane(source)));
         Outbox {
             chats: Arc::new(chats.to_vec()),
-            wakers: Arc::new(
-                lanes
-                    .map(|lane| (lane, Arc::new(Notify::new())))
-                    .collect(),
-            ),
+            wakers: Arc::new(lanes.map(|lane| (lane, Arc::new(Notify::new()))).collect()),
         }
     }
 

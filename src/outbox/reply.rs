@@ -12,7 +12,9 @@ use super::chat::store_retry;
 use super::{reply_lane, Executor, Outbox, Retry};
 use crate::domain::{apply, Command, Label, PostRef};
 use crate::sources::{ReplyRequest, SourceClient, SourceError};
-use crate::store::{LabelRecord, OutboxEntry, OutboxKey, OutboxTask, PostOrigin, Store, StoredPost};
+use crate::store::{
+    LabelRecord, OutboxEntry, OutboxKey, OutboxTask, PostOrigin, Store, StoredPost,
+};
 
 /// How many times a reply is tried through transient errors before it is reported failed.
 const REPLY_ATTEMPTS: u32 = 5;

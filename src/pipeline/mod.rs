@@ -43,7 +43,12 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// A pipeline storing into `store`, with the brand's own handles.
-    pub fn new(store: Store, triager: Triager, brand_handles: &[String], outbox: Outbox) -> Pipeline {
+    pub fn new(
+        store: Store,
+        triager: Triager,
+        brand_handles: &[String],
+        outbox: Outbox,
+    ) -> Pipeline {
         Pipeline {
             store,
             triager,

@@ -247,7 +247,11 @@ impl Triager {
         let reason = if cues.is_empty() {
             "no complaint, question or praise cues".to_string()
         } else {
-            let quoted: Vec<String> = cues.iter().take(5).map(|cue| format!("\"{cue}\"")).collect();
+            let quoted: Vec<String> = cues
+                .iter()
+                .take(5)
+                .map(|cue| format!("\"{cue}\""))
+                .collect();
             format!("cues: {}", quoted.join(", "))
         };
         Triage {
@@ -342,14 +346,29 @@ mod tests {
 
     #[test]
     fn labels_follow_the_cues() {
-        check("@acme I was charged twice and still no refund", Label::Complaint);
-        check("@acme the app is broken again, third time this week", Label::Complaint);
-        check("@acme not happy with the new update at all", Label::Complaint);
+        check(
+            "@acme I was charged twice and still no refund",
+            Label::Complaint,
+        );
+        check(
+            "@acme the app is broken again, third time this week",
+            Label::Complaint,
+        );
+        check(
+            "@acme not happy with the new update at all",
+            Label::Complaint,
+        );
         check("@acme how do I export my invoices?", Label::Question);
-        check("@acme thank you, the new dashboard is amazing", Label::Praise);
+        check(
+            "@acme thank you, the new dashboard is amazing",
+            Label::Praise,
+        );
         check("@acme we're hiring! join the team", Label::Other);
         check("Going to the acme conference tomorrow", Label::Other);
-        check("@acme when will you fix the login error? waiting for days", Label::Complaint);
+        check(
+            "@acme when will you fix the login error? waiting for days",
+            Label::Complaint,
+        );
     }
 
     #[test]
@@ -358,7 +377,11 @@ mod tests {
         let verdict = triager.triage(&mention("my order never arrived, I want a refund"));
         assert_eq!(verdict.label, Label::Complaint);
         assert!(verdict.reason.contains("\"refund\""), "{}", verdict.reason);
-        assert!(verdict.reason.contains("\"never arrived\""), "{}", verdict.reason);
+        assert!(
+            verdict.reason.contains("\"never arrived\""),
+            "{}",
+            verdict.reason
+        );
         assert!(triager.wants_card(&verdict));
         let praise = triager.triage(&mention("love it, thanks"));
         assert!(!triager.wants_card(&praise));

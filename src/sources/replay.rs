@@ -129,12 +129,14 @@ impl SourceClient for ReplaySource {
 
     async fn fetch(&self, cursor: Option<&str>) -> Result<Fetched, SourceError> {
         let start: usize = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
-        let bytes = tokio::fs::read(&self.settings.path).await.map_err(|error| {
-            SourceError::Transient(format!(
-                "cannot read {}: {error}",
-                self.settings.path.display()
-            ))
-        })?;
+        let bytes = tokio::fs::read(&self.settings.path)
+            .await
+            .map_err(|error| {
+                SourceError::Transient(format!(
+                    "cannot read {}: {error}",
+                    self.settings.path.display()
+                ))
+            })?;
         let start = start.min(bytes.len());
         let mut offset = start;
         let mut mentions = Vec::new();
@@ -197,9 +199,8 @@ impl SourceClient for ReplaySource {
             post_id: format!("replay-{}", request.reply_id),
             at: Utc::now(),
         };
-        let mut json = serde_json::to_vec(&line).map_err(|error| {
-            SourceError::Rejected(format!("cannot encode the reply: {error}"))
-        })?;
+        let mut json = serde_json::to_vec(&line)
+            .map_err(|error| SourceError::Rejected(format!("cannot encode the reply: {error}")))?;
         json.push(b'\n');
         let mut file = tokio::fs::OpenOptions::new()
             .create(true)

@@ -1,3 +1,7 @@
 //! The single integration-test binary; each module tests one area through the public API.
 
+mod actions;
 mod config;
+mod crash;
+mod helpers;
+mod ingest;
