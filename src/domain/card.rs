@@ -339,9 +339,12 @@ mod tests {
         }
     }
 
-    fn check_buttons(case: Case, expected: &[(ActionKind, ButtonStyle)]) {
+    /// A button as a person sees it: what it does and how prominent it is.
+    type Shown = (ActionKind, ButtonStyle);
+
+    fn check_buttons(case: Case, expected: &[Shown]) {
         let card = case_card(&case, &CustomerContext::default());
-        let buttons: Vec<(ActionKind, ButtonStyle)> = card
+        let buttons: Vec<Shown> = card
             .buttons
             .iter()
             .map(|button| (button.kind, button.style))
@@ -385,7 +388,7 @@ mod tests {
             (Dismiss, Danger),
         ];
         let closed = [(Reopen, Primary)];
-        let table: Vec<(CaseState, Option<&str>, &[(ActionKind, ButtonStyle)])> = vec![
+        let table: Vec<(CaseState, Option<&str>, &[Shown])> = vec![
             (CaseState::New, None, &unowned),
             (CaseState::Claimed, Some("ana"), &owned),
             (CaseState::Replied, None, &unowned),
