@@ -14,7 +14,7 @@ use mentiondesk::telemetry::{self, LogFormat};
 /// team's chat (Slack, Discord or the local console) and threads every action, reply and
 /// follow-up back under the card.
 #[derive(Parser)]
-#[command(name = "mentiondesk", version, about, long_about = None)]
+#[command(name = "mentiondesk", version)]
 struct Cli {
     /// How log lines look (level from RUST_LOG, e.g. RUST_LOG=debug).
     #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
