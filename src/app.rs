@@ -24,6 +24,7 @@ use crate::domain::Label;
 use crate::health::Health;
 use crate::outbox::{run_lane, ChatExecutor, Executor, Outbox, ReplyExecutor};
 use crate::pipeline::{Pipeline, TriageRules, Triager};
+use crate::scheduler::{Scheduler, SlaPolicy};
 use crate::sources::replay::{ReplaySettings, ReplaySource};
 use crate::sources::{run_poll_loop, SourceBatch, SourceClient};
 use crate::store::Store;
@@ -145,12 +146,26 @@ impl Application {
         }
         drop(batch_tx);
 
-        let pipeline = Pipeline::new(
+        let mut pipeline = Pipeline::new(
             self.store.clone(),
             Triager::new(triage_rules(&self.settings)),
             &self.settings.brand.handles,
             self.outbox.clone(),
         );
+        if self.settings.sla.enabled {
+            let policy = SlaPolicy {
+                first_response: chrono::Duration::from_std(self.settings.sla.first_response)
+                    .context("sla.first_response is too long")?,
+                warning_at: self.settings.sla.warning_at,
+            };
+            let mut scheduler = Scheduler::new(self.store.clone(), self.outbox.clone(), policy);
+            let watched = scheduler
+                .load()
+                .context("cannot read cases for the scheduler")?;
+            tracing::info!(deadlines = watched, "First-response clocks loaded");
+            pipeline = pipeline.with_sla(policy, scheduler.handle());
+            intake.spawn(scheduler.run(shutdown.clone()));
+        }
         intake.spawn(pipeline.run(batch_rx));
 
         let actions = Actions::new(

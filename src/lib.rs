@@ -7,6 +7,7 @@
 //! - `sources`: networks (the replay source for now) and the shared poll loop.
 //! - `pipeline`: dedupe, follow-up linking, triage, case opening; batched transactions.
 //! - `actions`: the engine turning clicks into case transitions.
+//! - `scheduler`: the first-response clocks (one timer task).
 //! - `outbox`: side effects recorded with their state change, executed by one worker per lane.
 //! - `chat`: the `ChatAdapter` trait and the adapters (the local web console).
 //! - `health`: `/healthz`.
@@ -22,6 +23,7 @@ pub mod failpoint;
 pub mod health;
 pub mod outbox;
 pub mod pipeline;
+pub mod scheduler;
 pub mod shutdown;
 pub mod sources;
 pub mod store;

@@ -164,6 +164,7 @@ const SECTIONS: &[&str] = &[
     "triage",
     "replies",
     "runtime",
+    "sla",
 ];
 
 /// The sections that could be read, before the cross-field checks.
@@ -197,6 +198,7 @@ pub(crate) struct Parts {
     pub(crate) triage: Option<TriageSettings>,
     pub(crate) replies: Option<ReplySettings>,
     pub(crate) runtime: Option<RuntimeSettings>,
+    pub(crate) sla: Option<SlaSettings>,
 }
 
 impl Parts {
@@ -229,6 +231,7 @@ impl Parts {
             triage: self.triage?,
             replies: self.replies?,
             runtime: self.runtime?,
+            sla: self.sla?,
         })
     }
 }
@@ -298,6 +301,7 @@ fn read_parts(
     parts.triage = section_or_default(take("triage", report), "triage", report);
     parts.replies = section_or_default(take("replies", report), "replies", report);
     parts.runtime = section_or_default(take("runtime", report), "runtime", report);
+    parts.sla = section_or_default(take("sla", report), "sla", report);
     parts
 }
 

@@ -48,6 +48,10 @@ pub const TRIAGE_LABELS: &[&str] = &["complaint", "question", "praise", "other"]
 pub const DEFAULT_MIN_SCORE: f32 = 0.5;
 /// Default time allowed for draining work on shutdown.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default first-response target.
+pub const DEFAULT_FIRST_RESPONSE: Duration = Duration::from_secs(60 * 60);
+/// Default share of the first-response target after which the warning is threaded.
+pub const DEFAULT_SLA_WARNING_AT: f32 = 0.75;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -84,6 +88,9 @@ pub struct Settings {
     /// Process-wide runtime knobs.
     #[serde(default)]
     pub runtime: RuntimeSettings,
+    /// Response-time targets.
+    #[serde(default)]
+    pub sla: SlaSettings,
 }
 
 impl Settings {
@@ -433,6 +440,31 @@ impl Default for ReplySettings {
     }
 }
 
+/// `[sla]`: the first-response clock on every new case.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaSettings {
+    /// Whether cases get a first-response clock at all.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// How soon after a case opens the brand should answer publicly.
+    #[serde(default = "default_first_response", with = "duration")]
+    pub first_response: Duration,
+    /// The share of `first_response` after which a warning is threaded (0 < x < 1).
+    #[serde(default = "default_sla_warning_at")]
+    pub warning_at: f32,
+}
+
+impl Default for SlaSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            first_response: DEFAULT_FIRST_RESPONSE,
+            warning_at: DEFAULT_SLA_WARNING_AT,
+        }
+    }
+}
+
 /// `[runtime]`: process-wide knobs.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -454,6 +486,14 @@ impl Default for RuntimeSettings {
 
 fn default_true() -> bool {
     true
+}
+
+fn default_first_response() -> Duration {
+    DEFAULT_FIRST_RESPONSE
+}
+
+fn default_sla_warning_at() -> f32 {
+    DEFAULT_SLA_WARNING_AT
 }
 
 fn default_store_path() -> PathBuf {

@@ -11,7 +11,8 @@ use std::time::Duration;
 use super::read::{join_index, join_key, Report};
 use super::{
     BrandSettings, ConsoleSettings, DiscordSettings, EscalationTarget, Parts, ReplySettings,
-    RuntimeSettings, Secret, SlackSettings, SourceSettings, TriageSettings, TRIAGE_LABELS,
+    RuntimeSettings, Secret, SlaSettings, SlackSettings, SourceSettings, TriageSettings,
+    TRIAGE_LABELS,
 };
 
 /// Runs every cross-field check, adding one problem per finding.
@@ -42,6 +43,9 @@ pub(crate) fn check(parts: &Parts, report: &mut Report) {
     }
     if let Some(replies) = &parts.replies {
         check_replies(replies, report);
+    }
+    if let Some(sla) = &parts.sla {
+        check_sla(sla, report);
     }
     if let Some(runtime) = &parts.runtime {
         check_runtime(runtime, report);
@@ -277,6 +281,19 @@ fn check_triage(triage: &TriageSettings, report: &mut Report) {
 fn check_replies(replies: &ReplySettings, report: &mut Report) {
     for (agent, signature) in &replies.signatures {
         non_empty(report, &join_key("replies.signatures", agent), signature);
+    }
+}
+
+fn check_sla(sla: &SlaSettings, report: &mut Report) {
+    positive(report, "sla.first_response", sla.first_response);
+    if !(sla.warning_at > 0.0 && sla.warning_at < 1.0) {
+        report.problem(
+            "sla.warning_at",
+            format!(
+                "must be between 0 and 1 (a share of first_response), not {}",
+                sla.warning_at
+            ),
+        );
     }
 }
 

@@ -53,6 +53,10 @@ pub struct Card {
     pub buttons: Vec<Button>,
     /// The network's reply length limit.
     pub reply_limit: usize,
+    /// When the first public response is due, while the clock runs.
+    pub first_response_due: Option<DateTime<Utc>>,
+    /// The first-response deadline passed without an answer.
+    pub overdue: bool,
 }
 
 /// Which card this is.
@@ -171,6 +175,10 @@ fn base_card(case: &Case, kind: CardKind) -> Card {
         opened_at: case.opened_at,
         buttons: Vec::new(),
         reply_limit: case.network.default_reply_limit(),
+        first_response_due: sla_running(case)
+            .then_some(case.first_response_due)
+            .flatten(),
+        overdue: sla_running(case) && case.sla_breached,
     }
 }
 
@@ -199,11 +207,25 @@ fn state_line(case: &Case) -> String {
     } else if case.draft.is_some() {
         parts.push("last reply failed".to_string());
     }
+    if let (true, Some(due)) = (sla_running(case), case.first_response_due) {
+        if case.sla_breached {
+            parts.push(format!(
+                "first response overdue (due {} UTC)",
+                due.format("%H:%M")
+            ));
+        } else {
+            parts.push(format!("first response due {} UTC", due.format("%H:%M")));
+        }
+    }
     if !case.escalations.is_empty() {
         let targets: Vec<&str> = case.escalations.iter().map(|e| e.label.as_str()).collect();
         parts.push(format!("escalated to {}", targets.join(", ")));
     }
     parts.join(" · ")
+}
+
+fn sla_running(case: &Case) -> bool {
+    case.first_response_due.is_some() && case.first_response_at.is_none() && !case.state.is_closed()
 }
 
 fn plural_y(count: usize) -> &'static str {

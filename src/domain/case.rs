@@ -266,6 +266,15 @@ pub struct Case {
     /// The version at which the last reply was queued or seen; a reply form opened before it
     /// is stale, so two people can't answer the customer twice.
     pub reply_guard: u64,
+    /// When the first public response is due (`[sla]`), if the case has a clock.
+    #[serde(default)]
+    pub first_response_due: Option<DateTime<Utc>>,
+    /// The first-response warning was threaded.
+    #[serde(default)]
+    pub sla_warned: bool,
+    /// The first-response deadline passed without an answer.
+    #[serde(default)]
+    pub sla_breached: bool,
 }
 
 /// A change someone or something asks for.
@@ -342,6 +351,10 @@ pub enum Command {
         /// The brand's post.
         mention: Mention,
     },
+    /// The first-response deadline is near.
+    SlaWarning,
+    /// The first-response deadline passed.
+    SlaBreach,
 }
 
 /// Why a command can't be applied, in words for the person who asked.
@@ -389,6 +402,12 @@ pub enum Refusal {
     /// Reopen on an open case.
     #[error("this case is open already")]
     NotClosed,
+    /// The first-response clock no longer runs: answered, closed, or never started.
+    #[error("the first-response clock is not running")]
+    SlaStopped,
+    /// The warning or breach was already noted.
+    #[error("already noted")]
+    SlaAlreadyNoted,
     /// A reply outcome for a reply that isn't pending (a replayed outbox entry).
     #[error("no pending reply {reply_id}")]
     UnknownReply {
@@ -438,6 +457,9 @@ impl Case {
             closed_at: None,
             next_event_seq: 0,
             reply_guard: 0,
+            first_response_due: None,
+            sla_warned: false,
+            sla_breached: false,
             opening: mention.clone(),
         };
         let kind = EventKind::Opened {
@@ -689,10 +711,35 @@ pub fn apply(case: &Case, command: Command, now: DateTime<Utc>) -> Result<Transi
                 now,
             );
         }
+        Command::SlaWarning => {
+            let due_at = running_clock(case)?;
+            if case.sla_warned || case.sla_breached {
+                return Err(Refusal::SlaAlreadyNoted);
+            }
+            next.sla_warned = true;
+            next.record(&mut events, EventKind::SlaWarning { due_at }, now);
+        }
+        Command::SlaBreach => {
+            let due_at = running_clock(case)?;
+            if case.sla_breached {
+                return Err(Refusal::SlaAlreadyNoted);
+            }
+            next.sla_warned = true;
+            next.sla_breached = true;
+            next.record(&mut events, EventKind::SlaBreached { due_at }, now);
+        }
     }
     next.version = case.version + 1;
     next.updated_at = now;
     Ok(Transition { case: next, events })
+}
+
+/// The first-response deadline, if the clock still runs.
+fn running_clock(case: &Case) -> Result<DateTime<Utc>, Refusal> {
+    match case.first_response_due {
+        Some(due_at) if case.first_response_at.is_none() && !case.state.is_closed() => Ok(due_at),
+        _ => Err(Refusal::SlaStopped),
+    }
 }
 
 fn refuse_if_closed(case: &Case) -> Result<(), Refusal> {

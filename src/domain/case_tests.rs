@@ -889,3 +889,39 @@ fn refusals_change_nothing() {
     assert_eq!(transition.case.version, GIVEN_VERSION + 1);
     assert_eq!(transition.events[0].seq, GIVEN_NEXT_SEQ);
 }
+
+#[test]
+fn the_first_response_clock_warns_once_breaches_once_and_stops_when_answered() {
+    let due = opened_at() + Duration::hours(1);
+    let mut case = fresh_case();
+    assert_eq!(
+        refuse(&case, Command::SlaWarning),
+        Refusal::SlaStopped,
+        "no clock"
+    );
+    case.first_response_due = Some(due);
+
+    let warned = accept(&case, Command::SlaWarning);
+    assert!(
+        matches!(warned.events[..], [CaseEvent { kind: EventKind::SlaWarning { due_at }, .. }] if due_at == due)
+    );
+    assert_eq!(
+        refuse(&warned.case, Command::SlaWarning),
+        Refusal::SlaAlreadyNoted
+    );
+    let breached = accept(&warned.case, Command::SlaBreach);
+    assert!(breached.case.sla_breached);
+    assert_eq!(
+        refuse(&breached.case, Command::SlaBreach),
+        Refusal::SlaAlreadyNoted
+    );
+    assert_eq!(
+        refuse(&breached.case, Command::SlaWarning),
+        Refusal::SlaAlreadyNoted
+    );
+
+    let answered = accept(&case, replied_outside()).case;
+    assert_eq!(refuse(&answered, Command::SlaWarning), Refusal::SlaStopped);
+    let resolved = accept(&case, Command::Resolve { by: agent(ANA) }).case;
+    assert_eq!(refuse(&resolved, Command::SlaBreach), Refusal::SlaStopped);
+}

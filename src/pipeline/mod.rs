@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::domain::{apply, normalize_handle, Case, Command, Mention};
 use crate::outbox::Outbox;
+use crate::scheduler::{SchedulerHandle, SlaPolicy};
 use crate::sources::SourceBatch;
 use crate::store::{PostOrigin, Store, StoreError, StoredPost, Tx, TxError};
 pub use triage::{TriageRules, Triager};
@@ -20,7 +21,7 @@ pub use triage::{TriageRules, Triager};
 const MAX_BATCH: usize = 500;
 
 /// What one round of ingest did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct IngestReport {
     /// Posts seen before (dropped).
     pub duplicates: usize,
@@ -30,6 +31,8 @@ pub struct IngestReport {
     pub joined: usize,
     /// Posts stored without a card (not complaints, brand posts outside cases).
     pub skipped: usize,
+    /// The cases opened, as stored.
+    pub opened_cases: Vec<Case>,
 }
 
 /// The pipeline task's state.
@@ -39,6 +42,8 @@ pub struct Pipeline {
     triager: Triager,
     brand_handles: Vec<String>,
     outbox: Outbox,
+    sla: Option<SlaPolicy>,
+    scheduler: SchedulerHandle,
 }
 
 impl Pipeline {
@@ -54,7 +59,16 @@ impl Pipeline {
             triager,
             brand_handles: brand_handles.iter().map(|h| normalize_handle(h)).collect(),
             outbox,
+            sla: None,
+            scheduler: SchedulerHandle::default(),
         }
+    }
+
+    /// Gives new cases a first-response clock, watched by the scheduler behind `scheduler`.
+    pub fn with_sla(mut self, policy: SlaPolicy, scheduler: SchedulerHandle) -> Pipeline {
+        self.sla = Some(policy);
+        self.scheduler = scheduler;
+        self
     }
 
     /// Runs until every source has dropped its sender, then returns (the drain on shutdown).
@@ -109,6 +123,9 @@ impl Pipeline {
         self.store.flush().await?;
         if report.opened + report.joined > 0 {
             self.outbox.wake_all();
+        }
+        for case in &report.opened_cases {
+            self.scheduler.watch(case);
         }
         Ok(report)
     }
@@ -177,7 +194,8 @@ impl Pipeline {
             return Ok(());
         }
         let id = tx.next_case_id()?;
-        let opened = Case::open(id, mention.clone(), triage.clone(), now);
+        let mut opened = Case::open(id, mention.clone(), triage.clone(), now);
+        opened.case.first_response_due = self.sla.map(|policy| policy.due_at(now));
         tx.put_case(&opened.case)?;
         tx.append_events(&opened.events)?;
         tx.add_author_case(&opened.case)?;
@@ -185,6 +203,7 @@ impl Pipeline {
             .enqueue_effects(tx, &opened.case, &opened.events, now)?;
         tx.put_post(&post_ref, &stored(Some(id), Some(triage)))?;
         report.opened += 1;
+        report.opened_cases.push(opened.case);
         Ok(())
     }
 

@@ -6,3 +6,4 @@ mod config;
 mod crash;
 mod helpers;
 mod ingest;
+mod sla;
