@@ -1,0 +1,103 @@
+//! Chat adapters: where cards are posted and where clicks come from.
+//!
+//! Each adapter (console, Slack, Discord) renders the neutral `Card` in its own format and turns
+//! clicks and form submits into `ChatEvent`s for the actions engine. **Architecture invariant:**
+//! only `chat/slack/` knows Block Kit, only `chat/discord/` knows serenity; the rest of the crate
+//! sees the `ChatAdapter` trait.
+
+use async_trait::async_trait;
+use tokio::sync::oneshot;
+
+pub use crate::domain::MessageRef;
+use crate::domain::{ActionRequest, Agent, Card, ThreadNote};
+
+/// What can go wrong talking to a chat, in the terms callers branch on.
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    /// The chat asked us to slow down.
+    #[error("rate limited, retry after {retry_after:?}")]
+    RateLimited {
+        /// How long the chat asked us to wait.
+        retry_after: std::time::Duration,
+    },
+    /// Worth retrying: a timeout, a 5xx, a dropped connection.
+    #[error("transient chat error: {0}")]
+    Transient(String),
+    /// Retrying the same request won't help (bad token, unknown channel, invalid blocks).
+    #[error("chat refused the request: {0}")]
+    Rejected(String),
+}
+
+/// A chat the bot posts cards to.
+#[async_trait]
+pub trait ChatAdapter: Send + Sync {
+    /// The chat's name in config and in stored refs: `console`, `slack`, `discord`.
+    fn name(&self) -> &str;
+
+    /// The channel new cards go to.
+    fn main_channel(&self) -> String;
+
+    /// The channel a target's linked card goes to in this chat, if the target (by its config
+    /// id) has one here.
+    fn escalation_channel(&self, target: &str) -> Option<String>;
+
+    /// Posts a card. Idempotent on `key`: posting the same key again (after a crash between
+    /// posting and recording) must find the existing message rather than post a second one.
+    async fn post_card(
+        &self,
+        key: &str,
+        channel: &str,
+        card: &Card,
+    ) -> Result<MessageRef, ChatError>;
+
+    /// Edits a posted card in place.
+    async fn update_card(&self, message: &MessageRef, card: &Card) -> Result<(), ChatError>;
+
+    /// Posts a note in the card's thread. Idempotent on `key`, like `post_card`.
+    async fn post_thread(
+        &self,
+        key: &str,
+        parent: &MessageRef,
+        note: &ThreadNote,
+    ) -> Result<(), ChatError>;
+}
+
+/// A click or form submit, decoded, on its way to the actions engine.
+#[derive(Debug)]
+pub struct ChatEvent {
+    /// The chat it came from.
+    pub chat: String,
+    /// Who clicked.
+    pub agent: Agent,
+    /// What they asked for.
+    pub request: ActionRequest,
+    /// Where the engine sends its answer (shown privately to the person).
+    pub respond: oneshot::Sender<ActionOutcome>,
+}
+
+/// The engine's answer to a `ChatEvent`, shown only to the person who acted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ActionOutcome {
+    /// Done; the card and thread update for everyone. An optional private notice.
+    Done {
+        /// A private notice, e.g. "Reply queued".
+        notice: Option<String>,
+    },
+    /// Not allowed or not possible now (e.g. "already claimed by Ana").
+    Refused {
+        /// Why, in words for the person.
+        message: String,
+    },
+    /// A form field is wrong; the form stays open with this error.
+    Invalid {
+        /// The field (`text`, `target`).
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The reply contains personal data: ask the person to confirm before posting.
+    ConfirmPii {
+        /// What was found.
+        warning: String,
+    },
+}

@@ -1,0 +1,721 @@
+//! Cases and their state machine.
+//!
+//! A `Case` is one customer conversation. It is opened by a complaint; later posts in the same
+//! conversation join it. Every change goes through [`apply`], a pure function that returns the
+//! next case and the events it implies, or a [`Refusal`] that explains to the person why not.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::event::{CaseEvent, EventKind};
+use super::mention::{Author, Mention, Network, PostRef};
+
+/// A case's number, unique within one store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CaseId(pub u64);
+
+impl fmt::Display for CaseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+impl std::str::FromStr for CaseId {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.trim_start_matches('#')
+            .parse::<u64>()
+            .map(CaseId)
+            .map_err(|_| format!("invalid case id {s:?}"))
+    }
+}
+
+/// A team member acting through a chat. The id is qualified by the chat (`slack:U123`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agent {
+    /// Chat-qualified id, stable across renames.
+    pub id: String,
+    /// The name shown on cards and in threads.
+    pub name: String,
+}
+
+/// What triage decided a post is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Label {
+    /// Something went wrong for the customer.
+    Complaint,
+    /// The customer asks something.
+    Question,
+    /// The customer is happy.
+    Praise,
+    /// Anything else.
+    Other,
+}
+
+impl Label {
+    /// The lowercase name used in config and payloads.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Label::Complaint => "complaint",
+            Label::Question => "question",
+            Label::Praise => "praise",
+            Label::Other => "other",
+        }
+    }
+}
+
+impl std::str::FromStr for Label {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "complaint" => Ok(Label::Complaint),
+            "question" => Ok(Label::Question),
+            "praise" => Ok(Label::Praise),
+            "other" => Ok(Label::Other),
+            other => Err(format!("unknown label {other:?}")),
+        }
+    }
+}
+
+impl fmt::Display for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Triage's verdict on a post: a label, a score in 0..=1 and the reason a person can read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Triage {
+    /// The label.
+    pub label: Label,
+    /// How sure triage is that the label is right, 0..=1.
+    pub score: f32,
+    /// One line: the cues that drove the decision.
+    pub reason: String,
+}
+
+/// Where a case stands. `escalated` is not a state: it is a list on the case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseState {
+    /// Nobody has picked it up.
+    New,
+    /// Someone owns it; no public reply yet.
+    Claimed,
+    /// The brand answered publicly.
+    Replied,
+    /// The customer wrote again after our reply: back to the owner's attention.
+    CustomerReplied,
+    /// Done.
+    Resolved,
+    /// Not a complaint after all.
+    Dismissed,
+}
+
+impl CaseState {
+    /// The name shown on cards.
+    pub fn label(self) -> &'static str {
+        match self {
+            CaseState::New => "new",
+            CaseState::Claimed => "claimed",
+            CaseState::Replied => "replied",
+            CaseState::CustomerReplied => "customer replied",
+            CaseState::Resolved => "resolved",
+            CaseState::Dismissed => "not a complaint",
+        }
+    }
+
+    /// Resolved and dismissed cases take no work until reopened.
+    pub fn is_closed(self) -> bool {
+        matches!(self, CaseState::Resolved | CaseState::Dismissed)
+    }
+}
+
+impl fmt::Display for CaseState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// Where a card lives in one chat: enough to edit it and to thread under it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRef {
+    /// The chat's channel id.
+    pub channel: String,
+    /// The chat's message id (Slack `ts`, Discord message id).
+    pub message: String,
+    /// The thread id when the chat keeps threads apart from messages (Discord).
+    #[serde(default)]
+    pub thread: Option<String>,
+}
+
+/// A hand-off to an escalation target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Escalation {
+    /// The target's id from config.
+    pub target: String,
+    /// The target's label from config, kept so old cases read well after config changes.
+    pub label: String,
+    /// Who escalated.
+    pub by: Agent,
+    /// The internal note; never posted publicly.
+    pub note: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// A public reply the network accepted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SentReply {
+    /// The reply action's id; the idempotency key on the network.
+    pub reply_id: String,
+    /// Who wrote it.
+    pub by: Agent,
+    /// What was posted.
+    pub text: String,
+    /// The network's id of our post.
+    pub post_id: String,
+    /// A link to our post, when the network gives one.
+    pub url: Option<String>,
+    /// When the network accepted it.
+    pub at: DateTime<Utc>,
+}
+
+/// A public reply recorded and waiting to be posted by the outbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingReply {
+    /// The reply action's id; the idempotency key on the network.
+    pub reply_id: String,
+    /// Who wrote it.
+    pub by: Agent,
+    /// The exact text to post.
+    pub text: String,
+    /// The customer's post we answer.
+    pub in_reply_to: PostRef,
+    /// The conversation's first post.
+    pub root: PostRef,
+    /// When it was queued.
+    pub queued_at: DateTime<Utc>,
+}
+
+/// The text of a reply that failed, kept so nobody has to type it again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Draft {
+    /// Who wrote it.
+    pub by: Agent,
+    /// The text.
+    pub text: String,
+    /// What the network said.
+    pub error: String,
+}
+
+/// One customer conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Case {
+    /// The case number.
+    pub id: CaseId,
+    /// Bumped by every change; buttons carry it so stale clicks can be told apart.
+    pub version: u64,
+    /// Where the case stands.
+    pub state: CaseState,
+    /// Who owns it.
+    pub owner: Option<Agent>,
+    /// The configured source that delivered the opening post; replies go back through it.
+    pub source: String,
+    /// The network of the conversation.
+    pub network: Network,
+    /// The post that opened the case.
+    pub opening: Mention,
+    /// The customer who opened it.
+    pub customer: Author,
+    /// The customer's latest post in the conversation: the one a public reply answers.
+    pub latest_customer_post: PostRef,
+    /// The conversation's first post.
+    pub conversation_root: PostRef,
+    /// Triage's verdict on the opening post.
+    pub triage: Triage,
+    /// Hand-offs, oldest first.
+    pub escalations: Vec<Escalation>,
+    /// Public replies the network accepted, oldest first.
+    pub replies: Vec<SentReply>,
+    /// A public reply recorded but not yet posted.
+    pub pending_reply: Option<PendingReply>,
+    /// The last failed reply's text.
+    pub draft: Option<Draft>,
+    /// How many later posts joined the case.
+    pub follow_ups: u32,
+    /// The case's card in each chat, by chat name.
+    pub chat_refs: BTreeMap<String, MessageRef>,
+    /// When the case was opened.
+    pub opened_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// When the brand first answered publicly (through the bot or not).
+    pub first_response_at: Option<DateTime<Utc>>,
+    /// When it was last resolved or dismissed.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// The sequence number the next event gets.
+    pub next_event_seq: u32,
+    /// The version at which the last reply was queued or seen; a reply form opened before it
+    /// is stale, so two people can't answer the customer twice.
+    pub reply_guard: u64,
+}
+
+/// A change someone or something asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Take ownership.
+    Claim {
+        /// Who.
+        by: Agent,
+    },
+    /// Give ownership back.
+    Unclaim {
+        /// Who.
+        by: Agent,
+    },
+    /// Record a public reply to post.
+    QueueReply {
+        /// Who wrote it.
+        by: Agent,
+        /// The final text (signature included).
+        text: String,
+        /// The case version the reply form was opened at.
+        form_version: u64,
+    },
+    /// The network accepted the pending reply.
+    ReplySent {
+        /// The pending reply's id.
+        reply_id: String,
+        /// The network's id of our post.
+        post_id: String,
+        /// A link to it.
+        url: Option<String>,
+    },
+    /// The network refused the pending reply, or it kept failing.
+    ReplyFailed {
+        /// The pending reply's id.
+        reply_id: String,
+        /// What went wrong, for the thread.
+        error: String,
+    },
+    /// Hand the case to a target.
+    Escalate {
+        /// Who.
+        by: Agent,
+        /// The target's id.
+        target: String,
+        /// The target's label.
+        label: String,
+        /// The internal note.
+        note: String,
+    },
+    /// Close as done.
+    Resolve {
+        /// Who.
+        by: Agent,
+    },
+    /// Close as not a complaint.
+    Dismiss {
+        /// Who.
+        by: Agent,
+    },
+    /// Open again.
+    Reopen {
+        /// Who.
+        by: Agent,
+    },
+    /// A later post by the customer (or someone else) in the conversation.
+    FollowUp {
+        /// The post.
+        mention: Mention,
+    },
+    /// The brand's account answered in the conversation without the bot.
+    RepliedOutside {
+        /// The brand's post.
+        mention: Mention,
+    },
+}
+
+/// Why a command can't be applied, in words for the person who asked.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Refusal {
+    /// Someone else owns the case.
+    #[error("already claimed by {}", .owner.name)]
+    AlreadyClaimed {
+        /// The owner.
+        owner: Agent,
+    },
+    /// Only the owner may unclaim.
+    #[error("only {} can unclaim this case", .owner.name)]
+    NotOwner {
+        /// The owner.
+        owner: Agent,
+    },
+    /// Unclaim on an unowned case.
+    #[error("this case is not claimed")]
+    NotClaimed,
+    /// The case is resolved or dismissed.
+    #[error("this case is {state}: reopen it first")]
+    Closed {
+        /// Its state.
+        state: CaseState,
+    },
+    /// The case is already in the asked-for state.
+    #[error("this case is already {state}")]
+    AlreadyInState {
+        /// Its state.
+        state: CaseState,
+    },
+    /// A reply is being posted.
+    #[error("a public reply is already being posted for this case")]
+    ReplyInFlight,
+    /// Someone answered the customer after the form was opened.
+    #[error("someone answered this customer after you opened the form: read the thread, then reply again if still needed")]
+    StaleReply,
+    /// The case was already handed to that target.
+    #[error("already escalated to {label}")]
+    AlreadyEscalated {
+        /// The target's label.
+        label: String,
+    },
+    /// Reopen on an open case.
+    #[error("this case is open already")]
+    NotClosed,
+    /// A reply outcome for a reply that isn't pending (a replayed outbox entry).
+    #[error("no pending reply {reply_id}")]
+    UnknownReply {
+        /// The id.
+        reply_id: String,
+    },
+}
+
+/// The result of a successful command: the next case and what happened, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    /// The case after the change, version bumped.
+    pub case: Case,
+    /// The events to append to the case's log and thread.
+    pub events: Vec<CaseEvent>,
+}
+
+impl Case {
+    /// Opens a case from a post triage called a complaint. Returns the case and its first event.
+    pub fn open(id: CaseId, mention: Mention, triage: Triage, now: DateTime<Utc>) -> Transition {
+        let post_ref = mention.post_ref();
+        let conversation_root = mention
+            .root
+            .as_ref()
+            .map(|root| PostRef::new(mention.network, root.clone()))
+            .unwrap_or_else(|| post_ref.clone());
+        let mut case = Case {
+            id,
+            version: 0,
+            state: CaseState::New,
+            owner: None,
+            source: mention.source.clone(),
+            network: mention.network,
+            customer: mention.author.clone(),
+            latest_customer_post: post_ref,
+            conversation_root,
+            triage: triage.clone(),
+            escalations: Vec::new(),
+            replies: Vec::new(),
+            pending_reply: None,
+            draft: None,
+            follow_ups: 0,
+            chat_refs: BTreeMap::new(),
+            opened_at: now,
+            updated_at: now,
+            first_response_at: None,
+            closed_at: None,
+            next_event_seq: 0,
+            reply_guard: 0,
+            opening: mention.clone(),
+        };
+        let kind = EventKind::Opened {
+            author_handle: mention.author.handle.clone(),
+            url: mention.url.clone(),
+            label: triage.label,
+            score: triage.score,
+        };
+        let mut events = Vec::new();
+        case.record(&mut events, kind, now);
+        case.version = 1;
+        Transition { case, events }
+    }
+
+    /// The reply id the next queued reply gets; stable for a given case version, so a retried
+    /// submit of the same form can't produce a second id.
+    pub fn next_reply_id(&self) -> String {
+        format!("c{}-v{}", self.id.0, self.version)
+    }
+
+    /// The conversation's posts a public reply would answer: (parent, root).
+    pub fn reply_target(&self) -> (PostRef, PostRef) {
+        (
+            self.latest_customer_post.clone(),
+            self.conversation_root.clone(),
+        )
+    }
+
+    fn record(&mut self, events: &mut Vec<CaseEvent>, kind: EventKind, now: DateTime<Utc>) {
+        events.push(CaseEvent {
+            case: self.id,
+            seq: self.next_event_seq,
+            at: now,
+            kind,
+        });
+        self.next_event_seq += 1;
+    }
+}
+
+/// Applies a command to a case. Pure: the caller stores the result (case and events) in one
+/// transaction together with the side effects it implies.
+pub fn apply(case: &Case, command: Command, now: DateTime<Utc>) -> Result<Transition, Refusal> {
+    let mut next = case.clone();
+    let mut events = Vec::new();
+    match command {
+        Command::Claim { by } => {
+            refuse_if_closed(case)?;
+            if let Some(owner) = &case.owner {
+                return Err(Refusal::AlreadyClaimed {
+                    owner: owner.clone(),
+                });
+            }
+            next.owner = Some(by.clone());
+            if case.state == CaseState::New {
+                next.state = CaseState::Claimed;
+            }
+            next.record(&mut events, EventKind::Claimed { by }, now);
+        }
+        Command::Unclaim { by } => {
+            let owner = case.owner.as_ref().ok_or(Refusal::NotClaimed)?;
+            if owner.id != by.id {
+                return Err(Refusal::NotOwner {
+                    owner: owner.clone(),
+                });
+            }
+            next.owner = None;
+            if case.state == CaseState::Claimed {
+                next.state = CaseState::New;
+            }
+            next.record(&mut events, EventKind::Unclaimed { by }, now);
+        }
+        Command::QueueReply {
+            by,
+            text,
+            form_version,
+        } => {
+            refuse_if_closed(case)?;
+            if case.pending_reply.is_some() {
+                return Err(Refusal::ReplyInFlight);
+            }
+            if form_version < case.reply_guard {
+                return Err(Refusal::StaleReply);
+            }
+            if case.owner.is_none() {
+                // Replying is owning: the card must show who answered the customer.
+                next.owner = Some(by.clone());
+                if case.state == CaseState::New {
+                    next.state = CaseState::Claimed;
+                }
+                next.record(&mut events, EventKind::Claimed { by: by.clone() }, now);
+            }
+            let (in_reply_to, root) = case.reply_target();
+            next.pending_reply = Some(PendingReply {
+                reply_id: case.next_reply_id(),
+                by,
+                text,
+                in_reply_to,
+                root,
+                queued_at: now,
+            });
+            next.draft = None;
+            next.reply_guard = case.version + 1;
+        }
+        Command::ReplySent {
+            reply_id,
+            post_id,
+            url,
+        } => {
+            let pending = take_pending(&mut next, &reply_id)?;
+            if !case.state.is_closed() {
+                next.state = CaseState::Replied;
+            }
+            next.first_response_at.get_or_insert(now);
+            next.replies.push(SentReply {
+                reply_id,
+                by: pending.by.clone(),
+                text: pending.text.clone(),
+                post_id: post_id.clone(),
+                url: url.clone(),
+                at: now,
+            });
+            next.record(
+                &mut events,
+                EventKind::ReplySent {
+                    by: pending.by,
+                    text: pending.text,
+                    post_id,
+                    url,
+                },
+                now,
+            );
+        }
+        Command::ReplyFailed { reply_id, error } => {
+            let pending = take_pending(&mut next, &reply_id)?;
+            next.draft = Some(Draft {
+                by: pending.by.clone(),
+                text: pending.text.clone(),
+                error: error.clone(),
+            });
+            next.record(
+                &mut events,
+                EventKind::ReplyFailed {
+                    by: pending.by,
+                    error,
+                    text: pending.text,
+                },
+                now,
+            );
+        }
+        Command::Escalate {
+            by,
+            target,
+            label,
+            note,
+        } => {
+            refuse_if_closed(case)?;
+            if case.escalations.iter().any(|e| e.target == target) {
+                return Err(Refusal::AlreadyEscalated { label });
+            }
+            next.escalations.push(Escalation {
+                target: target.clone(),
+                label: label.clone(),
+                by: by.clone(),
+                note: note.clone(),
+                at: now,
+            });
+            next.record(
+                &mut events,
+                EventKind::Escalated {
+                    by,
+                    target,
+                    label,
+                    note,
+                },
+                now,
+            );
+        }
+        Command::Resolve { by } => {
+            match case.state {
+                CaseState::Resolved => return Err(Refusal::AlreadyInState { state: case.state }),
+                CaseState::Dismissed => return Err(Refusal::Closed { state: case.state }),
+                _ => {}
+            }
+            next.state = CaseState::Resolved;
+            next.closed_at = Some(now);
+            next.record(&mut events, EventKind::Resolved { by }, now);
+        }
+        Command::Dismiss { by } => {
+            match case.state {
+                CaseState::Dismissed => return Err(Refusal::AlreadyInState { state: case.state }),
+                CaseState::Resolved => return Err(Refusal::Closed { state: case.state }),
+                _ => {}
+            }
+            next.state = CaseState::Dismissed;
+            next.closed_at = Some(now);
+            next.record(&mut events, EventKind::Dismissed { by }, now);
+        }
+        Command::Reopen { by } => {
+            if !case.state.is_closed() {
+                return Err(Refusal::NotClosed);
+            }
+            next.state = reopened_state(case);
+            next.closed_at = None;
+            next.record(&mut events, EventKind::Reopened { by: Some(by) }, now);
+        }
+        Command::FollowUp { mention } => {
+            next.follow_ups += 1;
+            if mention.author.id == case.customer.id {
+                next.latest_customer_post = mention.post_ref();
+            }
+            next.record(
+                &mut events,
+                EventKind::FollowUp {
+                    post_id: mention.id.clone(),
+                    author_handle: mention.author.handle.clone(),
+                    text: mention.text.clone(),
+                    url: mention.url.clone(),
+                },
+                now,
+            );
+            match case.state {
+                CaseState::Replied => next.state = CaseState::CustomerReplied,
+                CaseState::Resolved => {
+                    next.state = CaseState::CustomerReplied;
+                    next.closed_at = None;
+                    next.record(&mut events, EventKind::Reopened { by: None }, now);
+                }
+                _ => {}
+            }
+        }
+        Command::RepliedOutside { mention } => {
+            next.first_response_at.get_or_insert(now);
+            next.reply_guard = case.version + 1;
+            if matches!(
+                case.state,
+                CaseState::New | CaseState::Claimed | CaseState::CustomerReplied
+            ) {
+                next.state = CaseState::Replied;
+            }
+            next.record(
+                &mut events,
+                EventKind::RepliedOutside {
+                    author_handle: mention.author.handle.clone(),
+                    text: mention.text.clone(),
+                    url: mention.url.clone(),
+                },
+                now,
+            );
+        }
+    }
+    next.version = case.version + 1;
+    next.updated_at = now;
+    Ok(Transition { case: next, events })
+}
+
+fn refuse_if_closed(case: &Case) -> Result<(), Refusal> {
+    if case.state.is_closed() {
+        return Err(Refusal::Closed { state: case.state });
+    }
+    Ok(())
+}
+
+fn take_pending(case: &mut Case, reply_id: &str) -> Result<PendingReply, Refusal> {
+    match case.pending_reply.take() {
+        Some(pending) if pending.reply_id == reply_id => Ok(pending),
+        other => {
+            case.pending_reply = other;
+            Err(Refusal::UnknownReply {
+                reply_id: reply_id.to_string(),
+            })
+        }
+    }
+}
+
+fn reopened_state(case: &Case) -> CaseState {
+    match (&case.owner, case.replies.is_empty()) {
+        (None, _) => CaseState::New,
+        (Some(_), true) => CaseState::Claimed,
+        (Some(_), false) => CaseState::CustomerReplied,
+    }
+}

@@ -1,0 +1,22 @@
+//! The domain: mentions, cases and their state machine, events, actions and the card model.
+//!
+//! **Architecture invariant:** nothing here does IO or knows tokio, a chat or a network's JSON.
+//! Every rule about what may happen to a case lives here, as pure functions with table tests.
+
+pub mod action;
+pub mod card;
+pub mod case;
+pub mod event;
+pub mod mention;
+pub mod text;
+
+pub use action::{ActionKind, ActionRequest, ChatAction, Payload, PayloadError};
+pub use card::{
+    case_card, escalation_card, reply_prefill, Button, ButtonStyle, Card, CardKind, CustomerContext,
+};
+pub use case::{
+    apply, Agent, Case, CaseId, CaseState, Command, Draft, Escalation, Label, MessageRef,
+    PendingReply, Refusal, SentReply, Transition, Triage,
+};
+pub use event::{CaseEvent, EventKind, ThreadNote};
+pub use mention::{normalize_handle, Author, Mention, MentionKind, Network, PostRef};

@@ -1,0 +1,516 @@
+//! The store: the only module that touches the database (sled 0.34.7).
+//!
+//! **Architecture invariant:** nothing outside `store/` imports sled. A state change and the side
+//! effects it implies (outbox entries) are written in one transaction ([`Store::transact`]);
+//! callers then [`Store::flush`] before acknowledging anything to anyone.
+//!
+//! Trees (keys are documented in `codec.rs`):
+//! - `meta`: schema version and counters;
+//! - `cases`: case id → `Case`;
+//! - `posts`: (network, post id) → `StoredPost`, the dedupe index and the post → case index;
+//! - `events`: (case, seq) → `CaseEvent`, the append-only log per case;
+//! - `outbox`: (lane, seq) → `OutboxEntry`, side effects waiting to be executed;
+//! - `cursors`: source name → the source's resume cursor;
+//! - `authors`: (network, author id) → the author's case ids;
+//! - `labels`: (network, post id) → a label given by the team, for training;
+//! - `chat`: (chat, key) → opaque bytes an adapter keeps (the console's messages).
+
+mod codec;
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::Transactional;
+
+use crate::domain::{Case, CaseEvent, CaseId, CustomerContext, Label, Mention, PostRef, Triage};
+
+pub use codec::SCHEMA_VERSION;
+
+/// What can go wrong with the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed (IO, corruption).
+    #[error("database error: {0}")]
+    Database(#[from] sled::Error),
+    /// A stored value could not be decoded or encoded.
+    #[error("bad stored value in {tree}: {message}")]
+    Codec {
+        /// The tree.
+        tree: &'static str,
+        /// What serde said.
+        message: String,
+    },
+    /// The store was written by a newer mentiondesk.
+    #[error("the store at {path} has schema version {found}, but this mentiondesk understands up to {supported}: upgrade mentiondesk or point [store].path elsewhere")]
+    NewerSchema {
+        /// The store's path.
+        path: String,
+        /// The version found.
+        found: u32,
+        /// The newest version this build reads.
+        supported: u32,
+    },
+}
+
+/// An error inside a transaction closure: a conflict (sled retries) or an abort.
+pub type TxError = ConflictableTransactionError<StoreError>;
+
+/// What the store knows about a post it has seen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredPost {
+    /// The case the post belongs to, if any.
+    pub case: Option<CaseId>,
+    /// Whose post it is.
+    pub origin: PostOrigin,
+    /// Triage's verdict, for customer posts that were triaged.
+    pub triage: Option<Triage>,
+    /// The post itself, for audit (absent for our own replies).
+    pub mention: Option<Mention>,
+    /// When we stored it.
+    pub stored_at: DateTime<Utc>,
+}
+
+/// Whose post a stored post is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PostOrigin {
+    /// Someone else's post.
+    Customer,
+    /// The brand's account, posted without the bot.
+    Brand,
+    /// A public reply the bot posted.
+    Ours,
+}
+
+/// A side effect waiting to be executed by an outbox worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    /// The case it is about.
+    pub case: CaseId,
+    /// What to do.
+    pub task: OutboxTask,
+    /// Failed attempts so far.
+    #[serde(default)]
+    pub attempts: u32,
+    /// The last failure, for operators.
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// When it was queued.
+    pub created_at: DateTime<Utc>,
+}
+
+/// The side effects the outbox knows how to execute.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum OutboxTask {
+    /// Post the case's card, or edit it in place if already posted, from the current case.
+    SyncCard,
+    /// Post one event of the case's log in the card's thread.
+    ThreadNote {
+        /// The event's sequence number.
+        seq: u32,
+    },
+    /// Post the linked card in an escalation target's channel.
+    EscalationCard {
+        /// The target's config id.
+        target: String,
+    },
+    /// Post the case's pending public reply on the network.
+    PublicReply {
+        /// The pending reply's id.
+        reply_id: String,
+    },
+}
+
+/// An outbox entry's key: its lane and its position in the lane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxKey(Vec<u8>);
+
+/// A label the team gave a post, kept for retraining triage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelRecord {
+    /// The post's text.
+    pub text: String,
+    /// The label.
+    pub label: Label,
+    /// Who gave it (agent id).
+    pub by: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// The store handle. Cheap to clone; all clones share one database.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    meta: sled::Tree,
+    cases: sled::Tree,
+    posts: sled::Tree,
+    events: sled::Tree,
+    outbox: sled::Tree,
+    cursors: sled::Tree,
+    authors: sled::Tree,
+    labels: sled::Tree,
+    chat: sled::Tree,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+/// The view of the store inside one transaction. Reads see the transaction's own writes.
+pub struct Tx<'a> {
+    meta: &'a TransactionalTree,
+    cases: &'a TransactionalTree,
+    posts: &'a TransactionalTree,
+    events: &'a TransactionalTree,
+    outbox: &'a TransactionalTree,
+    cursors: &'a TransactionalTree,
+    authors: &'a TransactionalTree,
+    labels: &'a TransactionalTree,
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path`. Refuses a store written by a newer version.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db = sled::Config::new().path(path).open()?;
+        let store = Store {
+            meta: db.open_tree("meta")?,
+            cases: db.open_tree("cases")?,
+            posts: db.open_tree("posts")?,
+            events: db.open_tree("events")?,
+            outbox: db.open_tree("outbox")?,
+            cursors: db.open_tree("cursors")?,
+            authors: db.open_tree("authors")?,
+            labels: db.open_tree("labels")?,
+            chat: db.open_tree("chat")?,
+            db,
+        };
+        match store.meta.get(codec::SCHEMA_KEY)? {
+            Some(bytes) => {
+                let found = codec::decode_u32(&bytes);
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::NewerSchema {
+                        path: path.display().to_string(),
+                        found,
+                        supported: SCHEMA_VERSION,
+                    });
+                }
+            }
+            None => {
+                store
+                    .meta
+                    .insert(codec::SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+                store.db.flush()?;
+            }
+        }
+        Ok(store)
+    }
+
+    /// Runs `work` as one atomic transaction over every tree. sled may run the closure more
+    /// than once when transactions conflict, so it must not have effects outside `Tx`.
+    pub fn transact<R>(&self, work: impl Fn(&Tx) -> Result<R, TxError>) -> Result<R, StoreError> {
+        let trees = (
+            &self.meta,
+            &self.cases,
+            &self.posts,
+            &self.events,
+            &self.outbox,
+            &self.cursors,
+            &self.authors,
+            &self.labels,
+        );
+        trees
+            .transaction(
+                |(meta, cases, posts, events, outbox, cursors, authors, labels)| {
+                    work(&Tx {
+                        meta,
+                        cases,
+                        posts,
+                        events,
+                        outbox,
+                        cursors,
+                        authors,
+                        labels,
+                    })
+                },
+            )
+            .map_err(|error| match error {
+                TransactionError::Abort(error) => error,
+                TransactionError::Storage(error) => StoreError::Database(error),
+            })
+    }
+
+    /// Makes everything written so far durable. Call before acknowledging anything.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// A case by id.
+    pub fn case(&self, id: CaseId) -> Result<Option<Case>, StoreError> {
+        get_json(&self.cases, "cases", &codec::case_key(id))
+    }
+
+    /// Every case, oldest first.
+    pub fn cases(&self) -> impl Iterator<Item = Result<Case, StoreError>> + '_ {
+        self.cases.iter().values().map(|value| {
+            let bytes = value?;
+            decode("cases", &bytes)
+        })
+    }
+
+    /// A case's events, in order.
+    pub fn events(&self, id: CaseId) -> Result<Vec<CaseEvent>, StoreError> {
+        self.events
+            .scan_prefix(codec::case_key(id))
+            .values()
+            .map(|value| decode("events", &value?))
+            .collect()
+    }
+
+    /// One event of a case.
+    pub fn event(&self, id: CaseId, seq: u32) -> Result<Option<CaseEvent>, StoreError> {
+        get_json(&self.events, "events", &codec::event_key(id, seq))
+    }
+
+    /// What the store knows about a post.
+    pub fn post(&self, post: &PostRef) -> Result<Option<StoredPost>, StoreError> {
+        get_json(&self.posts, "posts", &codec::post_key(post))
+    }
+
+    /// How many posts the store has seen.
+    pub fn post_count(&self) -> usize {
+        self.posts.len()
+    }
+
+    /// A source's resume cursor.
+    pub fn cursor(&self, source: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .cursors
+            .get(source.as_bytes())?
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
+    /// The first `limit` entries of an outbox lane, in queue order.
+    pub fn outbox_lane(
+        &self,
+        lane: &str,
+        limit: usize,
+    ) -> Result<Vec<(OutboxKey, OutboxEntry)>, StoreError> {
+        self.outbox
+            .scan_prefix(codec::lane_prefix(lane))
+            .take(limit)
+            .map(|item| {
+                let (key, value) = item?;
+                Ok((OutboxKey(key.to_vec()), decode("outbox", &value)?))
+            })
+            .collect()
+    }
+
+    /// How many side effects wait in the outbox, over all lanes (dead letters included).
+    pub fn outbox_depth(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// Earlier cases by the customer of `case`.
+    pub fn customer_context(&self, case: &Case) -> Result<CustomerContext, StoreError> {
+        let ids: Vec<u64> = get_json(
+            &self.authors,
+            "authors",
+            &codec::author_key(case.network, &case.customer.id),
+        )?
+        .unwrap_or_default();
+        let mut earlier = Vec::new();
+        for id in ids.into_iter().filter(|&id| id < case.id.0) {
+            if let Some(other) = self.case(CaseId(id))? {
+                earlier.push((other.id, other.state));
+            }
+        }
+        Ok(CustomerContext { earlier })
+    }
+
+    /// Stores an adapter's value under (chat, key), durably.
+    pub async fn chat_put(&self, chat: &str, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.chat.insert(codec::chat_key(chat, key), value)?;
+        self.flush().await
+    }
+
+    /// An adapter's value.
+    pub fn chat_get(&self, chat: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .chat
+            .get(codec::chat_key(chat, key))?
+            .map(|v| v.to_vec()))
+    }
+
+    /// An adapter's values whose keys start with `prefix`, in key order: (key, value).
+    pub fn chat_scan(
+        &self,
+        chat: &str,
+        prefix: &str,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let chat_prefix_len = codec::chat_key(chat, "").len();
+        self.chat
+            .scan_prefix(codec::chat_key(chat, prefix))
+            .map(|item| {
+                let (key, value) = item?;
+                let key = String::from_utf8_lossy(&key[chat_prefix_len..]).into_owned();
+                Ok((key, value.to_vec()))
+            })
+            .collect()
+    }
+
+    /// Labels the team gave, for training.
+    pub fn labels(&self) -> impl Iterator<Item = Result<LabelRecord, StoreError>> + '_ {
+        self.labels
+            .iter()
+            .values()
+            .map(|value| decode("labels", &value?))
+    }
+}
+
+impl Tx<'_> {
+    /// A case by id.
+    pub fn case(&self, id: CaseId) -> Result<Option<Case>, TxError> {
+        tx_get_json(self.cases, "cases", &codec::case_key(id))
+    }
+
+    /// Writes a case.
+    pub fn put_case(&self, case: &Case) -> Result<(), TxError> {
+        tx_put_json(self.cases, "cases", &codec::case_key(case.id), case)
+    }
+
+    /// Takes the next case number (gapless: the counter is part of the transaction).
+    pub fn next_case_id(&self) -> Result<CaseId, TxError> {
+        let next = self
+            .meta
+            .get(codec::NEXT_CASE_KEY)?
+            .map(|bytes| codec::decode_u64(&bytes))
+            .unwrap_or(1);
+        self.meta
+            .insert(codec::NEXT_CASE_KEY, &(next + 1).to_be_bytes())?;
+        Ok(CaseId(next))
+    }
+
+    /// What the store knows about a post.
+    pub fn post(&self, post: &PostRef) -> Result<Option<StoredPost>, TxError> {
+        tx_get_json(self.posts, "posts", &codec::post_key(post))
+    }
+
+    /// Records a post.
+    pub fn put_post(&self, post: &PostRef, stored: &StoredPost) -> Result<(), TxError> {
+        tx_put_json(self.posts, "posts", &codec::post_key(post), stored)
+    }
+
+    /// Appends events to their cases' logs.
+    pub fn append_events(&self, events: &[CaseEvent]) -> Result<(), TxError> {
+        for event in events {
+            tx_put_json(
+                self.events,
+                "events",
+                &codec::event_key(event.case, event.seq),
+                event,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Queues a side effect at the end of `lane`.
+    pub fn enqueue(&self, lane: &str, entry: &OutboxEntry) -> Result<(), TxError> {
+        let seq = self.outbox.generate_id()?;
+        tx_put_json(self.outbox, "outbox", &codec::outbox_key(lane, seq), entry)
+    }
+
+    /// Removes an executed side effect.
+    pub fn complete(&self, key: &OutboxKey) -> Result<(), TxError> {
+        self.outbox.remove(key.0.as_slice())?;
+        Ok(())
+    }
+
+    /// Replaces an entry (after a failed attempt).
+    pub fn update_entry(&self, key: &OutboxKey, entry: &OutboxEntry) -> Result<(), TxError> {
+        tx_put_json(self.outbox, "outbox", &key.0, entry)
+    }
+
+    /// Moves an entry that keeps failing out of its lane, so the lane moves on.
+    pub fn bury(&self, key: &OutboxKey, lane: &str, entry: &OutboxEntry) -> Result<(), TxError> {
+        self.outbox.remove(key.0.as_slice())?;
+        let seq = self.outbox.generate_id()?;
+        tx_put_json(
+            self.outbox,
+            "outbox",
+            &codec::outbox_key(&format!("dead/{lane}"), seq),
+            entry,
+        )
+    }
+
+    /// Sets a source's resume cursor.
+    pub fn set_cursor(&self, source: &str, cursor: &str) -> Result<(), TxError> {
+        self.cursors.insert(source.as_bytes(), cursor.as_bytes())?;
+        Ok(())
+    }
+
+    /// Adds a case to its customer's list.
+    pub fn add_author_case(&self, case: &Case) -> Result<(), TxError> {
+        let key = codec::author_key(case.network, &case.customer.id);
+        let mut ids: Vec<u64> = tx_get_json(self.authors, "authors", &key)?.unwrap_or_default();
+        if !ids.contains(&case.id.0) {
+            ids.push(case.id.0);
+        }
+        tx_put_json(self.authors, "authors", &key, &ids)
+    }
+
+    /// Records a label the team gave a post.
+    pub fn put_label(&self, post: &PostRef, label: &LabelRecord) -> Result<(), TxError> {
+        tx_put_json(self.labels, "labels", &codec::post_key(post), label)
+    }
+}
+
+fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|error| StoreError::Codec {
+        tree,
+        message: error.to_string(),
+    })
+}
+
+fn get_json<T: DeserializeOwned>(
+    tree: &sled::Tree,
+    name: &'static str,
+    key: &[u8],
+) -> Result<Option<T>, StoreError> {
+    tree.get(key)?.map(|bytes| decode(name, &bytes)).transpose()
+}
+
+fn tx_get_json<T: DeserializeOwned>(
+    tree: &TransactionalTree,
+    name: &'static str,
+    key: &[u8],
+) -> Result<Option<T>, TxError> {
+    match tree.get(key)? {
+        Some(bytes) => decode(name, &bytes)
+            .map(Some)
+            .map_err(ConflictableTransactionError::Abort),
+        None => Ok(None),
+    }
+}
+
+fn tx_put_json<T: Serialize>(
+    tree: &TransactionalTree,
+    name: &'static str,
+    key: &[u8],
+    value: &T,
+) -> Result<(), TxError> {
+    let bytes = serde_json::to_vec(value).map_err(|error| {
+        ConflictableTransactionError::Abort(StoreError::Codec {
+            tree: name,
+            message: error.to_string(),
+        })
+    })?;
+    tree.insert(key, bytes)?;
+    Ok(())
+}
