@@ -2,9 +2,27 @@
 //!
 //! # Layout
 //! - `domain`: mentions, cases, the state machine, events, actions, the card model. Pure.
+//! - `config`: the TOML settings, `${VAR}` interpolation, every problem reported at once.
 //! - `store`: the sled database; the only module that touches it.
-//! - `chat`: the `ChatAdapter` trait and the adapters (console, later Slack and Discord).
+//! - `sources`: networks (the replay source for now) and the shared poll loop.
+//! - `pipeline`: dedupe, follow-up linking, triage, case opening; batched transactions.
+//! - `actions`: the engine turning clicks into case transitions.
+//! - `outbox`: side effects recorded with their state change, executed by one worker per lane.
+//! - `chat`: the `ChatAdapter` trait and the adapters (the local web console).
+//! - `health`: `/healthz`.
+//! - `app`: builds and runs everything; `shutdown` and `telemetry` support it.
+//! - `failpoint`: crash-test hooks, inert unless an environment variable arms one.
 
+pub mod actions;
+pub mod app;
 pub mod chat;
+pub mod config;
 pub mod domain;
+pub mod failpoint;
+pub mod health;
+pub mod outbox;
+pub mod pipeline;
+pub mod shutdown;
+pub mod sources;
 pub mod store;
+pub mod telemetry;

@@ -1,1 +1,157 @@
-fn main() {}
+//! The `mentiondesk` binary: parses the command line, sets up logging, calls the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use mentiondesk::app::{unavailable_adapters, Application};
+use mentiondesk::config::{self, Settings};
+use mentiondesk::telemetry::{self, LogFormat};
+
+/// mentiondesk watches public mentions of your brand, turns complaints into cards in your
+/// team's chat (Slack, Discord or the local console) and threads every action, reply and
+/// follow-up back under the card.
+#[derive(Parser)]
+#[command(name = "mentiondesk", version)]
+struct Cli {
+    /// How log lines look (level from RUST_LOG, e.g. RUST_LOG=debug).
+    #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
+    log_format: LogFormat,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the bot until SIGINT or SIGTERM.
+    ///
+    /// Without --config it runs the embedded demo config: the replay source on
+    /// examples/mentions.jsonl and the local console at http://127.0.0.1:8687/.
+    Run {
+        /// The TOML config file.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Check a config file and print every problem with its key; exit 1 if there is any.
+    Check {
+        /// The TOML config file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format);
+    match cli.command {
+        Command::Check { config } => check(&config),
+        Command::Run { config } => run(config),
+    }
+}
+
+fn check(path: &std::path::Path) -> ExitCode {
+    match config::load(path) {
+        Ok(settings) => {
+            let unavailable = unavailable_adapters(&settings);
+            if !unavailable.is_empty() {
+                eprintln!(
+                    "{}: valid, but this build can't run all of it yet:",
+                    path.display()
+                );
+                for problem in unavailable {
+                    eprintln!("  {problem}");
+                }
+                return ExitCode::FAILURE;
+            }
+            println!("{}: ok ({})", path.display(), summary(&settings));
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            let count = errors.problems.len();
+            eprintln!(
+                "{}: {count} problem{}",
+                path.display(),
+                if count == 1 { "" } else { "s" }
+            );
+            for problem in &errors.problems {
+                eprintln!("  {}: {}", problem.key, problem.message);
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(path: Option<PathBuf>) -> ExitCode {
+    let loaded = match &path {
+        Some(path) => config::load(path),
+        None => config::embedded(),
+    };
+    let settings = match loaded {
+        Ok(settings) => settings,
+        Err(errors) => {
+            let name = path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "embedded config".to_string());
+            eprintln!("{name}: the config has problems:");
+            for problem in &errors.problems {
+                eprintln!("  {}: {}", problem.key, problem.message);
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        tracing::info!(summary = %summary(&settings), "Starting mentiondesk {}", env!("CARGO_PKG_VERSION"));
+        let app = Application::build(settings).await?;
+        let shutdown = CancellationToken::new();
+        tokio::spawn(mentiondesk::shutdown::cancel_on_signal(shutdown.clone()));
+        app.run_until_stopped(shutdown).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "mentiondesk stopped with an error"
+            );
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn summary(settings: &Settings) -> String {
+    let sources: Vec<String> = settings
+        .sources
+        .iter()
+        .map(|s| format!("{} ({})", s.name(), s.network()))
+        .collect();
+    let mut chats = Vec::new();
+    if let Some(console) = &settings.console {
+        chats.push(format!("console on http://{}/", console.listen));
+    }
+    if settings.slack.is_some() {
+        chats.push("slack".to_string());
+    }
+    if settings.discord.is_some() {
+        chats.push("discord".to_string());
+    }
+    format!(
+        "sources: {}; chats: {}",
+        sources.join(", "),
+        chats.join(", ")
+    )
+}

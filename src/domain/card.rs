@@ -260,3 +260,311 @@ fn buttons_for(case: &Case) -> Vec<Button> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::domain::case::{Agent, Draft, Label, PendingReply, SentReply};
+    use crate::domain::mention::{Author, Mention, MentionKind, PostRef};
+
+    fn opened_at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
+    }
+
+    fn agent(name: &str) -> Agent {
+        Agent {
+            id: format!("slack:U-{name}"),
+            name: name.to_string(),
+        }
+    }
+
+    /// Case #7, opened from a Bluesky post with `text`, at version 3.
+    fn case_with_text(text: &str) -> Case {
+        let mention = Mention {
+            network: Network::Bluesky,
+            source: "bsky-main".to_string(),
+            id: "p1".to_string(),
+            url: "https://bsky.app/post/p1".to_string(),
+            author: Author {
+                id: "did:plc:customer".to_string(),
+                handle: "jo.bsky.social".to_string(),
+                display_name: Some("Jo".to_string()),
+                followers: Some(12),
+            },
+            text: text.to_string(),
+            created_at: opened_at(),
+            in_reply_to: None,
+            root: None,
+            kind: MentionKind::Mention,
+            lang: None,
+            raw: None,
+        };
+        let triage = Triage {
+            label: Label::Complaint,
+            score: 0.91,
+            reason: "\"never arrived\"".to_string(),
+        };
+        let mut case = Case::open(CaseId(7), mention, triage, opened_at()).case;
+        case.version = 3;
+        case
+    }
+
+    fn case_in(state: CaseState, owner: Option<&str>) -> Case {
+        let mut case = case_with_text("my order never arrived");
+        case.state = state;
+        case.owner = owner.map(agent);
+        case
+    }
+
+    fn escalation(label: &str, note: &str) -> Escalation {
+        Escalation {
+            target: label.to_lowercase(),
+            label: label.to_string(),
+            by: agent("bea"),
+            note: note.to_string(),
+            at: opened_at(),
+        }
+    }
+
+    fn sent_reply(id: &str) -> SentReply {
+        SentReply {
+            reply_id: id.to_string(),
+            by: agent("ana"),
+            text: "@jo.bsky.social sorry!".to_string(),
+            post_id: format!("post-{id}"),
+            url: None,
+            at: opened_at(),
+        }
+    }
+
+    /// A button as a person sees it: what it does and how prominent it is.
+    type Shown = (ActionKind, ButtonStyle);
+
+    fn check_buttons(case: Case, expected: &[Shown]) {
+        let card = case_card(&case, &CustomerContext::default());
+        let buttons: Vec<Shown> = card
+            .buttons
+            .iter()
+            .map(|button| (button.kind, button.style))
+            .collect();
+        assert_eq!(
+            buttons, expected,
+            "{:?} owned by {:?}",
+            case.state, case.owner
+        );
+        for button in &card.buttons {
+            assert_eq!(button.label, button.kind.label());
+            assert_eq!(
+                button.payload.parse::<Payload>(),
+                Ok(Payload {
+                    kind: button.kind,
+                    case: CaseId(7),
+                    version: 3,
+                }),
+                "payload {:?}",
+                button.payload
+            );
+        }
+    }
+
+    #[test]
+    fn buttons_follow_the_state_and_the_owner() {
+        use ActionKind::*;
+        use ButtonStyle::{Danger, Default as Plain, Primary};
+        let unowned = [
+            (Claim, Primary),
+            (Reply, Plain),
+            (Escalate, Plain),
+            (Resolve, Plain),
+            (Dismiss, Danger),
+        ];
+        let owned = [
+            (Reply, Primary),
+            (Unclaim, Plain),
+            (Escalate, Plain),
+            (Resolve, Plain),
+            (Dismiss, Danger),
+        ];
+        let closed = [(Reopen, Primary)];
+        let table: Vec<(CaseState, Option<&str>, &[Shown])> = vec![
+            (CaseState::New, None, &unowned),
+            (CaseState::Claimed, Some("ana"), &owned),
+            (CaseState::Replied, None, &unowned),
+            (CaseState::Replied, Some("ana"), &owned),
+            (CaseState::CustomerReplied, None, &unowned),
+            (CaseState::CustomerReplied, Some("ana"), &owned),
+            (CaseState::Resolved, None, &closed),
+            (CaseState::Resolved, Some("ana"), &closed),
+            (CaseState::Dismissed, None, &closed),
+            (CaseState::Dismissed, Some("ana"), &closed),
+        ];
+        for (state, owner, expected) in table {
+            check_buttons(case_in(state, owner), expected);
+        }
+    }
+
+    #[test]
+    fn the_card_carries_the_post_and_the_case() {
+        let card = case_card(
+            &case_in(CaseState::Claimed, Some("ana")),
+            &Default::default(),
+        );
+        assert_eq!(card.case_id, CaseId(7));
+        assert_eq!(card.version, 3);
+        assert_eq!(card.kind, CardKind::Case);
+        assert_eq!(card.title, "Complaint on Bluesky");
+        assert_eq!(card.network, Network::Bluesky);
+        assert_eq!(card.author_handle, "jo.bsky.social");
+        assert_eq!(card.author_name.as_deref(), Some("Jo"));
+        assert_eq!(card.post_url, "https://bsky.app/post/p1");
+        assert_eq!(card.text, "my order never arrived");
+        assert!(!card.text_truncated);
+        assert_eq!(card.triage.reason, "\"never arrived\"");
+        assert_eq!(card.state, CaseState::Claimed);
+        assert_eq!(card.owner.as_deref(), Some("ana"));
+        assert_eq!(card.opened_at, opened_at());
+        assert_eq!(card.reply_limit, 300);
+        assert_eq!(card.context, None);
+    }
+
+    fn check_text(post: &str, expected_chars: usize, expected_truncated: bool) {
+        let card = case_card(&case_with_text(post), &CustomerContext::default());
+        assert_eq!(
+            (card.text.chars().count(), card.text_truncated),
+            (expected_chars, expected_truncated),
+            "post of {} chars",
+            post.chars().count()
+        );
+        assert!(card.text.chars().count() <= CARD_TEXT_MAX);
+        assert_eq!(card.text.ends_with('…'), expected_truncated);
+    }
+
+    #[test]
+    fn long_posts_are_cut_to_the_card_limit() {
+        check_text("short", 5, false);
+        check_text(&"a".repeat(CARD_TEXT_MAX), CARD_TEXT_MAX, false);
+        check_text(&"a".repeat(CARD_TEXT_MAX + 1), CARD_TEXT_MAX, true);
+        check_text(&"é".repeat(4000), CARD_TEXT_MAX, true);
+        // Masking can make a post longer than the limit.
+        let near_limit = format!("{} a@b.co", "a".repeat(CARD_TEXT_MAX - 8));
+        check_text(&near_limit, CARD_TEXT_MAX, true);
+    }
+
+    #[test]
+    fn personal_data_is_masked_on_cards() {
+        let case =
+            case_with_text("mail jo.doe@example.com or call +44 20 7946 0958, order 4471223");
+        let card = case_card(&case, &CustomerContext::default());
+        assert_eq!(
+            card.text,
+            "mail [e-mail address hidden] or call [phone number hidden], order 4471223"
+        );
+        let escalated = escalation_card(
+            &case,
+            &escalation("Billing", "refund to card 4111 1111 1111 1111"),
+        );
+        assert_eq!(escalated.text, card.text);
+        assert_eq!(
+            escalated.kind,
+            CardKind::Escalation {
+                target: "Billing".to_string(),
+                by: "bea".to_string(),
+                note: "refund to card [card number hidden]".to_string(),
+            }
+        );
+    }
+
+    fn check_state_line(case: Case, expected: &str) {
+        assert_eq!(
+            case_card(&case, &CustomerContext::default()).state_line,
+            expected
+        );
+    }
+
+    #[test]
+    fn the_state_line_sums_the_case_up() {
+        check_state_line(case_in(CaseState::New, None), "New · unclaimed");
+        check_state_line(
+            case_in(CaseState::Claimed, Some("ana")),
+            "Claimed · owner ana",
+        );
+        check_state_line(
+            case_in(CaseState::Dismissed, None),
+            "Not a complaint · unclaimed",
+        );
+
+        let mut busy = case_in(CaseState::CustomerReplied, Some("ana"));
+        busy.follow_ups = 2;
+        busy.replies.push(sent_reply("c7-v2"));
+        busy.pending_reply = Some(PendingReply {
+            reply_id: "c7-v3".to_string(),
+            by: agent("ana"),
+            text: "@jo.bsky.social on it".to_string(),
+            in_reply_to: PostRef::new(Network::Bluesky, "p1"),
+            root: PostRef::new(Network::Bluesky, "p1"),
+            queued_at: opened_at(),
+        });
+        busy.escalations = vec![escalation("Billing", ""), escalation("Legal", "")];
+        check_state_line(
+            busy.clone(),
+            "Customer replied · owner ana · 2 follow-ups · 1 public reply · sending reply… · escalated to Billing, Legal",
+        );
+
+        // A reply in flight hides an older failure; once it is settled the failure shows.
+        busy.draft = Some(Draft {
+            by: agent("ana"),
+            text: "@jo.bsky.social on it".to_string(),
+            error: "400".to_string(),
+        });
+        busy.pending_reply = None;
+        busy.follow_ups = 1;
+        busy.replies.push(sent_reply("c7-v5"));
+        busy.escalations.clear();
+        check_state_line(
+            busy,
+            "Customer replied · owner ana · 1 follow-up · 2 public replies · last reply failed",
+        );
+    }
+
+    fn check_context(earlier: Vec<(CaseId, CaseState)>, expected: Option<&str>) {
+        let card = case_card(&case_in(CaseState::New, None), &CustomerContext { earlier });
+        assert_eq!(card.context.as_deref(), expected);
+    }
+
+    #[test]
+    fn the_context_line_counts_earlier_cases() {
+        check_context(vec![], None);
+        check_context(
+            vec![(CaseId(3), CaseState::Resolved)],
+            Some("1 earlier case from this customer; last #3 (resolved)"),
+        );
+        check_context(
+            vec![
+                (CaseId(2), CaseState::Dismissed),
+                (CaseId(5), CaseState::CustomerReplied),
+            ],
+            Some("2 earlier cases from this customer; last #5 (customer replied)"),
+        );
+    }
+
+    #[test]
+    fn the_escalation_card_links_back_without_buttons() {
+        let case = case_in(CaseState::Claimed, Some("ana"));
+        let card = escalation_card(&case, &escalation("Billing", "  refund over the limit"));
+        assert_eq!(card.title, "Escalated to Billing: complaint on Bluesky");
+        assert_eq!((card.case_id, card.version), (CaseId(7), 3));
+        assert!(card.buttons.is_empty());
+        assert_eq!(card.context, None);
+        assert_eq!(card.post_url, "https://bsky.app/post/p1");
+    }
+
+    #[test]
+    fn the_reply_form_starts_with_the_customers_handle() {
+        assert_eq!(
+            reply_prefill(&case_in(CaseState::New, None)),
+            "@jo.bsky.social "
+        );
+    }
+}

@@ -497,6 +497,8 @@ pub fn apply(case: &Case, command: Command, now: DateTime<Utc>) -> Result<Transi
             next.record(&mut events, EventKind::Claimed { by }, now);
         }
         Command::Unclaim { by } => {
+            // Like claiming, giving a closed case back is work on it: reopen it first.
+            refuse_if_closed(case)?;
             let owner = case.owner.as_ref().ok_or(Refusal::NotClaimed)?;
             if owner.id != by.id {
                 return Err(Refusal::NotOwner {

@@ -250,3 +250,200 @@ impl CaseEvent {
 fn quote(text: &str) -> String {
     truncate_chars(&mask_pii(text.trim()), NOTE_QUOTE_MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 2, 9, 30, 0).unwrap()
+    }
+
+    fn ana() -> Agent {
+        Agent {
+            id: "slack:U-ana".to_string(),
+            name: "Ana".to_string(),
+        }
+    }
+
+    /// The note of `kind` on case #7: (text, by, link).
+    fn check(kind: EventKind, text: &str, by: Option<&str>, link: Option<&str>) {
+        let event = CaseEvent {
+            case: CaseId(7),
+            seq: 3,
+            at: at(),
+            kind: kind.clone(),
+        };
+        let expected = ThreadNote {
+            text: text.to_string(),
+            by: by.map(str::to_string),
+            at: at(),
+            link: link.map(str::to_string),
+        };
+        assert_eq!(event.note(), expected, "{kind:?}");
+    }
+
+    #[test]
+    fn every_event_has_a_thread_note() {
+        let due = Utc.with_ymd_and_hms(2026, 3, 2, 10, 5, 0).unwrap();
+        let url = "https://bsky.app/post/p2";
+        check(
+            EventKind::Opened {
+                author_handle: "jo.bsky.social".to_string(),
+                url: "https://bsky.app/post/p1".to_string(),
+                label: Label::Complaint,
+                score: 0.916,
+            },
+            "Case #7 opened from @jo.bsky.social's post (complaint, score 0.92)",
+            None,
+            Some("https://bsky.app/post/p1"),
+        );
+        check(
+            EventKind::FollowUp {
+                post_id: "p2".to_string(),
+                author_handle: "jo.bsky.social".to_string(),
+                text: "  still nothing, mail me at jo.doe@example.com \n".to_string(),
+                url: url.to_string(),
+            },
+            "@jo.bsky.social wrote: “still nothing, mail me at [e-mail address hidden]”",
+            None,
+            Some(url),
+        );
+        check(
+            EventKind::Claimed { by: ana() },
+            "Claimed by Ana",
+            Some("Ana"),
+            None,
+        );
+        check(
+            EventKind::Unclaimed { by: ana() },
+            "Unclaimed by Ana",
+            Some("Ana"),
+            None,
+        );
+        check(
+            EventKind::ReplySent {
+                by: ana(),
+                text: "@jo.bsky.social call us on +44 20 7946 0958".to_string(),
+                post_id: "our-1".to_string(),
+                url: Some("https://bsky.app/post/our-1".to_string()),
+            },
+            "Ana replied publicly: “@jo.bsky.social call us on [phone number hidden]”",
+            Some("Ana"),
+            Some("https://bsky.app/post/our-1"),
+        );
+        check(
+            EventKind::ReplySent {
+                by: ana(),
+                text: "sorry".to_string(),
+                post_id: "our-1".to_string(),
+                url: None,
+            },
+            "Ana replied publicly: “sorry”",
+            Some("Ana"),
+            None,
+        );
+        check(
+            EventKind::ReplyFailed {
+                by: ana(),
+                error: "400 text too long".to_string(),
+                text: "the draft".to_string(),
+            },
+            "Public reply by Ana failed: 400 text too long. The draft is kept: press Reply publicly to retry",
+            Some("Ana"),
+            None,
+        );
+        check(
+            EventKind::Escalated {
+                by: ana(),
+                target: "billing".to_string(),
+                label: "Billing".to_string(),
+                note: "refund to card 4111 1111 1111 1111".to_string(),
+            },
+            "Escalated to Billing by Ana: refund to card [card number hidden]",
+            Some("Ana"),
+            None,
+        );
+        check(
+            EventKind::Escalated {
+                by: ana(),
+                target: "billing".to_string(),
+                label: "Billing".to_string(),
+                note: "  ".to_string(),
+            },
+            "Escalated to Billing by Ana",
+            Some("Ana"),
+            None,
+        );
+        check(
+            EventKind::Resolved { by: ana() },
+            "Resolved by Ana",
+            Some("Ana"),
+            None,
+        );
+        check(
+            EventKind::Reopened { by: Some(ana()) },
+            "Reopened by Ana",
+            Some("Ana"),
+            None,
+        );
+        check(
+            EventKind::Reopened { by: None },
+            "Reopened: the customer wrote again",
+            None,
+            None,
+        );
+        check(
+            EventKind::Dismissed { by: ana() },
+            "Marked as not a complaint by Ana",
+            Some("Ana"),
+            None,
+        );
+        check(
+            EventKind::RepliedOutside {
+                author_handle: "acme.bsky.social".to_string(),
+                text: "DM us at help@acme.example".to_string(),
+                url: url.to_string(),
+            },
+            "@acme.bsky.social answered outside mentiondesk: “DM us at [e-mail address hidden]”",
+            None,
+            Some(url),
+        );
+        check(
+            EventKind::SlaWarning { due_at: due },
+            "First response due at 2026-03-02 10:05 UTC",
+            None,
+            None,
+        );
+        check(
+            EventKind::SlaBreached { due_at: due },
+            "First response overdue since 2026-03-02 10:05 UTC",
+            None,
+            None,
+        );
+    }
+
+    #[test]
+    fn long_quotes_are_cut() {
+        let event = CaseEvent {
+            case: CaseId(7),
+            seq: 1,
+            at: at(),
+            kind: EventKind::FollowUp {
+                post_id: "p2".to_string(),
+                author_handle: "jo".to_string(),
+                text: "x".repeat(5000),
+                url: "https://bsky.app/post/p2".to_string(),
+            },
+        };
+        let text = event.note().text;
+        let quoted = text
+            .strip_prefix("@jo wrote: “")
+            .and_then(|rest| rest.strip_suffix('”'))
+            .expect("a quote");
+        assert_eq!(quoted.chars().count(), NOTE_QUOTE_MAX);
+        assert!(quoted.ends_with('…'));
+    }
+}

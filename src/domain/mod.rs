@@ -6,6 +6,8 @@
 pub mod action;
 pub mod card;
 pub mod case;
+#[cfg(test)]
+mod case_tests;
 pub mod event;
 pub mod mention;
 pub mod text;

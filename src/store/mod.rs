@@ -16,6 +16,8 @@
 //! - `chat`: (chat, key) → opaque bytes an adapter keeps (the console's messages).
 
 mod codec;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 

@@ -1,0 +1,279 @@
+//! The actions engine: clicks and form submits from every chat become case transitions.
+//!
+//! One task handles events one at a time. Each event is checked (length, personal data,
+//! target), applied to the case as stored *inside* the transaction (so a claim is a
+//! compare-and-swap: the second claimer sees the first owner), and committed together with the
+//! side effects it implies; the person gets an answer only after the flush.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use chrono::Utc;
+use tokio::sync::mpsc;
+
+use crate::chat::{ActionOutcome, ChatEvent};
+use crate::domain::text::{find_pii, reply_length};
+use crate::domain::{apply, Agent, ChatAction, Command, Label, Refusal};
+use crate::outbox::Outbox;
+use crate::sources::SourceClient;
+use crate::store::{LabelRecord, Store};
+
+/// An escalation target as the engine needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Its config id.
+    pub id: String,
+    /// Its label.
+    pub label: String,
+}
+
+/// What the engine needs from config.
+#[derive(Debug, Clone, Default)]
+pub struct ActionSettings {
+    /// Escalation targets.
+    pub targets: Vec<Target>,
+    /// Reply signatures by agent name or id (`"Ana" = "^AN"`).
+    pub signatures: BTreeMap<String, String>,
+    /// Hold replies that contain personal data until the agent confirms.
+    pub require_pii_confirmation: bool,
+}
+
+/// The actions engine.
+#[derive(Clone)]
+pub struct Actions {
+    store: Store,
+    outbox: Outbox,
+    sources: HashMap<String, Arc<dyn SourceClient>>,
+    settings: Arc<ActionSettings>,
+}
+
+impl Actions {
+    /// An engine over `store`, replying through `sources`.
+    pub fn new(
+        store: Store,
+        outbox: Outbox,
+        sources: &[Arc<dyn SourceClient>],
+        settings: ActionSettings,
+    ) -> Actions {
+        Actions {
+            store,
+            outbox,
+            sources: sources
+                .iter()
+                .map(|source| (source.name().to_string(), source.clone()))
+                .collect(),
+            settings: Arc::new(settings),
+        }
+    }
+
+    /// Runs until every chat has dropped its sender (the drain on shutdown).
+    pub async fn run(self, mut events: mpsc::Receiver<ChatEvent>) {
+        while let Some(event) = events.recv().await {
+            let outcome = self.handle(&event.chat, &event.agent, event.request).await;
+            // The person may have closed the page meanwhile; the change stands.
+            let _ = event.respond.send(outcome);
+        }
+        tracing::info!("Actions engine stopped");
+    }
+
+    /// Handles one request and says how it went.
+    pub async fn handle(
+        &self,
+        chat: &str,
+        agent: &Agent,
+        request: crate::domain::ActionRequest,
+    ) -> ActionOutcome {
+        let case_id = request.case;
+        let command = match self.command(agent, &request) {
+            Ok(command) => command,
+            Err(outcome) => return outcome,
+        };
+        let now = Utc::now();
+        let dismiss_label = matches!(command, Command::Dismiss { .. });
+        let queues_reply = matches!(command, Command::QueueReply { .. });
+        let result = self.store.transact(|tx| {
+            let Some(case) = tx.case(case_id)? else {
+                return Ok(Err(None));
+            };
+            let transition = match apply(&case, command.clone(), now) {
+                Ok(transition) => transition,
+                Err(refusal) => return Ok(Err(Some(refusal))),
+            };
+            tx.put_case(&transition.case)?;
+            tx.append_events(&transition.events)?;
+            self.outbox
+                .enqueue_effects(tx, &transition.case, &transition.events, now)?;
+            if queues_reply {
+                self.outbox.enqueue_reply(tx, &transition.case, now)?;
+            }
+            if dismiss_label {
+                tx.put_label(
+                    &case.opening.post_ref(),
+                    &LabelRecord {
+                        text: case.opening.text.clone(),
+                        label: Label::Other,
+                        by: agent.id.clone(),
+                        at: now,
+                    },
+                )?;
+            }
+            Ok(Ok(transition.case))
+        });
+        let case = match result {
+            Ok(Ok(case)) => case,
+            Ok(Err(None)) => {
+                return ActionOutcome::Refused {
+                    message: format!("case {case_id} does not exist"),
+                }
+            }
+            Ok(Err(Some(refusal))) => {
+                tracing::info!(chat, case = %case_id, agent = %agent.name, refusal = %refusal, "Action refused");
+                return ActionOutcome::Refused {
+                    message: sentence(&refusal),
+                };
+            }
+            Err(error) => {
+                tracing::error!(chat, case = %case_id, error = %error, "Cannot record an action");
+                return ActionOutcome::Refused {
+                    message: "mentiondesk could not save this action; nothing was done. Try again"
+                        .to_string(),
+                };
+            }
+        };
+        if let Err(error) = self.store.flush().await {
+            tracing::error!(chat, case = %case_id, error = %error, "Cannot flush an action");
+            return ActionOutcome::Refused {
+                message: "mentiondesk could not save this action. Try again".to_string(),
+            };
+        }
+        self.outbox.wake_all();
+        tracing::info!(chat, case = %case_id, agent = %agent.name, action = ?request.action, version = case.version, "Action applied");
+        let notice = match request.action {
+            ChatAction::Reply { .. } => Some(format!(
+                "Reply queued: it will be posted on {} and shown in the thread",
+                case.network.label()
+            )),
+            _ => None,
+        };
+        ActionOutcome::Done { notice }
+    }
+
+    /// Checks the request's fields and turns it into a domain command.
+    fn command(
+        &self,
+        agent: &Agent,
+        request: &crate::domain::ActionRequest,
+    ) -> Result<Command, ActionOutcome> {
+        let by = agent.clone();
+        Ok(match &request.action {
+            ChatAction::Claim => Command::Claim { by },
+            ChatAction::Unclaim => Command::Unclaim { by },
+            ChatAction::Resolve => Command::Resolve { by },
+            ChatAction::Dismiss => Command::Dismiss { by },
+            ChatAction::Reopen => Command::Reopen { by },
+            ChatAction::Escalate { target, note } => {
+                let Some(found) = self.settings.targets.iter().find(|t| &t.id == target) else {
+                    return Err(ActionOutcome::Invalid {
+                        field: "target".to_string(),
+                        message: format!("unknown escalation target {target:?}"),
+                    });
+                };
+                Command::Escalate {
+                    by,
+                    target: found.id.clone(),
+                    label: found.label.clone(),
+                    note: note.trim().to_string(),
+                }
+            }
+            ChatAction::Reply { text, confirm_pii } => {
+                let text = self.check_reply(agent, request, text, *confirm_pii)?;
+                Command::QueueReply {
+                    by,
+                    text,
+                    form_version: request.version,
+                }
+            }
+        })
+    }
+
+    /// The final reply text (signature added), or why it can't be posted as it is.
+    fn check_reply(
+        &self,
+        agent: &Agent,
+        request: &crate::domain::ActionRequest,
+        text: &str,
+        confirm_pii: bool,
+    ) -> Result<String, ActionOutcome> {
+        let invalid = |message: String| ActionOutcome::Invalid {
+            field: "text".to_string(),
+            message,
+        };
+        let case = match self.store.case(request.case) {
+            Ok(Some(case)) => case,
+            Ok(None) => {
+                return Err(ActionOutcome::Refused {
+                    message: format!("case {} does not exist", request.case),
+                })
+            }
+            Err(error) => {
+                return Err(ActionOutcome::Refused {
+                    message: format!("cannot read the case: {error}"),
+                })
+            }
+        };
+        let typed = text.trim();
+        let prefill = crate::domain::reply_prefill(&case);
+        if typed.is_empty() || typed == prefill.trim() {
+            return Err(invalid("write the reply first".to_string()));
+        }
+        let signature = self
+            .settings
+            .signatures
+            .get(&agent.id)
+            .or_else(|| self.settings.signatures.get(&agent.name));
+        let text = match signature {
+            Some(signature) => format!("{typed} {signature}"),
+            None => typed.to_string(),
+        };
+        let limit = self
+            .sources
+            .get(&case.source)
+            .map(|source| source.reply_limit(case.network))
+            .unwrap_or_else(|| case.network.default_reply_limit());
+        let length = reply_length(case.network, &text);
+        if length > limit {
+            let with_signature = if signature.is_some() {
+                " (with your signature)"
+            } else {
+                ""
+            };
+            return Err(invalid(format!(
+                "{length} of {limit} characters{with_signature}: {} too long for {}",
+                length - limit,
+                case.network.label()
+            )));
+        }
+        let found = find_pii(&text);
+        if !found.is_empty() && self.settings.require_pii_confirmation && !confirm_pii {
+            let mut kinds: Vec<&str> = found.iter().map(|(_, kind)| kind.label()).collect();
+            kinds.dedup();
+            return Err(ActionOutcome::ConfirmPii {
+                warning: format!(
+                    "This public reply contains a {}. Everyone will see it. Send anyway?",
+                    kinds.join(" and a ")
+                ),
+            });
+        }
+        Ok(text)
+    }
+}
+
+/// A refusal as a sentence for the person: capitalized, with a final period.
+fn sentence(refusal: &Refusal) -> String {
+    let text = refusal.to_string();
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => text,
+    }
+}

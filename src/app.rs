@@ -1,0 +1,347 @@
+//! The application: build (fallible, fast, binds ports) and run (until the token fires).
+//!
+//! `Application::build` checks that every configured adapter is available, opens the store,
+//! binds the listeners and constructs sources and chats. `run_until_stopped` spawns the tasks
+//! (N sources, one pipeline, one actions engine, one outbox worker per lane, the HTTP servers)
+//! wired by bounded channels, and drains them in order on shutdown (see `shutdown.rs`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::actions::{ActionSettings, Actions, Target};
+use crate::chat::console::{ConsoleChat, ConsoleState};
+use crate::chat::{ChatAdapter, ChatEvent};
+use crate::config::{Settings, SourceSettings};
+use crate::domain::Label;
+use crate::health::Health;
+use crate::outbox::{run_lane, ChatExecutor, Executor, Outbox, ReplyExecutor};
+use crate::pipeline::{Pipeline, TriageRules, Triager};
+use crate::sources::replay::{ReplaySettings, ReplaySource};
+use crate::sources::{run_poll_loop, SourceBatch, SourceClient};
+use crate::store::Store;
+
+/// How many batches may wait for the pipeline: sources block (and stop fetching) beyond it.
+const PIPELINE_QUEUE: usize = 64;
+/// How many clicks may wait for the actions engine.
+const ACTIONS_QUEUE: usize = 256;
+
+/// A built application, ready to run.
+pub struct Application {
+    settings: Settings,
+    store: Store,
+    health: Health,
+    http: TcpListener,
+    console: Option<(TcpListener, Arc<ConsoleChat>)>,
+    sources: Vec<Arc<dyn SourceClient>>,
+    chats: Vec<Arc<dyn ChatAdapter>>,
+    outbox: Outbox,
+}
+
+impl Application {
+    /// Checks adapters, opens the store, binds listeners. Nothing runs yet.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let unavailable = unavailable_adapters(&settings);
+        if !unavailable.is_empty() {
+            anyhow::bail!(
+                "this build of mentiondesk can't run part of the config yet:\n{}",
+                unavailable.join("\n")
+            );
+        }
+        std::fs::create_dir_all(&settings.store.path).with_context(|| {
+            format!(
+                "cannot create the store directory {}",
+                settings.store.path.display()
+            )
+        })?;
+        let store = Store::open(&settings.store.path.join("sled")).with_context(|| {
+            format!("cannot open the store at {}", settings.store.path.display())
+        })?;
+        let health = Health::default();
+        let http = TcpListener::bind(settings.http.listen)
+            .await
+            .with_context(|| format!("http.listen: cannot listen on {}", settings.http.listen))?;
+
+        let sources = build_sources(&settings)?;
+        let mut chats: Vec<Arc<dyn ChatAdapter>> = Vec::new();
+        let console = match &settings.console {
+            Some(console_settings) => {
+                let listener = TcpListener::bind(console_settings.listen)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "console.listen: cannot listen on {}",
+                            console_settings.listen
+                        )
+                    })?;
+                let channels = settings
+                    .escalations
+                    .iter()
+                    .map(|target| (target.id.clone(), target.label.clone()))
+                    .collect();
+                let console = Arc::new(ConsoleChat::new(store.clone(), channels));
+                chats.push(console.clone());
+                Some((listener, console))
+            }
+            None => None,
+        };
+        let chat_names: Vec<String> = chats.iter().map(|c| c.name().to_string()).collect();
+        let source_names: Vec<String> = sources.iter().map(|s| s.name().to_string()).collect();
+        let outbox = Outbox::new(&chat_names, &source_names);
+        Ok(Application {
+            settings,
+            store,
+            health,
+            http,
+            console,
+            sources,
+            chats,
+            outbox,
+        })
+    }
+
+    /// Where `/healthz` is served.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http.local_addr().unwrap_or(self.settings.http.listen)
+    }
+
+    /// Where the console is served, if enabled.
+    pub fn console_addr(&self) -> Option<SocketAddr> {
+        self.console
+            .as_ref()
+            .and_then(|(listener, _)| listener.local_addr().ok())
+    }
+
+    /// The store (for tests and commands that read it).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Runs until `shutdown` fires, then drains and returns.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let intake = TaskTracker::new();
+        let workers = TaskTracker::new();
+        let drain = CancellationToken::new();
+        let stop = CancellationToken::new();
+        let (batch_tx, batch_rx) = mpsc::channel::<SourceBatch>(PIPELINE_QUEUE);
+        let (event_tx, event_rx) = mpsc::channel::<ChatEvent>(ACTIONS_QUEUE);
+
+        for source in &self.sources {
+            self.health.register(&format!("source:{}", source.name()));
+            intake.spawn(run_poll_loop(
+                source.clone(),
+                self.store.clone(),
+                batch_tx.clone(),
+                self.health.clone(),
+                shutdown.clone(),
+            ));
+        }
+        drop(batch_tx);
+
+        let pipeline = Pipeline::new(
+            self.store.clone(),
+            Triager::new(triage_rules(&self.settings)),
+            &self.settings.brand.handles,
+            self.outbox.clone(),
+        );
+        intake.spawn(pipeline.run(batch_rx));
+
+        let actions = Actions::new(
+            self.store.clone(),
+            self.outbox.clone(),
+            &self.sources,
+            action_settings(&self.settings),
+        );
+        intake.spawn(actions.run(event_rx));
+
+        for chat in &self.chats {
+            let executor: Arc<dyn Executor> =
+                Arc::new(ChatExecutor::new(chat.clone(), self.store.clone()));
+            workers.spawn(run_lane(
+                executor,
+                self.store.clone(),
+                self.outbox.clone(),
+                self.health.clone(),
+                drain.clone(),
+                stop.clone(),
+            ));
+        }
+        for source in &self.sources {
+            let executor: Arc<dyn Executor> = Arc::new(ReplyExecutor::new(
+                source.clone(),
+                self.store.clone(),
+                self.outbox.clone(),
+            ));
+            workers.spawn(run_lane(
+                executor,
+                self.store.clone(),
+                self.outbox.clone(),
+                self.health.clone(),
+                drain.clone(),
+                stop.clone(),
+            ));
+        }
+
+        if let Some((listener, console)) = self.console {
+            let addr = listener.local_addr()?;
+            let state = ConsoleState {
+                chat: console,
+                store: self.store.clone(),
+                actions: event_tx.clone(),
+                targets: self
+                    .settings
+                    .escalations
+                    .iter()
+                    .map(|t| (t.id.clone(), t.label.clone()))
+                    .collect(),
+                auth_token: self
+                    .settings
+                    .console
+                    .as_ref()
+                    .and_then(|c| c.auth_token.as_ref())
+                    .map(|token| token.expose().to_string()),
+                shutdown: shutdown.clone(),
+            };
+            let router = crate::chat::console::router(state);
+            let stopping = shutdown.clone();
+            tracing::info!(url = %format!("http://{addr}/"), "Console ready");
+            intake.spawn(async move {
+                let served = axum::serve(listener, router)
+                    .with_graceful_shutdown(stopping.cancelled_owned())
+                    .await;
+                if let Err(error) = served {
+                    tracing::error!(error = %error, "Console server failed");
+                }
+            });
+        }
+        drop(event_tx);
+
+        let health_router = crate::health::router(self.health.clone(), self.store.clone());
+        let stopping = shutdown.clone();
+        tracing::info!(addr = %self.http.local_addr()?, "Health endpoint ready at /healthz");
+        intake.spawn(async move {
+            let served = axum::serve(self.http, health_router)
+                .with_graceful_shutdown(stopping.cancelled_owned())
+                .await;
+            if let Err(error) = served {
+                tracing::error!(error = %error, "Health server failed");
+            }
+        });
+        intake.close();
+        workers.close();
+
+        shutdown.cancelled().await;
+        let deadline = tokio::time::Instant::now() + self.settings.runtime.shutdown_timeout;
+        if tokio::time::timeout_at(deadline, intake.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                remaining = intake.len(),
+                "Sources, pipeline or actions did not stop in time"
+            );
+        }
+        drain.cancel();
+        if tokio::time::timeout_at(deadline, workers.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                remaining = workers.len(),
+                outbox_depth = self.store.outbox_depth(),
+                "Outbox workers did not finish in time; the rest runs after the next start"
+            );
+            stop.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(1), workers.wait()).await;
+        }
+        self.store.flush().await.context("cannot flush the store")?;
+        tracing::info!("Stopped");
+        Ok(())
+    }
+}
+
+/// The parts of a valid config this build can't run yet, one line each, named by key.
+pub fn unavailable_adapters(settings: &Settings) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (index, source) in settings.sources.iter().enumerate() {
+        if !matches!(source, SourceSettings::Replay(_)) {
+            problems.push(format!(
+                "sources[{index}].type: the {} source is not available in this build yet (only replay is)",
+                source.network()
+            ));
+        }
+    }
+    if settings.slack.is_some() {
+        problems.push("slack: the Slack adapter is not available in this build yet".to_string());
+    }
+    if settings.discord.is_some() {
+        problems
+            .push("discord: the Discord adapter is not available in this build yet".to_string());
+    }
+    problems
+}
+
+fn build_sources(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn SourceClient>>> {
+    let mut sources: Vec<Arc<dyn SourceClient>> = Vec::new();
+    for source in &settings.sources {
+        if let SourceSettings::Replay(replay) = source {
+            let sent_path = replay
+                .sent_path
+                .clone()
+                .unwrap_or_else(|| default_sent_path(&settings.store.path, &replay.name));
+            sources.push(Arc::new(ReplaySource::new(ReplaySettings {
+                name: replay.name.clone(),
+                path: replay.path.clone(),
+                sent_path,
+                pace: replay.pace,
+                poll_interval: replay.poll_interval,
+            })));
+        }
+    }
+    Ok(sources)
+}
+
+/// Where a replay source appends its replies when `sent_path` is not set: inside the store
+/// directory, so a fresh store never meets replies of an old one.
+pub fn default_sent_path(store_path: &std::path::Path, source: &str) -> PathBuf {
+    store_path.join(format!("replay-{source}-sent.jsonl"))
+}
+
+fn triage_rules(settings: &Settings) -> TriageRules {
+    let mut include_keywords = settings.triage.include_keywords.clone();
+    include_keywords.retain(|keyword| !keyword.trim().is_empty());
+    TriageRules {
+        include_keywords,
+        exclude_keywords: settings.triage.exclude_keywords.clone(),
+        ignore_authors: settings.triage.ignore_authors.clone(),
+        card_labels: settings
+            .triage
+            .card_labels
+            .iter()
+            .filter_map(|label| label.parse::<Label>().ok())
+            .collect(),
+        min_score: settings.triage.min_score,
+    }
+}
+
+fn action_settings(settings: &Settings) -> ActionSettings {
+    ActionSettings {
+        targets: settings
+            .escalations
+            .iter()
+            .map(|target| Target {
+                id: target.id.clone(),
+                label: target.label.clone(),
+            })
+            .collect(),
+        signatures: settings.replies.signatures.clone(),
+        require_pii_confirmation: settings.replies.require_pii_confirmation,
+    }
+}

@@ -1,0 +1,542 @@
+//! The typed settings tree: one struct per subsystem, with the defaults the example file documents.
+//!
+//! These types only describe the shape of the file. Reading, `${VAR}` interpolation and the
+//! cross-field checks live in the sibling modules, so nothing here does IO.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::Secret;
+
+/// Default location of the embedded store, relative to the configuration file.
+pub const DEFAULT_STORE_PATH: &str = "./mentiondesk-data";
+/// Default address of the health endpoint.
+pub const DEFAULT_HTTP_LISTEN: SocketAddr =
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), 8686);
+/// Default address of the local console web page.
+pub const DEFAULT_CONSOLE_LISTEN: SocketAddr =
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), 8687);
+/// Default Bluesky PDS.
+pub const DEFAULT_BLUESKY_BASE_URL: &str = "https://bsky.social";
+/// Default X API host.
+pub const DEFAULT_X_BASE_URL: &str = "https://api.x.com";
+/// Default Slack Web API root.
+pub const DEFAULT_SLACK_BASE_URL: &str = "https://slack.com/api";
+/// Default Discord host; the REST API and gateway discovery live below it.
+pub const DEFAULT_DISCORD_BASE_URL: &str = "https://discord.com";
+/// Default interval between two reads of a replay file.
+pub const DEFAULT_REPLAY_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// Default polling interval for Mastodon and Bluesky.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(30);
+/// Default polling interval for X, slower because every read is paid for.
+pub const DEFAULT_X_POLL_INTERVAL: Duration = Duration::from_secs(60);
+/// Default look-back window on a source's first start.
+pub const DEFAULT_BACKFILL: Duration = Duration::from_secs(60 * 60);
+/// Default monthly number of X read requests.
+pub const DEFAULT_X_MONTHLY_READ_BUDGET: u64 = 10_000;
+/// Default monthly number of X posts.
+pub const DEFAULT_X_MONTHLY_WRITE_BUDGET: u64 = 500;
+/// Default triage labels that open a card.
+pub const DEFAULT_CARD_LABELS: &[&str] = &["complaint"];
+/// Every triage label the classifier can produce.
+pub const TRIAGE_LABELS: &[&str] = &["complaint", "question", "praise", "other"];
+/// Default minimum classifier score for a card.
+pub const DEFAULT_MIN_SCORE: f32 = 0.5;
+/// Default time allowed for draining work on shutdown.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Where the embedded store keeps its files.
+    #[serde(default)]
+    pub store: StoreSettings,
+    /// The health endpoint.
+    #[serde(default)]
+    pub http: HttpSettings,
+    /// The brand whose mentions are watched.
+    pub brand: BrandSettings,
+    /// The networks mentions are read from, in file order.
+    pub sources: Vec<SourceSettings>,
+    /// The Slack workspace cards are posted to, if any.
+    #[serde(default)]
+    pub slack: Option<SlackSettings>,
+    /// The Discord server cards are posted to, if any.
+    #[serde(default)]
+    pub discord: Option<DiscordSettings>,
+    /// The local console web page, if enabled.
+    #[serde(default)]
+    pub console: Option<ConsoleSettings>,
+    /// Where a case can be escalated to, in file order.
+    #[serde(default)]
+    pub escalations: Vec<EscalationTarget>,
+    /// Rules deciding which posts become cards.
+    #[serde(default)]
+    pub triage: TriageSettings,
+    /// Rules for public replies.
+    #[serde(default)]
+    pub replies: ReplySettings,
+    /// Process-wide runtime knobs.
+    #[serde(default)]
+    pub runtime: RuntimeSettings,
+}
+
+impl Settings {
+    /// Returns the source with this name.
+    pub fn source(&self, name: &str) -> Option<&SourceSettings> {
+        self.sources.iter().find(|source| source.name() == name)
+    }
+
+    /// Returns the escalation target with this id.
+    pub fn escalation(&self, id: &str) -> Option<&EscalationTarget> {
+        self.escalations.iter().find(|target| target.id == id)
+    }
+}
+
+/// `[store]`: the embedded database.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSettings {
+    /// Directory of the store; a relative path is resolved against the configuration file's directory.
+    #[serde(default = "default_store_path")]
+    pub path: PathBuf,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            path: default_store_path(),
+        }
+    }
+}
+
+/// `[http]`: the health endpoint.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Address the health endpoint listens on.
+    #[serde(default = "default_http_listen")]
+    pub listen: SocketAddr,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_HTTP_LISTEN,
+        }
+    }
+}
+
+/// `[brand]`: who the bot works for.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrandSettings {
+    /// Display name of the brand; required and non-empty.
+    pub name: String,
+    /// Words that make a post about the brand even without a mention.
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    /// The brand's own account handles; posts by these are the brand's own, not customers'.
+    #[serde(default)]
+    pub handles: Vec<String>,
+}
+
+/// One `[[sources]]` table, tagged by its `type` key.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum SourceSettings {
+    /// `type = "replay"`: mentions read from a JSONL file.
+    Replay(ReplaySource),
+    /// `type = "mastodon"`: one Mastodon account on one instance.
+    Mastodon(MastodonSource),
+    /// `type = "bluesky"`: one Bluesky account.
+    Bluesky(BlueskySource),
+    /// `type = "x"`: one X account through the paid API.
+    X(XSource),
+}
+
+impl SourceSettings {
+    /// Every value the `type` key accepts, in documentation order.
+    pub const TYPES: &'static [&'static str] = &["replay", "mastodon", "bluesky", "x"];
+
+    /// The source's unique name from the file.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Replay(source) => &source.name,
+            Self::Mastodon(source) => &source.name,
+            Self::Bluesky(source) => &source.name,
+            Self::X(source) => &source.name,
+        }
+    }
+
+    /// The network this source reads, as written in the `type` key.
+    pub fn network(&self) -> &'static str {
+        match self {
+            Self::Replay(_) => "replay",
+            Self::Mastodon(_) => "mastodon",
+            Self::Bluesky(_) => "bluesky",
+            Self::X(_) => "x",
+        }
+    }
+
+    /// How long the source waits between two polls.
+    pub fn poll_interval(&self) -> Duration {
+        match self {
+            Self::Replay(source) => source.poll_interval,
+            Self::Mastodon(source) => source.poll_interval,
+            Self::Bluesky(source) => source.poll_interval,
+            Self::X(source) => source.poll_interval,
+        }
+    }
+}
+
+/// A source that replays mentions from a JSONL file, for demos and tests.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaySource {
+    /// Unique source name.
+    pub name: String,
+    /// JSONL file of mentions; a relative path is resolved against the configuration file's directory.
+    pub path: PathBuf,
+    /// JSONL file public replies are appended to; `None` lets the application pick one.
+    #[serde(default)]
+    pub sent_path: Option<PathBuf>,
+    /// Whether mentions are released at the pace of their timestamps instead of all at once.
+    #[serde(default = "default_true")]
+    pub pace: bool,
+    /// How often the file is checked for new lines.
+    #[serde(default = "default_replay_poll_interval", with = "duration")]
+    pub poll_interval: Duration,
+}
+
+/// A Mastodon account on one instance.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MastodonSource {
+    /// Unique source name.
+    pub name: String,
+    /// The instance, for example `https://mastodon.social`.
+    pub base_url: String,
+    /// An access token of the brand's account with read and write scopes.
+    pub access_token: Secret,
+    /// How long to wait between two polls.
+    #[serde(default = "default_poll_interval", with = "duration")]
+    pub poll_interval: Duration,
+    /// How far back to look on the first start.
+    #[serde(default = "default_backfill", with = "duration")]
+    pub backfill: Duration,
+}
+
+/// A Bluesky account.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlueskySource {
+    /// Unique source name.
+    pub name: String,
+    /// The account's PDS.
+    #[serde(default = "default_bluesky_base_url")]
+    pub base_url: String,
+    /// The account's handle or DID.
+    pub identifier: String,
+    /// An app password of the account.
+    pub app_password: Secret,
+    /// How long to wait between two polls.
+    #[serde(default = "default_poll_interval", with = "duration")]
+    pub poll_interval: Duration,
+    /// How far back to look on the first start.
+    #[serde(default = "default_backfill", with = "duration")]
+    pub backfill: Duration,
+}
+
+/// An X account, read with a bearer token and written with OAuth 1.0a user context.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct XSource {
+    /// Unique source name.
+    pub name: String,
+    /// The API host.
+    #[serde(default = "default_x_base_url")]
+    pub base_url: String,
+    /// Numeric id of the brand's account.
+    pub user_id: String,
+    /// App bearer token, used for reads.
+    pub bearer_token: Secret,
+    /// OAuth 1.0a consumer key.
+    pub consumer_key: Secret,
+    /// OAuth 1.0a consumer secret.
+    pub consumer_secret: Secret,
+    /// OAuth 1.0a access token of the brand's account.
+    pub access_token: Secret,
+    /// OAuth 1.0a access token secret of the brand's account.
+    pub access_token_secret: Secret,
+    /// How long to wait between two polls.
+    #[serde(default = "default_x_poll_interval", with = "duration")]
+    pub poll_interval: Duration,
+    /// How far back to look on the first start.
+    #[serde(default = "default_backfill", with = "duration")]
+    pub backfill: Duration,
+    /// Read requests allowed per calendar month.
+    #[serde(default = "default_x_monthly_read_budget")]
+    pub monthly_read_budget: u64,
+    /// Posts allowed per calendar month.
+    #[serde(default = "default_x_monthly_write_budget")]
+    pub monthly_write_budget: u64,
+}
+
+/// `[slack]`: the Slack workspace.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackSettings {
+    /// Bot token (`xoxb-…`).
+    pub bot_token: Secret,
+    /// App-level token (`xapp-…`) for Socket Mode.
+    #[serde(default)]
+    pub app_token: Option<Secret>,
+    /// Signing secret for HTTP mode.
+    #[serde(default)]
+    pub signing_secret: Option<Secret>,
+    /// Web API root.
+    #[serde(default = "default_slack_base_url")]
+    pub base_url: String,
+    /// Channel id (`C…` or `G…`) cards are posted to.
+    pub channel: String,
+    /// Channel id for operational alerts such as volume spikes.
+    #[serde(default)]
+    pub ops_channel: Option<String>,
+}
+
+/// `[discord]`: the Discord server.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscordSettings {
+    /// Bot token.
+    pub bot_token: Secret,
+    /// Discord host.
+    #[serde(default = "default_discord_base_url")]
+    pub base_url: String,
+    /// Numeric channel id cards are posted to.
+    pub channel: String,
+    /// Numeric channel id for operational alerts such as volume spikes.
+    #[serde(default)]
+    pub ops_channel: Option<String>,
+}
+
+/// `[console]`: the local web page with cards, buttons and threads.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleSettings {
+    /// Address the console listens on.
+    #[serde(default = "default_console_listen")]
+    pub listen: SocketAddr,
+    /// Bearer token required by the console; mandatory off loopback.
+    #[serde(default)]
+    pub auth_token: Option<Secret>,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_CONSOLE_LISTEN,
+            auth_token: None,
+        }
+    }
+}
+
+/// One `[[escalations]]` table: a team or system a case can be handed to.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationTarget {
+    /// Unique id, carried in button payloads.
+    pub id: String,
+    /// Name shown to agents.
+    pub label: String,
+    /// Slack channel id receiving the escalation card.
+    #[serde(default)]
+    pub slack_channel: Option<String>,
+    /// Discord channel id receiving the escalation card.
+    #[serde(default)]
+    pub discord_channel: Option<String>,
+    /// User group or role mentioned on the escalation card.
+    #[serde(default)]
+    pub mention: Option<String>,
+    /// Signed webhook called on escalation (ticketing, CRM, on-call).
+    #[serde(default)]
+    pub webhook: Option<Webhook>,
+}
+
+/// A signed outgoing webhook.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    /// Where the escalation is posted.
+    pub url: String,
+    /// Key used to sign each request.
+    pub secret: Secret,
+}
+
+/// `[triage]`: which posts become cards.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriageSettings {
+    /// Labels that open a card: any of `complaint`, `question`, `praise`, `other`.
+    #[serde(default = "default_card_labels")]
+    pub card_labels: Vec<String>,
+    /// Posts containing one of these words are always considered.
+    #[serde(default)]
+    pub include_keywords: Vec<String>,
+    /// Posts containing one of these words are dropped.
+    #[serde(default)]
+    pub exclude_keywords: Vec<String>,
+    /// Authors whose posts are dropped, such as partner accounts and bots.
+    #[serde(default)]
+    pub ignore_authors: Vec<String>,
+    /// Minimum classifier score, between 0 and 1, for a card.
+    #[serde(default = "default_min_score")]
+    pub min_score: f32,
+}
+
+impl Default for TriageSettings {
+    fn default() -> Self {
+        Self {
+            card_labels: default_card_labels(),
+            include_keywords: Vec::new(),
+            exclude_keywords: Vec::new(),
+            ignore_authors: Vec::new(),
+            min_score: DEFAULT_MIN_SCORE,
+        }
+    }
+}
+
+/// `[replies]`: rules for public replies.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplySettings {
+    /// Agent name or id mapped to the signature appended to their replies, such as `^AB`.
+    #[serde(default)]
+    pub signatures: BTreeMap<String, String>,
+    /// Whether a reply containing personal data is held until the agent confirms it.
+    #[serde(default = "default_true")]
+    pub require_pii_confirmation: bool,
+}
+
+impl Default for ReplySettings {
+    fn default() -> Self {
+        Self {
+            signatures: BTreeMap::new(),
+            require_pii_confirmation: true,
+        }
+    }
+}
+
+/// `[runtime]`: process-wide knobs.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeSettings {
+    /// How long shutdown waits for in-flight work before aborting it.
+    #[serde(default = "default_shutdown_timeout", with = "duration")]
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for RuntimeSettings {
+    fn default() -> Self {
+        Self {
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+        }
+    }
+}
+
+// Serde's `default = "…"` needs functions, so each constant above gets a one-line wrapper.
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_store_path() -> PathBuf {
+    PathBuf::from(DEFAULT_STORE_PATH)
+}
+
+fn default_http_listen() -> SocketAddr {
+    DEFAULT_HTTP_LISTEN
+}
+
+fn default_console_listen() -> SocketAddr {
+    DEFAULT_CONSOLE_LISTEN
+}
+
+fn default_bluesky_base_url() -> String {
+    DEFAULT_BLUESKY_BASE_URL.to_owned()
+}
+
+fn default_x_base_url() -> String {
+    DEFAULT_X_BASE_URL.to_owned()
+}
+
+fn default_slack_base_url() -> String {
+    DEFAULT_SLACK_BASE_URL.to_owned()
+}
+
+fn default_discord_base_url() -> String {
+    DEFAULT_DISCORD_BASE_URL.to_owned()
+}
+
+fn default_replay_poll_interval() -> Duration {
+    DEFAULT_REPLAY_POLL_INTERVAL
+}
+
+fn default_poll_interval() -> Duration {
+    DEFAULT_POLL_INTERVAL
+}
+
+fn default_x_poll_interval() -> Duration {
+    DEFAULT_X_POLL_INTERVAL
+}
+
+fn default_backfill() -> Duration {
+    DEFAULT_BACKFILL
+}
+
+fn default_x_monthly_read_budget() -> u64 {
+    DEFAULT_X_MONTHLY_READ_BUDGET
+}
+
+fn default_x_monthly_write_budget() -> u64 {
+    DEFAULT_X_MONTHLY_WRITE_BUDGET
+}
+
+fn default_card_labels() -> Vec<String> {
+    DEFAULT_CARD_LABELS
+        .iter()
+        .map(|label| (*label).to_owned())
+        .collect()
+}
+
+fn default_min_score() -> f32 {
+    DEFAULT_MIN_SCORE
+}
+
+fn default_shutdown_timeout() -> Duration {
+    DEFAULT_SHUTDOWN_TIMEOUT
+}
+
+/// Reads a duration written the human way, such as `"30s"`, `"15m"` or `"1h 30m"`.
+mod duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Duration, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        humantime::parse_duration(text.trim()).map_err(|error| {
+            serde::de::Error::custom(format_args!(
+                "invalid duration \"{text}\" ({error}): write it like \"30s\", \"15m\" or \"1h\""
+            ))
+        })
+    }
+}

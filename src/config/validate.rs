@@ -1,0 +1,359 @@
+//! Cross-field checks that run after every section was read.
+//!
+//! Each check looks only at the parts that could be read, so a broken section produces its own
+//! problems once and is not blamed again here. Nothing in this module does IO: URLs are parsed,
+//! never fetched.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::read::{join_index, join_key, Report};
+use super::{
+    BrandSettings, ConsoleSettings, DiscordSettings, EscalationTarget, Parts, ReplySettings,
+    RuntimeSettings, Secret, SlackSettings, SourceSettings, TriageSettings, TRIAGE_LABELS,
+};
+
+/// Runs every cross-field check, adding one problem per finding.
+pub(crate) fn check(parts: &Parts, report: &mut Report) {
+    if let Some(brand) = &parts.brand {
+        check_brand(brand, report);
+    }
+    check_sources(parts, report);
+    let any_chat = parts.slack_present || parts.discord_present || parts.console_present;
+    if !any_chat {
+        report.problem(
+            "console",
+            "no chat configured: add a [console], [slack] or [discord] section",
+        );
+    }
+    if let Some(slack) = &parts.slack {
+        check_slack(slack, report);
+    }
+    if let Some(discord) = &parts.discord {
+        check_discord(discord, report);
+    }
+    if let Some(console) = &parts.console {
+        check_console(console, report);
+    }
+    check_escalations(parts, report);
+    if let Some(triage) = &parts.triage {
+        check_triage(triage, report);
+    }
+    if let Some(replies) = &parts.replies {
+        check_replies(replies, report);
+    }
+    if let Some(runtime) = &parts.runtime {
+        check_runtime(runtime, report);
+    }
+}
+
+fn check_brand(brand: &BrandSettings, report: &mut Report) {
+    non_empty(report, "brand.name", &brand.name);
+    non_empty_entries(report, "brand.keywords", &brand.keywords);
+    non_empty_entries(report, "brand.handles", &brand.handles);
+}
+
+fn check_sources(parts: &Parts, report: &mut Report) {
+    if !parts.sources_present {
+        report.problem(
+            "sources",
+            "missing: at least one [[sources]] table is required",
+        );
+        return;
+    }
+    if parts.sources_malformed {
+        return;
+    }
+    if parts.sources.is_empty() {
+        report.problem("sources", "at least one [[sources]] table is required");
+        return;
+    }
+    let mut names = BTreeSet::new();
+    for (index, name) in parts.source_names.iter().enumerate() {
+        let Some(name) = name else { continue };
+        let name_key = join_key(&join_index("sources", index), "name");
+        if name.trim().is_empty() {
+            report.problem(&name_key, "must not be empty");
+        } else if !names.insert(name.as_str()) {
+            report.problem(&name_key, format!("duplicate source name \"{name}\""));
+        }
+    }
+    for (index, source) in parts.sources.iter().enumerate() {
+        let Some(source) = source else { continue };
+        let key = join_index("sources", index);
+        positive(
+            report,
+            &join_key(&key, "poll_interval"),
+            source.poll_interval(),
+        );
+        match source {
+            SourceSettings::Replay(replay) => {
+                if replay.path.as_os_str().is_empty() {
+                    report.problem(join_key(&key, "path"), "must not be empty");
+                }
+            }
+            SourceSettings::Mastodon(mastodon) => {
+                http_url(report, &join_key(&key, "base_url"), &mastodon.base_url);
+                secret(
+                    report,
+                    &join_key(&key, "access_token"),
+                    &mastodon.access_token,
+                );
+            }
+            SourceSettings::Bluesky(bluesky) => {
+                http_url(report, &join_key(&key, "base_url"), &bluesky.base_url);
+                non_empty(report, &join_key(&key, "identifier"), &bluesky.identifier);
+                secret(
+                    report,
+                    &join_key(&key, "app_password"),
+                    &bluesky.app_password,
+                );
+            }
+            SourceSettings::X(x) => {
+                http_url(report, &join_key(&key, "base_url"), &x.base_url);
+                let user_id_key = join_key(&key, "user_id");
+                if x.user_id.is_empty() {
+                    report.problem(&user_id_key, "must not be empty");
+                } else if !x.user_id.bytes().all(|byte| byte.is_ascii_digit()) {
+                    report.problem(
+                        &user_id_key,
+                        format!("expected the account's numeric id, not \"{}\"", x.user_id),
+                    );
+                }
+                for (name, value) in [
+                    ("bearer_token", &x.bearer_token),
+                    ("consumer_key", &x.consumer_key),
+                    ("consumer_secret", &x.consumer_secret),
+                    ("access_token", &x.access_token),
+                    ("access_token_secret", &x.access_token_secret),
+                ] {
+                    secret(report, &join_key(&key, name), value);
+                }
+            }
+        }
+    }
+}
+
+fn check_slack(slack: &SlackSettings, report: &mut Report) {
+    secret(report, "slack.bot_token", &slack.bot_token);
+    match (&slack.app_token, &slack.signing_secret) {
+        (None, None) => report.problem(
+            "slack.app_token",
+            "missing: Socket Mode needs an app-level token (xapp-...), or set slack.signing_secret for HTTP mode",
+        ),
+        (app_token, signing_secret) => {
+            if let Some(app_token) = app_token {
+                secret(report, "slack.app_token", app_token);
+            }
+            if let Some(signing_secret) = signing_secret {
+                secret(report, "slack.signing_secret", signing_secret);
+            }
+        }
+    }
+    http_url(report, "slack.base_url", &slack.base_url);
+    slack_channel(report, "slack.channel", &slack.channel);
+    if let Some(ops_channel) = &slack.ops_channel {
+        slack_channel(report, "slack.ops_channel", ops_channel);
+    }
+}
+
+fn check_discord(discord: &DiscordSettings, report: &mut Report) {
+    secret(report, "discord.bot_token", &discord.bot_token);
+    http_url(report, "discord.base_url", &discord.base_url);
+    discord_channel(report, "discord.channel", &discord.channel);
+    if let Some(ops_channel) = &discord.ops_channel {
+        discord_channel(report, "discord.ops_channel", ops_channel);
+    }
+}
+
+fn check_console(console: &ConsoleSettings, report: &mut Report) {
+    match &console.auth_token {
+        Some(token) => secret(report, "console.auth_token", token),
+        None if !is_loopback(console.listen) => report.problem(
+            "console.auth_token",
+            format!(
+                "required because console.listen ({}) is not a loopback address",
+                console.listen
+            ),
+        ),
+        None => {}
+    }
+}
+
+fn check_escalations(parts: &Parts, report: &mut Report) {
+    let mut ids = BTreeSet::new();
+    for (index, id) in parts.escalation_ids.iter().enumerate() {
+        let Some(id) = id else { continue };
+        let id_key = join_key(&join_index("escalations", index), "id");
+        if id.trim().is_empty() {
+            report.problem(&id_key, "must not be empty");
+        } else if !ids.insert(id.as_str()) {
+            report.problem(&id_key, format!("duplicate escalation id \"{id}\""));
+        }
+    }
+    for (index, target) in parts.escalations.iter().enumerate() {
+        let Some(target) = target else { continue };
+        let key = join_index("escalations", index);
+        non_empty(report, &join_key(&key, "label"), &target.label);
+        check_escalation_destinations(parts, target, &key, report);
+        if let Some(mention) = &target.mention {
+            non_empty(report, &join_key(&key, "mention"), mention);
+        }
+    }
+}
+
+fn check_escalation_destinations(
+    parts: &Parts,
+    target: &EscalationTarget,
+    key: &str,
+    report: &mut Report,
+) {
+    if let Some(channel) = &target.slack_channel {
+        let channel_key = join_key(key, "slack_channel");
+        if parts.slack_present {
+            slack_channel(report, &channel_key, channel);
+        } else {
+            report.problem(&channel_key, "set, but there is no [slack] section");
+        }
+    }
+    if let Some(channel) = &target.discord_channel {
+        let channel_key = join_key(key, "discord_channel");
+        if parts.discord_present {
+            discord_channel(report, &channel_key, channel);
+        } else {
+            report.problem(&channel_key, "set, but there is no [discord] section");
+        }
+    }
+    if let Some(webhook) = &target.webhook {
+        let webhook_key = join_key(key, "webhook");
+        http_url(report, &join_key(&webhook_key, "url"), &webhook.url);
+        secret(report, &join_key(&webhook_key, "secret"), &webhook.secret);
+    }
+    let has_destination = target.slack_channel.is_some()
+        || target.discord_channel.is_some()
+        || target.webhook.is_some();
+    // The console lists every target as a channel of its own, so it is a destination for all.
+    if !has_destination && !parts.console_present {
+        report.problem(
+            key,
+            format!(
+                "escalation \"{}\" has no destination: set slack_channel, discord_channel or webhook, or enable [console]",
+                target.id
+            ),
+        );
+    }
+}
+
+fn check_triage(triage: &TriageSettings, report: &mut Report) {
+    if triage.card_labels.is_empty() {
+        report.problem(
+            "triage.card_labels",
+            "must list at least one label, or no post would ever become a card",
+        );
+    }
+    for (index, label) in triage.card_labels.iter().enumerate() {
+        if !TRIAGE_LABELS.contains(&label.as_str()) {
+            report.problem(
+                join_index("triage.card_labels", index),
+                format!(
+                    "unknown label \"{label}\", expected one of {}",
+                    TRIAGE_LABELS.join(", ")
+                ),
+            );
+        }
+    }
+    non_empty_entries(report, "triage.include_keywords", &triage.include_keywords);
+    non_empty_entries(report, "triage.exclude_keywords", &triage.exclude_keywords);
+    non_empty_entries(report, "triage.ignore_authors", &triage.ignore_authors);
+    if !(0.0..=1.0).contains(&triage.min_score) {
+        report.problem(
+            "triage.min_score",
+            format!("must be between 0 and 1, not {}", triage.min_score),
+        );
+    }
+}
+
+fn check_replies(replies: &ReplySettings, report: &mut Report) {
+    for (agent, signature) in &replies.signatures {
+        non_empty(report, &join_key("replies.signatures", agent), signature);
+    }
+}
+
+fn check_runtime(runtime: &RuntimeSettings, report: &mut Report) {
+    positive(report, "runtime.shutdown_timeout", runtime.shutdown_timeout);
+}
+
+fn non_empty(report: &mut Report, key: &str, value: &str) {
+    if value.trim().is_empty() {
+        report.problem(key, "must not be empty");
+    }
+}
+
+fn non_empty_entries(report: &mut Report, key: &str, values: &[String]) {
+    for (index, value) in values.iter().enumerate() {
+        non_empty(report, &join_index(key, index), value);
+    }
+}
+
+fn secret(report: &mut Report, key: &str, value: &Secret) {
+    if value.expose().trim().is_empty() {
+        report.problem(key, "must not be empty");
+    }
+}
+
+fn positive(report: &mut Report, key: &str, value: Duration) {
+    if value.is_zero() {
+        report.problem(key, "must be longer than zero");
+    }
+}
+
+fn is_loopback(address: SocketAddr) -> bool {
+    address.ip().is_loopback()
+}
+
+fn http_url(report: &mut Report, key: &str, text: &str) {
+    match url::Url::parse(text) {
+        Err(error) => report.problem(key, format!("invalid URL \"{text}\": {error}")),
+        Ok(parsed) if !matches!(parsed.scheme(), "http" | "https") => report.problem(
+            key,
+            format!(
+                "expected an http or https URL, not a \"{}\" one",
+                parsed.scheme()
+            ),
+        ),
+        Ok(_) => {}
+    }
+}
+
+/// Checks a Slack channel id: `C` or `G` followed by uppercase letters and digits.
+fn slack_channel(report: &mut Report, key: &str, channel: &str) {
+    let mut bytes = channel.bytes();
+    let well_formed = matches!(bytes.next(), Some(b'C' | b'G'))
+        && channel.len() >= 3
+        && bytes.all(|byte| byte.is_ascii_uppercase() || byte.is_ascii_digit());
+    if channel.is_empty() {
+        report.problem(key, "must not be empty");
+    } else if !well_formed {
+        report.problem(
+            key,
+            format!("expected a Slack channel id like \"C0123456789\", not \"{channel}\""),
+        );
+    }
+}
+
+/// Checks a Discord channel id: a numeric snowflake that fits in 64 bits.
+fn discord_channel(report: &mut Report, key: &str, channel: &str) {
+    let well_formed = channel.bytes().all(|byte| byte.is_ascii_digit())
+        && channel.parse::<u64>().is_ok_and(|snowflake| snowflake > 0);
+    if channel.is_empty() {
+        report.problem(key, "must not be empty");
+    } else if !well_formed {
+        report.problem(
+            key,
+            format!(
+                "expected a numeric Discord channel id like \"123456789012345678\", not \"{channel}\""
+            ),
+        );
+    }
+}

@@ -1,0 +1,163 @@
+//! Executes a chat lane: cards, thread notes and escalation cards.
+
+use std::sync::Arc;
+
+use super::{chat_lane, Executor, Retry};
+use crate::chat::{ChatAdapter, ChatError};
+use crate::domain::{case_card, escalation_card, Case, MessageRef};
+use crate::store::{OutboxEntry, OutboxKey, OutboxTask, Store, StoreError};
+
+/// Executes one chat adapter's lane.
+pub struct ChatExecutor {
+    chat: Arc<dyn ChatAdapter>,
+    store: Store,
+}
+
+impl ChatExecutor {
+    /// An executor posting through `chat`.
+    pub fn new(chat: Arc<dyn ChatAdapter>, store: Store) -> ChatExecutor {
+        ChatExecutor { chat, store }
+    }
+
+    /// The case's card in this chat: posted now if it isn't yet, and the reference recorded.
+    async fn ensure_card(&self, case: &Case) -> Result<MessageRef, Retry> {
+        if let Some(message) = case.chat_refs.get(self.chat.name()) {
+            return Ok(message.clone());
+        }
+        let context = self.store.customer_context(case).map_err(store_retry)?;
+        let card = case_card(case, &context);
+        let channel = self.chat.main_channel();
+        let message = self
+            .chat
+            .post_card(&card_key(case), &channel, &card)
+            .await
+            .map_err(chat_retry)?;
+        crate::failpoint::hit("chat.after_execute").await;
+        self.record_ref(case, &message, None).await?;
+        Ok(message)
+    }
+
+    async fn record_ref(
+        &self,
+        case: &Case,
+        message: &MessageRef,
+        done: Option<&OutboxKey>,
+    ) -> Result<(), Retry> {
+        let chat = self.chat.name().to_string();
+        self.store
+            .transact(|tx| {
+                if let Some(mut current) = tx.case(case.id)? {
+                    if !current.chat_refs.contains_key(&chat) {
+                        current.chat_refs.insert(chat.clone(), message.clone());
+                        tx.put_case(&current)?;
+                    }
+                }
+                if let Some(key) = done {
+                    tx.complete(key)?;
+                }
+                Ok(())
+            })
+            .map_err(store_retry)?;
+        self.store.flush().await.map_err(store_retry)
+    }
+
+    async fn complete(&self, key: &OutboxKey) -> Result<(), Retry> {
+        self.store
+            .transact(|tx| tx.complete(key))
+            .map_err(store_retry)?;
+        self.store.flush().await.map_err(store_retry)
+    }
+}
+
+#[async_trait::async_trait]
+impl Executor for ChatExecutor {
+    fn lane(&self) -> String {
+        chat_lane(self.chat.name())
+    }
+
+    async fn execute(&self, key: &OutboxKey, entry: &OutboxEntry) -> Result<(), Retry> {
+        let Some(case) = self.store.case(entry.case).map_err(store_retry)? else {
+            tracing::warn!(case = %entry.case, "Outbox entry for an unknown case; dropping it");
+            return self.complete(key).await;
+        };
+        match &entry.task {
+            OutboxTask::SyncCard => {
+                if let Some(message) = case.chat_refs.get(self.chat.name()) {
+                    let context = self.store.customer_context(&case).map_err(store_retry)?;
+                    self.chat
+                        .update_card(message, &case_card(&case, &context))
+                        .await
+                        .map_err(chat_retry)?;
+                    self.complete(key).await
+                } else {
+                    let message = self.ensure_card(&case).await?;
+                    self.record_ref(&case, &message, Some(key)).await
+                }
+            }
+            OutboxTask::ThreadNote { seq } => {
+                let parent = self.ensure_card(&case).await?;
+                let Some(event) = self.store.event(case.id, *seq).map_err(store_retry)? else {
+                    tracing::warn!(case = %case.id, seq, "Thread note for a missing event; dropping it");
+                    return self.complete(key).await;
+                };
+                let note_key = format!("{}-event-{seq}", card_key(&case));
+                self.chat
+                    .post_thread(&note_key, &parent, &event.note())
+                    .await
+                    .map_err(chat_retry)?;
+                crate::failpoint::hit("chat.after_execute").await;
+                self.complete(key).await
+            }
+            OutboxTask::EscalationCard { target } => {
+                let escalation = case.escalations.iter().find(|e| &e.target == target);
+                let channel = self.chat.escalation_channel(target);
+                if let (Some(escalation), Some(channel)) = (escalation, channel) {
+                    let card = escalation_card(&case, escalation);
+                    let card_key = format!("{}-escalation-{target}", card_key(&case));
+                    self.chat
+                        .post_card(&card_key, &channel, &card)
+                        .await
+                        .map_err(chat_retry)?;
+                }
+                self.complete(key).await
+            }
+            OutboxTask::PublicReply { .. } => {
+                tracing::error!(case = %case.id, "A public reply was queued on a chat lane; dropping it");
+                self.complete(key).await
+            }
+        }
+    }
+}
+
+/// The idempotency key of a case's card in any chat.
+fn card_key(case: &Case) -> String {
+    format!("case-{}", case.id.0)
+}
+
+fn chat_retry(error: ChatError) -> Retry {
+    match error {
+        ChatError::RateLimited { retry_after } => Retry {
+            message: error.to_string(),
+            after: Some(retry_after),
+            permanent: false,
+        },
+        ChatError::Transient(_) => Retry {
+            message: error.to_string(),
+            after: None,
+            permanent: false,
+        },
+        ChatError::Rejected(_) => Retry {
+            message: error.to_string(),
+            after: None,
+            permanent: true,
+        },
+    }
+}
+
+pub(super) fn store_retry(error: StoreError) -> Retry {
+    Retry {
+        message: format!("store: {error}"),
+        after: None,
+        permanent: false,
+    }
+}

@@ -1,0 +1,246 @@
+//! The outbox: side effects recorded with the state change that implies them, executed later.
+//!
+//! A transaction that changes a case also queues what must happen because of it (edit the
+//! card, thread a note, post the public reply) in lanes: `chat/<name>` per chat adapter and
+//! `reply/<source>` per source. One worker per lane executes entries in order and removes each
+//! in the same transaction that records its result. A crash at any point leaves the entry in
+//! place, and executing it again is safe because every executor is idempotent (adapters and
+//! sources dedupe on the key they are given). This is what makes restarts safe.
+
+mod chat;
+mod reply;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+pub use chat::ChatExecutor;
+pub use reply::ReplyExecutor;
+
+use crate::domain::{Case, CaseEvent, EventKind};
+use crate::health::Health;
+use crate::store::{OutboxEntry, OutboxKey, OutboxTask, Store, Tx, TxError};
+
+/// The lane of a chat adapter.
+pub fn chat_lane(chat: &str) -> String {
+    format!("chat/{chat}")
+}
+
+/// The lane of a source's public replies.
+pub fn reply_lane(source: &str) -> String {
+    format!("reply/{source}")
+}
+
+/// The longest pause between retries of a failing entry.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
+
+/// Queues side effects and wakes the workers. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct Outbox {
+    chats: Arc<Vec<String>>,
+    wakers: Arc<HashMap<String, Arc<Notify>>>,
+}
+
+impl Outbox {
+    /// An outbox for these chats and sources (by name).
+    pub fn new(chats: &[String], sources: &[String]) -> Outbox {
+        let lanes = chats
+            .iter()
+            .map(|chat| chat_lane(chat))
+            .chain(sources.iter().map(|source| reply_lane(source)));
+        Outbox {
+            chats: Arc::new(chats.to_vec()),
+            wakers: Arc::new(lanes.map(|lane| (lane, Arc::new(Notify::new()))).collect()),
+        }
+    }
+
+    /// Queues, for every chat, what `events` imply: the card synced to the case, one thread
+    /// note per event, and a linked card per escalation.
+    pub fn enqueue_effects(
+        &self,
+        tx: &Tx,
+        case: &Case,
+        events: &[CaseEvent],
+        now: DateTime<Utc>,
+    ) -> Result<(), TxError> {
+        for chat in self.chats.iter() {
+            let lane = chat_lane(chat);
+            let entry = |task| OutboxEntry {
+                case: case.id,
+                task,
+                attempts: 0,
+                last_error: None,
+                created_at: now,
+            };
+            tx.enqueue(&lane, &entry(OutboxTask::SyncCard))?;
+            for event in events {
+                match &event.kind {
+                    // The card itself says the case opened.
+                    EventKind::Opened { .. } => continue,
+                    EventKind::Escalated { target, .. } => {
+                        tx.enqueue(&lane, &entry(OutboxTask::ThreadNote { seq: event.seq }))?;
+                        tx.enqueue(
+                            &lane,
+                            &entry(OutboxTask::EscalationCard {
+                                target: target.clone(),
+                            }),
+                        )?;
+                    }
+                    _ => tx.enqueue(&lane, &entry(OutboxTask::ThreadNote { seq: event.seq }))?,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues the case's pending public reply on its source's lane.
+    pub fn enqueue_reply(&self, tx: &Tx, case: &Case, now: DateTime<Utc>) -> Result<(), TxError> {
+        if let Some(pending) = &case.pending_reply {
+            tx.enqueue(
+                &reply_lane(&case.source),
+                &OutboxEntry {
+                    case: case.id,
+                    task: OutboxTask::PublicReply {
+                        reply_id: pending.reply_id.clone(),
+                    },
+                    attempts: 0,
+                    last_error: None,
+                    created_at: now,
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Wakes every worker. Call after the transaction that queued entries is flushed.
+    pub fn wake_all(&self) {
+        for waker in self.wakers.values() {
+            waker.notify_one();
+        }
+    }
+
+    fn waker(&self, lane: &str) -> Arc<Notify> {
+        self.wakers
+            .get(lane)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(Notify::new()))
+    }
+}
+
+/// Why an entry could not be executed this time.
+#[derive(Debug)]
+pub struct Retry {
+    /// What went wrong.
+    pub message: String,
+    /// How long the other side asked us to wait, if it did.
+    pub after: Option<Duration>,
+    /// Retrying won't help; after a few attempts the entry is set aside.
+    pub permanent: bool,
+}
+
+/// How many times a permanently failing entry is tried before it is set aside.
+const PERMANENT_ATTEMPTS: u32 = 3;
+
+/// Something that executes the entries of one lane.
+#[async_trait::async_trait]
+pub trait Executor: Send + Sync {
+    /// The lane.
+    fn lane(&self) -> String;
+
+    /// Executes one entry and, on success, removes it in the same transaction that records
+    /// the result.
+    async fn execute(&self, key: &OutboxKey, entry: &OutboxEntry) -> Result<(), Retry>;
+}
+
+/// Runs a lane's worker until `stop`, or until `drain` is cancelled and the lane is empty.
+pub async fn run_lane(
+    executor: Arc<dyn Executor>,
+    store: Store,
+    outbox: Outbox,
+    health: Health,
+    drain: CancellationToken,
+    stop: CancellationToken,
+) {
+    let lane = executor.lane();
+    let waker = outbox.waker(&lane);
+    health.register(&lane);
+    loop {
+        let next = match store.outbox_lane(&lane, 1) {
+            Ok(mut entries) => entries.pop(),
+            Err(error) => {
+                tracing::error!(lane = %lane, error = %error, "Cannot read the outbox");
+                health.error(&lane, &error.to_string());
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    _ = stop.cancelled() => break,
+                }
+            }
+        };
+        let Some((key, entry)) = next else {
+            if drain.is_cancelled() {
+                break;
+            }
+            tokio::select! {
+                _ = waker.notified() => continue,
+                _ = drain.cancelled() => continue,
+                _ = stop.cancelled() => break,
+            }
+        };
+        let kind = lane.split('/').next().unwrap_or("lane");
+        crate::failpoint::hit(&format!("{kind}.before_execute")).await;
+        let result = tokio::select! {
+            result = executor.execute(&key, &entry) => result,
+            _ = stop.cancelled() => break,
+        };
+        match result {
+            Ok(()) => health.ok(&lane),
+            Err(retry) => {
+                health.error(&lane, &retry.message);
+                let wait = handle_retry(&store, &lane, &key, entry, &retry);
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.cancelled() => break,
+                }
+            }
+        }
+    }
+    tracing::debug!(lane = %lane, "Outbox worker stopped");
+}
+
+fn handle_retry(
+    store: &Store,
+    lane: &str,
+    key: &OutboxKey,
+    mut entry: OutboxEntry,
+    retry: &Retry,
+) -> Duration {
+    entry.attempts += 1;
+    entry.last_error = Some(retry.message.clone());
+    let bury = retry.permanent && entry.attempts >= PERMANENT_ATTEMPTS;
+    let written = store.transact(|tx| {
+        if bury {
+            tx.bury(key, lane, &entry)
+        } else {
+            tx.update_entry(key, &entry)
+        }
+    });
+    if bury {
+        tracing::error!(lane, case = %entry.case, task = ?entry.task, error = %retry.message, "Giving up on an outbox entry; it is kept under dead/ for inspection");
+    } else {
+        tracing::warn!(lane, case = %entry.case, attempts = entry.attempts, error = %retry.message, "Outbox entry failed; will retry");
+    }
+    if let Err(error) = written {
+        tracing::error!(lane, error = %error, "Cannot record the failed attempt");
+    }
+    if bury {
+        return Duration::ZERO;
+    }
+    retry.after.unwrap_or_else(|| {
+        let exponent = entry.attempts.min(6);
+        (Duration::from_millis(500) * 2u32.pow(exponent)).min(MAX_RETRY_WAIT)
+    })
+}

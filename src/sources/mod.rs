@@ -1,0 +1,91 @@
+//! Sources: where mentions come from and where public replies go.
+//!
+//! Each network has one `SourceClient`; the shared poll loop in `poll.rs` owns the interval,
+//! the cursor, backoff and shutdown. **Architecture invariant:** only `sources/<net>.rs` knows
+//! that network's JSON; everything else sees `Mention`.
+
+pub mod poll;
+pub mod replay;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Mention, Network, PostRef};
+
+pub use poll::{run_poll_loop, SourceBatch};
+
+/// What can go wrong talking to a network, in the terms callers branch on.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SourceError {
+    /// The network asked us to slow down.
+    #[error("rate limited, retry after {retry_after:?}")]
+    RateLimited {
+        /// How long the network asked us to wait.
+        retry_after: Duration,
+    },
+    /// Worth retrying: a timeout, a 5xx, a dropped connection.
+    #[error("{0}")]
+    Transient(String),
+    /// The network refused; retrying the same request won't help.
+    #[error("{0}")]
+    Rejected(String),
+}
+
+/// One fetch's result.
+#[derive(Debug, Clone, Default)]
+pub struct Fetched {
+    /// New mentions, oldest first.
+    pub mentions: Vec<Mention>,
+    /// The cursor to resume after these mentions.
+    pub cursor: Option<String>,
+    /// How long to wait before the next fetch, if the source knows better than its interval.
+    pub wait: Option<Duration>,
+}
+
+/// A public reply to post.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplyRequest {
+    /// The reply action's id: the network-side idempotency key.
+    pub reply_id: String,
+    /// The customer's post we answer.
+    pub in_reply_to: PostRef,
+    /// The conversation's first post.
+    pub root: PostRef,
+    /// The customer's handle (for mention facets).
+    pub customer_handle: String,
+    /// The exact text.
+    pub text: String,
+}
+
+/// What the network says about a posted reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplyReceipt {
+    /// The network's id of our post.
+    pub post_id: String,
+    /// A link to it.
+    pub url: Option<String>,
+}
+
+/// A network connection: reads mentions, posts replies.
+#[async_trait]
+pub trait SourceClient: Send + Sync {
+    /// The source's configured name.
+    fn name(&self) -> &str;
+
+    /// How often to poll when the source has no better idea.
+    fn poll_interval(&self) -> Duration;
+
+    /// The public reply length limit on `network`, counted as the network counts.
+    fn reply_limit(&self, network: Network) -> usize {
+        network.default_reply_limit()
+    }
+
+    /// Fetches what is new after `cursor` (`None`: first start).
+    async fn fetch(&self, cursor: Option<&str>) -> Result<Fetched, SourceError>;
+
+    /// Posts a public reply. Idempotent on `request.reply_id`: a retry after a crash or a
+    /// timeout must never create a second post.
+    async fn reply(&self, request: &ReplyRequest) -> Result<ReplyReceipt, SourceError>;
+}

@@ -1,0 +1,409 @@
+//! The store against a real sled database in a temporary directory.
+
+use chrono::{DateTime, TimeZone, Utc};
+use sled::transaction::ConflictableTransactionError;
+
+use super::*;
+use crate::domain::{
+    Author, CaseState, EventKind, Label, Mention, MentionKind, Network, PostRef, Triage,
+};
+
+fn at() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
+}
+
+fn mention(network: Network, post_id: &str, author_id: &str) -> Mention {
+    Mention {
+        network,
+        source: "main".to_string(),
+        id: post_id.to_string(),
+        url: format!("https://example.social/{post_id}"),
+        author: Author {
+            id: author_id.to_string(),
+            handle: format!("{author_id}.example.social"),
+            display_name: None,
+            followers: None,
+        },
+        text: "my order never arrived".to_string(),
+        created_at: at(),
+        in_reply_to: None,
+        root: None,
+        kind: MentionKind::Mention,
+        lang: None,
+        raw: None,
+    }
+}
+
+fn triage() -> Triage {
+    Triage {
+        label: Label::Complaint,
+        score: 0.9,
+        reason: "never arrived".to_string(),
+    }
+}
+
+/// A case opened by `author_id` on `network`, with its opening event.
+fn opened(id: u64, network: Network, author_id: &str) -> (Case, Vec<CaseEvent>) {
+    let transition = Case::open(
+        CaseId(id),
+        mention(network, &format!("post-{id}"), author_id),
+        triage(),
+        at(),
+    );
+    (transition.case, transition.events)
+}
+
+fn event(case: u64, seq: u32) -> CaseEvent {
+    CaseEvent {
+        case: CaseId(case),
+        seq,
+        at: at(),
+        kind: EventKind::Reopened { by: None },
+    }
+}
+
+fn entry(case: u64, task: OutboxTask) -> OutboxEntry {
+    OutboxEntry {
+        case: CaseId(case),
+        task,
+        attempts: 0,
+        last_error: None,
+        created_at: at(),
+    }
+}
+
+fn abort<T>() -> Result<T, TxError> {
+    Err(ConflictableTransactionError::Abort(StoreError::Codec {
+        tree: "test",
+        message: "abort".to_string(),
+    }))
+}
+
+/// Stores a new case the way the pipeline does: number, case, events, post, author index.
+fn store_case(store: &Store, network: Network, author_id: &str) -> Case {
+    store
+        .transact(|tx| {
+            let id = tx.next_case_id()?;
+            let (case, events) = opened(id.0, network, author_id);
+            tx.put_case(&case)?;
+            tx.append_events(&events)?;
+            tx.put_post(
+                &case.opening.post_ref(),
+                &StoredPost {
+                    case: Some(case.id),
+                    origin: PostOrigin::Customer,
+                    triage: Some(case.triage.clone()),
+                    mention: Some(case.opening.clone()),
+                    stored_at: at(),
+                },
+            )?;
+            tx.add_author_case(&case)?;
+            Ok(case)
+        })
+        .unwrap()
+}
+
+fn lane(store: &Store, lane: &str) -> Vec<OutboxEntry> {
+    store
+        .outbox_lane(lane, 100)
+        .unwrap()
+        .into_iter()
+        .map(|(_, entry)| entry)
+        .collect()
+}
+
+#[tokio::test]
+async fn data_survives_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = {
+        let store = Store::open(dir.path()).unwrap();
+        let first = store_case(&store, Network::Bluesky, "jo");
+        let second = store_case(&store, Network::X, "sam");
+        store
+            .transact(|tx| {
+                tx.set_cursor("bsky-main", "cursor-42")?;
+                tx.enqueue("cards", &entry(1, OutboxTask::SyncCard))?;
+                tx.put_label(
+                    &first.opening.post_ref(),
+                    &LabelRecord {
+                        text: "my order never arrived".to_string(),
+                        label: Label::Complaint,
+                        by: "slack:U-ana".to_string(),
+                        at: at(),
+                    },
+                )
+            })
+            .unwrap();
+        store.flush().await.unwrap();
+        (first, second)
+    };
+
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.case(CaseId(1)).unwrap(), Some(first.clone()));
+    let cases: Vec<Case> = store.cases().collect::<Result<_, _>>().unwrap();
+    assert_eq!(cases, vec![first.clone(), second]);
+    assert_eq!(store.events(CaseId(1)).unwrap().len(), 1);
+    let post = store.post(&first.opening.post_ref()).unwrap().unwrap();
+    assert_eq!(
+        (post.case, post.origin),
+        (Some(CaseId(1)), PostOrigin::Customer)
+    );
+    assert_eq!(store.post_count(), 2);
+    assert_eq!(
+        store.cursor("bsky-main").unwrap().as_deref(),
+        Some("cursor-42")
+    );
+    assert_eq!(store.cursor("other").unwrap(), None);
+    assert_eq!(lane(&store, "cards"), vec![entry(1, OutboxTask::SyncCard)]);
+    let labels: Vec<LabelRecord> = store.labels().collect::<Result<_, _>>().unwrap();
+    assert_eq!(labels.len(), 1);
+}
+
+#[test]
+fn a_store_from_a_newer_mentiondesk_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // A fresh store records this build's schema version, and opens again.
+    drop(Store::open(dir.path()).unwrap());
+    drop(Store::open(dir.path()).unwrap());
+    {
+        let db = sled::open(dir.path()).unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        let stored = meta.get(codec::SCHEMA_KEY).unwrap().unwrap();
+        assert_eq!(codec::decode_u32(&stored), SCHEMA_VERSION);
+        meta.insert(codec::SCHEMA_KEY, &(SCHEMA_VERSION + 1).to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    match Store::open(dir.path()) {
+        Err(StoreError::NewerSchema {
+            path,
+            found,
+            supported,
+        }) => {
+            assert_eq!(path, dir.path().display().to_string());
+            assert_eq!((found, supported), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
+        }
+        other => panic!("expected NewerSchema, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_aborted_transaction_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let result: Result<(), StoreError> = store.transact(|tx| {
+        let id = tx.next_case_id()?;
+        let (case, events) = opened(id.0, Network::Bluesky, "jo");
+        tx.put_case(&case)?;
+        tx.append_events(&events)?;
+        tx.add_author_case(&case)?;
+        tx.set_cursor("bsky-main", "cursor-1")?;
+        tx.enqueue("cards", &entry(id.0, OutboxTask::SyncCard))?;
+        // Reads inside the transaction see its own writes.
+        assert_eq!(tx.case(id)?, Some(case));
+        abort()
+    });
+    assert!(
+        matches!(result, Err(StoreError::Codec { tree: "test", .. })),
+        "{result:?}"
+    );
+    assert_eq!(store.case(CaseId(1)).unwrap(), None);
+    assert_eq!(store.events(CaseId(1)).unwrap(), vec![]);
+    assert_eq!(store.cursor("bsky-main").unwrap(), None);
+    assert_eq!(store.outbox_depth(), 0);
+    assert_eq!(store.cases().count(), 0);
+    // The aborted transaction's case number was not used up.
+    assert_eq!(store.transact(|tx| tx.next_case_id()).unwrap(), CaseId(1));
+}
+
+#[tokio::test]
+async fn case_numbers_are_gapless_across_aborts_and_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.transact(|tx| tx.next_case_id()).unwrap(), CaseId(1));
+        let aborted: Result<CaseId, StoreError> = store.transact(|tx| {
+            tx.next_case_id()?;
+            abort()
+        });
+        assert!(aborted.is_err());
+        let two_at_once = store
+            .transact(|tx| Ok((tx.next_case_id()?, tx.next_case_id()?)))
+            .unwrap();
+        assert_eq!(two_at_once, (CaseId(2), CaseId(3)));
+        store.flush().await.unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.transact(|tx| tx.next_case_id()).unwrap(), CaseId(4));
+}
+
+#[test]
+fn outbox_lanes_are_ordered_and_separate() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let reply = entry(
+        9,
+        OutboxTask::PublicReply {
+            reply_id: "c9-v2".to_string(),
+        },
+    );
+    store
+        .transact(|tx| {
+            tx.enqueue("cards", &entry(1, OutboxTask::SyncCard))?;
+            tx.enqueue("replies", &reply)?;
+            tx.enqueue("cards", &entry(2, OutboxTask::ThreadNote { seq: 0 }))?;
+            tx.enqueue("card", &entry(4, OutboxTask::SyncCard))
+        })
+        .unwrap();
+    store
+        .transact(|tx| {
+            tx.enqueue(
+                "cards",
+                &entry(
+                    3,
+                    OutboxTask::EscalationCard {
+                        target: "billing".to_string(),
+                    },
+                ),
+            )
+        })
+        .unwrap();
+
+    let cases = |lane_name: &str| -> Vec<u64> {
+        lane(&store, lane_name)
+            .iter()
+            .map(|entry| entry.case.0)
+            .collect()
+    };
+    assert_eq!(cases("cards"), vec![1, 2, 3]);
+    assert_eq!(lane(&store, "replies"), vec![reply]);
+    // A lane whose name is a prefix of another lane's is still its own lane.
+    assert_eq!(cases("card"), vec![4]);
+    assert_eq!(cases("nothing"), Vec::<u64>::new());
+    assert_eq!(store.outbox_depth(), 5);
+    let first_two = store.outbox_lane("cards", 2).unwrap();
+    assert_eq!(
+        first_two
+            .iter()
+            .map(|(_, entry)| entry.case.0)
+            .collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+
+    // A failed attempt is recorded in place; the entry keeps its position.
+    let (first_key, first_entry) = first_two[0].clone();
+    let retried = OutboxEntry {
+        attempts: 1,
+        last_error: Some("429".to_string()),
+        ..first_entry
+    };
+    store
+        .transact(|tx| tx.update_entry(&first_key, &retried))
+        .unwrap();
+    assert_eq!(lane(&store, "cards")[0], retried);
+
+    // Completing removes the entry; burying moves it to the lane's dead letters.
+    store.transact(|tx| tx.complete(&first_key)).unwrap();
+    assert_eq!(cases("cards"), vec![2, 3]);
+    let (second_key, second_entry) = store.outbox_lane("cards", 1).unwrap().remove(0);
+    store
+        .transact(|tx| tx.bury(&second_key, "cards", &second_entry))
+        .unwrap();
+    assert_eq!(cases("cards"), vec![3]);
+    assert_eq!(lane(&store, "dead/cards"), vec![second_entry]);
+    assert_eq!(store.outbox_depth(), 4);
+}
+
+#[test]
+fn events_come_back_in_order_per_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .transact(|tx| {
+            // Written out of order, with sequence numbers past one byte.
+            tx.append_events(&[event(1, 256), event(2, 0), event(1, 0)])?;
+            tx.append_events(&[event(1, 2), event(1, 1), event(256, 0)])
+        })
+        .unwrap();
+    let seqs = |case: u64| -> Vec<u32> {
+        store
+            .events(CaseId(case))
+            .unwrap()
+            .iter()
+            .map(|event| event.seq)
+            .collect()
+    };
+    assert_eq!(seqs(1), vec![0, 1, 2, 256]);
+    assert_eq!(seqs(2), vec![0]);
+    assert_eq!(seqs(256), vec![0]);
+    assert_eq!(seqs(3), Vec::<u32>::new());
+    assert_eq!(store.event(CaseId(1), 2).unwrap(), Some(event(1, 2)));
+    assert_eq!(store.event(CaseId(1), 3).unwrap(), None);
+}
+
+#[tokio::test]
+async fn chat_values_are_kept_per_chat_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store.chat_put("console", "msg/2", b"two").await.unwrap();
+        store.chat_put("console", "msg/1", b"one").await.unwrap();
+        store.chat_put("console", "other/1", b"x").await.unwrap();
+        store.chat_put("slack", "msg/9", b"nine").await.unwrap();
+        store.chat_put("console", "msg/1", b"uno").await.unwrap();
+    }
+    // `chat_put` is durable on its own.
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(
+        store.chat_get("console", "msg/1").unwrap(),
+        Some(b"uno".to_vec())
+    );
+    assert_eq!(store.chat_get("console", "msg/9").unwrap(), None);
+    assert_eq!(
+        store.chat_get("slack", "msg/9").unwrap(),
+        Some(b"nine".to_vec())
+    );
+    assert_eq!(
+        store.chat_scan("console", "msg/").unwrap(),
+        vec![
+            ("msg/1".to_string(), b"uno".to_vec()),
+            ("msg/2".to_string(), b"two".to_vec()),
+        ]
+    );
+    assert_eq!(store.chat_scan("console", "").unwrap().len(), 3);
+    assert_eq!(store.chat_scan("discord", "").unwrap(), vec![]);
+}
+
+#[test]
+fn customer_context_lists_only_earlier_cases_of_the_same_customer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let first = store_case(&store, Network::Bluesky, "jo");
+    let someone_else = store_case(&store, Network::Bluesky, "sam");
+    let same_id_elsewhere = store_case(&store, Network::Mastodon, "jo");
+    let second = store_case(&store, Network::Bluesky, "jo");
+    let third = store_case(&store, Network::Bluesky, "jo");
+    let mut resolved = second.clone();
+    resolved.state = CaseState::Resolved;
+    store.transact(|tx| tx.put_case(&resolved)).unwrap();
+
+    let earlier = |case: &Case| store.customer_context(case).unwrap().earlier;
+    assert_eq!(earlier(&first), vec![]);
+    assert_eq!(earlier(&someone_else), vec![]);
+    assert_eq!(earlier(&same_id_elsewhere), vec![]);
+    assert_eq!(earlier(&second), vec![(first.id, CaseState::New)]);
+    assert_eq!(
+        earlier(&third),
+        vec![(first.id, CaseState::New), (second.id, CaseState::Resolved)]
+    );
+    // Adding a case to its customer's list twice lists it once.
+    store.transact(|tx| tx.add_author_case(&first)).unwrap();
+    assert_eq!(earlier(&third).len(), 2);
+    assert_eq!(
+        store
+            .post(&PostRef::new(Network::Bluesky, "post-1"))
+            .unwrap()
+            .and_then(|post| post.case),
+        Some(first.id)
+    );
+}

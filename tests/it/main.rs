@@ -1,0 +1,8 @@
+//! The single integration-test binary; each module tests one area through the public API.
+
+mod actions;
+mod cli;
+mod config;
+mod crash;
+mod helpers;
+mod ingest;
