@@ -62,12 +62,14 @@ listen = "127.0.0.1:${httpPort}"
 [brand]
 name = "Acme"
 keywords = ["acme", "acme app"]
+handles = ["acme.bsky.social", "@acme@mastodon.social", "AcmeSupport"]
 
 [[sources]]
 type = "replay"
 name = "demo"
 path = ${tomlString(examples)}
-replies_path = ${tomlString(path.join(directory, 'replies.jsonl'))}
+sent_path = ${tomlString(path.join(directory, 'sent.jsonl'))}
+pace = false
 
 [console]
 listen = "127.0.0.1:${consolePort}"

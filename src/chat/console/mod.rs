@@ -124,19 +124,20 @@ impl std::fmt::Debug for ConsoleChat {
 }
 
 impl ConsoleChat {
-    /// A console with the main channel plus one channel per escalation target (id, label).
-    /// A target whose id is the main channel's is ignored: it would shadow the main channel.
-    pub fn new(store: Store, escalation_targets: Vec<Channel>) -> ConsoleChat {
+    /// A console with the main channel plus one channel per escalation target, given as
+    /// (config id, label) pairs. A target whose id is already taken (the main channel's, or a
+    /// duplicate) is ignored: it would shadow the earlier channel.
+    pub fn new(store: Store, escalation_targets: Vec<(String, String)>) -> ConsoleChat {
         let mut channels = vec![Channel {
             id: MAIN_CHANNEL.to_string(),
             label: MAIN_CHANNEL_LABEL.to_string(),
         }];
-        for target in escalation_targets {
-            if channels.iter().any(|channel| channel.id == target.id) {
-                tracing::warn!(target = %target.id, "Duplicate console channel ignored");
+        for (id, label) in escalation_targets {
+            if channels.iter().any(|channel| channel.id == id) {
+                tracing::warn!(chat = CHAT_NAME, target = %id, "Duplicate console channel ignored");
                 continue;
             }
-            channels.push(target);
+            channels.push(Channel { id, label });
         }
         let (changes, _) = broadcast::channel(CHANGE_BUFFER);
         ConsoleChat {
@@ -145,11 +146,6 @@ impl ConsoleChat {
             changes,
             writes: Mutex::new(()),
         }
-    }
-
-    /// The store the console keeps its messages in (also used to look up cases for forms).
-    pub fn store(&self) -> &Store {
-        &self.store
     }
 
     /// Every channel, the main one first.

@@ -29,6 +29,7 @@ use super::render::{self, Tab};
 use super::{ConsoleChat, CHAT_NAME, MAIN_CHANNEL};
 use crate::chat::{ActionOutcome, ChatError, ChatEvent};
 use crate::domain::{reply_prefill, ActionKind, ActionRequest, Agent, CaseId, ChatAction, Payload};
+use crate::store::Store;
 
 /// How long a click waits for the actions engine before the page is told to try again.
 pub const ACTION_TIMEOUT: Duration = Duration::from_secs(30);
@@ -42,10 +43,14 @@ const AGENT_NAME_MAX: usize = 64;
 /// What the console's handlers share.
 #[derive(Clone)]
 pub struct ConsoleState {
-    /// The adapter: channels, messages, change announcements, and the store.
+    /// The adapter: channels, messages and change announcements.
     pub chat: Arc<ConsoleChat>,
+    /// The store, to read cases for the reply form.
+    pub store: Store,
     /// Where decoded clicks go: the actions engine's inbox.
     pub actions: mpsc::Sender<ChatEvent>,
+    /// The escalation targets from config, (id, label), offered by the escalate form.
+    pub targets: Vec<(String, String)>,
     /// `[console].auth_token`: when set, every request must carry it.
     pub auth_token: Option<String>,
     /// Ends live-update streams so the server can shut down gracefully.
@@ -337,8 +342,7 @@ async fn reply_form(State(state): State<ConsoleState>, Path(case): Path<String>)
             &format!("invalid case id {case:?}"),
         );
     };
-    let store = state.chat.store();
-    let case = match store.case(case_id) {
+    let case = match state.store.case(case_id) {
         Ok(Some(case)) => case,
         Ok(None) => return error_response(StatusCode::NOT_FOUND, &format!("no case {case_id}")),
         Err(error) => {
@@ -372,10 +376,9 @@ async fn reply_form(State(state): State<ConsoleState>, Path(case): Path<String>)
 async fn escalation_targets(State(state): State<ConsoleState>) -> Response {
     Json(
         state
-            .chat
-            .escalation_targets()
+            .targets
             .iter()
-            .map(|target| json!({"id": target.id, "label": target.label}))
+            .map(|(id, label)| json!({"id": id, "label": label}))
             .collect::<Vec<_>>(),
     )
     .into_response()

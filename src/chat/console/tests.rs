@@ -50,11 +50,8 @@ fn sample_card(id: u64) -> Card {
     case_card(&sample_case(id), &CustomerContext::default())
 }
 
-fn billing() -> Channel {
-    Channel {
-        id: "billing".to_string(),
-        label: "Billing team".to_string(),
-    }
+fn billing() -> (String, String) {
+    ("billing".to_string(), "Billing team".to_string())
 }
 
 fn console(store: &Store) -> ConsoleChat {
@@ -181,7 +178,9 @@ impl TestConsole {
         let shutdown = CancellationToken::new();
         let state = ConsoleState {
             chat: chat.clone(),
+            store: store.clone(),
             actions: sender,
+            targets: vec![billing()],
             auth_token: auth_token.map(str::to_string),
             shutdown: shutdown.clone(),
         };
