@@ -289,7 +289,7 @@ impl ChatAdapter for ConsoleChat {
                     .message(&message_ref.channel, &message_ref.message)?
                     .is_some()
                 {
-                    tracing::debug!(chat = CHAT_NAME, key, message = %message_ref.message, "Card already posted");
+                    tracing::debug!(chat = CHAT_NAME, key, message_id = %message_ref.message, "Card already posted");
                     return Ok(message_ref);
                 }
                 message_ref
@@ -322,7 +322,7 @@ impl ChatAdapter for ConsoleChat {
             updated_at: now,
         };
         self.put_message(&message).await?;
-        tracing::info!(chat = CHAT_NAME, channel, case_id = %card.case_id, message = %message.message_id, "Card posted");
+        tracing::info!(chat = CHAT_NAME, channel, case_id = %card.case_id, message_id = %message.message_id, "Card posted");
         self.announce(&message, ChangeKind::Posted);
         Ok(message_ref)
     }
@@ -335,7 +335,7 @@ impl ChatAdapter for ConsoleChat {
         stored.card = card.clone();
         stored.updated_at = Utc::now();
         self.put_message(&stored).await?;
-        tracing::debug!(chat = CHAT_NAME, channel = %message.channel, case_id = %card.case_id, message = %message.message, "Card updated");
+        tracing::debug!(chat = CHAT_NAME, channel = %message.channel, case_id = %card.case_id, message_id = %message.message, "Card updated");
         self.announce(&stored, ChangeKind::Updated);
         Ok(())
     }

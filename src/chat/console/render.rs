@@ -193,7 +193,8 @@ fn thread(notes: &[ThreadNote]) -> String {
     let mut html = String::from(r#"<ol class="thread">"#);
     for note in notes {
         html.push_str(r#"<li class="note">"#);
-        if let Some(by) = &note.by {
+        // Most notes already name the person ("Claimed by Ana"); say who only when not.
+        if let Some(by) = note.by.as_deref().filter(|by| !note.text.contains(*by)) {
             let _ = write!(html, r#"<span class="who">{}</span> "#, escape(by));
         }
         let _ = write!(
@@ -456,6 +457,12 @@ mod tests {
                 link: None,
             },
             ThreadNote {
+                text: "Escalated to Billing team".to_string(),
+                by: Some("Bo".to_string()),
+                at: now(),
+                link: None,
+            },
+            ThreadNote {
                 text: "Ana replied publicly: “Sorry!”".to_string(),
                 by: Some("Ana".to_string()),
                 at: now(),
@@ -466,7 +473,8 @@ mod tests {
         check_contains(
             &html,
             &[
-                r#"<ol class="thread"><li class="note"><span class="who">Ana</span> <span class="note-text">Claimed by Ana</span><time class="when""#,
+                r#"<ol class="thread"><li class="note"><span class="note-text">Claimed by Ana</span><time class="when""#,
+                r#"<li class="note"><span class="who">Bo</span> <span class="note-text">Escalated to Billing team</span>"#,
                 "Mar 01, 12:00 UTC",
                 r#"Ana replied publicly: “Sorry!”</span> <a href="https://bsky.app/profile/acme/post/9""#,
             ],

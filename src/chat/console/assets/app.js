@@ -211,6 +211,15 @@
     return node;
   }
 
+  // An approximation of the server's count (domain::text::reply_length): graphemes on
+  // Bluesky; on Mastodon and X a link counts 23 whatever its length. The server decides.
+  function replyLength(network, text) {
+    if (network !== 'bluesky') {
+      text = text.replace(/https?:\/\/\S+/g, new Array(24).join('x'));
+    }
+    return graphemeCount(text);
+  }
+
   function graphemeCount(text) {
     if (window.Intl && Intl.Segmenter) {
       var count = 0;
@@ -250,7 +259,7 @@
       slot.appendChild(form);
 
       function updateCounter() {
-        var used = graphemeCount(textarea.value);
+        var used = replyLength(info.network, textarea.value);
         counter.textContent = used + ' / ' + info.limit;
         counter.classList.toggle('over', used > info.limit);
       }
