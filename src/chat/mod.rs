@@ -5,6 +5,8 @@
 //! only `chat/slack/` knows Block Kit, only `chat/discord/` knows serenity; the rest of the crate
 //! sees the `ChatAdapter` trait.
 
+pub mod console;
+
 use async_trait::async_trait;
 use tokio::sync::oneshot;
 
