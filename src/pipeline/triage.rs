@@ -72,6 +72,37 @@ const COMPLAINT_CUES: &[(&str, f32)] = &[
     ("complaint", 1.0),
     ("rude", 1.1),
     ("unusable", 1.3),
+    ("supposed to", 0.9),
+    ("hasn't moved", 1.0),
+    ("hasn't", 0.4),
+    ("haven't", 0.4),
+    ("doesn't", 0.4),
+    ("charged", 0.8),
+    ("twice", 0.5),
+    ("offline", 1.0),
+    ("on hold", 1.0),
+    ("call me back", 0.5),
+    ("returned to sender", 1.0),
+    ("nobody told", 1.0),
+    ("nobody", 0.5),
+    ("no email", 0.8),
+    ("dark pattern", 1.4),
+    ("trying to cancel", 1.2),
+    ("let me leave", 0.8),
+    ("something went wrong", 1.2),
+    ("every time", 0.6),
+    ("anyone else", 0.5),
+    ("cant", 0.6),
+    ("can't log in", 1.0),
+    ("cant log in", 1.0),
+    ("instead", 0.7),
+    ("mistake", 0.8),
+    ("paperweight", 1.0),
+    ("0 answers", 1.0),
+    ("no answers", 1.0),
+    ("maze", 0.5),
+    ("still waiting", 0.6),
+    ("hung up", 1.2),
 ];
 
 /// Negated positives: strong complaint signals that would otherwise read as praise.
@@ -86,6 +117,9 @@ const NEGATED_POSITIVES: &[&str] = &[
     "not resolved",
     "no help",
     "not helpful",
+    "thanks for nothing",
+    "thank you for nothing",
+    "no thanks to",
 ];
 
 const PRAISE_CUES: &[(&str, f32)] = &[
@@ -104,6 +138,12 @@ const PRAISE_CUES: &[(&str, f32)] = &[
     ("best", 0.8),
     ("impressed", 0.9),
     ("smooth", 0.6),
+    ("shoutout", 1.0),
+    ("shout out", 1.0),
+    ("nice", 0.9),
+    ("credit where", 1.0),
+    ("more of this", 0.8),
+    ("this is how you", 0.8),
 ];
 
 const QUESTION_CUES: &[(&str, f32)] = &[
@@ -271,7 +311,7 @@ fn score<'a>(text: &str, cues: &[(&'a str, f32)], skip: &[&str]) -> (f32, Vec<&'
     let mut total = 0.0;
     let mut found = Vec::new();
     for (phrase, weight) in cues {
-        let negated = skip.iter().any(|negated| negated.ends_with(phrase));
+        let negated = skip.iter().any(|negated| negated.contains(phrase));
         if !negated && contains_phrase(text, phrase) {
             total += weight;
             found.push(*phrase);

@@ -179,7 +179,7 @@ pub struct Tx<'a> {
 impl Store {
     /// Opens (or creates) the store at `path`. Refuses a store written by a newer version.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let db = sled::Config::new().path(path).open()?;
+        let db = open_db(path)?;
         let store = Store {
             meta: db.open_tree("meta")?,
             cases: db.open_tree("cases")?,
@@ -470,6 +470,23 @@ impl Tx<'_> {
     /// Records a label the team gave a post.
     pub fn put_label(&self, post: &PostRef, label: &LabelRecord) -> Result<(), TxError> {
         tx_put_json(self.labels, "labels", &codec::post_key(post), label)
+    }
+}
+
+/// Opens sled, waiting briefly while a previous handle in this process releases the file
+/// lock (sled's background threads let go of it shortly after the last handle is dropped).
+fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
+    let mut attempts = 0;
+    loop {
+        match sled::Config::new().path(path).open() {
+            Err(sled::Error::Io(error))
+                if error.to_string().contains("could not acquire lock") && attempts < 100 =>
+            {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            result => return Ok(result?),
+        }
     }
 }
 

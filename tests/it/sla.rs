@@ -97,9 +97,6 @@ async fn warning_then_overdue_and_nothing_once_answered() {
         ],
     )
     .await;
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(scheduler.run(shutdown.clone()));
-
     // The brand answers Kim on the network before the warning.
     let root = bsky_uri("kim", "p2");
     ingest(
@@ -112,6 +109,10 @@ async fn warning_then_overdue_and_nothing_once_answered() {
         ))],
     )
     .await;
+    // Started after the ingest: awaiting a flush (another thread) leaves the runtime idle, and
+    // paused time would then jump straight to the scheduler's first deadline.
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(scheduler.run(shutdown.clone()));
 
     tokio::time::advance(Duration::from_secs(44 * 60)).await;
     settle().await;

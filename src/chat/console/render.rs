@@ -73,8 +73,9 @@ pub fn card(message: &ConsoleMessage, now: DateTime<Utc>) -> String {
     let mut html = String::with_capacity(2048);
     let _ = write!(
         html,
-        r#"<article class="card state-{state}" id="msg-{id}" data-message-id="{id}" data-channel="{channel}" data-case="{case}" data-version="{version}" data-network="{network}">"#,
+        r#"<article class="card state-{state}{overdue}" id="msg-{id}" data-message-id="{id}" data-channel="{channel}" data-case="{case}" data-version="{version}" data-network="{network}">"#,
         state = escape(state_class(card)),
+        overdue = if card.overdue { " overdue" } else { "" },
         id = escape(&message.message_id),
         channel = escape(&message.channel),
         case = card.case_id.0,
@@ -316,6 +317,8 @@ mod tests {
             state_line: "New · unclaimed".to_string(),
             owner: None,
             opened_at: now() - chrono::Duration::minutes(5),
+            first_response_due: None,
+            overdue: false,
             buttons: [ActionKind::Claim, ActionKind::Reply, ActionKind::Dismiss]
                 .into_iter()
                 .map(|kind| Button {
