@@ -229,3 +229,34 @@ async fn kill_after_a_card_is_posted_but_before_it_is_recorded() {
         "the same card was updated"
     );
 }
+
+#[tokio::test]
+async fn sigterm_drains_and_exits_cleanly_and_the_next_start_resumes() {
+    let dir = setup();
+    let mut bot = Bot::start(dir.path(), None);
+    let messages = bot.wait_for("mentions", |m| m.len() == 1).await;
+    let claim = button(&messages, "claim");
+    assert_eq!(bot.act(&claim, json!({})).await["outcome"], "done");
+
+    let started = std::time::Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &bot.child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(status.success());
+    bot.wait_line(|line| line.contains("Stopped"));
+    let exit = bot.child.wait().expect("exit status");
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stopped within the 5 s shutdown deadline"
+    );
+
+    // Everything the claim implied was delivered before exit or is delivered now, once.
+    let bot = Bot::start(dir.path(), None);
+    let messages = bot
+        .wait_for("mentions", |m| m[0]["card"]["owner"] == "Ana")
+        .await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(thread_texts(&messages[0]), ["Claimed by Ana"]);
+}
