@@ -176,24 +176,17 @@ impl Application {
         );
         intake.spawn(actions.run(event_rx));
 
-        for chat in &self.chats {
-            let executor: Arc<dyn Executor> =
-                Arc::new(ChatExecutor::new(chat.clone(), self.store.clone()));
-            workers.spawn(run_lane(
-                executor,
-                self.store.clone(),
-                self.outbox.clone(),
-                self.health.clone(),
-                drain.clone(),
-                stop.clone(),
-            ));
-        }
-        for source in &self.sources {
-            let executor: Arc<dyn Executor> = Arc::new(ReplyExecutor::new(
+        let chat_executors = self.chats.iter().map(|chat| -> Arc<dyn Executor> {
+            Arc::new(ChatExecutor::new(chat.clone(), self.store.clone()))
+        });
+        let reply_executors = self.sources.iter().map(|source| -> Arc<dyn Executor> {
+            Arc::new(ReplyExecutor::new(
                 source.clone(),
                 self.store.clone(),
                 self.outbox.clone(),
-            ));
+            ))
+        });
+        for executor in chat_executors.chain(reply_executors) {
             workers.spawn(run_lane(
                 executor,
                 self.store.clone(),

@@ -62,10 +62,7 @@ impl ChatExecutor {
     }
 
     async fn complete(&self, key: &OutboxKey) -> Result<(), Retry> {
-        self.store
-            .transact(|tx| tx.complete(key))
-            .map_err(store_retry)?;
-        self.store.flush().await.map_err(store_retry)
+        super::finish(&self.store, key).await
     }
 }
 

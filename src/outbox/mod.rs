@@ -211,6 +211,14 @@ pub async fn run_lane(
     tracing::debug!(lane = %lane, "Outbox worker stopped");
 }
 
+/// Removes an entry that needs no more work, durably.
+async fn finish(store: &Store, key: &OutboxKey) -> Result<(), Retry> {
+    store
+        .transact(|tx| tx.complete(key))
+        .map_err(chat::store_retry)?;
+    store.flush().await.map_err(chat::store_retry)
+}
+
 fn handle_retry(
     store: &Store,
     lane: &str,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use super::chat::store_retry;
-use super::{reply_lane, Executor, Outbox, Retry};
+use super::{finish, reply_lane, Executor, Outbox, Retry};
 use crate::domain::{apply, Command, Label, PostRef};
 use crate::sources::{ReplyRequest, SourceClient, SourceError};
 use crate::store::{
@@ -148,9 +148,4 @@ impl Executor for ReplyExecutor {
         self.outbox.wake_all();
         Ok(())
     }
-}
-
-async fn finish(store: &Store, key: &OutboxKey) -> Result<(), Retry> {
-    store.transact(|tx| tx.complete(key)).map_err(store_retry)?;
-    store.flush().await.map_err(store_retry)
 }

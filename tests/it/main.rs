@@ -4,6 +4,7 @@ mod actions;
 mod cli;
 mod config;
 mod crash;
+mod fakes;
 mod helpers;
 mod ingest;
 mod sla;

@@ -1,0 +1,182 @@
+//! What every fake external service shares: a real HTTP server on 127.0.0.1:0, a log of what
+//! it received, and a queue of faults to inject into the next requests.
+//!
+//! A fake is an axum `Router` for the service's real endpoints, wrapped by [`FakeServer::start`]
+//! in a layer that records every request (method, path, query, headers, body) and, when a fault
+//! is queued for a path, answers with it instead: 429 with `Retry-After`, a 5xx, a malformed
+//! body, or a delay (for timeouts). Tests assert on [`FakeServer::requests`].
+
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+
+/// One request a fake received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// The HTTP method.
+    pub method: Method,
+    /// The path, without the query.
+    pub path: String,
+    /// The raw query string.
+    pub query: String,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl Recorded {
+    /// The body as JSON (panics in tests when it isn't).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("the request body is JSON")
+    }
+
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+}
+
+/// A fault to answer with instead of the real endpoint.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// 429 with `Retry-After: seconds` (and any extra headers).
+    RateLimited {
+        /// The `Retry-After` value.
+        retry_after_secs: u64,
+    },
+    /// This status with this body.
+    Status(u16, &'static str),
+    /// 200 with a body that is not the JSON the client expects.
+    Malformed,
+    /// Wait this long, then answer normally (longer than the client's timeout: a timeout).
+    Delay(Duration),
+}
+
+#[derive(Default)]
+struct Shared {
+    requests: Mutex<Vec<Recorded>>,
+    faults: Mutex<VecDeque<(String, Fault)>>,
+}
+
+/// A running fake.
+#[derive(Clone)]
+pub struct FakeServer {
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    /// The address.
+    pub addr: SocketAddr,
+    shared: Arc<Shared>,
+}
+
+impl FakeServer {
+    /// Serves `router` on 127.0.0.1:0 with recording and fault injection.
+    pub async fn start(router: Router) -> FakeServer {
+        let shared = Arc::new(Shared::default());
+        let app = router.layer(middleware::from_fn_with_state(
+            shared.clone(),
+            record_and_fault,
+        ));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a fake");
+        let addr = listener.local_addr().expect("fake address");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FakeServer {
+            base_url: format!("http://{addr}"),
+            addr,
+            shared,
+        }
+    }
+
+    /// Everything received so far, in order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.shared.requests.lock().unwrap().clone()
+    }
+
+    /// The requests to one path (and method).
+    pub fn requests_to(&self, method: &str, path: &str) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method.as_str() == method && r.path == path)
+            .collect()
+    }
+
+    /// Answers the next request whose path starts with `path_prefix` with `fault`.
+    pub fn inject(&self, path_prefix: &str, fault: Fault) {
+        self.shared
+            .faults
+            .lock()
+            .unwrap()
+            .push_back((path_prefix.to_string(), fault));
+    }
+}
+
+async fn record_and_fault(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024)
+        .await
+        .unwrap_or_default();
+    let path = parts.uri.path().to_string();
+    shared.requests.lock().unwrap().push(Recorded {
+        method: parts.method.clone(),
+        path: path.clone(),
+        query: parts.uri.query().unwrap_or_default().to_string(),
+        headers: parts.headers.clone(),
+        body: bytes.clone(),
+    });
+    let fault = {
+        let mut faults = shared.faults.lock().unwrap();
+        let index = faults
+            .iter()
+            .position(|(prefix, _)| path.starts_with(prefix));
+        index
+            .and_then(|index| faults.remove(index))
+            .map(|(_, fault)| fault)
+    };
+    match fault {
+        Some(Fault::RateLimited { retry_after_secs }) => {
+            let mut response = (
+                StatusCode::TOO_MANY_REQUESTS,
+                r#"{"error":"Too many requests"}"#,
+            )
+                .into_response();
+            response.headers_mut().insert(
+                "retry-after",
+                HeaderValue::from_str(&retry_after_secs.to_string()).unwrap(),
+            );
+            return response;
+        }
+        Some(Fault::Status(status, body)) => {
+            return (StatusCode::from_u16(status).unwrap(), body).into_response();
+        }
+        Some(Fault::Malformed) => {
+            return (
+                StatusCode::OK,
+                [("content-type", "application/json")],
+                "{\"oops\": [",
+            )
+                .into_response();
+        }
+        Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
+        None => {}
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
