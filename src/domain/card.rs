@@ -321,6 +321,7 @@ mod tests {
             root: None,
             kind: MentionKind::Mention,
             lang: None,
+            from_brand: false,
             raw: None,
         };
         let triage = Triage {

@@ -68,6 +68,7 @@ fn post(id: &str, author: Author, text: &str) -> Mention {
         root: Some("root-post".to_string()),
         kind: MentionKind::Mention,
         lang: Some("en".to_string()),
+        from_brand: false,
         raw: None,
     }
 }

@@ -154,6 +154,10 @@ pub struct Mention {
     /// The language the network reported, as a BCP-47 tag.
     #[serde(default)]
     pub lang: Option<String>,
+    /// Posted by the brand's own account (the source knows its account); such posts never
+    /// open cases, and in a case's conversation they show as answered outside mentiondesk.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_brand: bool,
     /// The network's JSON for this post, kept for audit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw: Option<serde_json::Value>,

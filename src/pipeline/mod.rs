@@ -142,9 +142,10 @@ impl Pipeline {
             report.duplicates += 1;
             return Ok(());
         }
-        let is_brand = self
-            .brand_handles
-            .contains(&normalize_handle(&mention.author.handle));
+        let is_brand = mention.from_brand
+            || self
+                .brand_handles
+                .contains(&normalize_handle(&mention.author.handle));
         let origin = if is_brand {
             PostOrigin::Brand
         } else {

@@ -370,6 +370,7 @@ mod tests {
             root: None,
             kind: MentionKind::Mention,
             lang: None,
+            from_brand: false,
             raw: None,
         }
     }

@@ -30,6 +30,7 @@ fn mention(network: Network, post_id: &str, author_id: &str) -> Mention {
         root: None,
         kind: MentionKind::Mention,
         lang: None,
+        from_brand: false,
         raw: None,
     }
 }

@@ -36,6 +36,7 @@ fn sample_case(id: u64) -> Case {
         root: None,
         kind: MentionKind::Mention,
         lang: Some("en".to_string()),
+        from_brand: false,
         raw: None,
     };
     let triage = Triage {
