@@ -22,7 +22,9 @@ use crate::chat::{ChatAdapter, ChatEvent};
 use crate::config::{Settings, SourceSettings};
 use crate::domain::Label;
 use crate::health::Health;
-use crate::outbox::{run_lane, ChatExecutor, Executor, Outbox, ReplyExecutor};
+use crate::outbox::{
+    run_lane, webhook, ChatExecutor, Executor, Outbox, ReplyExecutor, WebhookExecutor,
+};
 use crate::pipeline::{Pipeline, TriageRules, Triager};
 use crate::scheduler::{Scheduler, SlaPolicy};
 use crate::sources::replay::{ReplaySettings, ReplaySource};
@@ -95,7 +97,13 @@ impl Application {
         };
         let chat_names: Vec<String> = chats.iter().map(|c| c.name().to_string()).collect();
         let source_names: Vec<String> = sources.iter().map(|s| s.name().to_string()).collect();
-        let outbox = Outbox::new(&chat_names, &source_names);
+        let webhook_targets: Vec<String> = settings
+            .escalations
+            .iter()
+            .filter(|target| target.webhook.is_some())
+            .map(|target| target.id.clone())
+            .collect();
+        let outbox = Outbox::new(&chat_names, &source_names).with_webhooks(&webhook_targets);
         Ok(Application {
             settings,
             store,
@@ -186,7 +194,20 @@ impl Application {
                 self.outbox.clone(),
             ))
         });
-        for executor in chat_executors.chain(reply_executors) {
+        let webhooks = webhook::targets_from(&self.settings);
+        let webhook_executor: Option<Arc<dyn Executor>> = if webhooks.is_empty() {
+            None
+        } else {
+            Some(Arc::new(WebhookExecutor::new(
+                webhooks,
+                self.store.clone(),
+                self.outbox.clone(),
+            )?))
+        };
+        for executor in chat_executors
+            .chain(reply_executors)
+            .chain(webhook_executor)
+        {
             workers.spawn(run_lane(
                 executor,
                 self.store.clone(),

@@ -351,6 +351,24 @@ pub enum Command {
         /// The brand's post.
         mention: Mention,
     },
+    /// An escalation target's webhook took the hand-off (and maybe returned a ticket link).
+    EscalationDelivered {
+        /// The target's id.
+        target: String,
+        /// The target's label.
+        label: String,
+        /// The ticket link the webhook returned, if any.
+        link: Option<String>,
+    },
+    /// An escalation target's webhook refused the hand-off or kept failing.
+    EscalationFailed {
+        /// The target's id.
+        target: String,
+        /// The target's label.
+        label: String,
+        /// What went wrong.
+        error: String,
+    },
     /// The first-response deadline is near.
     SlaWarning,
     /// The first-response deadline passed.
@@ -396,6 +414,12 @@ pub enum Refusal {
     /// The case was already handed to that target.
     #[error("already escalated to {label}")]
     AlreadyEscalated {
+        /// The target's label.
+        label: String,
+    },
+    /// A hand-off outcome for a target the case was never escalated to.
+    #[error("not escalated to {label}")]
+    NotEscalated {
         /// The target's label.
         label: String,
     },
@@ -707,6 +731,42 @@ pub fn apply(case: &Case, command: Command, now: DateTime<Utc>) -> Result<Transi
                     author_handle: mention.author.handle.clone(),
                     text: mention.text.clone(),
                     url: mention.url.clone(),
+                },
+                now,
+            );
+        }
+        Command::EscalationDelivered {
+            target,
+            label,
+            link,
+        } => {
+            if !case.escalations.iter().any(|e| e.target == target) {
+                return Err(Refusal::NotEscalated { label });
+            }
+            next.record(
+                &mut events,
+                EventKind::EscalationDelivered {
+                    target,
+                    label,
+                    link,
+                },
+                now,
+            );
+        }
+        Command::EscalationFailed {
+            target,
+            label,
+            error,
+        } => {
+            if !case.escalations.iter().any(|e| e.target == target) {
+                return Err(Refusal::NotEscalated { label });
+            }
+            next.record(
+                &mut events,
+                EventKind::EscalationFailed {
+                    target,
+                    label,
+                    error,
                 },
                 now,
             );

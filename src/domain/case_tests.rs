@@ -329,6 +329,8 @@ fn kind_name(kind: &EventKind) -> &'static str {
         EventKind::ReplySent { .. } => "reply_sent",
         EventKind::ReplyFailed { .. } => "reply_failed",
         EventKind::Escalated { .. } => "escalated",
+        EventKind::EscalationDelivered { .. } => "escalation_delivered",
+        EventKind::EscalationFailed { .. } => "escalation_failed",
         EventKind::Resolved { .. } => "resolved",
         EventKind::Reopened { .. } => "reopened",
         EventKind::Dismissed { .. } => "dismissed",
@@ -925,4 +927,33 @@ fn the_first_response_clock_warns_once_breaches_once_and_stops_when_answered() {
     assert_eq!(refuse(&answered, Command::SlaWarning), Refusal::SlaStopped);
     let resolved = accept(&case, Command::Resolve { by: agent(ANA) }).case;
     assert_eq!(refuse(&resolved, Command::SlaBreach), Refusal::SlaStopped);
+}
+
+#[test]
+fn hand_off_outcomes_are_recorded_only_for_targets_the_case_went_to() {
+    let escalated = accept(&fresh_case(), escalate(ANA, "billing")).case;
+    let delivered = accept(
+        &escalated,
+        Command::EscalationDelivered {
+            target: "billing".to_string(),
+            label: "Billing".to_string(),
+            link: Some("https://tickets.example/T-1".to_string()),
+        },
+    );
+    assert_eq!(event_names(&delivered.events), ["escalation_delivered"]);
+    assert_eq!(delivered.case.state, escalated.state, "no state change");
+    let refusal = refuse(
+        &escalated,
+        Command::EscalationFailed {
+            target: "legal".to_string(),
+            label: "Legal".to_string(),
+            error: "x".to_string(),
+        },
+    );
+    assert_eq!(
+        refusal,
+        Refusal::NotEscalated {
+            label: "Legal".to_string()
+        }
+    );
 }

@@ -89,6 +89,24 @@ pub enum EventKind {
         /// The internal note.
         note: String,
     },
+    /// The target's webhook took the hand-off.
+    EscalationDelivered {
+        /// The target's id.
+        target: String,
+        /// The target's label.
+        label: String,
+        /// The ticket link it returned.
+        link: Option<String>,
+    },
+    /// The target's webhook refused or kept failing.
+    EscalationFailed {
+        /// The target's id.
+        target: String,
+        /// The target's label.
+        label: String,
+        /// What went wrong.
+        error: String,
+    },
     /// Closed as done.
     Resolved {
         /// Who.
@@ -195,6 +213,22 @@ impl CaseEvent {
                     None,
                 )
             }
+            EventKind::EscalationDelivered { label, link, .. } => (
+                match link {
+                    Some(_) => format!("{label} received the hand-off: ticket opened"),
+                    None => format!("{label} received the hand-off"),
+                },
+                None,
+                link.clone(),
+            ),
+            EventKind::EscalationFailed { label, error, .. } => (
+                format!(
+                    "The hand-off to {label} failed: {}",
+                    truncate_chars(error, NOTE_QUOTE_MAX)
+                ),
+                None,
+                None,
+            ),
             EventKind::Resolved { by } => (format!("Resolved by {}", by.name), Some(by), None),
             EventKind::Reopened { by: Some(by) } => {
                 (format!("Reopened by {}", by.name), Some(by), None)
@@ -375,6 +409,36 @@ mod tests {
             },
             "Escalated to Billing by Ana",
             Some("Ana"),
+            None,
+        );
+        check(
+            EventKind::EscalationDelivered {
+                target: "tickets".to_string(),
+                label: "Ticket desk".to_string(),
+                link: Some("https://tickets.example/T-1".to_string()),
+            },
+            "Ticket desk received the hand-off: ticket opened",
+            None,
+            Some("https://tickets.example/T-1"),
+        );
+        check(
+            EventKind::EscalationDelivered {
+                target: "tickets".to_string(),
+                label: "Ticket desk".to_string(),
+                link: None,
+            },
+            "Ticket desk received the hand-off",
+            None,
+            None,
+        );
+        check(
+            EventKind::EscalationFailed {
+                target: "tickets".to_string(),
+                label: "Ticket desk".to_string(),
+                error: "HTTP 400: unknown queue".to_string(),
+            },
+            "The hand-off to Ticket desk failed: HTTP 400: unknown queue",
+            None,
             None,
         );
         check(

@@ -118,8 +118,8 @@ impl Executor for ChatExecutor {
                 }
                 self.complete(key).await
             }
-            OutboxTask::PublicReply { .. } => {
-                tracing::error!(case = %case.id, "A public reply was queued on a chat lane; dropping it");
+            OutboxTask::PublicReply { .. } | OutboxTask::Webhook { .. } => {
+                tracing::error!(case = %case.id, task = ?entry.task, "A task was queued on the wrong lane; dropping it");
                 self.complete(key).await
             }
         }

@@ -9,6 +9,7 @@
 
 mod chat;
 mod reply;
+pub mod webhook;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use chat::ChatExecutor;
 pub use reply::ReplyExecutor;
+pub use webhook::{WebhookExecutor, WebhookTarget, WEBHOOK_LANE};
 
 use crate::domain::{Case, CaseEvent, EventKind};
 use crate::health::Health;
@@ -42,6 +44,7 @@ const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone, Default)]
 pub struct Outbox {
     chats: Arc<Vec<String>>,
+    webhook_targets: Arc<Vec<String>>,
     wakers: Arc<HashMap<String, Arc<Notify>>>,
 }
 
@@ -54,8 +57,20 @@ impl Outbox {
             .chain(sources.iter().map(|source| reply_lane(source)));
         Outbox {
             chats: Arc::new(chats.to_vec()),
-            wakers: Arc::new(lanes.map(|lane| (lane, Arc::new(Notify::new()))).collect()),
+            webhook_targets: Arc::new(Vec::new()),
+            wakers: Arc::new(
+                lanes
+                    .chain(std::iter::once(WEBHOOK_LANE.to_string()))
+                    .map(|lane| (lane, Arc::new(Notify::new())))
+                    .collect(),
+            ),
         }
+    }
+
+    /// Also calls the webhooks of these escalation targets (by config id) on escalation.
+    pub fn with_webhooks(mut self, targets: &[String]) -> Outbox {
+        self.webhook_targets = Arc::new(targets.to_vec());
+        self
     }
 
     /// Queues, for every chat, what `events` imply: the card synced to the case, one thread
@@ -67,6 +82,24 @@ impl Outbox {
         events: &[CaseEvent],
         now: DateTime<Utc>,
     ) -> Result<(), TxError> {
+        for event in events {
+            if let EventKind::Escalated { target, .. } = &event.kind {
+                if self.webhook_targets.contains(target) {
+                    tx.enqueue(
+                        WEBHOOK_LANE,
+                        &OutboxEntry {
+                            case: case.id,
+                            task: OutboxTask::Webhook {
+                                target: target.clone(),
+                            },
+                            attempts: 0,
+                            last_error: None,
+                            created_at: now,
+                        },
+                    )?;
+                }
+            }
+        }
         for chat in self.chats.iter() {
             let lane = chat_lane(chat);
             let entry = |task| OutboxEntry {

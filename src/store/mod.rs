@@ -119,6 +119,11 @@ pub enum OutboxTask {
         /// The target's config id.
         target: String,
     },
+    /// Call an escalation target's signed webhook.
+    Webhook {
+        /// The target's config id.
+        target: String,
+    },
     /// Post the case's pending public reply on the network.
     PublicReply {
         /// The pending reply's id.

@@ -4,6 +4,7 @@ mod actions;
 mod cli;
 mod config;
 mod crash;
+mod escalation;
 mod fakes;
 mod helpers;
 mod ingest;
