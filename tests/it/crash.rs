@@ -16,14 +16,14 @@ use serde_json::{json, Value};
 use crate::helpers::{bsky, read_jsonl, test_config, thread_texts};
 
 /// A running `mentiondesk run` child and what it printed.
-struct Bot {
-    child: Child,
-    console: String,
+pub struct Bot {
+    pub child: Child,
+    pub console: String,
     lines: mpsc::Receiver<String>,
 }
 
 impl Bot {
-    fn start(dir: &Path, failpoint: Option<&str>) -> Bot {
+    pub fn start(dir: &Path, failpoint: Option<&str>) -> Bot {
         let mut command = Command::new(env!("CARGO_BIN_EXE_mentiondesk"));
         command
             .args(["--log-format", "json", "run", "--config"])
@@ -61,7 +61,7 @@ impl Bot {
         bot
     }
 
-    fn wait_line(&mut self, wanted: impl Fn(&str) -> bool) -> String {
+    pub fn wait_line(&mut self, wanted: impl Fn(&str) -> bool) -> String {
         loop {
             match self.lines.recv_timeout(Duration::from_secs(20)) {
                 Ok(line) if wanted(&line) => return line,
@@ -71,12 +71,12 @@ impl Bot {
         }
     }
 
-    fn kill(mut self) {
+    pub fn kill(mut self) {
         self.child.kill().expect("SIGKILL");
         self.child.wait().expect("reaped");
     }
 
-    async fn messages(&self, channel: &str) -> Vec<Value> {
+    pub async fn messages(&self, channel: &str) -> Vec<Value> {
         reqwest::get(format!("{}/api/channels/{channel}/messages", self.console))
             .await
             .expect("console answers")
@@ -85,7 +85,7 @@ impl Bot {
             .expect("json")
     }
 
-    async fn wait_for(&self, channel: &str, ready: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    pub async fn wait_for(&self, channel: &str, ready: impl Fn(&[Value]) -> bool) -> Vec<Value> {
         for _ in 0..400 {
             let messages = self.messages(channel).await;
             if ready(&messages) {
@@ -99,7 +99,7 @@ impl Bot {
         );
     }
 
-    async fn act(&self, payload: &str, body: Value) -> Value {
+    pub async fn act(&self, payload: &str, body: Value) -> Value {
         let mut request = json!({ "payload": payload, "agent": "Ana" });
         request
             .as_object_mut()
