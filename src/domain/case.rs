@@ -253,6 +253,10 @@ pub struct Case {
     pub follow_ups: u32,
     /// The case's card in each chat, by chat name.
     pub chat_refs: BTreeMap<String, MessageRef>,
+    /// The case version each chat's card last showed, by chat name: a card sync for a version
+    /// already shown is skipped, so a burst of changes costs one edit, not one per change.
+    #[serde(default)]
+    pub card_versions: BTreeMap<String, u64>,
     /// When the case was opened.
     pub opened_at: DateTime<Utc>,
     /// When it last changed.
@@ -475,6 +479,7 @@ impl Case {
             draft: None,
             follow_ups: 0,
             chat_refs: BTreeMap::new(),
+            card_versions: BTreeMap::new(),
             opened_at: now,
             updated_at: now,
             first_response_at: None,

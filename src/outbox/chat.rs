@@ -37,6 +37,8 @@ impl ChatExecutor {
         Ok(message)
     }
 
+    /// Records where the card is and which case version it shows (never bumps the case
+    /// version: that is for changes people make).
     async fn record_ref(
         &self,
         case: &Case,
@@ -47,8 +49,16 @@ impl ChatExecutor {
         self.store
             .transact(|tx| {
                 if let Some(mut current) = tx.case(case.id)? {
-                    if !current.chat_refs.contains_key(&chat) {
-                        current.chat_refs.insert(chat.clone(), message.clone());
+                    let new_ref = !current.chat_refs.contains_key(&chat);
+                    let shown = current.card_versions.get(&chat).copied().unwrap_or(0);
+                    if new_ref || shown < case.version {
+                        current
+                            .chat_refs
+                            .entry(chat.clone())
+                            .or_insert_with(|| message.clone());
+                        current
+                            .card_versions
+                            .insert(chat.clone(), shown.max(case.version));
                         tx.put_case(&current)?;
                     }
                 }
@@ -79,13 +89,18 @@ impl Executor for ChatExecutor {
         };
         match &entry.task {
             OutboxTask::SyncCard => {
+                let shown = case.card_versions.get(self.chat.name()).copied();
+                if shown.is_some_and(|version| version >= case.version) {
+                    // An earlier sync already showed this version (or a later one).
+                    return self.complete(key).await;
+                }
                 if let Some(message) = case.chat_refs.get(self.chat.name()) {
                     let context = self.store.customer_context(&case).map_err(store_retry)?;
                     self.chat
                         .update_card(message, &case_card(&case, &context))
                         .await
                         .map_err(chat_retry)?;
-                    self.complete(key).await
+                    self.record_ref(&case, message, Some(key)).await
                 } else {
                     let message = self.ensure_card(&case).await?;
                     self.record_ref(&case, &message, Some(key)).await
