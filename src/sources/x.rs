@@ -614,7 +614,7 @@ fn to_mention(
                 .as_ref()
                 .and_then(|metrics| metrics.followers_count),
         },
-        text: tweet.text.clone(),
+        text: unescape(&tweet.text),
         created_at,
         in_reply_to,
         root: tweet.conversation_id.clone(),
@@ -691,13 +691,17 @@ fn next_month_start(now: DateTime<Utc>) -> chrono::NaiveDate {
     chrono::NaiveDate::from_ymd_opt(year, month, 1).unwrap_or(now.date_naive())
 }
 
+/// Undoes the HTML escaping X applies to tweet text (`&amp;`, `&lt;`, `&gt;`).
+fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
 /// A reply's text as compared by the exactly-once check. X returns `&`, `<`, `>` escaped and
 /// links wrapped in t.co, and may put the reply's @mentions in front, so those are left out.
 fn comparable_text(text: &str) -> String {
-    let unescaped = text
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&");
+    let unescaped = unescape(text);
     let mut words: Vec<&str> = unescaped.split_whitespace().collect();
     let leading_mentions = words
         .iter()
@@ -745,7 +749,7 @@ mod tests {
     fn tweet(extra: Value) -> Value {
         let mut tweet = json!({
             "id": "1850000000000000010",
-            "text": "@AcmeSupport my order never arrived",
+            "text": "@AcmeSupport my order never arrived &amp; I&#39;m &lt;angry&gt;",
             "author_id": "2244994945",
             "created_at": "2026-11-20T09:00:00.000Z",
             "conversation_id": "1850000000000000010",
@@ -865,7 +869,10 @@ mod tests {
         assert_eq!(mention.network, Network::X);
         assert_eq!(mention.source, "x-main");
         assert_eq!(mention.id, "1850000000000000010");
-        assert_eq!(mention.text, "@AcmeSupport my order never arrived");
+        assert_eq!(
+            mention.text, "@AcmeSupport my order never arrived & I&#39;m <angry>",
+            "X escapes only &, < and >"
+        );
         assert_eq!(
             mention.author,
             Author {
