@@ -28,6 +28,7 @@ use crate::outbox::{
 use crate::pipeline::{Pipeline, TriageRules, Triager};
 use crate::scheduler::{Scheduler, SlaPolicy};
 use crate::sources::replay::{ReplaySettings, ReplaySource};
+use crate::sources::x::{XSettings, XSource};
 use crate::sources::{run_poll_loop, SourceBatch, SourceClient};
 use crate::store::Store;
 
@@ -35,6 +36,14 @@ use crate::store::Store;
 const PIPELINE_QUEUE: usize = 64;
 /// How many clicks may wait for the actions engine.
 const ACTIONS_QUEUE: usize = 256;
+
+/// Knobs the config file does not expose, for tests: they make slow paths fast.
+#[doc(hidden)]
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// The network sources' request timeout, instead of `sources::http::REQUEST_TIMEOUT`.
+    pub request_timeout: Option<Duration>,
+}
 
 /// A built application, ready to run.
 pub struct Application {
@@ -51,6 +60,15 @@ pub struct Application {
 impl Application {
     /// Checks adapters, opens the store, binds listeners. Nothing runs yet.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        Self::build_with(settings, Overrides::default()).await
+    }
+
+    /// [`Application::build`] with test overrides.
+    #[doc(hidden)]
+    pub async fn build_with(
+        settings: Settings,
+        overrides: Overrides,
+    ) -> anyhow::Result<Application> {
         let unavailable = unavailable_adapters(&settings);
         if !unavailable.is_empty() {
             anyhow::bail!(
@@ -72,7 +90,7 @@ impl Application {
             .await
             .with_context(|| format!("http.listen: cannot listen on {}", settings.http.listen))?;
 
-        let sources = build_sources(&settings)?;
+        let sources = build_sources(&settings, &store, &overrides)?;
         let mut chats: Vec<Arc<dyn ChatAdapter>> = Vec::new();
         let console = match &settings.console {
             Some(console_settings) => {
@@ -300,9 +318,9 @@ impl Application {
 pub fn unavailable_adapters(settings: &Settings) -> Vec<String> {
     let mut problems = Vec::new();
     for (index, source) in settings.sources.iter().enumerate() {
-        if !matches!(source, SourceSettings::Replay(_)) {
+        if !matches!(source, SourceSettings::Replay(_) | SourceSettings::X(_)) {
             problems.push(format!(
-                "sources[{index}].type: the {} source is not available in this build yet (only replay is)",
+                "sources[{index}].type: the {} source is not available in this build yet (only replay and x are)",
                 source.network()
             ));
         }
@@ -317,9 +335,22 @@ pub fn unavailable_adapters(settings: &Settings) -> Vec<String> {
     problems
 }
 
-fn build_sources(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn SourceClient>>> {
+fn build_sources(
+    settings: &Settings,
+    store: &Store,
+    overrides: &Overrides,
+) -> anyhow::Result<Vec<Arc<dyn SourceClient>>> {
     let mut sources: Vec<Arc<dyn SourceClient>> = Vec::new();
     for source in &settings.sources {
+        if let SourceSettings::X(x) = source {
+            let mut x_settings = XSettings::from_config(x);
+            if let Some(timeout) = overrides.request_timeout {
+                x_settings.request_timeout = timeout;
+            }
+            let client = XSource::new(x_settings, store.clone())
+                .with_context(|| format!("cannot set up the X source {}", x.name))?;
+            sources.push(Arc::new(client));
+        }
         if let SourceSettings::Replay(replay) = source {
             let sent_path = replay
                 .sent_path

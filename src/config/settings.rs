@@ -287,10 +287,10 @@ pub struct XSource {
     /// How far back to look on the first start.
     #[serde(default = "default_backfill", with = "duration")]
     pub backfill: Duration,
-    /// Read requests allowed per calendar month.
+    /// Tweets that may be read per calendar month (UTC); polling slows at 80 % and stops at 100 %.
     #[serde(default = "default_x_monthly_read_budget")]
     pub monthly_read_budget: u64,
-    /// Posts allowed per calendar month.
+    /// Posts that may be written per calendar month (UTC); replies past it are refused.
     #[serde(default = "default_x_monthly_write_budget")]
     pub monthly_write_budget: u64,
 }

@@ -21,9 +21,14 @@ const ERROR_BODY_MAX: usize = 300;
 
 /// A reqwest client with our user agent and timeout.
 pub fn client() -> Result<reqwest::Client, SourceError> {
+    client_with_timeout(REQUEST_TIMEOUT)
+}
+
+/// A reqwest client with our user agent and another timeout (tests use a short one).
+pub fn client_with_timeout(timeout: Duration) -> Result<reqwest::Client, SourceError> {
     reqwest::Client::builder()
         .user_agent(concat!("mentiondesk/", env!("CARGO_PKG_VERSION")))
-        .timeout(REQUEST_TIMEOUT)
+        .timeout(timeout)
         .build()
         .map_err(|error| SourceError::Rejected(format!("cannot build the HTTP client: {error}")))
 }

@@ -7,6 +7,7 @@
 pub mod http;
 pub mod poll;
 pub mod replay;
+pub mod x;
 
 use std::time::Duration;
 

@@ -13,7 +13,9 @@
 //! - `cursors`: source name → the source's resume cursor;
 //! - `authors`: (network, author id) → the author's case ids;
 //! - `labels`: (network, post id) → a label given by the team, for training;
-//! - `chat`: (chat, key) → opaque bytes an adapter keeps (the console's messages).
+//! - `chat`: (chat, key) → opaque bytes an adapter keeps (the console's messages);
+//! - `counters`: name → a u64 that only grows (a source's monthly API budget use, e.g.
+//!   `x-budget/<source>/<yyyy-mm>/reads`).
 
 mod codec;
 #[cfg(test)]
@@ -161,6 +163,7 @@ pub struct Store {
     authors: sled::Tree,
     labels: sled::Tree,
     chat: sled::Tree,
+    counters: sled::Tree,
 }
 
 impl std::fmt::Debug for Store {
@@ -195,6 +198,7 @@ impl Store {
             authors: db.open_tree("authors")?,
             labels: db.open_tree("labels")?,
             chat: db.open_tree("chat")?,
+            counters: db.open_tree("counters")?,
             db,
         };
         match store.meta.get(codec::SCHEMA_KEY)? {
@@ -370,6 +374,27 @@ impl Store {
                 Ok((key, value.to_vec()))
             })
             .collect()
+    }
+
+    /// A counter's value (0 when it was never added to).
+    pub fn counter(&self, name: &str) -> Result<u64, StoreError> {
+        Ok(self
+            .counters
+            .get(name.as_bytes())?
+            .map(|bytes| codec::decode_u64(&bytes))
+            .unwrap_or(0))
+    }
+
+    /// Adds `amount` to a counter atomically and durably; returns the new value. Counters
+    /// live outside [`Store::transact`]: they meter use of an outside service, which happened
+    /// whether or not anything else was stored.
+    pub async fn add_to_counter(&self, name: &str, amount: u64) -> Result<u64, StoreError> {
+        let updated = self.counters.update_and_fetch(name.as_bytes(), |old| {
+            let current = old.map(codec::decode_u64).unwrap_or(0);
+            Some(current.saturating_add(amount).to_be_bytes().to_vec())
+        })?;
+        self.flush().await?;
+        Ok(updated.map(|bytes| codec::decode_u64(&bytes)).unwrap_or(0))
     }
 
     /// Labels the team gave, for training.

@@ -408,3 +408,56 @@ fn customer_context_lists_only_earlier_cases_of_the_same_customer() {
         Some(first.id)
     );
 }
+
+#[tokio::test]
+async fn counters_add_up_per_name_and_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let check = |name: &str, expected: u64| {
+            assert_eq!(store.counter(name).unwrap(), expected, "{name}")
+        };
+        check("x-budget/x/2026-11/reads", 0);
+        assert_eq!(
+            store
+                .add_to_counter("x-budget/x/2026-11/reads", 100)
+                .await
+                .unwrap(),
+            100
+        );
+        assert_eq!(
+            store
+                .add_to_counter("x-budget/x/2026-11/reads", 7)
+                .await
+                .unwrap(),
+            107
+        );
+        assert_eq!(
+            store
+                .add_to_counter("x-budget/x/2026-11/writes", 1)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            store
+                .add_to_counter("x-budget/x/2026-12/reads", 0)
+                .await
+                .unwrap(),
+            0
+        );
+        check("x-budget/x/2026-11/reads", 107);
+        check("x-budget/other/2026-11/reads", 0);
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.counter("x-budget/x/2026-11/reads").unwrap(), 107);
+    assert_eq!(store.counter("x-budget/x/2026-11/writes").unwrap(), 1);
+    assert_eq!(
+        store
+            .add_to_counter("x-budget/x/2026-11/reads", u64::MAX)
+            .await
+            .unwrap(),
+        u64::MAX,
+        "saturates instead of wrapping"
+    );
+}

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use mentiondesk::app::Application;
+use mentiondesk::app::{Application, Overrides};
 use mentiondesk::config;
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -26,6 +26,7 @@ pub struct TestApp {
     pub dir: TempDir,
     /// The config text the app was built from.
     pub config: String,
+    overrides: Overrides,
     shutdown: CancellationToken,
     task: Option<JoinHandle<anyhow::Result<()>>>,
     client: reqwest::Client,
@@ -76,15 +77,22 @@ impl TestApp {
 
     /// Starts the app with extra TOML appended to the test config.
     pub async fn spawn_with(extra: &str) -> TestApp {
+        Self::spawn_with_overrides(extra, Overrides::default()).await
+    }
+
+    /// Starts the app with extra TOML and internal overrides (e.g. a short request timeout).
+    pub async fn spawn_with_overrides(extra: &str, overrides: Overrides) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = test_config(dir.path(), extra);
         std::fs::write(dir.path().join("mentions.jsonl"), "").expect("mentions file");
-        Self::start(dir, config).await
+        Self::start(dir, config, overrides).await
     }
 
-    async fn start(dir: TempDir, config: String) -> TestApp {
+    async fn start(dir: TempDir, config: String, overrides: Overrides) -> TestApp {
         let settings = config::parse(&config, &|_| None, dir.path()).expect("valid test config");
-        let app = Application::build(settings).await.expect("app builds");
+        let app = Application::build_with(settings, overrides.clone())
+            .await
+            .expect("app builds");
         let console = format!("http://{}", app.console_addr().expect("console enabled"));
         let http = format!("http://{}", app.http_addr());
         let shutdown = CancellationToken::new();
@@ -96,6 +104,7 @@ impl TestApp {
             sent: dir.path().join("sent.jsonl"),
             dir,
             config,
+            overrides,
             shutdown,
             task: Some(task),
             client: reqwest::Client::new(),
@@ -115,7 +124,7 @@ impl TestApp {
         self.stop().await;
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
         let config = self.config.clone();
-        Self::start(dir, config).await
+        Self::start(dir, config, self.overrides.clone()).await
     }
 
     /// Appends mentions to the replay file, as a network would deliver them.

@@ -10,3 +10,4 @@ mod helpers;
 mod ingest;
 mod sla;
 mod torture;
+mod x;

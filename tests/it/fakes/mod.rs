@@ -22,6 +22,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 
+pub mod x;
+
 /// One request a fake received.
 #[derive(Debug, Clone)]
 pub struct Recorded {
