@@ -8,3 +8,4 @@ mod fakes;
 mod helpers;
 mod ingest;
 mod sla;
+mod slack;
