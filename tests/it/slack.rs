@@ -376,7 +376,7 @@ async fn after_a_socket_mode_disconnect_it_reconnects_and_keeps_handling_clicks(
 }
 
 #[tokio::test]
-async fn a_bad_channel_is_not_retried_forever_and_the_console_still_works() {
+async fn a_channel_slack_does_not_know_is_refused_and_the_console_still_works() {
     let slack = FakeSlack::start(&[MAIN], &[]).await;
     let app = TestApp::spawn_with(&slack.config("C0UNKNOWN01")).await;
     app.post(&[complaint("p1", "jo")]);

@@ -233,8 +233,8 @@ impl SlackChat {
             match payload.kind {
                 ActionKind::Reply => {
                     self.open_reply(
-                        &event.trigger_id.to_string(),
-                        &user.id.to_string(),
+                        event.trigger_id.as_ref(),
+                        user.id.as_ref(),
                         &channel,
                         payload,
                     )
@@ -247,13 +247,8 @@ impl SlackChat {
                         .map(|target| (target.id.clone(), target.label.clone()))
                         .collect();
                     let view = render::escalate_modal(&payload.to_string(), &channel, &targets);
-                    self.open_modal(
-                        &event.trigger_id.to_string(),
-                        &user.id.to_string(),
-                        &channel,
-                        view,
-                    )
-                    .await;
+                    self.open_modal(event.trigger_id.as_ref(), user.id.as_ref(), &channel, view)
+                        .await;
                 }
                 _ => {
                     let Some(request) = ActionRequest::from_button(payload) else {
@@ -270,7 +265,7 @@ impl SlackChat {
                         };
                         if let Ok(Ok(outcome)) = tokio::time::timeout(ACTION_TIMEOUT, answer).await
                         {
-                            chat.tell(&channel, &user.id.to_string(), &outcome).await;
+                            chat.tell(&channel, user.id.as_ref(), &outcome).await;
                         }
                     });
                 }
@@ -422,7 +417,7 @@ impl SlackChat {
                 let channel = metadata.channel.clone();
                 tokio::spawn(async move {
                     if let Ok(Ok(outcome)) = tokio::time::timeout(ACTION_TIMEOUT, answer).await {
-                        chat.tell(&channel, &user.id.to_string(), &outcome).await;
+                        chat.tell(&channel, user.id.as_ref(), &outcome).await;
                     }
                 });
                 return SlackInteractionResponse::Empty;

@@ -32,6 +32,8 @@ pub const SELECT_OPTIONS_MAX: usize = 100;
 pub const OPTION_TEXT_MAX: usize = 75;
 /// The plain-text fallback (`text`), kept short: it is what notifications show.
 pub const FALLBACK_MAX: usize = 300;
+/// An option's value (overflow, select), in characters.
+pub const OPTION_VALUE_MAX: usize = 150;
 /// A modal's `private_metadata`, in characters.
 pub const PRIVATE_METADATA_MAX: usize = 3000;
 
@@ -189,7 +191,10 @@ pub fn escalate_modal(payload: &str, channel: &str, targets: &[(String, String)]
         .iter()
         .take(SELECT_OPTIONS_MAX)
         .map(|(id, label)| {
-            SlackBlockChoiceItem::new(plain(label, OPTION_TEXT_MAX), truncate(id, VALUE_MAX))
+            SlackBlockChoiceItem::new(
+                plain(label, OPTION_TEXT_MAX),
+                truncate(id, OPTION_VALUE_MAX),
+            )
         })
         .collect();
     let select = SlackBlockStaticSelectElement::new()
@@ -328,7 +333,7 @@ fn actions_block(card: &Card) -> Option<SlackBlock> {
         if in_menu {
             overflow.push(SlackBlockChoiceItem::new(
                 plain(&button.label, OPTION_TEXT_MAX),
-                truncate(&button.payload, VALUE_MAX),
+                truncate(&button.payload, OPTION_VALUE_MAX),
             ));
             continue;
         }
