@@ -396,3 +396,65 @@ impl FakeSlack {
         self.server.requests_to("POST", "/api/chat.update")
     }
 }
+
+/// The crash window of a card post: Slack took the message, the process died before the
+/// store recorded it. After the restart the adapter finds its card by the key in the message
+/// metadata (`conversations.history`) instead of posting a second one.
+#[tokio::test]
+async fn a_card_posted_just_before_a_crash_is_found_not_posted_again() {
+    let (slack, mut app) = slack_app().await;
+    app.post(&[complaint("p1", "jo")]);
+    let posted = card(&slack, 1).await;
+    app.stop().await;
+
+    {
+        let store = mentiondesk::store::Store::open(&app.dir.path().join("store/sled")).unwrap();
+        store.chat_remove("slack", "k/case-1").await.unwrap();
+        store.chat_put("slack", "p/case-1", b"1").await.unwrap();
+        store
+            .transact(|tx| {
+                let mut case = tx.case(mentiondesk::domain::CaseId(1))?.expect("case 1");
+                case.chat_refs.remove("slack");
+                tx.put_case(&case)?;
+                tx.enqueue(
+                    "chat/slack",
+                    &mentiondesk::store::OutboxEntry {
+                        case: case.id,
+                        task: mentiondesk::store::OutboxTask::SyncCard,
+                        attempts: 0,
+                        last_error: None,
+                        created_at: chrono::Utc::now(),
+                    },
+                )
+            })
+            .unwrap();
+        store.flush().await.unwrap();
+    }
+
+    let app = app.restart().await;
+    slack.wait_connected(2).await;
+    wait_until("the history lookup", || {
+        !slack
+            .server
+            .requests_to("GET", "/api/conversations.history")
+            .is_empty()
+    })
+    .await;
+    let lookup = slack
+        .server
+        .requests_to("GET", "/api/conversations.history")
+        .remove(0);
+    assert!(
+        lookup.query.contains("include_all_metadata=true"),
+        "{}",
+        lookup.query
+    );
+
+    // A claim now edits the original message: its ts was recovered.
+    let envelope =
+        slack.push_interactive(slack.block_action(ANA, &posted, &button(&posted, "claim")));
+    slack.ack(&envelope).await;
+    wait_for_update(&slack, 1, "owner Ana").await;
+    app.wait_for_card(1, "claimed", 1).await;
+    assert_eq!(slack.cards(MAIN).len(), 1, "still one card");
+}

@@ -153,11 +153,18 @@ impl SlackChat {
                 .with_error_handler(log_listener_error),
         );
         let mut callbacks = SlackSocketModeListenerCallbacks::new();
-        let handler = self.clone();
+        // Weak: slack-morphism's connection tasks may outlive the listener by a moment, and
+        // they must not keep the adapter (and with it the store) alive after shutdown.
+        let handler = Arc::downgrade(&self);
         callbacks.interaction_callback =
             Box::new(move |event: SlackInteractionEvent, _client, _state| {
-                let handler = handler.clone();
-                async move { Ok(handler.on_interaction(event).await) }
+                let handler = handler.upgrade();
+                async move {
+                    Ok(match handler {
+                        Some(handler) => handler.on_interaction(event).await,
+                        None => SlackInteractionResponse::Empty,
+                    })
+                }
             });
         let config = SlackClientSocketModeConfig::new()
             .with_max_connections_count(1)
