@@ -458,3 +458,50 @@ async fn a_card_posted_just_before_a_crash_is_found_not_posted_again() {
     app.wait_for_card(1, "claimed", 1).await;
     assert_eq!(slack.cards(MAIN).len(), 1, "still one card");
 }
+
+#[tokio::test]
+async fn check_calls_auth_test_and_names_a_bad_token() {
+    let slack = FakeSlack::start(&[MAIN], &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, token: &str| {
+        let path = dir.path().join(name);
+        let config = format!(
+            "[brand]\nname = \"Acme\"\n\n[[sources]]\ntype = \"replay\"\nname = \"demo\"\npath = \"m.jsonl\"\n\n{}",
+            slack
+                .config(MAIN)
+                .replace(crate::fakes::slack::BOT_TOKEN, token)
+        );
+        std::fs::write(&path, config).unwrap();
+        path
+    };
+    let good = write("good.toml", crate::fakes::slack::BOT_TOKEN);
+    let bad = write("bad.toml", "xoxb-revoked");
+    let run = |path: std::path::PathBuf| {
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_mentiondesk"))
+                .args(["check", "--config", path.to_str().unwrap()])
+                .env_remove("RUST_LOG")
+                .output()
+                .unwrap()
+        })
+    };
+    let output = run(good).await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("slack.bot_token: ok (workspace Acme"),
+        "{stdout}"
+    );
+
+    let output = run(bad).await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr.contains("slack.bot_token: Slack refused the token (slack error invalid_auth)"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("xoxb-revoked"),
+        "the token is never printed"
+    );
+}
