@@ -18,6 +18,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::actions::{ActionSettings, Actions, Target};
 use crate::chat::console::{ConsoleChat, ConsoleState};
+use crate::chat::slack::SlackChat;
 use crate::chat::{ChatAdapter, ChatEvent};
 use crate::config::{Settings, SourceSettings};
 use crate::domain::Label;
@@ -52,6 +53,7 @@ pub struct Application {
     health: Health,
     http: TcpListener,
     console: Option<(TcpListener, Arc<ConsoleChat>)>,
+    slack: Option<Arc<SlackChat>>,
     sources: Vec<Arc<dyn SourceClient>>,
     chats: Vec<Arc<dyn ChatAdapter>>,
     outbox: Outbox,
@@ -113,6 +115,17 @@ impl Application {
             }
             None => None,
         };
+        let slack = match &settings.slack {
+            Some(slack_settings) => {
+                let slack = Arc::new(
+                    SlackChat::new(slack_settings, &settings.escalations, store.clone())
+                        .map_err(|error| anyhow::anyhow!("slack: {error}"))?,
+                );
+                chats.push(slack.clone());
+                Some(slack)
+            }
+            None => None,
+        };
         let chat_names: Vec<String> = chats.iter().map(|c| c.name().to_string()).collect();
         let source_names: Vec<String> = sources.iter().map(|s| s.name().to_string()).collect();
         let webhook_targets: Vec<String> = settings
@@ -128,6 +141,7 @@ impl Application {
             health,
             http,
             console,
+            slack,
             sources,
             chats,
             outbox,
@@ -268,6 +282,9 @@ impl Application {
                 }
             });
         }
+        if let Some(slack) = self.slack {
+            intake.spawn(slack.run(event_tx.clone(), shutdown.clone()));
+        }
         drop(event_tx);
 
         let health_router = crate::health::router(self.health.clone(), self.store.clone());
@@ -325,8 +342,13 @@ pub fn unavailable_adapters(settings: &Settings) -> Vec<String> {
             ));
         }
     }
-    if settings.slack.is_some() {
-        problems.push("slack: the Slack adapter is not available in this build yet".to_string());
+    if let Some(slack) = &settings.slack {
+        if slack.app_token.is_none() {
+            problems.push(
+                "slack.signing_secret: Slack HTTP mode is not available in this build yet; set slack.app_token to use Socket Mode"
+                    .to_string(),
+            );
+        }
     }
     if settings.discord.is_some() {
         problems

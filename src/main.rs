@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use mentiondesk::app::{unavailable_adapters, Application};
+use mentiondesk::chat::slack::SlackApi;
+use mentiondesk::chat::ChatError;
 use mentiondesk::config::{self, Settings};
 use mentiondesk::telemetry::{self, LogFormat};
 
@@ -66,6 +68,15 @@ fn check(path: &std::path::Path) -> ExitCode {
                 }
                 return ExitCode::FAILURE;
             }
+            if let Some(slack) = &settings.slack {
+                match check_slack(slack) {
+                    Ok(line) => println!("{line}"),
+                    Err(problem) => {
+                        eprintln!("{}: {problem}", path.display());
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
             println!("{}: ok ({})", path.display(), summary(&settings));
             ExitCode::SUCCESS
         }
@@ -82,6 +93,30 @@ fn check(path: &std::path::Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Calls Slack's `auth.test` with the bot token: a line to print, or the problem.
+fn check_slack(slack: &config::SlackSettings) -> Result<String, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| format!("cannot start the async runtime: {error}"))?;
+    runtime.block_on(async {
+        let api = SlackApi::new(&slack.base_url, slack.bot_token.expose())
+            .map_err(|error| format!("slack: {error}"))?;
+        match api.auth_test().await {
+            Ok(identity) => Ok(format!(
+                "slack.bot_token: ok (workspace {}, bot user {})",
+                identity.team, identity.user_id
+            )),
+            Err(ChatError::Rejected(reason)) => Err(format!(
+                "slack.bot_token: Slack refused the token ({reason}); copy the Bot User OAuth Token (xoxb-...) from the app's OAuth & Permissions page"
+            )),
+            Err(error) => Err(format!(
+                "slack.base_url: cannot check the token with auth.test: {error}"
+            )),
+        }
+    })
 }
 
 fn run(path: Option<PathBuf>) -> ExitCode {

@@ -6,6 +6,7 @@
 //! sees the `ChatAdapter` trait.
 
 pub mod console;
+pub mod slack;
 
 use async_trait::async_trait;
 use tokio::sync::oneshot;

@@ -90,7 +90,8 @@ impl Executor for ChatExecutor {
         match &entry.task {
             OutboxTask::SyncCard => {
                 let shown = case.card_versions.get(self.chat.name()).copied();
-                if shown.is_some_and(|version| version >= case.version) {
+                let posted = case.chat_refs.contains_key(self.chat.name());
+                if posted && shown.is_some_and(|version| version >= case.version) {
                     // An earlier sync already showed this version (or a later one).
                     return self.complete(key).await;
                 }

@@ -351,6 +351,12 @@ impl Store {
         self.flush().await
     }
 
+    /// Removes an adapter's value (and flushes).
+    pub async fn chat_remove(&self, chat: &str, key: &str) -> Result<(), StoreError> {
+        self.chat.remove(codec::chat_key(chat, key))?;
+        self.flush().await
+    }
+
     /// An adapter's value.
     pub fn chat_get(&self, chat: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self

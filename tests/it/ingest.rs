@@ -125,7 +125,15 @@ async fn health_lists_the_source_and_the_console() {
     let app = TestApp::spawn().await;
     app.post(&[bsky("p1", "jo", COMPLAINT, None)]);
     app.wait_for("mentions", |m| m.len() == 1).await;
-    let health = app.health().await;
+    // The lane reports success just after the card is visible: wait for the report.
+    let mut health = app.health().await;
+    for _ in 0..200 {
+        if health["components"]["chat/console"]["last_success"].is_string() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        health = app.health().await;
+    }
     assert_eq!(health["status"], "ok", "{health}");
     assert!(
         health["components"]["source:demo"]["last_success"].is_string(),

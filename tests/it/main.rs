@@ -9,5 +9,6 @@ mod fakes;
 mod helpers;
 mod ingest;
 mod sla;
+mod slack;
 mod torture;
 mod x;

@@ -1,0 +1,331 @@
+//! The Slack Web API calls the adapter makes, with Slack's errors mapped to `ChatError`.
+//!
+//! One `SlackClient` (slack-morphism over hyper) serves every call. Its connector accepts
+//! `http://` as well as `https://`, so `[slack].base_url` can point at a local fake; the same
+//! base URL serves `apps.connections.open` for Socket Mode. Every call has a timeout: a hung
+//! request is a `Transient` error the outbox retries, never a stuck lane.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::*;
+
+use crate::chat::ChatError;
+
+/// How long one Web API call may take.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long to wait when Slack says `ratelimited` without a `Retry-After`.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// How many pages of history (200 messages each) to search for our own message after a crash.
+const HISTORY_PAGES: usize = 3;
+
+/// The message metadata `event_type` of our cards and notes.
+pub const METADATA_EVENT: &str = "mentiondesk_message";
+
+/// The hyper connector type slack-morphism runs on.
+pub type Connector = SlackClientHyperHttpsConnector;
+
+/// The Web API client and the bot token.
+#[derive(Clone)]
+pub struct SlackApi {
+    client: Arc<SlackClient<Connector>>,
+    token: SlackApiToken,
+}
+
+impl std::fmt::Debug for SlackApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackApi").finish_non_exhaustive()
+    }
+}
+
+/// Who the bot token belongs to (`auth.test`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The workspace name.
+    pub team: String,
+    /// The bot user's id.
+    pub user_id: String,
+}
+
+/// A message we posted, found again by its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// Its `ts`.
+    pub ts: String,
+}
+
+impl SlackApi {
+    /// A client for the Web API at `base_url` (e.g. `https://slack.com/api`) with `bot_token`.
+    pub fn new(base_url: &str, bot_token: &str) -> Result<SlackApi, ChatError> {
+        let client = SlackClient::new(connector(base_url)?);
+        Ok(SlackApi {
+            client: Arc::new(client),
+            token: SlackApiToken::new(bot_token.to_string().into()),
+        })
+    }
+
+    /// The shared client (the Socket Mode listener needs it).
+    pub fn client(&self) -> Arc<SlackClient<Connector>> {
+        self.client.clone()
+    }
+
+    /// `auth.test`: checks the token and says whose it is.
+    pub async fn auth_test(&self) -> Result<Identity, ChatError> {
+        let session = self.client.open_session(&self.token);
+        let response = call(session.auth_test()).await?;
+        Ok(Identity {
+            team: response.team,
+            user_id: response.user_id.to_string(),
+        })
+    }
+
+    /// `chat.postMessage`; returns the message's `ts`.
+    pub async fn post_message(
+        &self,
+        request: &SlackApiChatPostMessageRequest,
+    ) -> Result<String, ChatError> {
+        let session = self.client.open_session(&self.token);
+        let response = call(session.chat_post_message(request)).await?;
+        Ok(response.ts.to_string())
+    }
+
+    /// `chat.update`.
+    pub async fn update(&self, request: &SlackApiChatUpdateRequest) -> Result<(), ChatError> {
+        let session = self.client.open_session(&self.token);
+        call(session.chat_update(request)).await.map(|_| ())
+    }
+
+    /// `chat.postEphemeral`: a message only `user` sees.
+    pub async fn post_ephemeral(
+        &self,
+        channel: &str,
+        user: &str,
+        text: &str,
+    ) -> Result<(), ChatError> {
+        let session = self.client.open_session(&self.token);
+        let request = SlackApiChatPostEphemeralRequest::new(
+            channel.into(),
+            user.into(),
+            SlackMessageContent::new().with_text(text.to_string()),
+        );
+        call(session.chat_post_ephemeral(&request))
+            .await
+            .map(|_| ())
+    }
+
+    /// `views.open` with a trigger id from a click.
+    pub async fn views_open(&self, trigger_id: &str, view: SlackView) -> Result<(), ChatError> {
+        let session = self.client.open_session(&self.token);
+        let request = SlackApiViewsOpenRequest::new(trigger_id.into(), view);
+        call(session.views_open(&request)).await.map(|_| ())
+    }
+
+    /// `users.info`: the name to show for a user (display name, else real name, else handle).
+    pub async fn user_name(&self, user: &str) -> Result<Option<String>, ChatError> {
+        let session = self.client.open_session(&self.token);
+        let response =
+            call(session.users_info(&SlackApiUsersInfoRequest::new(user.into()))).await?;
+        let user = response.user;
+        let profile = user.profile.as_ref();
+        let candidates = [
+            profile.and_then(|p| p.display_name.clone()),
+            profile.and_then(|p| p.real_name.clone()),
+            user.real_name.clone(),
+            user.name.clone(),
+        ];
+        Ok(candidates
+            .into_iter()
+            .flatten()
+            .map(|name| name.trim().to_string())
+            .find(|name| !name.is_empty()))
+    }
+
+    /// Looks for a top-level message of ours carrying `key` in its metadata
+    /// (`conversations.history` with `include_all_metadata`).
+    pub async fn find_in_history(
+        &self,
+        channel: &str,
+        key: &str,
+    ) -> Result<Option<Found>, ChatError> {
+        let session = self.client.open_session(&self.token);
+        let mut cursor: Option<SlackCursorId> = None;
+        for _ in 0..HISTORY_PAGES {
+            let request = SlackApiConversationsHistoryRequest::new()
+                .with_channel(channel.into())
+                .with_limit(200)
+                .with_include_all_metadata(true)
+                .opt_cursor(cursor.clone());
+            let response = call(session.conversations_history(&request)).await?;
+            if let Some(found) = find_keyed(&response.messages, key, None) {
+                return Ok(Some(found));
+            }
+            cursor = response
+                .response_metadata
+                .and_then(|metadata| metadata.next_cursor)
+                .filter(|next| !next.to_string().is_empty());
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    /// Looks for a reply of ours in a thread carrying `key` in its metadata, or (when Slack
+    /// leaves metadata out of `conversations.replies`) exactly `text`.
+    pub async fn find_in_thread(
+        &self,
+        channel: &str,
+        thread_ts: &str,
+        key: &str,
+        text: &str,
+    ) -> Result<Option<Found>, ChatError> {
+        let session = self.client.open_session(&self.token);
+        let mut cursor: Option<SlackCursorId> = None;
+        for _ in 0..HISTORY_PAGES {
+            let request =
+                SlackApiConversationsRepliesRequest::new(channel.into(), thread_ts.into())
+                    .with_limit(200)
+                    .opt_cursor(cursor.clone());
+            let response = call(session.conversations_replies(&request)).await?;
+            if let Some(found) = find_keyed(&response.messages, key, Some(text)) {
+                return Ok(Some(found));
+            }
+            cursor = response
+                .response_metadata
+                .and_then(|metadata| metadata.next_cursor)
+                .filter(|next| !next.to_string().is_empty());
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Message metadata carrying an idempotency key and the case.
+pub fn metadata(key: &str, case: u64) -> SlackMessageMetadata {
+    let payload = [
+        ("key".to_string(), key.to_string()),
+        ("case_id".to_string(), case.to_string()),
+    ]
+    .into_iter()
+    .collect();
+    SlackMessageMetadata::new(METADATA_EVENT.to_string()).with_event_payload(payload)
+}
+
+fn find_keyed(messages: &[SlackHistoryMessage], key: &str, text: Option<&str>) -> Option<Found> {
+    messages
+        .iter()
+        .find(|message| {
+            let by_key = message
+                .content
+                .metadata
+                .as_ref()
+                .filter(|metadata| metadata.event_type == METADATA_EVENT)
+                .and_then(|metadata| metadata.event_payload.as_ref())
+                .and_then(|payload| payload.get("key"))
+                .is_some_and(|found| found == key);
+            let by_text = text.is_some_and(|text| {
+                message.sender.bot_id.is_some() && message.content.text.as_deref() == Some(text)
+            });
+            by_key || by_text
+        })
+        .map(|message| Found {
+            ts: message.origin.ts.to_string(),
+        })
+}
+
+fn connector(base_url: &str) -> Result<Connector, ChatError> {
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(SlackClientHyperConnector::from(https).with_slack_api_url(base_url.trim_end_matches('/')))
+}
+
+/// Runs a call with the timeout and maps its error.
+async fn call<T>(
+    future: impl std::future::Future<Output = Result<T, SlackClientError>>,
+) -> Result<T, ChatError> {
+    match tokio::time::timeout(CALL_TIMEOUT, future).await {
+        Ok(result) => result.map_err(chat_error),
+        Err(_) => Err(ChatError::Transient(format!(
+            "slack did not answer within {}s",
+            CALL_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+/// Slack's errors in the terms the outbox branches on.
+pub fn chat_error(error: SlackClientError) -> ChatError {
+    match error {
+        SlackClientError::RateLimitError(error) => ChatError::RateLimited {
+            retry_after: error.retry_after.unwrap_or(DEFAULT_RETRY_AFTER),
+        },
+        SlackClientError::ApiError(error) => api_error(&error.code),
+        SlackClientError::HttpError(error) => {
+            let status = error.status_code;
+            if status.is_server_error() || status.as_u16() == 408 {
+                ChatError::Transient(format!("slack answered HTTP {status}"))
+            } else {
+                ChatError::Rejected(format!("slack answered HTTP {status}"))
+            }
+        }
+        SlackClientError::ProtocolError(error) => ChatError::Transient(format!(
+            "slack sent an unreadable answer: {}",
+            error.json_error
+        )),
+        other => ChatError::Transient(format!("cannot reach slack: {other}")),
+    }
+}
+
+/// An `ok: false` error code.
+pub fn api_error(code: &str) -> ChatError {
+    match code {
+        "ratelimited" | "rate_limited" => ChatError::RateLimited {
+            retry_after: DEFAULT_RETRY_AFTER,
+        },
+        "internal_error"
+        | "fatal_error"
+        | "service_unavailable"
+        | "request_timeout"
+        | "team_added_to_org" => ChatError::Transient(format!("slack error {code}")),
+        other => ChatError::Rejected(format!("slack error {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_map_to_what_the_outbox_does() {
+        for (code, expected) in [
+            ("ratelimited", "rate"),
+            ("invalid_auth", "rejected"),
+            ("channel_not_found", "rejected"),
+            ("invalid_blocks", "rejected"),
+            ("internal_error", "transient"),
+        ] {
+            let kind = match api_error(code) {
+                ChatError::RateLimited { .. } => "rate",
+                ChatError::Transient(_) => "transient",
+                ChatError::Rejected(_) => "rejected",
+            };
+            assert_eq!(kind, expected, "{code}");
+        }
+    }
+
+    #[test]
+    fn metadata_carries_key_and_case() {
+        let metadata = metadata("case-7", 7);
+        let json = serde_json::to_value(&metadata).unwrap();
+        assert_eq!(json["event_type"], METADATA_EVENT);
+        assert_eq!(json["event_payload"]["key"], "case-7");
+        assert_eq!(json["event_payload"]["case_id"], "7");
+    }
+}

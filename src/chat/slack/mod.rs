@@ -1,0 +1,830 @@
+//! Slack: cards in Block Kit, clicks and modals over Socket Mode, notes in the card's thread.
+//!
+//! `SlackChat` implements [`ChatAdapter`] on the Web API (`api.rs`, slack-morphism over hyper)
+//! and renders cards with `render.rs`. [`SlackChat::run`] keeps a Socket Mode connection
+//! (slack-morphism's listener, started and shut down from our shutdown token, never `serve()`)
+//! and turns `interactive` envelopes into `ChatEvent`s:
+//!
+//! - a button (Claim, Unclaim, or the overflow's Resolve / Not a complaint / Reopen) is acked at
+//!   once and handed to the actions engine afterwards; a refusal goes back to that person only
+//!   (`chat.postEphemeral`);
+//! - Reply publicly and Escalate open their modal inline (`views.open` needs the click's trigger
+//!   id, valid for 3 s) before the ack;
+//! - a modal submit waits briefly for the engine so that a validation error can keep the modal
+//!   open (`response_action: errors`).
+//!
+//! Posting is idempotent on the key the outbox gives: each post carries the key in Slack message
+//! `metadata`, and the adapter records the key before and after posting in the store's chat
+//! area. A key that was being posted when the process died is looked up in the channel's history
+//! (or the thread) before anything is posted again. Posts are paced per channel (about one
+//! message per second, with a short burst) and Slack's 429s become `RateLimited` for the outbox.
+
+mod api;
+pub mod render;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use slack_morphism::prelude::*;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+pub use api::{Identity, SlackApi};
+
+use crate::chat::{ActionOutcome, ChatAdapter, ChatError, ChatEvent, MessageRef};
+use crate::config::{EscalationTarget, SlackSettings};
+use crate::domain::{
+    reply_prefill, ActionKind, ActionRequest, Agent, Card, ChatAction, Payload, ThreadNote,
+};
+use crate::store::{Store, StoreError};
+use render::{FormMetadata, ReplyForm};
+
+/// The adapter's name in config and in the cases' chat refs.
+pub const CHAT_NAME: &str = "slack";
+
+/// How long a click waits for the actions engine before giving up on telling the person.
+const ACTION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a modal submit waits for the engine before acking anyway (Slack allows 3 s).
+const FORM_ANSWER_TIMEOUT: Duration = Duration::from_millis(2300);
+
+/// How long a `users.info` lookup may delay a modal submit.
+const NAME_LOOKUP_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// One message per second per channel, as Slack's `chat.postMessage` allows...
+const PACE_INTERVAL: Duration = Duration::from_secs(1);
+/// ...with a short burst, which Slack tolerates.
+const PACE_BURST: u32 = 3;
+
+/// Store key prefixes in the adapter's chat area.
+const POSTED_PREFIX: &str = "k/";
+const PENDING_PREFIX: &str = "p/";
+
+/// An escalation target as Slack sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlackTarget {
+    /// The config id.
+    pub id: String,
+    /// The label.
+    pub label: String,
+    /// Its Slack channel, if it has one.
+    pub channel: Option<String>,
+    /// The user group (or user) to mention on its linked card.
+    pub mention: Option<String>,
+}
+
+/// The Slack chat adapter.
+pub struct SlackChat {
+    api: SlackApi,
+    channel: String,
+    app_token: Option<String>,
+    targets: Vec<SlackTarget>,
+    store: Store,
+    pacer: Pacer,
+    names: Mutex<HashMap<String, String>>,
+    events: Mutex<Option<mpsc::Sender<ChatEvent>>>,
+}
+
+impl std::fmt::Debug for SlackChat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Tokens stay out of Debug output.
+        f.debug_struct("SlackChat")
+            .field("channel", &self.channel)
+            .field("socket_mode", &self.app_token.is_some())
+            .field("targets", &self.targets)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SlackChat {
+    /// An adapter for `[slack]` with the configured escalation targets.
+    pub fn new(
+        settings: &SlackSettings,
+        escalations: &[EscalationTarget],
+        store: Store,
+    ) -> Result<SlackChat, ChatError> {
+        let api = SlackApi::new(&settings.base_url, settings.bot_token.expose())?;
+        Ok(SlackChat {
+            api,
+            channel: settings.channel.clone(),
+            app_token: settings
+                .app_token
+                .as_ref()
+                .map(|token| token.expose().to_string()),
+            targets: escalations
+                .iter()
+                .map(|target| SlackTarget {
+                    id: target.id.clone(),
+                    label: target.label.clone(),
+                    channel: target.slack_channel.clone(),
+                    mention: target.mention.clone(),
+                })
+                .collect(),
+            store,
+            pacer: Pacer::new(PACE_INTERVAL, PACE_BURST),
+            names: Mutex::new(HashMap::new()),
+            events: Mutex::new(None),
+        })
+    }
+
+    /// `auth.test`: whether the bot token works, and for which workspace.
+    pub async fn check(&self) -> Result<Identity, ChatError> {
+        self.api.auth_test().await
+    }
+
+    /// Keeps the Socket Mode connection until `shutdown` fires, sending clicks to `events`.
+    /// Without an app token (HTTP mode) there is nothing to connect; it just waits.
+    pub async fn run(
+        self: Arc<Self>,
+        events: mpsc::Sender<ChatEvent>,
+        shutdown: CancellationToken,
+    ) {
+        *lock(&self.events) = Some(events);
+        let Some(app_token) = self.app_token.clone() else {
+            shutdown.cancelled().await;
+            lock(&self.events).take();
+            return;
+        };
+        let environment = Arc::new(
+            SlackClientEventsListenerEnvironment::new(self.api.client())
+                .with_error_handler(log_listener_error),
+        );
+        let mut callbacks = SlackSocketModeListenerCallbacks::new();
+        // Weak: slack-morphism's connection tasks may outlive the listener by a moment, and
+        // they must not keep the adapter (and with it the store) alive after shutdown.
+        let handler = Arc::downgrade(&self);
+        callbacks.interaction_callback =
+            Box::new(move |event: SlackInteractionEvent, _client, _state| {
+                let handler = handler.upgrade();
+                async move {
+                    Ok(match handler {
+                        Some(handler) => handler.on_interaction(event).await,
+                        None => SlackInteractionResponse::Empty,
+                    })
+                }
+            });
+        let config = SlackClientSocketModeConfig::new()
+            .with_max_connections_count(1)
+            .with_reconnect_timeout_in_seconds(1)
+            .with_initial_backoff_in_seconds(1);
+        let listener = SlackClientSocketModeListener::new(&config, environment, callbacks);
+        let token = SlackApiToken::new(app_token.into());
+        match listener.listen_for(&token).await {
+            Ok(()) => {
+                listener.start().await;
+                tracing::info!(chat = CHAT_NAME, "Slack Socket Mode started");
+                shutdown.cancelled().await;
+                listener.shutdown().await;
+            }
+            Err(error) => {
+                tracing::error!(chat = CHAT_NAME, error = %error, "Cannot start Slack Socket Mode");
+                shutdown.cancelled().await;
+            }
+        }
+        // Clicks arriving after this are not handed to the (draining) engine.
+        lock(&self.events).take();
+        tracing::info!(chat = CHAT_NAME, "Slack Socket Mode stopped");
+    }
+
+    /// Handles one `interactive` envelope; the answer is the envelope's ack payload.
+    async fn on_interaction(
+        self: Arc<Self>,
+        event: SlackInteractionEvent,
+    ) -> SlackInteractionResponse {
+        match event {
+            SlackInteractionEvent::BlockActions(event) => {
+                self.on_block_actions(event).await;
+                SlackInteractionResponse::Empty
+            }
+            SlackInteractionEvent::ViewSubmission(event) => self.on_view_submission(event).await,
+            other => {
+                tracing::debug!(chat = CHAT_NAME, kind = ?std::mem::discriminant(&other), "Interaction ignored");
+                SlackInteractionResponse::Empty
+            }
+        }
+    }
+
+    async fn on_block_actions(self: &Arc<Self>, event: SlackInteractionBlockActionsEvent) {
+        let Some(user) = event.user.clone() else {
+            tracing::warn!(chat = CHAT_NAME, "Click without a user; skipped");
+            return;
+        };
+        let channel = event
+            .channel
+            .as_ref()
+            .map(|channel| channel.id.to_string())
+            .or_else(|| match &event.container {
+                SlackInteractionActionContainer::Message(message) => {
+                    message.channel_id.as_ref().map(|id| id.to_string())
+                }
+                _ => None,
+            })
+            .unwrap_or_else(|| self.channel.clone());
+        for action in event.actions.clone().unwrap_or_default() {
+            let value = action
+                .value
+                .clone()
+                .or_else(|| action.selected_option.as_ref().map(|o| o.value.clone()));
+            let Some(value) = value else { continue };
+            let payload: Payload = match value.parse() {
+                Ok(payload) => payload,
+                Err(error) => {
+                    tracing::warn!(chat = CHAT_NAME, error = %error, "Click with a bad payload; skipped");
+                    continue;
+                }
+            };
+            tracing::debug!(chat = CHAT_NAME, case_id = %payload.case, action = payload.kind.verb(), "Click received");
+            match payload.kind {
+                ActionKind::Reply => {
+                    self.open_reply(
+                        event.trigger_id.as_ref(),
+                        user.id.as_ref(),
+                        &channel,
+                        payload,
+                    )
+                    .await;
+                }
+                ActionKind::Escalate => {
+                    let targets: Vec<(String, String)> = self
+                        .targets
+                        .iter()
+                        .map(|target| (target.id.clone(), target.label.clone()))
+                        .collect();
+                    let view = render::escalate_modal(&payload.to_string(), &channel, &targets);
+                    self.open_modal(event.trigger_id.as_ref(), user.id.as_ref(), &channel, view)
+                        .await;
+                }
+                _ => {
+                    let Some(request) = ActionRequest::from_button(payload) else {
+                        continue;
+                    };
+                    // Acked now; the engine's answer is shown privately when it comes.
+                    let chat = self.clone();
+                    let user = user.clone();
+                    let channel = channel.clone();
+                    tokio::spawn(async move {
+                        let agent = chat.agent(&user, None).await;
+                        let Some(answer) = chat.send(agent, request).await else {
+                            return;
+                        };
+                        if let Ok(Ok(outcome)) = tokio::time::timeout(ACTION_TIMEOUT, answer).await
+                        {
+                            chat.tell(&channel, user.id.as_ref(), &outcome).await;
+                        }
+                    });
+                }
+            }
+        }
+    }
+
+    async fn open_reply(&self, trigger_id: &str, user: &str, channel: &str, payload: Payload) {
+        let case = match self.store.case(payload.case) {
+            Ok(Some(case)) => case,
+            Ok(None) => {
+                self.ephemeral(
+                    channel,
+                    user,
+                    &format!("Case {} does not exist.", payload.case),
+                )
+                .await;
+                return;
+            }
+            Err(error) => {
+                tracing::error!(chat = CHAT_NAME, case_id = %payload.case, error = %error, "Cannot read case");
+                self.ephemeral(
+                    channel,
+                    user,
+                    "mentiondesk cannot read this case right now. Try again.",
+                )
+                .await;
+                return;
+            }
+        };
+        let draft = case.draft.as_ref().map(|draft| draft.text.clone());
+        let form = ReplyForm {
+            payload: payload.to_string(),
+            channel: channel.to_string(),
+            handle: case.customer.handle.clone(),
+            network: case.network,
+            limit: case.network.default_reply_limit(),
+            from_draft: draft.is_some(),
+            initial: draft.unwrap_or_else(|| reply_prefill(&case)),
+        };
+        self.open_modal(trigger_id, user, channel, render::reply_modal(&form))
+            .await;
+    }
+
+    async fn open_modal(&self, trigger_id: &str, user: &str, channel: &str, view: SlackView) {
+        if let Err(error) = self.api.views_open(trigger_id, view).await {
+            tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot open a modal");
+            self.ephemeral(
+                channel,
+                user,
+                "Slack could not open the form. Click the button again.",
+            )
+            .await;
+        }
+    }
+
+    async fn on_view_submission(
+        self: &Arc<Self>,
+        event: SlackInteractionViewSubmissionEvent,
+    ) -> SlackInteractionResponse {
+        let SlackView::Modal(modal) = &event.view.view else {
+            return SlackInteractionResponse::Empty;
+        };
+        let callback = modal
+            .callback_id
+            .as_ref()
+            .map(|id| id.to_string())
+            .unwrap_or_default();
+        let metadata: Option<FormMetadata> = modal
+            .private_metadata
+            .as_deref()
+            .and_then(|text| serde_json::from_str(text).ok());
+        let Some(metadata) = metadata else {
+            tracing::warn!(
+                chat = CHAT_NAME,
+                callback,
+                "Modal submit without our metadata; skipped"
+            );
+            return SlackInteractionResponse::Empty;
+        };
+        let payload: Payload = match metadata.payload.parse() {
+            Ok(payload) => payload,
+            Err(error) => {
+                tracing::warn!(chat = CHAT_NAME, error = %error, "Modal submit with a bad payload; skipped");
+                return SlackInteractionResponse::Empty;
+            }
+        };
+        let values = event
+            .view
+            .state_params
+            .state
+            .as_ref()
+            .map(|state| state.values.clone())
+            .unwrap_or_default();
+        let input = |block: &str| {
+            values
+                .iter()
+                .find(|(id, _)| id.to_string() == block)
+                .and_then(|(_, actions)| actions.values().next().cloned())
+        };
+        let action = match payload.kind {
+            ActionKind::Reply => ChatAction::Reply {
+                text: input(render::REPLY_BLOCK)
+                    .and_then(|value| value.value)
+                    .unwrap_or_default(),
+                confirm_pii: input(render::CONFIRM_BLOCK)
+                    .and_then(|value| value.selected_options)
+                    .is_some_and(|options| {
+                        options
+                            .iter()
+                            .any(|option| option.value == render::CONFIRM_VALUE)
+                    }),
+            },
+            ActionKind::Escalate => ChatAction::Escalate {
+                target: input(render::TARGET_BLOCK)
+                    .and_then(|value| value.selected_option)
+                    .map(|option| option.value)
+                    .unwrap_or_default(),
+                note: input(render::NOTE_BLOCK)
+                    .and_then(|value| value.value)
+                    .unwrap_or_default(),
+            },
+            _ => return SlackInteractionResponse::Empty,
+        };
+        let request = ActionRequest {
+            case: payload.case,
+            version: payload.version,
+            action,
+        };
+        let user = event.user.clone();
+        let agent = self.agent(&user, Some(NAME_LOOKUP_TIMEOUT)).await;
+        let Some(mut answer) = self.send(agent, request).await else {
+            return errors(
+                render::error_block("", &callback),
+                "mentiondesk is shutting down; try again in a moment.",
+            );
+        };
+        let outcome = match tokio::time::timeout(FORM_ANSWER_TIMEOUT, &mut answer).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_)) => {
+                return errors(
+                    render::error_block("", &callback),
+                    "mentiondesk stopped before answering; try again.",
+                )
+            }
+            Err(_) => {
+                // Too slow for the modal: close it and say how it went privately.
+                let chat = self.clone();
+                let channel = metadata.channel.clone();
+                tokio::spawn(async move {
+                    if let Ok(Ok(outcome)) = tokio::time::timeout(ACTION_TIMEOUT, answer).await {
+                        chat.tell(&channel, user.id.as_ref(), &outcome).await;
+                    }
+                });
+                return SlackInteractionResponse::Empty;
+            }
+        };
+        match outcome {
+            ActionOutcome::Done { notice } => {
+                if let Some(notice) = notice {
+                    let chat = self.clone();
+                    let channel = metadata.channel.clone();
+                    let user = user.id.to_string();
+                    tokio::spawn(async move { chat.ephemeral(&channel, &user, &notice).await });
+                }
+                SlackInteractionResponse::Empty
+            }
+            ActionOutcome::Invalid { field, message } => {
+                errors(render::error_block(&field, &callback), &message)
+            }
+            ActionOutcome::ConfirmPii { warning } => errors(
+                render::REPLY_BLOCK,
+                &format!("{warning} Tick “Post anyway” below and submit again to send it."),
+            ),
+            ActionOutcome::Refused { message } => {
+                errors(render::error_block("", &callback), &message)
+            }
+        }
+    }
+
+    /// Sends a request to the engine; `None` when the engine is gone (shutting down).
+    async fn send(
+        &self,
+        agent: Agent,
+        request: ActionRequest,
+    ) -> Option<oneshot::Receiver<ActionOutcome>> {
+        let sender = lock(&self.events).clone()?;
+        let (respond, answer) = oneshot::channel();
+        let event = ChatEvent {
+            chat: CHAT_NAME.to_string(),
+            agent,
+            request,
+            respond,
+        };
+        sender.send(event).await.ok()?;
+        Some(answer)
+    }
+
+    /// Shows an outcome to the person who acted, if there is something to say.
+    async fn tell(&self, channel: &str, user: &str, outcome: &ActionOutcome) {
+        let text = match outcome {
+            ActionOutcome::Done {
+                notice: Some(notice),
+            } => notice.clone(),
+            ActionOutcome::Done { notice: None } => return,
+            ActionOutcome::Refused { message } => message.clone(),
+            ActionOutcome::Invalid { message, .. } => message.clone(),
+            ActionOutcome::ConfirmPii { warning } => warning.clone(),
+        };
+        self.ephemeral(channel, user, &text).await;
+    }
+
+    async fn ephemeral(&self, channel: &str, user: &str, text: &str) {
+        if let Err(error) = self
+            .api
+            .post_ephemeral(channel, user, &render::escape(text))
+            .await
+        {
+            tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot send a private notice");
+        }
+    }
+
+    /// The agent for a Slack user: `slack:<id>`, named by their display name (cached).
+    async fn agent(&self, user: &SlackBasicUserInfo, timeout: Option<Duration>) -> Agent {
+        let id = user.id.to_string();
+        let cached = lock(&self.names).get(&id).cloned();
+        let name = match cached {
+            Some(name) => name,
+            None => {
+                let lookup = self.api.user_name(&id);
+                let found = match timeout {
+                    Some(limit) => tokio::time::timeout(limit, lookup).await.ok(),
+                    None => Some(lookup.await),
+                };
+                match found {
+                    Some(Ok(Some(name))) => {
+                        lock(&self.names).insert(id.clone(), name.clone());
+                        name
+                    }
+                    Some(Err(error)) => {
+                        tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot look up a user's name");
+                        fallback_name(user)
+                    }
+                    _ => fallback_name(user),
+                }
+            }
+        };
+        Agent {
+            id: format!("{CHAT_NAME}:{id}"),
+            name,
+        }
+    }
+
+    fn mention_for(&self, key: &str, channel: &str) -> Option<String> {
+        let target = key
+            .split_once("-escalation-")
+            .map(|(_, target)| target)
+            .and_then(|id| self.targets.iter().find(|target| target.id == id))
+            .or_else(|| {
+                self.targets
+                    .iter()
+                    .find(|target| target.channel.as_deref() == Some(channel))
+            })?;
+        target.mention.clone()
+    }
+
+    fn recorded(&self, key: &str) -> Result<Option<MessageRef>, ChatError> {
+        match self
+            .store
+            .chat_get(CHAT_NAME, &format!("{POSTED_PREFIX}{key}"))
+            .map_err(store_error)?
+        {
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|error| {
+                ChatError::Rejected(format!("bad slack record in the store: {error}"))
+            }),
+            None => Ok(None),
+        }
+    }
+
+    fn pending(&self, key: &str) -> Result<bool, ChatError> {
+        Ok(self
+            .store
+            .chat_get(CHAT_NAME, &format!("{PENDING_PREFIX}{key}"))
+            .map_err(store_error)?
+            .is_some())
+    }
+
+    async fn set_pending(&self, key: &str) -> Result<(), ChatError> {
+        self.store
+            .chat_put(CHAT_NAME, &format!("{PENDING_PREFIX}{key}"), b"1")
+            .await
+            .map_err(store_error)
+    }
+
+    async fn clear_pending(&self, key: &str) {
+        if let Err(error) = self
+            .store
+            .chat_remove(CHAT_NAME, &format!("{PENDING_PREFIX}{key}"))
+            .await
+        {
+            tracing::warn!(chat = CHAT_NAME, key, error = %error, "Cannot clear a posting marker");
+        }
+    }
+
+    async fn record(&self, key: &str, message: &MessageRef) -> Result<(), ChatError> {
+        let bytes = serde_json::to_vec(message).map_err(|error| {
+            ChatError::Rejected(format!("cannot encode a message ref: {error}"))
+        })?;
+        self.store
+            .chat_put(CHAT_NAME, &format!("{POSTED_PREFIX}{key}"), &bytes)
+            .await
+            .map_err(store_error)?;
+        self.clear_pending(key).await;
+        Ok(())
+    }
+
+    /// Posts with the key's bookkeeping: found again if a previous attempt may have posted it,
+    /// recorded once posted, the marker cleared when Slack certainly did not take it.
+    async fn post_once(
+        &self,
+        key: &str,
+        channel: &str,
+        thread: Option<(&str, &str)>,
+        request: SlackApiChatPostMessageRequest,
+    ) -> Result<MessageRef, ChatError> {
+        if let Some(message) = self.recorded(key)? {
+            tracing::debug!(chat = CHAT_NAME, key, "Already posted");
+            return Ok(message);
+        }
+        if self.pending(key)? {
+            let found = match thread {
+                Some((parent, text)) => self.api.find_in_thread(channel, parent, key, text).await?,
+                None => self.api.find_in_history(channel, key).await?,
+            };
+            if let Some(found) = found {
+                tracing::info!(chat = CHAT_NAME, key, ts = %found.ts, "Found a message posted before a restart");
+                let message = MessageRef {
+                    channel: channel.to_string(),
+                    message: found.ts,
+                    thread: None,
+                };
+                self.record(key, &message).await?;
+                return Ok(message);
+            }
+        } else {
+            self.set_pending(key).await?;
+        }
+        self.pacer.wait(channel).await;
+        match self.api.post_message(&request).await {
+            Ok(ts) => {
+                let message = MessageRef {
+                    channel: channel.to_string(),
+                    message: ts,
+                    thread: None,
+                };
+                self.record(key, &message).await?;
+                Ok(message)
+            }
+            Err(error) => {
+                // Slack answered, so nothing was posted: no need to search next time.
+                if matches!(
+                    error,
+                    ChatError::RateLimited { .. } | ChatError::Rejected(_)
+                ) {
+                    self.clear_pending(key).await;
+                }
+                Err(error)
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl ChatAdapter for SlackChat {
+    fn name(&self) -> &str {
+        CHAT_NAME
+    }
+
+    fn main_channel(&self) -> String {
+        self.channel.clone()
+    }
+
+    fn escalation_channel(&self, target: &str) -> Option<String> {
+        self.targets
+            .iter()
+            .find(|candidate| candidate.id == target)
+            .and_then(|target| target.channel.clone())
+    }
+
+    async fn post_card(
+        &self,
+        key: &str,
+        channel: &str,
+        card: &Card,
+    ) -> Result<MessageRef, ChatError> {
+        let mention = self.mention_for(key, channel);
+        let message = render::card_message(card, mention.as_deref());
+        let content = SlackMessageContent::new()
+            .with_text(message.text)
+            .with_blocks(message.blocks)
+            .with_metadata(api::metadata(key, card.case_id.0));
+        let request = SlackApiChatPostMessageRequest::new(channel.into(), content)
+            .with_unfurl_links(false)
+            .with_unfurl_media(false);
+        let posted = self.post_once(key, channel, None, request).await?;
+        tracing::info!(chat = CHAT_NAME, channel, case_id = %card.case_id, ts = %posted.message, "Card posted");
+        Ok(posted)
+    }
+
+    async fn update_card(&self, message: &MessageRef, card: &Card) -> Result<(), ChatError> {
+        let rendered = render::card_message(card, None);
+        let content = SlackMessageContent::new()
+            .with_text(rendered.text)
+            .with_blocks(rendered.blocks);
+        let request = SlackApiChatUpdateRequest::new(
+            message.channel.clone().into(),
+            content,
+            message.message.clone().into(),
+        );
+        self.api.update(&request).await?;
+        tracing::debug!(chat = CHAT_NAME, channel = %message.channel, case_id = %card.case_id, "Card updated");
+        Ok(())
+    }
+
+    async fn post_thread(
+        &self,
+        key: &str,
+        parent: &MessageRef,
+        note: &ThreadNote,
+    ) -> Result<(), ChatError> {
+        let text = render::note_text(note);
+        let case = case_of_key(key);
+        let content = SlackMessageContent::new()
+            .with_text(text.clone())
+            .with_metadata(api::metadata(key, case));
+        let request = SlackApiChatPostMessageRequest::new(parent.channel.clone().into(), content)
+            .with_thread_ts(parent.message.clone().into())
+            .with_unfurl_links(false)
+            .with_unfurl_media(false);
+        self.post_once(
+            key,
+            &parent.channel,
+            Some((&parent.message, &text)),
+            request,
+        )
+        .await
+        .map(|_| ())
+    }
+}
+
+/// The case number in a key like `case-7-event-3`.
+fn case_of_key(key: &str) -> u64 {
+    key.strip_prefix("case-")
+        .and_then(|rest| rest.split('-').next())
+        .and_then(|number| number.parse().ok())
+        .unwrap_or(0)
+}
+
+fn fallback_name(user: &SlackBasicUserInfo) -> String {
+    user.name
+        .clone()
+        .or_else(|| user.username.clone())
+        .filter(|name| !name.trim().is_empty())
+        .unwrap_or_else(|| user.id.to_string())
+}
+
+fn errors(block: &str, message: &str) -> SlackInteractionResponse {
+    let errors = [(block.to_string(), render::fit(message, 2000))]
+        .into_iter()
+        .collect();
+    SlackInteractionResponse::ViewSubmission(SlackViewSubmissionResponse::Errors(
+        SlackViewSubmissionErrorsResponse::new(errors),
+    ))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn store_error(error: StoreError) -> ChatError {
+    ChatError::Transient(format!("slack records in the store: {error}"))
+}
+
+fn log_listener_error(
+    error: Box<dyn std::error::Error + Send + Sync>,
+    _client: Arc<SlackClient<api::Connector>>,
+    _state: SlackClientEventsUserState,
+) -> HttpStatusCode {
+    tracing::warn!(chat = CHAT_NAME, error = %error, "Slack Socket Mode error");
+    HttpStatusCode::OK
+}
+
+/// Paces posts per channel: one per `interval`, allowing `burst` at once (a GCRA bucket).
+#[derive(Debug)]
+struct Pacer {
+    interval: Duration,
+    tolerance: Duration,
+    next: Mutex<HashMap<String, Instant>>,
+}
+
+impl Pacer {
+    fn new(interval: Duration, burst: u32) -> Pacer {
+        Pacer {
+            interval,
+            tolerance: interval * burst.saturating_sub(1),
+            next: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Waits for the channel's next slot (and takes it).
+    async fn wait(&self, channel: &str) {
+        let send_at = {
+            let mut next = lock(&self.next);
+            let now = Instant::now();
+            let theoretical = next.get(channel).copied().unwrap_or(now).max(now);
+            let earliest = theoretical
+                .checked_sub(self.tolerance)
+                .unwrap_or(now)
+                .max(now);
+            next.insert(channel.to_string(), theoretical + self.interval);
+            earliest
+        };
+        tokio::time::sleep_until(send_at).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn pacer_allows_a_burst_then_one_per_interval() {
+        let pacer = Pacer::new(Duration::from_secs(1), 3);
+        let start = Instant::now();
+        let mut sent = Vec::new();
+        for _ in 0..6 {
+            pacer.wait("C1").await;
+            sent.push((Instant::now() - start).as_millis());
+        }
+        assert_eq!(sent, vec![0, 0, 0, 1000, 2000, 3000]);
+        // Another channel has its own pace.
+        let before = Instant::now();
+        pacer.wait("C2").await;
+        assert_eq!(Instant::now(), before);
+    }
+
+    #[test]
+    fn keys_name_their_case() {
+        assert_eq!(case_of_key("case-7"), 7);
+        assert_eq!(case_of_key("case-12-event-3"), 12);
+        assert_eq!(case_of_key("other"), 0);
+    }
+}

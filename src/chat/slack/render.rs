@@ -1,0 +1,466 @@
+//! Card → Block Kit, and the Reply and Escalate modals.
+//!
+//! Pure functions of their inputs, table-tested below. Every text that comes from a post, a
+//! person or config is escaped for `mrkdwn` (`&`, `<`, `>`), so a hostile post cannot ping
+//! `<!channel>` or forge a link, and every field is cut to Slack's limits
+//! (`specs/platform-limits.json`): a long post is truncated with a link, never rejected.
+
+use chrono::{DateTime, Utc};
+use slack_morphism::prelude::*;
+
+use crate::domain::{ActionKind, ButtonStyle, Card, CardKind, Network, ThreadNote};
+
+/// Header block text, in characters.
+pub const HEADER_MAX: usize = 150;
+/// Section text, in characters.
+pub const SECTION_MAX: usize = 3000;
+/// Blocks in a message.
+pub const BLOCKS_MAX: usize = 50;
+/// Button text, in characters.
+pub const BUTTON_TEXT_MAX: usize = 75;
+/// Button and option values, in characters.
+pub const VALUE_MAX: usize = 2000;
+/// Context element text, in characters (a text object's limit).
+pub const CONTEXT_TEXT_MAX: usize = 3000;
+/// Modal title and submit/close labels, in characters.
+pub const MODAL_TITLE_MAX: usize = 24;
+/// Plain text input's `max_length` ceiling.
+pub const INPUT_MAX: u64 = 3000;
+/// Options in a static select.
+pub const SELECT_OPTIONS_MAX: usize = 100;
+/// Option text in a static select, in characters.
+pub const OPTION_TEXT_MAX: usize = 75;
+/// The plain-text fallback (`text`), kept short: it is what notifications show.
+pub const FALLBACK_MAX: usize = 300;
+/// An option's value (overflow, select), in characters.
+pub const OPTION_VALUE_MAX: usize = 150;
+/// A modal's `private_metadata`, in characters.
+pub const PRIVATE_METADATA_MAX: usize = 3000;
+
+/// The Reply modal's `callback_id`.
+pub const REPLY_CALLBACK: &str = "mentiondesk_reply";
+/// The Escalate modal's `callback_id`.
+pub const ESCALATE_CALLBACK: &str = "mentiondesk_escalate";
+/// The reply text input's block id (errors are keyed by it).
+pub const REPLY_BLOCK: &str = "reply_text";
+/// The "post anyway" checkbox block id.
+pub const CONFIRM_BLOCK: &str = "confirm_pii";
+/// The escalation target select's block id.
+pub const TARGET_BLOCK: &str = "target";
+/// The escalation note's block id.
+pub const NOTE_BLOCK: &str = "note";
+/// The action id of every input element (one per block).
+pub const INPUT_ACTION: &str = "value";
+/// The overflow menu's action id.
+pub const OVERFLOW_ACTION: &str = "more";
+/// The value of the "post anyway" checkbox option.
+pub const CONFIRM_VALUE: &str = "confirm";
+
+/// A card as a Slack message: blocks plus the plain-text fallback.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CardMessage {
+    /// The Block Kit blocks.
+    pub blocks: Vec<SlackBlock>,
+    /// The notification fallback.
+    pub text: String,
+}
+
+/// Renders a card. `mention` is the target's user group (or user) on an escalation card.
+pub fn card_message(card: &Card, mention: Option<&str>) -> CardMessage {
+    let mut blocks: Vec<SlackBlock> = Vec::new();
+    blocks.push(SlackHeaderBlock::new(plain(&card.title, HEADER_MAX)).into());
+    if let CardKind::Escalation { target, by, note } = &card.kind {
+        let mut line = String::new();
+        if let Some(mention) = mention.and_then(mention_token) {
+            line.push_str(&mention);
+            line.push(' ');
+        }
+        line.push_str(&format!(
+            "Escalated to *{}* by {}",
+            escape(target),
+            escape(by)
+        ));
+        if !note.trim().is_empty() {
+            line.push_str(&format!(": {}", escape(note)));
+        }
+        blocks.push(section(fit(&line, SECTION_MAX)));
+    }
+    blocks.push(section(post_text(card)));
+    blocks.push(section(fit(&source_line(card), SECTION_MAX)));
+    blocks.push(section(fit(
+        &format!(
+            "*{}* · score {:.2} · {}",
+            escape(card.triage.label.as_str()),
+            card.triage.score,
+            escape(&card.triage.reason)
+        ),
+        SECTION_MAX,
+    )));
+    if let Some(context) = &card.context {
+        blocks.push(context_block(&escape(context)));
+    }
+    blocks.push(context_block(&state_line(card)));
+    if let Some(actions) = actions_block(card) {
+        blocks.push(actions);
+    }
+    blocks.truncate(BLOCKS_MAX);
+    CardMessage {
+        blocks,
+        text: fallback_text(card),
+    }
+}
+
+/// A thread note as mrkdwn text: who (when the note doesn't already say), what, and the link.
+pub fn note_text(note: &ThreadNote) -> String {
+    let mut text = String::new();
+    if let Some(by) = note.by.as_deref().filter(|by| !note.text.contains(*by)) {
+        text.push_str(&format!("*{}*: ", escape(by)));
+    }
+    text.push_str(&escape(&note.text));
+    if let Some(url) = note.link.as_deref().and_then(safe_url) {
+        text.push_str(&format!(" <{}|link>", link_target(url)));
+    }
+    fit(&text, SECTION_MAX)
+}
+
+/// Where a reply modal starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplyForm {
+    /// The payload the Reply button carried (`reply:case:version`).
+    pub payload: String,
+    /// The channel of the card, for private notices afterwards.
+    pub channel: String,
+    /// The customer's handle (without `@`).
+    pub handle: String,
+    /// The network.
+    pub network: Network,
+    /// Its reply length limit.
+    pub limit: usize,
+    /// The starting text: the draft of a failed reply, or `@handle `.
+    pub initial: String,
+    /// Whether `initial` is a failed reply's draft.
+    pub from_draft: bool,
+}
+
+/// The Reply modal.
+pub fn reply_modal(form: &ReplyForm) -> SlackView {
+    let mut about = format!(
+        "Replying publicly to *@{}* on {}. {} counts up to *{}* characters; your signature is added if you have one.",
+        escape(&form.handle),
+        form.network.label(),
+        form.network.label(),
+        form.limit
+    );
+    if form.from_draft {
+        about.push_str(" The last reply failed: its draft is below.");
+    }
+    let input = SlackBlockPlainTextInputElement::new()
+        .with_action_id(INPUT_ACTION.into())
+        .with_multiline(true)
+        .with_max_length(INPUT_MAX)
+        .with_initial_value(truncate(&form.initial, INPUT_MAX as usize));
+    let confirm = SlackBlockCheckboxesElement::new(vec![SlackBlockChoiceItem::new(
+        SlackBlockText::from(SlackBlockPlainText::new(
+            "Post anyway, even if it contains personal data".to_string(),
+        )),
+        CONFIRM_VALUE.to_string(),
+    )])
+    .with_action_id(INPUT_ACTION.into());
+    let blocks: Vec<SlackBlock> = vec![
+        section(fit(&about, SECTION_MAX)),
+        SlackInputBlock::new(plain("Public reply", 2000), input.into())
+            .with_block_id(REPLY_BLOCK.into())
+            .into(),
+        SlackInputBlock::new(plain("Personal data", 2000), confirm.into())
+            .with_block_id(CONFIRM_BLOCK.into())
+            .with_optional(true)
+            .into(),
+    ];
+    modal(
+        "Reply publicly",
+        "Post reply",
+        REPLY_CALLBACK,
+        &form_metadata(&form.payload, &form.channel),
+        blocks,
+    )
+}
+
+/// The Escalate modal: a static select of the targets (id, label) and a note.
+pub fn escalate_modal(payload: &str, channel: &str, targets: &[(String, String)]) -> SlackView {
+    let options: Vec<SlackBlockChoiceItem<SlackBlockPlainTextOnly>> = targets
+        .iter()
+        .take(SELECT_OPTIONS_MAX)
+        .map(|(id, label)| {
+            SlackBlockChoiceItem::new(
+                plain(label, OPTION_TEXT_MAX),
+                truncate(id, OPTION_VALUE_MAX),
+            )
+        })
+        .collect();
+    let select = SlackBlockStaticSelectElement::new()
+        .with_action_id(INPUT_ACTION.into())
+        .with_placeholder(plain("Choose a team", 150))
+        .with_options(options);
+    let note = SlackBlockPlainTextInputElement::new()
+        .with_action_id(INPUT_ACTION.into())
+        .with_multiline(true)
+        .with_max_length(INPUT_MAX);
+    let blocks: Vec<SlackBlock> = vec![
+        SlackInputBlock::new(plain("Escalate to", 2000), select.into())
+            .with_block_id(TARGET_BLOCK.into())
+            .into(),
+        SlackInputBlock::new(plain("Internal note (not public)", 2000), note.into())
+            .with_block_id(NOTE_BLOCK.into())
+            .with_optional(true)
+            .into(),
+    ];
+    modal(
+        "Escalate",
+        "Escalate",
+        ESCALATE_CALLBACK,
+        &form_metadata(payload, channel),
+        blocks,
+    )
+}
+
+/// What a modal carries through Slack: the button's payload and the card's channel.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FormMetadata {
+    /// `verb:case:version`.
+    pub payload: String,
+    /// The card's channel.
+    pub channel: String,
+}
+
+fn form_metadata(payload: &str, channel: &str) -> String {
+    let metadata = FormMetadata {
+        payload: payload.to_string(),
+        channel: channel.to_string(),
+    };
+    let text = serde_json::to_string(&metadata).unwrap_or_default();
+    truncate(&text, PRIVATE_METADATA_MAX)
+}
+
+/// The block an engine error about `field` is shown under.
+pub fn error_block(field: &str, callback: &str) -> &'static str {
+    match (callback, field) {
+        (ESCALATE_CALLBACK, "note") => NOTE_BLOCK,
+        (ESCALATE_CALLBACK, _) => TARGET_BLOCK,
+        _ => REPLY_BLOCK,
+    }
+}
+
+fn modal(
+    title: &str,
+    submit: &str,
+    callback: &str,
+    metadata: &str,
+    blocks: Vec<SlackBlock>,
+) -> SlackView {
+    SlackView::Modal(
+        SlackModalView::new(plain(title, MODAL_TITLE_MAX), blocks)
+            .with_submit(plain(submit, MODAL_TITLE_MAX))
+            .with_close(plain("Cancel", MODAL_TITLE_MAX))
+            .with_callback_id(callback.into())
+            .with_private_metadata(metadata.to_string()),
+    )
+}
+
+fn post_text(card: &Card) -> String {
+    let link =
+        safe_url(&card.post_url).map(|url| format!("\n<{}|Read the full post>", link_target(url)));
+    let quoted = quote(&escape(&card.text));
+    let suffix = link.as_deref().unwrap_or("");
+    if !card.text_truncated && quoted.chars().count() <= SECTION_MAX {
+        return if quoted.is_empty() {
+            "_(no text)_".to_string()
+        } else {
+            quoted
+        };
+    }
+    // Cut the post (not the link) so the whole section stays within the limit.
+    let room = SECTION_MAX.saturating_sub(suffix.chars().count() + 1);
+    let mut cut = truncate(&quoted, room);
+    if !cut.ends_with('…') {
+        cut.push('…');
+    }
+    format!("{cut}{suffix}")
+}
+
+fn source_line(card: &Card) -> String {
+    let author = match card.author_name.as_deref().filter(|n| !n.trim().is_empty()) {
+        Some(name) => format!("*{}* @{}", escape(name), escape(&card.author_handle)),
+        None => format!("*@{}*", escape(&card.author_handle)),
+    };
+    match safe_url(&card.post_url) {
+        Some(url) => format!(
+            "{author} · {} · <{}|View post>",
+            card.network.label(),
+            link_target(url)
+        ),
+        None => format!("{author} · {}", card.network.label()),
+    }
+}
+
+fn state_line(card: &Card) -> String {
+    let mut line = String::new();
+    if card.overdue {
+        line.push_str(":rotating_light: ");
+    }
+    line.push_str(&escape(&card.state_line));
+    let opened = card.opened_at.timestamp();
+    line.push_str(&format!(
+        " · opened <!date^{opened}^{{ago}}|{}>",
+        fallback_time(card.opened_at)
+    ));
+    line
+}
+
+fn fallback_time(at: DateTime<Utc>) -> String {
+    at.format("%b %d, %H:%M UTC").to_string()
+}
+
+fn actions_block(card: &Card) -> Option<SlackBlock> {
+    let mut elements: Vec<SlackActionBlockElement> = Vec::new();
+    let mut overflow: Vec<SlackBlockChoiceItem<SlackBlockPlainTextOnly>> = Vec::new();
+    let closed_only = card
+        .buttons
+        .iter()
+        .all(|button| button.kind == ActionKind::Reopen);
+    for button in &card.buttons {
+        let in_menu = matches!(button.kind, ActionKind::Resolve | ActionKind::Dismiss)
+            || (button.kind == ActionKind::Reopen && !closed_only);
+        if in_menu {
+            overflow.push(SlackBlockChoiceItem::new(
+                plain(&button.label, OPTION_TEXT_MAX),
+                truncate(&button.payload, OPTION_VALUE_MAX),
+            ));
+            continue;
+        }
+        let mut element = SlackBlockButtonElement::new(plain(&button.label, BUTTON_TEXT_MAX))
+            .with_action_id(button.kind.verb().into())
+            .with_value(truncate(&button.payload, VALUE_MAX));
+        match button.style {
+            ButtonStyle::Primary => element = element.with_style(SlackBlockButtonStyle::Primary),
+            ButtonStyle::Danger => element = element.with_style(SlackBlockButtonStyle::Danger),
+            ButtonStyle::Default => {}
+        }
+        elements.push(element.into());
+    }
+    if !overflow.is_empty() {
+        // An overflow menu holds at most five options.
+        overflow.truncate(5);
+        elements.push(
+            SlackBlockOverflowElement::new(overflow)
+                .with_action_id(OVERFLOW_ACTION.into())
+                .into(),
+        );
+    }
+    if elements.is_empty() {
+        return None;
+    }
+    Some(
+        SlackActionsBlock::new(elements)
+            .with_block_id(format!("case-{}-actions", card.case_id.0).into())
+            .into(),
+    )
+}
+
+fn fallback_text(card: &Card) -> String {
+    let mut text = format!("{}: @{}", card.title, card.author_handle);
+    if !card.text.is_empty() {
+        text.push_str(" — ");
+        text.push_str(&card.text);
+    }
+    fit(&escape(&text), FALLBACK_MAX)
+}
+
+fn section(text: String) -> SlackBlock {
+    SlackSectionBlock::new()
+        .with_text(SlackBlockText::MarkDown(SlackBlockMarkDownText::new(text)))
+        .into()
+}
+
+fn context_block(text: &str) -> SlackBlock {
+    SlackContextBlock::new(vec![SlackContextBlockElement::MarkDown(
+        SlackBlockMarkDownText::new(fit(text, CONTEXT_TEXT_MAX)),
+    )])
+    .into()
+}
+
+fn plain(text: &str, max: usize) -> SlackBlockPlainTextOnly {
+    let text = if text.trim().is_empty() { "-" } else { text };
+    SlackBlockPlainTextOnly::from(truncate(text, max))
+}
+
+/// The Slack token for a configured mention: a user group id (`S…`) becomes `<!subteam^S…>`,
+/// a user id (`U…`/`W…`) becomes `<@U…>`, an already formatted token is kept. Anything else
+/// (e.g. a Discord role id) has no meaning in Slack and is skipped.
+pub fn mention_token(mention: &str) -> Option<String> {
+    let mention = mention.trim();
+    let is_id = |rest: &str| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric());
+    if (mention.starts_with("<!subteam^") || mention.starts_with("<@")) && mention.ends_with('>') {
+        return Some(mention.to_string());
+    }
+    match mention.chars().next() {
+        Some('S') if is_id(mention) => Some(format!("<!subteam^{mention}>")),
+        Some('U' | 'W') if is_id(mention) => Some(format!("<@{mention}>")),
+        _ => None,
+    }
+}
+
+/// Escapes the three characters Slack's mrkdwn treats as control characters.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn quote(text: &str) -> String {
+    text.lines()
+        .map(|line| format!("> {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Cuts `text` to `max` characters, with an ellipsis when cut.
+pub fn fit(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    // Never leave half an entity (`&am`) or half a link (`<http…`) behind.
+    if let Some(amp) = cut.rfind('&') {
+        if !cut[amp..].contains(';') {
+            cut.truncate(amp);
+        }
+    }
+    if let Some(open) = cut.rfind('<') {
+        if !cut[open..].contains('>') {
+            cut.truncate(open);
+        }
+    }
+    cut.push('…');
+    cut
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    fit(text, max)
+}
+
+fn safe_url(url: &str) -> Option<&str> {
+    let trimmed = url.trim();
+    let lower = trimmed.to_ascii_lowercase();
+    (lower.starts_with("https://") || lower.starts_with("http://")).then_some(trimmed)
+}
+
+/// A URL as the target of `<url|label>`: `|` and `>` would end it early.
+fn link_target(url: &str) -> String {
+    url.replace('|', "%7C")
+        .replace('>', "%3E")
+        .replace('<', "%3C")
+        .replace(' ', "%20")
+}
+
+#[cfg(test)]
+mod tests;

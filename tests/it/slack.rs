@@ -1,0 +1,507 @@
+//! Slack end to end against the fake Slack: cards, clicks over Socket Mode, modals, threads,
+//! escalation, rate limits and reconnects. The console stays on, so every test also shows that
+//! an action in Slack updates both chats.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::fakes::slack::{wait_until, FakeSlack, Posted};
+use crate::fakes::Fault;
+use crate::helpers::{bsky, TestApp};
+
+const MAIN: &str = "C0MENTIONS1";
+const TIER2: &str = "C0TIER20001";
+const ANA: &str = "U0ANA00001";
+const BO: &str = "U0BO000001";
+
+async fn slack_app() -> (FakeSlack, TestApp) {
+    let slack = FakeSlack::start(&[MAIN, TIER2], &[(ANA, "Ana"), (BO, "Bo")]).await;
+    let extra = format!(
+        "{}\n[[escalations]]\nid = \"tier2\"\nlabel = \"Tier 2\"\nslack_channel = \"{TIER2}\"\nmention = \"S0TIER2000\"\n",
+        slack.config(MAIN)
+    );
+    let app = TestApp::spawn_with(&extra).await;
+    slack.wait_connected(1).await;
+    (slack, app)
+}
+
+fn complaint(id: &str, handle: &str) -> Value {
+    bsky(
+        id,
+        handle,
+        "@acme.bsky.social my order never arrived and support ignores me",
+        None,
+    )
+}
+
+async fn card(slack: &FakeSlack, case: u64) -> Posted {
+    wait_until(&format!("the card of case {case}"), || {
+        slack.card(case).is_some()
+    })
+    .await;
+    slack.card(case).unwrap()
+}
+
+/// The value of the button (or overflow option) `verb` on the card's current blocks.
+fn button(card: &Posted, verb: &str) -> String {
+    let blocks = card.current()["blocks"].as_array().cloned().unwrap();
+    for block in blocks.iter().filter(|b| b["type"] == "actions") {
+        for element in block["elements"].as_array().unwrap() {
+            if element["action_id"] == verb {
+                return element["value"].as_str().unwrap().to_string();
+            }
+            for option in element["options"].as_array().into_iter().flatten() {
+                let value = option["value"].as_str().unwrap();
+                if value.starts_with(&format!("{verb}:")) {
+                    return value.to_string();
+                }
+            }
+        }
+    }
+    panic!("no {verb} on {blocks:?}")
+}
+
+async fn wait_for_update(slack: &FakeSlack, case: u64, needle: &str) -> Posted {
+    wait_until(&format!("card {case} to show {needle:?}"), || {
+        slack
+            .card(case)
+            .is_some_and(|card| card.updated.is_some() && card.all_text().contains(needle))
+    })
+    .await;
+    slack.card(case).unwrap()
+}
+
+#[tokio::test]
+async fn a_complaint_becomes_a_block_kit_card_with_metadata() {
+    let (slack, app) = slack_app().await;
+    app.post(&[complaint("p1", "jo")]);
+    let card = card(&slack, 1).await;
+
+    assert_eq!(card.channel, MAIN);
+    let body = &card.body;
+    assert_eq!(body["metadata"]["event_type"], "mentiondesk_message");
+    assert_eq!(body["metadata"]["event_payload"]["key"], "case-1");
+    assert_eq!(body["metadata"]["event_payload"]["case_id"], "1");
+    assert!(body["text"].as_str().unwrap().contains("@jo"), "{body}");
+    let blocks = body["blocks"].as_array().unwrap();
+    assert_eq!(blocks[0]["type"], "header");
+    assert_eq!(blocks[0]["text"]["text"], "Complaint on Bluesky");
+    let text = card.all_text();
+    for expected in [
+        "> @acme.bsky.social my order never arrived",
+        "<https://bsky.app/profile/jo/post/p1|View post>",
+        "*complaint* · score",
+        "New · unclaimed",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing in {text}");
+    }
+    assert_eq!(button(&card, "claim"), "claim:1:1");
+    assert!(button(&card, "reply").starts_with("reply:1:"));
+    assert!(button(&card, "resolve").starts_with("resolve:1:"));
+    assert!(button(&card, "dismiss").starts_with("dismiss:1:"));
+    // The console has its card too.
+    app.wait_for("mentions", |m| m.len() == 1).await;
+}
+
+#[tokio::test]
+async fn claim_is_acked_updates_the_card_and_the_second_claimer_hears_privately() {
+    let (slack, app) = slack_app().await;
+    app.post(&[complaint("p1", "jo")]);
+    let card = card(&slack, 1).await;
+    let claim = button(&card, "claim");
+
+    let envelope = slack.push_interactive(slack.block_action(ANA, &card, &claim));
+    let ack = slack.ack(&envelope).await;
+    assert!(ack.get("payload").is_none(), "a bare ack: {ack}");
+    let updated = wait_for_update(&slack, 1, "owner Ana").await;
+    assert!(!slack.requests_to_update().is_empty());
+    assert!(button(&updated, "unclaim").starts_with("unclaim:1:"));
+    // Claimed by Ana, in the thread, with her display name from users.info.
+    wait_until("the claim note", || {
+        slack
+            .thread(&card.ts)
+            .iter()
+            .any(|n| n.body["text"] == "Claimed by Ana")
+    })
+    .await;
+
+    // Bo clicks the same (stale) button.
+    let envelope = slack.push_interactive(slack.block_action(BO, &card, &claim));
+    slack.ack(&envelope).await;
+    wait_until("Bo's private notice", || {
+        slack
+            .ephemerals()
+            .iter()
+            .any(|e| e["user"] == BO && e["text"] == "Already claimed by Ana.")
+    })
+    .await;
+    let ephemeral = slack
+        .ephemerals()
+        .into_iter()
+        .find(|e| e["user"] == BO)
+        .unwrap();
+    assert_eq!(ephemeral["channel"], MAIN);
+
+    // Both chats at once: the console card shows Ana too.
+    let console = app.wait_for_card(1, "claimed", 1).await;
+    assert_eq!(console["card"]["owner"], "Ana");
+}
+
+#[tokio::test]
+async fn reply_opens_a_modal_and_the_submit_replies_on_the_network() {
+    let (slack, app) = slack_app().await;
+    app.post(&[complaint("p1", "jo")]);
+    let card = card(&slack, 1).await;
+
+    let envelope = slack.push_interactive(slack.block_action(ANA, &card, &button(&card, "reply")));
+    slack.ack(&envelope).await;
+    let view = slack.views().pop().expect("views.open was called");
+    assert_eq!(view["callback_id"], "mentiondesk_reply");
+    let view_text = serde_json::to_string(&view).unwrap();
+    assert!(view_text.contains("*300* characters"), "{view_text}");
+    assert!(
+        view_text.contains("\"initial_value\":\"@jo \""),
+        "{view_text}"
+    );
+
+    let text = "@jo so sorry! We've reshipped it today.";
+    let submission = slack.view_submission(
+        ANA,
+        &view,
+        &[(
+            "reply_text",
+            json!({"type": "plain_text_input", "value": text}),
+        )],
+    );
+    let envelope = slack.push_interactive(submission);
+    let ack = slack.ack(&envelope).await;
+    assert!(ack.get("payload").is_none(), "the modal closes: {ack}");
+
+    wait_until("the reply on the network", || {
+        !app.sent_replies().is_empty()
+    })
+    .await;
+    let sent = app.sent_replies();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["text"], text);
+    wait_until("the reply note in the thread", || {
+        slack.thread(&card.ts).iter().any(|n| {
+            n.body["text"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("replied publicly")
+        })
+    })
+    .await;
+    let note = slack.thread(&card.ts).pop().unwrap();
+    assert_eq!(note.body["thread_ts"], card.ts);
+    assert_eq!(note.body["metadata"]["event_payload"]["case_id"], "1");
+    wait_for_update(&slack, 1, "1 public reply").await;
+    // The private notice says the reply is queued.
+    wait_until("the queued notice", || {
+        slack.ephemerals().iter().any(|e| {
+            e["user"] == ANA
+                && e["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with("Reply queued")
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_over_limit_reply_keeps_the_modal_open_and_posts_nothing() {
+    let (slack, app) = slack_app().await;
+    app.post(&[complaint("p1", "jo")]);
+    let card = card(&slack, 1).await;
+    let envelope = slack.push_interactive(slack.block_action(ANA, &card, &button(&card, "reply")));
+    slack.ack(&envelope).await;
+    let view = slack.views().pop().unwrap();
+
+    let long = format!("@jo {}", "sorry ".repeat(80));
+    let submission = slack.view_submission(
+        ANA,
+        &view,
+        &[(
+            "reply_text",
+            json!({"type": "plain_text_input", "value": long}),
+        )],
+    );
+    let ack = slack.ack(&slack.push_interactive(submission)).await;
+    assert_eq!(ack["payload"]["response_action"], "errors", "{ack}");
+    let error = ack["payload"]["errors"]["reply_text"].as_str().unwrap();
+    assert!(error.contains("of 300 characters"), "{error}");
+
+    // Personal data: held until "Post anyway" is ticked.
+    let with_pii = "@jo write to me at ana@example.com";
+    let submission = slack.view_submission(
+        ANA,
+        &view,
+        &[(
+            "reply_text",
+            json!({"type": "plain_text_input", "value": with_pii}),
+        )],
+    );
+    let ack = slack.ack(&slack.push_interactive(submission)).await;
+    assert_eq!(ack["payload"]["response_action"], "errors", "{ack}");
+    assert!(ack["payload"]["errors"]["reply_text"]
+        .as_str()
+        .unwrap()
+        .contains("Post anyway"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(app.sent_replies().is_empty(), "nothing posted");
+
+    let confirmed = slack.view_submission(
+        ANA,
+        &view,
+        &[
+            ("reply_text", json!({"type": "plain_text_input", "value": with_pii})),
+            (
+                "confirm_pii",
+                json!({"type": "checkboxes", "selected_options": [{"text": {"type": "plain_text", "text": "Post anyway"}, "value": "confirm"}]}),
+            ),
+        ],
+    );
+    let ack = slack.ack(&slack.push_interactive(confirmed)).await;
+    assert!(ack.get("payload").is_none(), "{ack}");
+    wait_until("the confirmed reply", || app.sent_replies().len() == 1).await;
+}
+
+#[tokio::test]
+async fn escalate_posts_a_linked_card_mentioning_the_group_and_a_thread_note() {
+    let (slack, app) = slack_app().await;
+    app.post(&[complaint("p1", "jo")]);
+    let card = card(&slack, 1).await;
+    let envelope =
+        slack.push_interactive(slack.block_action(ANA, &card, &button(&card, "escalate")));
+    slack.ack(&envelope).await;
+    let view = slack.views().pop().unwrap();
+    assert_eq!(view["callback_id"], "mentiondesk_escalate");
+    let options = serde_json::to_string(&view["blocks"][0]["element"]["options"]).unwrap();
+    assert!(options.contains("\"value\":\"tier2\""), "{options}");
+    assert!(options.contains("\"value\":\"billing\""), "{options}");
+
+    let submission = slack.view_submission(
+        ANA,
+        &view,
+        &[
+            (
+                "target",
+                json!({"type": "static_select", "selected_option": {"text": {"type": "plain_text", "text": "Tier 2"}, "value": "tier2"}}),
+            ),
+            ("note", json!({"type": "plain_text_input", "value": "refund <now>"})),
+        ],
+    );
+    let ack = slack.ack(&slack.push_interactive(submission)).await;
+    assert!(ack.get("payload").is_none(), "{ack}");
+
+    wait_until("the linked card", || !slack.cards(TIER2).is_empty()).await;
+    let linked = slack.cards(TIER2).pop().unwrap();
+    let text = linked.all_text();
+    assert!(
+        text.contains("<!subteam^S0TIER2000> Escalated to *Tier 2* by Ana: refund &lt;now&gt;"),
+        "{text}"
+    );
+    assert_eq!(linked.key(), Some("case-1-escalation-tier2"));
+    wait_until("the escalation note", || {
+        slack.thread(&card.ts).iter().any(|n| {
+            n.body["text"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("Tier 2")
+        })
+    })
+    .await;
+    // The console got its linked card in its own tier2 channel.
+    app.wait_for("tier2", |m| m.len() == 1).await;
+}
+
+#[tokio::test]
+async fn a_429_storm_delays_cards_but_loses_none() {
+    let (slack, app) = slack_app().await;
+    for _ in 0..4 {
+        slack.server.inject(
+            "/api/chat.postMessage",
+            Fault::RateLimited {
+                retry_after_secs: 1,
+            },
+        );
+    }
+    let mentions: Vec<Value> = (1..=6)
+        .map(|n| complaint(&format!("p{n}"), &format!("user{n}")))
+        .collect();
+    app.post(&mentions);
+    wait_until("six cards", || slack.cards(MAIN).len() == 6).await;
+    let mut keys: Vec<String> = slack
+        .cards(MAIN)
+        .iter()
+        .map(|c| c.key().unwrap().to_string())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 6, "one card per case, none twice");
+    let refused = slack
+        .server
+        .requests_to("POST", "/api/chat.postMessage")
+        .len()
+        - slack.messages().len();
+    assert!(refused >= 4, "the injected 429s were retried");
+    assert_eq!(
+        slack.rate_limited(),
+        0,
+        "the adapter paces itself below the channel limit"
+    );
+}
+
+#[tokio::test]
+async fn after_a_socket_mode_disconnect_it_reconnects_and_keeps_handling_clicks() {
+    let (slack, app) = slack_app().await;
+    app.post(&[complaint("p1", "jo")]);
+    let card = card(&slack, 1).await;
+
+    slack.disconnect();
+    slack.wait_connected(2).await;
+    let opens = slack
+        .server
+        .requests_to("POST", "/api/apps.connections.open")
+        .len();
+    assert!(opens >= 2, "a new wss URL was asked for");
+
+    let envelope = slack.push_interactive(slack.block_action(ANA, &card, &button(&card, "claim")));
+    slack.ack(&envelope).await;
+    wait_for_update(&slack, 1, "owner Ana").await;
+    app.wait_for_card(1, "claimed", 1).await;
+}
+
+#[tokio::test]
+async fn a_channel_slack_does_not_know_is_refused_and_the_console_still_works() {
+    let slack = FakeSlack::start(&[MAIN], &[]).await;
+    let app = TestApp::spawn_with(&slack.config("C0UNKNOWN01")).await;
+    app.post(&[complaint("p1", "jo")]);
+    app.wait_for("mentions", |m| m.len() == 1).await;
+    wait_until("a refused attempt", || {
+        !slack
+            .server
+            .requests_to("POST", "/api/chat.postMessage")
+            .is_empty()
+    })
+    .await;
+    assert!(slack.messages().is_empty());
+}
+
+impl FakeSlack {
+    fn requests_to_update(&self) -> Vec<crate::fakes::Recorded> {
+        self.server.requests_to("POST", "/api/chat.update")
+    }
+}
+
+/// The crash window of a card post: Slack took the message, the process died before the
+/// store recorded it. After the restart the adapter finds its card by the key in the message
+/// metadata (`conversations.history`) instead of posting a second one.
+#[tokio::test]
+async fn a_card_posted_just_before_a_crash_is_found_not_posted_again() {
+    let (slack, mut app) = slack_app().await;
+    app.post(&[complaint("p1", "jo")]);
+    let posted = card(&slack, 1).await;
+    app.stop().await;
+
+    {
+        let store = mentiondesk::store::Store::open(&app.dir.path().join("store/sled")).unwrap();
+        store.chat_remove("slack", "k/case-1").await.unwrap();
+        store.chat_put("slack", "p/case-1", b"1").await.unwrap();
+        store
+            .transact(|tx| {
+                let mut case = tx.case(mentiondesk::domain::CaseId(1))?.expect("case 1");
+                case.chat_refs.remove("slack");
+                tx.put_case(&case)?;
+                tx.enqueue(
+                    "chat/slack",
+                    &mentiondesk::store::OutboxEntry {
+                        case: case.id,
+                        task: mentiondesk::store::OutboxTask::SyncCard,
+                        attempts: 0,
+                        last_error: None,
+                        created_at: chrono::Utc::now(),
+                    },
+                )
+            })
+            .unwrap();
+        store.flush().await.unwrap();
+    }
+
+    let app = app.restart().await;
+    slack.wait_connected(2).await;
+    wait_until("the history lookup", || {
+        !slack
+            .server
+            .requests_to("GET", "/api/conversations.history")
+            .is_empty()
+    })
+    .await;
+    let lookup = slack
+        .server
+        .requests_to("GET", "/api/conversations.history")
+        .remove(0);
+    assert!(
+        lookup.query.contains("include_all_metadata=true"),
+        "{}",
+        lookup.query
+    );
+
+    // A claim now edits the original message: its ts was recovered.
+    let envelope =
+        slack.push_interactive(slack.block_action(ANA, &posted, &button(&posted, "claim")));
+    slack.ack(&envelope).await;
+    wait_for_update(&slack, 1, "owner Ana").await;
+    app.wait_for_card(1, "claimed", 1).await;
+    assert_eq!(slack.cards(MAIN).len(), 1, "still one card");
+}
+
+#[tokio::test]
+async fn check_calls_auth_test_and_names_a_bad_token() {
+    let slack = FakeSlack::start(&[MAIN], &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, token: &str| {
+        let path = dir.path().join(name);
+        let config = format!(
+            "[brand]\nname = \"Acme\"\n\n[[sources]]\ntype = \"replay\"\nname = \"demo\"\npath = \"m.jsonl\"\n\n{}",
+            slack
+                .config(MAIN)
+                .replace(crate::fakes::slack::BOT_TOKEN, token)
+        );
+        std::fs::write(&path, config).unwrap();
+        path
+    };
+    let good = write("good.toml", crate::fakes::slack::BOT_TOKEN);
+    let bad = write("bad.toml", "xoxb-revoked");
+    let run = |path: std::path::PathBuf| {
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_mentiondesk"))
+                .args(["check", "--config", path.to_str().unwrap()])
+                .env_remove("RUST_LOG")
+                .output()
+                .unwrap()
+        })
+    };
+    let output = run(good).await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("slack.bot_token: ok (workspace Acme"),
+        "{stdout}"
+    );
+
+    let output = run(bad).await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr.contains("slack.bot_token: Slack refused the token (slack error invalid_auth)"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("xoxb-revoked"),
+        "the token is never printed"
+    );
+}
