@@ -25,6 +25,7 @@ use crate::health::Health;
 use crate::outbox::{run_lane, ChatExecutor, Executor, Outbox, ReplyExecutor};
 use crate::pipeline::{Pipeline, TriageRules, Triager};
 use crate::scheduler::{Scheduler, SlaPolicy};
+use crate::sources::bluesky::{BlueskySettings, BlueskySource};
 use crate::sources::replay::{ReplaySettings, ReplaySource};
 use crate::sources::{run_poll_loop, SourceBatch, SourceClient};
 use crate::store::Store;
@@ -279,9 +280,9 @@ impl Application {
 pub fn unavailable_adapters(settings: &Settings) -> Vec<String> {
     let mut problems = Vec::new();
     for (index, source) in settings.sources.iter().enumerate() {
-        if !matches!(source, SourceSettings::Replay(_)) {
+        if !matches!(source, SourceSettings::Replay(_) | SourceSettings::Bluesky(_)) {
             problems.push(format!(
-                "sources[{index}].type: the {} source is not available in this build yet (only replay is)",
+                "sources[{index}].type: the {} source is not available in this build yet (only replay and bluesky are)",
                 source.network()
             ));
         }
@@ -299,18 +300,35 @@ pub fn unavailable_adapters(settings: &Settings) -> Vec<String> {
 fn build_sources(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn SourceClient>>> {
     let mut sources: Vec<Arc<dyn SourceClient>> = Vec::new();
     for source in &settings.sources {
-        if let SourceSettings::Replay(replay) = source {
-            let sent_path = replay
-                .sent_path
-                .clone()
-                .unwrap_or_else(|| default_sent_path(&settings.store.path, &replay.name));
-            sources.push(Arc::new(ReplaySource::new(ReplaySettings {
-                name: replay.name.clone(),
-                path: replay.path.clone(),
-                sent_path,
-                pace: replay.pace,
-                poll_interval: replay.poll_interval,
-            })));
+        match source {
+            SourceSettings::Replay(replay) => {
+                let sent_path = replay
+                    .sent_path
+                    .clone()
+                    .unwrap_or_else(|| default_sent_path(&settings.store.path, &replay.name));
+                sources.push(Arc::new(ReplaySource::new(ReplaySettings {
+                    name: replay.name.clone(),
+                    path: replay.path.clone(),
+                    sent_path,
+                    pace: replay.pace,
+                    poll_interval: replay.poll_interval,
+                })));
+            }
+            SourceSettings::Bluesky(bluesky) => {
+                let client = BlueskySource::new(BlueskySettings {
+                    name: bluesky.name.clone(),
+                    base_url: bluesky.base_url.clone(),
+                    web_url: bluesky.web_url.clone(),
+                    identifier: bluesky.identifier.clone(),
+                    app_password: bluesky.app_password.clone(),
+                    poll_interval: bluesky.poll_interval,
+                    backfill: bluesky.backfill,
+                    request_timeout: crate::sources::http::REQUEST_TIMEOUT,
+                })
+                .with_context(|| format!("sources: cannot set up {}", bluesky.name))?;
+                sources.push(Arc::new(client));
+            }
+            SourceSettings::Mastodon(_) | SourceSettings::X(_) => {}
         }
     }
     Ok(sources)
