@@ -280,7 +280,10 @@ impl Application {
 pub fn unavailable_adapters(settings: &Settings) -> Vec<String> {
     let mut problems = Vec::new();
     for (index, source) in settings.sources.iter().enumerate() {
-        if !matches!(source, SourceSettings::Replay(_) | SourceSettings::Bluesky(_)) {
+        if !matches!(
+            source,
+            SourceSettings::Replay(_) | SourceSettings::Bluesky(_)
+        ) {
             problems.push(format!(
                 "sources[{index}].type: the {} source is not available in this build yet (only replay and bluesky are)",
                 source.network()

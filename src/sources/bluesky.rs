@@ -108,7 +108,10 @@ impl BlueskySource {
     }
 
     fn xrpc_url(&self, nsid: &str) -> String {
-        format!("{}/xrpc/{nsid}", self.settings.base_url.trim_end_matches('/'))
+        format!(
+            "{}/xrpc/{nsid}",
+            self.settings.base_url.trim_end_matches('/')
+        )
     }
 
     /// A link people can open: `<web_url>/profile/<handle or did>/post/<rkey>`.
@@ -186,8 +189,8 @@ impl BlueskySource {
         build: impl Fn(&reqwest::Client, &Session) -> RequestBuilder,
     ) -> Result<XrpcResponse, SourceError> {
         let session = self.session().await?;
-        let response = send(build(&self.http, &session).bearer_auth(session.access_jwt.expose()))
-            .await?;
+        let response =
+            send(build(&self.http, &session).bearer_auth(session.access_jwt.expose())).await?;
         if !response.is_token_refusal() {
             return Ok(response);
         }
@@ -239,10 +242,17 @@ impl BlueskySource {
             "quote" => MentionKind::Quote,
             other => return Err(format!("unexpected reason {other:?}")),
         };
-        let record: PostRecord =
-            serde_json::from_value(notification.record).map_err(|error| format!("record: {error}"))?;
-        if record.record_type.as_deref().is_some_and(|t| t != POST_COLLECTION) {
-            return Err(format!("record type {:?} is not a post", record.record_type));
+        let record: PostRecord = serde_json::from_value(notification.record)
+            .map_err(|error| format!("record: {error}"))?;
+        if record
+            .record_type
+            .as_deref()
+            .is_some_and(|t| t != POST_COLLECTION)
+        {
+            return Err(format!(
+                "record type {:?} is not a post",
+                record.record_type
+            ));
         }
         let created_at = record
             .created_at
@@ -304,7 +314,10 @@ impl BlueskySource {
             return Some(parent.author.did.clone());
         }
         let resolved: Result<(ResolveHandleOutput, _), _> = self
-            .get("com.atproto.identity.resolveHandle", &[("handle", handle.clone())])
+            .get(
+                "com.atproto.identity.resolveHandle",
+                &[("handle", handle.clone())],
+            )
             .await;
         match resolved {
             Ok((output, _)) => Some(output.did),
@@ -414,7 +427,10 @@ impl SourceClient for BlueskySource {
             if seen.contains(uri) || delivered.contains(uri) {
                 continue;
             }
-            let reason = raw.get("reason").and_then(Value::as_str).unwrap_or_default();
+            let reason = raw
+                .get("reason")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             if !REASONS.contains(&reason) {
                 continue;
             }
@@ -508,8 +524,7 @@ impl SourceClient for BlueskySource {
             .and_then(XrpcResponse::success);
         let uri = match created {
             Ok(response) => {
-                let output: CreateRecordOutput =
-                    response.json("com.atproto.repo.createRecord")?;
+                let output: CreateRecordOutput = response.json("com.atproto.repo.createRecord")?;
                 output.uri
             }
             Err(error @ SourceError::RateLimited { .. }) => return Err(error),
@@ -669,7 +684,10 @@ impl XrpcResponse {
         }
         let error = self.error();
         let detail = if error.error.is_empty() {
-            String::from_utf8_lossy(&self.body).chars().take(300).collect()
+            String::from_utf8_lossy(&self.body)
+                .chars()
+                .take(300)
+                .collect()
         } else if error.message.is_empty() {
             error.error
         } else {
@@ -970,7 +988,10 @@ mod tests {
             key,
             reply_rkey("c1-v3", "at://did:plc:jo/app.bsky.feed.post/3lbqxw4ezwk2d")
         );
-        for key in [key, reply_rkey("c9-v1", "at://did:plc:x/app.bsky.feed.post/p1")] {
+        for key in [
+            key,
+            reply_rkey("c9-v1", "at://did:plc:x/app.bsky.feed.post/p1"),
+        ] {
             assert_eq!(key.len(), 13, "{key}");
             assert!(b"234567abcdefghij".contains(&key.as_bytes()[0]), "{key}");
             assert!(key.bytes().all(|b| TID_ALPHABET.contains(&b)), "{key}");
@@ -1008,16 +1029,29 @@ mod tests {
         check("mail@jo.bsky.social", "jo.bsky.social", &[]);
         check("@jo.bsky.social.example", "jo.bsky.social", &[]);
         check("no handle here", "jo.bsky.social", &[]);
-        check("@jo.bsky.social and @jo.bsky.social", "jo.bsky.social", &[(0, 15), (20, 35)]);
+        check(
+            "@jo.bsky.social and @jo.bsky.social",
+            "jo.bsky.social",
+            &[(0, 15), (20, 35)],
+        );
     }
 
     #[test]
     fn the_watermark_keeps_recent_uris_and_moves_forward_only() {
         let at = |s: &str| parse_datetime(s).unwrap();
         let listed = vec![
-            (at("2026-11-20T10:00:00Z"), serde_json::json!({"uri": "at://a"})),
-            (at("2026-11-20T09:50:00Z"), serde_json::json!({"uri": "at://b"})),
-            (at("2026-11-20T09:40:00Z"), serde_json::json!({"uri": "at://c"})),
+            (
+                at("2026-11-20T10:00:00Z"),
+                serde_json::json!({"uri": "at://a"}),
+            ),
+            (
+                at("2026-11-20T09:50:00Z"),
+                serde_json::json!({"uri": "at://b"}),
+            ),
+            (
+                at("2026-11-20T09:40:00Z"),
+                serde_json::json!({"uri": "at://c"}),
+            ),
         ];
         let next = Watermark::after(None, &listed).unwrap();
         assert_eq!(next.newest, at("2026-11-20T10:00:00Z"));

@@ -20,6 +20,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::extract::{RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -87,6 +88,8 @@ struct Pds {
     rate_remaining: u32,
     rate_reset: i64,
     rate_limited: usize,
+    /// How long the next successful create waits before answering (after committing).
+    slow_create: Option<Duration>,
 }
 
 type Shared = Arc<Mutex<Pds>>;
@@ -295,6 +298,12 @@ poll_interval = "50ms"
         pds.rate_reset = Utc::now().timestamp() + reset_in_secs;
     }
 
+    /// The next successful `createRecord` commits the post, then waits `delay` before
+    /// answering: a client that times out meanwhile does not know its post exists.
+    pub fn slow_next_create(&self, delay: Duration) {
+        self.state.lock().unwrap().slow_create = Some(delay);
+    }
+
     /// How many requests were refused with 429.
     pub fn rate_limited(&self) -> usize {
         self.state.lock().unwrap().rate_limited
@@ -347,7 +356,11 @@ impl Pds {
             None if self.refresh.contains_key(token) => {
                 Err(xrpc_error(400, "InvalidToken", "Invalid token type"))
             }
-            None => Err(xrpc_error(400, "InvalidToken", "Token could not be verified")),
+            None => Err(xrpc_error(
+                400,
+                "InvalidToken",
+                "Token could not be verified",
+            )),
         }
     }
 }
@@ -410,10 +423,9 @@ fn rate_headers(headers: &mut HeaderMap, remaining: u32, reset: i64) {
 }
 
 async fn create_session(State(state): State<Shared>, Json(input): Json<Value>) -> Response {
-    let (Some(identifier), Some(password)) = (
-        input["identifier"].as_str(),
-        input["password"].as_str(),
-    ) else {
+    let (Some(identifier), Some(password)) =
+        (input["identifier"].as_str(), input["password"].as_str())
+    else {
         return invalid("Input must have the properties \"identifier\" and \"password\"");
     };
     let known = identifier == BRAND_HANDLE || identifier == BRAND_DID;
@@ -559,8 +571,24 @@ async fn create_record(
     headers: HeaderMap,
     Json(input): Json<Value>,
 ) -> Response {
-    let mut pds = state.lock().unwrap();
-    let did = match pds.authorize(&headers) {
+    let (response, delay) = {
+        let mut pds = state.lock().unwrap();
+        let response = create_record_now(&mut pds, &headers, &input);
+        let delay = if response.status().is_success() {
+            pds.slow_create.take()
+        } else {
+            None
+        };
+        (response, delay)
+    };
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+    response
+}
+
+fn create_record_now(pds: &mut Pds, headers: &HeaderMap, input: &Value) -> Response {
+    let did = match pds.authorize(headers) {
         Ok(did) => did,
         Err(refusal) => return refusal,
     };
@@ -586,7 +614,7 @@ async fn create_record(
             None => return invalid(format!("Invalid TID record key: {rkey}")),
         },
     };
-    if let Err(problem) = validate_post(record, &pds) {
+    if let Err(problem) = validate_post(record, pds) {
         return invalid(format!("Invalid {POST} record: {problem}"));
     }
     if pds.records.iter().any(|(key, _)| key == &rkey) {
@@ -602,8 +630,10 @@ async fn create_record(
         json!({ "uri": uri, "cid": cid, "value": value }),
     ));
     let author = json!({ "did": BRAND_DID, "handle": BRAND_HANDLE, "displayName": "Acme" });
-    pds.posts
-        .insert(uri.clone(), post_view(&uri, &cid, author, value, Utc::now()));
+    pds.posts.insert(
+        uri.clone(),
+        post_view(&uri, &cid, author, value, Utc::now()),
+    );
     Json(json!({
         "uri": uri,
         "cid": cid,
@@ -633,11 +663,18 @@ fn validate_post(record: &Value, pds: &Pds) -> Result<(), String> {
             return Err("Record/langs must not have more than 3 elements".into());
         }
     }
-    for (index, facet) in record["facets"].as_array().into_iter().flatten().enumerate() {
+    for (index, facet) in record["facets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         let start = facet["index"]["byteStart"].as_u64();
         let end = facet["index"]["byteEnd"].as_u64();
         let (Some(start), Some(end)) = (start, end) else {
-            return Err(format!("Record/facets/{index}/index must have byteStart and byteEnd"));
+            return Err(format!(
+                "Record/facets/{index}/index must have byteStart and byteEnd"
+            ));
         };
         if start >= end || end as usize > text.len() {
             return Err(format!(
@@ -651,9 +688,13 @@ fn validate_post(record: &Value, pds: &Pds) -> Result<(), String> {
         };
         for feature in features {
             if feature["$type"] == "app.bsky.richtext.facet#mention"
-                && !feature["did"].as_str().is_some_and(|did| did.starts_with("did:"))
+                && !feature["did"]
+                    .as_str()
+                    .is_some_and(|did| did.starts_with("did:"))
             {
-                return Err(format!("Record/facets/{index}/features/0/did must be a did"));
+                return Err(format!(
+                    "Record/facets/{index}/features/0/did must be a did"
+                ));
             }
         }
     }
@@ -667,7 +708,9 @@ fn validate_post(record: &Value, pds: &Pds) -> Result<(), String> {
             };
             let known = pds.posts.get(uri).and_then(|post| post["cid"].as_str());
             if known != Some(cid) {
-                return Err(format!("Record/reply/{part} names no known post: {uri} {cid}"));
+                return Err(format!(
+                    "Record/reply/{part} names no known post: {uri} {cid}"
+                ));
             }
         }
     }
@@ -713,7 +756,10 @@ pub fn is_tid(text: &str) -> bool {
 }
 
 fn cid_for(n: u64) -> String {
-    format!("bafyrei{}", tid(n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11, n).repeat(4))
+    format!(
+        "bafyrei{}",
+        tid(n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11, n).repeat(4)
+    )
 }
 
 /// The DID the fake gives a handle.

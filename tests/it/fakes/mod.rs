@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub mod bluesky;
+
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
