@@ -338,13 +338,13 @@ impl Pds {
     }
 
     /// The DID behind the request's access token, or the XRPC error to answer.
-    fn authorize(&self, headers: &HeaderMap) -> Result<&'static str, Response> {
+    fn authorize(&self, headers: &HeaderMap) -> Result<&'static str, Refusal> {
         let token = headers
             .get("authorization")
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Bearer "));
         let Some(token) = token else {
-            return Err(xrpc_error(
+            return Err(Refusal(
                 401,
                 "AuthenticationRequired",
                 "Authentication Required",
@@ -352,16 +352,21 @@ impl Pds {
         };
         match self.access.get(token) {
             Some(false) => Ok(BRAND_DID),
-            Some(true) => Err(xrpc_error(400, "ExpiredToken", "Token has expired")),
+            Some(true) => Err(Refusal(400, "ExpiredToken", "Token has expired")),
             None if self.refresh.contains_key(token) => {
-                Err(xrpc_error(400, "InvalidToken", "Invalid token type"))
+                Err(Refusal(400, "InvalidToken", "Invalid token type"))
             }
-            None => Err(xrpc_error(
-                400,
-                "InvalidToken",
-                "Token could not be verified",
-            )),
+            None => Err(Refusal(400, "InvalidToken", "Token could not be verified")),
         }
+    }
+}
+
+/// An XRPC error to answer: status, error name, message.
+struct Refusal(u16, &'static str, &'static str);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        xrpc_error(self.0, self.1, self.2)
     }
 }
 
@@ -471,7 +476,7 @@ async fn list_notifications(
 ) -> Response {
     let pds = state.lock().unwrap();
     if let Err(refusal) = pds.authorize(&headers) {
-        return refusal;
+        return refusal.into_response();
     }
     let params = params(&query);
     let limit = match param(&params, "limit").map(str::parse::<usize>) {
@@ -519,7 +524,7 @@ async fn get_posts(
 ) -> Response {
     let pds = state.lock().unwrap();
     if let Err(refusal) = pds.authorize(&headers) {
-        return refusal;
+        return refusal.into_response();
     }
     let uris: Vec<String> = params(&query)
         .into_iter()
@@ -590,7 +595,7 @@ async fn create_record(
 fn create_record_now(pds: &mut Pds, headers: &HeaderMap, input: &Value) -> Response {
     let did = match pds.authorize(headers) {
         Ok(did) => did,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refusal.into_response(),
     };
     let repo = input["repo"].as_str().unwrap_or_default();
     if repo != did && repo != BRAND_HANDLE {
