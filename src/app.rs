@@ -28,6 +28,7 @@ use crate::outbox::{
 };
 use crate::pipeline::{Pipeline, TriageRules, Triager};
 use crate::scheduler::{Scheduler, SlaPolicy};
+use crate::sources::bluesky::{BlueskySettings, BlueskySource};
 use crate::sources::replay::{ReplaySettings, ReplaySource};
 use crate::sources::x::{XSettings, XSource};
 use crate::sources::{run_poll_loop, SourceBatch, SourceClient};
@@ -335,9 +336,12 @@ impl Application {
 pub fn unavailable_adapters(settings: &Settings) -> Vec<String> {
     let mut problems = Vec::new();
     for (index, source) in settings.sources.iter().enumerate() {
-        if !matches!(source, SourceSettings::Replay(_) | SourceSettings::X(_)) {
+        if !matches!(
+            source,
+            SourceSettings::Replay(_) | SourceSettings::Bluesky(_) | SourceSettings::X(_)
+        ) {
             problems.push(format!(
-                "sources[{index}].type: the {} source is not available in this build yet (only replay and x are)",
+                "sources[{index}].type: the {} source is not available in this build yet (only replay, bluesky and x are)",
                 source.network()
             ));
         }
@@ -364,27 +368,46 @@ fn build_sources(
 ) -> anyhow::Result<Vec<Arc<dyn SourceClient>>> {
     let mut sources: Vec<Arc<dyn SourceClient>> = Vec::new();
     for source in &settings.sources {
-        if let SourceSettings::X(x) = source {
-            let mut x_settings = XSettings::from_config(x);
-            if let Some(timeout) = overrides.request_timeout {
-                x_settings.request_timeout = timeout;
+        match source {
+            SourceSettings::Replay(replay) => {
+                let sent_path = replay
+                    .sent_path
+                    .clone()
+                    .unwrap_or_else(|| default_sent_path(&settings.store.path, &replay.name));
+                sources.push(Arc::new(ReplaySource::new(ReplaySettings {
+                    name: replay.name.clone(),
+                    path: replay.path.clone(),
+                    sent_path,
+                    pace: replay.pace,
+                    poll_interval: replay.poll_interval,
+                })));
             }
-            let client = XSource::new(x_settings, store.clone())
-                .with_context(|| format!("cannot set up the X source {}", x.name))?;
-            sources.push(Arc::new(client));
-        }
-        if let SourceSettings::Replay(replay) = source {
-            let sent_path = replay
-                .sent_path
-                .clone()
-                .unwrap_or_else(|| default_sent_path(&settings.store.path, &replay.name));
-            sources.push(Arc::new(ReplaySource::new(ReplaySettings {
-                name: replay.name.clone(),
-                path: replay.path.clone(),
-                sent_path,
-                pace: replay.pace,
-                poll_interval: replay.poll_interval,
-            })));
+            SourceSettings::Bluesky(bluesky) => {
+                let client = BlueskySource::new(BlueskySettings {
+                    name: bluesky.name.clone(),
+                    base_url: bluesky.base_url.clone(),
+                    web_url: bluesky.web_url.clone(),
+                    identifier: bluesky.identifier.clone(),
+                    app_password: bluesky.app_password.clone(),
+                    poll_interval: bluesky.poll_interval,
+                    backfill: bluesky.backfill,
+                    request_timeout: overrides
+                        .request_timeout
+                        .unwrap_or(crate::sources::http::REQUEST_TIMEOUT),
+                })
+                .with_context(|| format!("sources: cannot set up {}", bluesky.name))?;
+                sources.push(Arc::new(client));
+            }
+            SourceSettings::X(x) => {
+                let mut x_settings = XSettings::from_config(x);
+                if let Some(timeout) = overrides.request_timeout {
+                    x_settings.request_timeout = timeout;
+                }
+                let client = XSource::new(x_settings, store.clone())
+                    .with_context(|| format!("cannot set up the X source {}", x.name))?;
+                sources.push(Arc::new(client));
+            }
+            SourceSettings::Mastodon(_) => {}
         }
     }
     Ok(sources)

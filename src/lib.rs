@@ -4,7 +4,7 @@
 //! - `domain`: mentions, cases, the state machine, events, actions, the card model. Pure.
 //! - `config`: the TOML settings, `${VAR}` interpolation, every problem reported at once.
 //! - `store`: the sled database; the only module that touches it.
-//! - `sources`: networks (the replay source for now) and the shared poll loop.
+//! - `sources`: networks (replay, Bluesky) and the shared poll loop.
 //! - `pipeline`: dedupe, follow-up linking, triage, case opening; batched transactions.
 //! - `actions`: the engine turning clicks into case transitions.
 //! - `scheduler`: the first-response clocks (one timer task).

@@ -22,6 +22,8 @@ pub const DEFAULT_CONSOLE_LISTEN: SocketAddr =
     SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), 8687);
 /// Default Bluesky PDS.
 pub const DEFAULT_BLUESKY_BASE_URL: &str = "https://bsky.social";
+/// Default Bluesky web app, used for links people open.
+pub const DEFAULT_BLUESKY_WEB_URL: &str = "https://bsky.app";
 /// Default X API host.
 pub const DEFAULT_X_BASE_URL: &str = "https://api.x.com";
 /// Default Slack Web API root.
@@ -258,6 +260,9 @@ pub struct BlueskySource {
     /// How far back to look on the first start.
     #[serde(default = "default_backfill", with = "duration")]
     pub backfill: Duration,
+    /// The web app that links to posts point at (`<web_url>/profile/<handle>/post/<rkey>`).
+    #[serde(default = "default_bluesky_web_url")]
+    pub web_url: String,
 }
 
 /// An X account, read with a bearer token and written with OAuth 1.0a user context.
@@ -534,6 +539,10 @@ fn default_poll_interval() -> Duration {
 
 fn default_x_poll_interval() -> Duration {
     DEFAULT_X_POLL_INTERVAL
+}
+
+fn default_bluesky_web_url() -> String {
+    DEFAULT_BLUESKY_WEB_URL.to_owned()
 }
 
 fn default_backfill() -> Duration {

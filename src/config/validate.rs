@@ -107,6 +107,7 @@ fn check_sources(parts: &Parts, report: &mut Report) {
             }
             SourceSettings::Bluesky(bluesky) => {
                 http_url(report, &join_key(&key, "base_url"), &bluesky.base_url);
+                http_url(report, &join_key(&key, "web_url"), &bluesky.web_url);
                 non_empty(report, &join_key(&key, "identifier"), &bluesky.identifier);
                 secret(
                     report,

@@ -4,6 +4,7 @@
 //! the cursor, backoff and shutdown. **Architecture invariant:** only `sources/<net>.rs` knows
 //! that network's JSON; everything else sees `Mention`.
 
+pub mod bluesky;
 pub mod http;
 pub mod poll;
 pub mod replay;

@@ -1,6 +1,7 @@
 //! The single integration-test binary; each module tests one area through the public API.
 
 mod actions;
+mod bluesky;
 mod cli;
 mod config;
 mod crash;

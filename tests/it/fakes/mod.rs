@@ -8,6 +8,7 @@
 
 #![allow(dead_code)]
 
+pub mod bluesky;
 pub mod slack;
 pub mod tickets;
 
