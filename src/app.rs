@@ -25,6 +25,7 @@ use crate::health::Health;
 use crate::outbox::{run_lane, ChatExecutor, Executor, Outbox, ReplyExecutor};
 use crate::pipeline::{Pipeline, TriageRules, Triager};
 use crate::scheduler::{Scheduler, SlaPolicy};
+use crate::sources::mastodon::MastodonSource;
 use crate::sources::replay::{ReplaySettings, ReplaySource};
 use crate::sources::{run_poll_loop, SourceBatch, SourceClient};
 use crate::store::Store;
@@ -279,9 +280,12 @@ impl Application {
 pub fn unavailable_adapters(settings: &Settings) -> Vec<String> {
     let mut problems = Vec::new();
     for (index, source) in settings.sources.iter().enumerate() {
-        if !matches!(source, SourceSettings::Replay(_)) {
+        if !matches!(
+            source,
+            SourceSettings::Replay(_) | SourceSettings::Mastodon(_)
+        ) {
             problems.push(format!(
-                "sources[{index}].type: the {} source is not available in this build yet (only replay is)",
+                "sources[{index}].type: the {} source is not available in this build yet (replay and mastodon are)",
                 source.network()
             ));
         }
@@ -298,7 +302,12 @@ pub fn unavailable_adapters(settings: &Settings) -> Vec<String> {
 
 fn build_sources(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn SourceClient>>> {
     let mut sources: Vec<Arc<dyn SourceClient>> = Vec::new();
-    for source in &settings.sources {
+    for (index, source) in settings.sources.iter().enumerate() {
+        if let SourceSettings::Mastodon(mastodon) = source {
+            let client = MastodonSource::new(mastodon)
+                .with_context(|| format!("sources[{index}]: cannot set up the Mastodon source"))?;
+            sources.push(Arc::new(client));
+        }
         if let SourceSettings::Replay(replay) = source {
             let sent_path = replay
                 .sent_path

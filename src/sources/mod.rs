@@ -5,6 +5,7 @@
 //! that network's JSON; everything else sees `Mention`.
 
 pub mod http;
+pub mod mastodon;
 pub mod poll;
 pub mod replay;
 
