@@ -344,7 +344,9 @@ impl MastodonSource {
             return None;
         }
         self.remember_visibility(&status.id, Visibility::parse(&status.visibility));
-        Some(map_status(status, raw, setup))
+        let mut mention = map_status(status, raw, setup);
+        mention.source = self.name.clone();
+        Some(mention)
     }
 
     async fn read_own_statuses(
@@ -653,6 +655,7 @@ fn map_status(status: Status, raw: Option<serde_json::Value>, setup: &Setup) -> 
         Some(status.account.display_name.trim().to_string()).filter(|name| !name.is_empty());
     Mention {
         network: Network::Mastodon,
+        // Set by the source, which knows its name.
         source: String::new(),
         url: status.url.clone().unwrap_or_else(|| status.uri.clone()),
         author: Author {

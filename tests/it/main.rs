@@ -7,4 +7,5 @@ mod crash;
 mod fakes;
 mod helpers;
 mod ingest;
+mod mastodon;
 mod sla;

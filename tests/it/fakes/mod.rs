@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub mod mastodon;
+
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
