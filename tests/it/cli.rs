@@ -84,7 +84,7 @@ slack_channel = "C0BILLING00"
 #[test]
 fn check_says_what_this_build_cannot_run_yet() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("mastodon.toml");
+    let path = dir.path().join("x.toml");
     std::fs::write(
         &path,
         r#"
@@ -92,10 +92,14 @@ fn check_says_what_this_build_cannot_run_yet() {
 name = "Acme"
 
 [[sources]]
-type = "mastodon"
-name = "mastodon-social"
-base_url = "https://mastodon.social"
+type = "x"
+name = "x"
+user_id = "1234567890"
+bearer_token = "token"
+consumer_key = "key"
+consumer_secret = "secret"
 access_token = "token"
+access_token_secret = "secret"
 
 [console]
 "#,
@@ -104,7 +108,7 @@ access_token = "token"
     let output = mentiondesk(&["check", "--config", path.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr)
-        .contains("sources[0].type: the mastodon source is not available in this build yet"));
+        .contains("sources[0].type: the x source is not available in this build yet"));
     let output = mentiondesk(&["run", "--config", path.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("not available in this build yet"));
