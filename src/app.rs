@@ -29,6 +29,7 @@ use crate::outbox::{
 use crate::pipeline::{Pipeline, TriageRules, Triager};
 use crate::scheduler::{Scheduler, SlaPolicy};
 use crate::sources::bluesky::{BlueskySettings, BlueskySource};
+use crate::sources::mastodon::MastodonSource;
 use crate::sources::replay::{ReplaySettings, ReplaySource};
 use crate::sources::x::{XSettings, XSource};
 use crate::sources::{run_poll_loop, SourceBatch, SourceClient};
@@ -335,17 +336,6 @@ impl Application {
 /// The parts of a valid config this build can't run yet, one line each, named by key.
 pub fn unavailable_adapters(settings: &Settings) -> Vec<String> {
     let mut problems = Vec::new();
-    for (index, source) in settings.sources.iter().enumerate() {
-        if !matches!(
-            source,
-            SourceSettings::Replay(_) | SourceSettings::Bluesky(_) | SourceSettings::X(_)
-        ) {
-            problems.push(format!(
-                "sources[{index}].type: the {} source is not available in this build yet (only replay, bluesky and x are)",
-                source.network()
-            ));
-        }
-    }
     if let Some(slack) = &settings.slack {
         if slack.app_token.is_none() {
             problems.push(
@@ -407,7 +397,15 @@ fn build_sources(
                     .with_context(|| format!("cannot set up the X source {}", x.name))?;
                 sources.push(Arc::new(client));
             }
-            SourceSettings::Mastodon(_) => {}
+            SourceSettings::Mastodon(mastodon) => {
+                let client = MastodonSource::new(mastodon).with_context(|| {
+                    format!(
+                        "sources: cannot set up the Mastodon source {}",
+                        mastodon.name
+                    )
+                })?;
+                sources.push(Arc::new(client));
+            }
         }
     }
     Ok(sources)

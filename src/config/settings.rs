@@ -38,6 +38,8 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(30);
 pub const DEFAULT_X_POLL_INTERVAL: Duration = Duration::from_secs(60);
 /// Default look-back window on a source's first start.
 pub const DEFAULT_BACKFILL: Duration = Duration::from_secs(60 * 60);
+/// Default time one request to a network may take.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 /// Default monthly number of X read requests.
 pub const DEFAULT_X_MONTHLY_READ_BUDGET: u64 = 10_000;
 /// Default monthly number of X posts.
@@ -239,6 +241,10 @@ pub struct MastodonSource {
     /// How far back to look on the first start.
     #[serde(default = "default_backfill", with = "duration")]
     pub backfill: Duration,
+    /// How long one request to the instance may take before it counts as failed (and is
+    /// retried; a reply is retried with the same idempotency key).
+    #[serde(default = "default_request_timeout", with = "duration")]
+    pub request_timeout: Duration,
 }
 
 /// A Bluesky account.
@@ -547,6 +553,10 @@ fn default_bluesky_web_url() -> String {
 
 fn default_backfill() -> Duration {
     DEFAULT_BACKFILL
+}
+
+fn default_request_timeout() -> Duration {
+    DEFAULT_REQUEST_TIMEOUT
 }
 
 fn default_x_monthly_read_budget() -> u64 {

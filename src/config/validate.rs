@@ -104,6 +104,11 @@ fn check_sources(parts: &Parts, report: &mut Report) {
                     &join_key(&key, "access_token"),
                     &mastodon.access_token,
                 );
+                positive(
+                    report,
+                    &join_key(&key, "request_timeout"),
+                    mastodon.request_timeout,
+                );
             }
             SourceSettings::Bluesky(bluesky) => {
                 http_url(report, &join_key(&key, "base_url"), &bluesky.base_url);

@@ -6,6 +6,7 @@
 
 pub mod bluesky;
 pub mod http;
+pub mod mastodon;
 pub mod poll;
 pub mod replay;
 pub mod x;

@@ -84,7 +84,7 @@ slack_channel = "C0BILLING00"
 #[test]
 fn check_says_what_this_build_cannot_run_yet() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("mastodon.toml");
+    let path = dir.path().join("discord.toml");
     std::fs::write(
         &path,
         r#"
@@ -92,19 +92,20 @@ fn check_says_what_this_build_cannot_run_yet() {
 name = "Acme"
 
 [[sources]]
-type = "mastodon"
-name = "mastodon-social"
-base_url = "https://mastodon.social"
-access_token = "token"
+type = "replay"
+name = "demo"
+path = "mentions.jsonl"
 
-[console]
+[discord]
+bot_token = "token"
+channel = "123456789012345678"
 "#,
     )
     .unwrap();
     let output = mentiondesk(&["check", "--config", path.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr)
-        .contains("sources[0].type: the mastodon source is not available in this build yet"));
+        .contains("discord: the Discord adapter is not available in this build yet"));
     let output = mentiondesk(&["run", "--config", path.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("not available in this build yet"));

@@ -9,6 +9,7 @@ mod escalation;
 mod fakes;
 mod helpers;
 mod ingest;
+mod mastodon;
 mod sla;
 mod slack;
 mod torture;

@@ -1,0 +1,715 @@
+//! A fake Mastodon instance, speaking the wire format of the official docs
+//! (`specs/mastodon/docs/content/en/methods/{notifications,statuses}.md`, `api/rate-limits.md`,
+//! `api/guidelines.md`, the Notification and Status entities, and `dist/schema.json`).
+//!
+//! - `GET /api/v1/notifications` (`types[]`, `since_id`, `max_id`, `min_id`, `limit` default 40
+//!   max 80), newest first, with `Link` `rel="next"`/`rel="prev"` on the instance's own https
+//!   domain; like Mastodon, the next link keeps `limit` and `types[]` but not `since_id`.
+//! - `GET /api/v1/accounts/verify_credentials`, `GET /api/v2/instance`
+//!   (`configuration.statuses.max_characters`), `GET /api/v1/statuses/:id`,
+//!   `GET /api/v1/accounts/:id/statuses` (`limit` default 20 max 40).
+//! - `POST /api/v1/statuses` (form or JSON): `status` required and within `max_characters`
+//!   (422 `Validation failed: …` otherwise), `in_reply_to_id` must exist (404), `visibility`
+//!   (default public), and `Idempotency-Key`: the same key answers the same status and creates
+//!   no second one.
+//! - Bearer token required (401 `{"error": "The access token is invalid"}`); every response
+//!   carries `X-RateLimit-Limit`/`-Remaining`/`-Reset` (ISO 8601), and past the budget (300 per
+//!   5 minutes unless told otherwise) it answers 429.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Value};
+
+use super::FakeServer;
+
+/// The brand's account id on every fake instance.
+pub const BRAND_ID: &str = "109000000000000001";
+
+/// How a fake instance is set up.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `LOCAL_DOMAIN`: in handles and links.
+    pub domain: String,
+    /// The access token it accepts.
+    pub token: String,
+    /// `configuration.statuses.max_characters`.
+    pub max_characters: usize,
+    /// Requests allowed per window.
+    pub rate_limit: usize,
+    /// The rate-limit window.
+    pub rate_window: Duration,
+    /// The first id handed out (give two instances different ranges: real snowflake ids
+    /// practically never collide across instances).
+    pub first_id: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            domain: "mastodon.example".to_string(),
+            token: "token-acme".to_string(),
+            max_characters: 500,
+            rate_limit: 300,
+            rate_window: Duration::from_secs(300),
+            first_id: 110_000_000_000_000_000,
+        }
+    }
+}
+
+/// A post to put on the fake instance (a customer's, unless `by` is the brand).
+#[derive(Debug, Clone)]
+pub struct Post {
+    acct: String,
+    text: String,
+    in_reply_to: Option<String>,
+    visibility: String,
+    age: Duration,
+    notify: bool,
+}
+
+impl Post {
+    /// A public post by `acct` mentioning the brand (`jo` is local, `kim@other.example` remote).
+    pub fn by(acct: &str, text: &str) -> Post {
+        Post {
+            acct: acct.to_string(),
+            text: text.to_string(),
+            in_reply_to: None,
+            visibility: "public".to_string(),
+            age: Duration::ZERO,
+            notify: true,
+        }
+    }
+
+    /// In reply to a status.
+    pub fn reply_to(mut self, status_id: &str) -> Post {
+        self.in_reply_to = Some(status_id.to_string());
+        self
+    }
+
+    /// With this visibility.
+    pub fn visibility(mut self, visibility: &str) -> Post {
+        self.visibility = visibility.to_string();
+        self
+    }
+
+    /// Posted this long ago.
+    pub fn age(mut self, age: Duration) -> Post {
+        self.age = age;
+        self
+    }
+}
+
+struct RateLimit {
+    limit: usize,
+    window: Duration,
+    started: std::time::Instant,
+    started_at: DateTime<Utc>,
+    used: usize,
+    rejected: usize,
+}
+
+struct Instance {
+    options: Options,
+    next_id: u64,
+    accounts: HashMap<String, Value>,
+    /// Notifications by id (ascending).
+    notifications: BTreeMap<u64, Value>,
+    /// Every status by id.
+    statuses: BTreeMap<u64, Value>,
+    idempotency: HashMap<String, u64>,
+    created: Vec<Value>,
+    rate: RateLimit,
+}
+
+type Shared = Arc<Mutex<Instance>>;
+
+/// A running fake instance.
+#[derive(Clone)]
+pub struct MastodonFake {
+    /// The HTTP server (recorder, fault injection).
+    pub server: FakeServer,
+    shared: Shared,
+}
+
+impl MastodonFake {
+    /// An instance with default options.
+    pub async fn start() -> MastodonFake {
+        Self::start_with(Options::default()).await
+    }
+
+    /// An instance with these options.
+    pub async fn start_with(options: Options) -> MastodonFake {
+        let now = Utc::now();
+        let brand = account_json(&options.domain, BRAND_ID, "acme", "Acme Support");
+        let rate = RateLimit {
+            limit: options.rate_limit,
+            window: options.rate_window,
+            started: std::time::Instant::now(),
+            started_at: now,
+            used: 0,
+            rejected: 0,
+        };
+        let shared = Arc::new(Mutex::new(Instance {
+            next_id: options.first_id,
+            accounts: HashMap::from([("acme".to_string(), brand)]),
+            notifications: BTreeMap::new(),
+            statuses: BTreeMap::new(),
+            idempotency: HashMap::new(),
+            created: Vec::new(),
+            rate,
+            options,
+        }));
+        let router = Router::new()
+            .route("/api/v1/notifications", get(notifications))
+            .route(
+                "/api/v1/accounts/verify_credentials",
+                get(verify_credentials),
+            )
+            .route("/api/v1/accounts/{id}/statuses", get(account_statuses))
+            .route("/api/v2/instance", get(instance))
+            .route("/api/v1/statuses", axum::routing::post(create_status))
+            .route("/api/v1/statuses/{id}", get(status))
+            .layer(middleware::from_fn_with_state(
+                shared.clone(),
+                rate_and_auth,
+            ))
+            .with_state(shared.clone());
+        MastodonFake {
+            server: FakeServer::start(router).await,
+            shared,
+        }
+    }
+
+    /// The `[[sources]]` table for this instance.
+    pub fn source_toml(&self, name: &str) -> String {
+        let token = self.shared.lock().unwrap().options.token.clone();
+        format!(
+            r#"
+[[sources]]
+type = "mastodon"
+name = "{name}"
+base_url = "{base}"
+access_token = "{token}"
+poll_interval = "50ms"
+request_timeout = "400ms"
+"#,
+            base = self.server.base_url
+        )
+    }
+
+    /// Puts a post on the instance (with a mention notification for the brand); its status id.
+    pub fn post(&self, post: Post) -> String {
+        let mut instance = self.shared.lock().unwrap();
+        let created_at = Utc::now() - chrono::Duration::from_std(post.age).unwrap();
+        let id = instance.new_status(
+            &post.acct,
+            &post.text,
+            post.in_reply_to.as_deref(),
+            &post.visibility,
+            created_at,
+            true,
+        );
+        if post.notify {
+            let status = instance.statuses[&id].clone();
+            let notification_id = instance.take_id();
+            instance.notifications.insert(
+                notification_id,
+                json!({
+                    "id": notification_id.to_string(),
+                    "type": "mention",
+                    "group_key": format!("ungrouped-{notification_id}"),
+                    "created_at": timestamp(created_at),
+                    "account": status["account"].clone(),
+                    "status": status,
+                }),
+            );
+        }
+        id.to_string()
+    }
+
+    /// A public mention by `acct`; its status id.
+    pub fn mention(&self, acct: &str, text: &str) -> String {
+        self.post(Post::by(acct, text))
+    }
+
+    /// The brand answers from the Mastodon app (no notification, no mentiondesk).
+    pub fn brand_reply(&self, in_reply_to: &str, text: &str) -> String {
+        let mut instance = self.shared.lock().unwrap();
+        let id = instance.new_status("acme", text, Some(in_reply_to), "public", Utc::now(), false);
+        id.to_string()
+    }
+
+    /// Adds a notification exactly as given (malformed ones too), with the next id.
+    pub fn push_raw_notification(&self, mut notification: Value) -> String {
+        let mut instance = self.shared.lock().unwrap();
+        let id = instance.take_id();
+        notification["id"] = json!(id.to_string());
+        instance.notifications.insert(id, notification);
+        id.to_string()
+    }
+
+    /// The statuses created through `POST /api/v1/statuses`, once each.
+    pub fn created(&self) -> Vec<Value> {
+        self.shared.lock().unwrap().created.clone()
+    }
+
+    /// How many requests were answered 429 by the rate limit.
+    pub fn rate_limited(&self) -> usize {
+        self.shared.lock().unwrap().rate.rejected
+    }
+
+    /// The newest notification id.
+    pub fn newest_notification(&self) -> Option<String> {
+        let instance = self.shared.lock().unwrap();
+        instance
+            .notifications
+            .keys()
+            .next_back()
+            .map(u64::to_string)
+    }
+}
+
+impl Instance {
+    fn take_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn account(&mut self, acct: &str) -> Value {
+        if let Some(account) = self.accounts.get(acct) {
+            return account.clone();
+        }
+        let id = self.take_id().to_string();
+        let username = acct.split('@').next().unwrap_or(acct).to_string();
+        let account = account_json(&self.options.domain, &id, acct, &username);
+        self.accounts.insert(acct.to_string(), account.clone());
+        account
+    }
+
+    /// Creates a status; a customer's status mentions the brand.
+    fn new_status(
+        &mut self,
+        acct: &str,
+        text: &str,
+        in_reply_to: Option<&str>,
+        visibility: &str,
+        created_at: DateTime<Utc>,
+        mention_brand: bool,
+    ) -> u64 {
+        let account = self.account(acct);
+        let id = self.take_id();
+        let domain = self.options.domain.clone();
+        let (content, mentions) = if mention_brand {
+            (
+                format!(
+                    r#"<p><span class="h-card" translate="no"><a href="https://{domain}/@acme" class="u-url mention">@<span>acme</span></a></span> {}</p>"#,
+                    escape(text)
+                ),
+                json!([{ "id": BRAND_ID, "username": "acme", "url": format!("https://{domain}/@acme"), "acct": "acme" }]),
+            )
+        } else {
+            (format!("<p>{}</p>", escape(text)), json!([]))
+        };
+        let parent_account = in_reply_to
+            .and_then(|parent| parent.parse::<u64>().ok())
+            .and_then(|parent| self.statuses.get(&parent))
+            .map(|parent| parent["account"]["id"].clone())
+            .unwrap_or(Value::Null);
+        let url = format!("{}/{id}", account["url"].as_str().unwrap_or_default());
+        let status = json!({
+            "id": id.to_string(),
+            "uri": format!("https://{domain}/users/{}/statuses/{id}", account["username"].as_str().unwrap_or_default()),
+            "url": url,
+            "created_at": timestamp(created_at),
+            "account": account,
+            "content": content,
+            "visibility": visibility,
+            "sensitive": false,
+            "spoiler_text": "",
+            "media_attachments": [],
+            "application": { "name": "Web", "website": null },
+            "mentions": mentions,
+            "tags": [],
+            "emojis": [],
+            "reblogs_count": 0,
+            "favourites_count": 0,
+            "replies_count": 0,
+            "in_reply_to_id": in_reply_to,
+            "in_reply_to_account_id": parent_account,
+            "reblog": null,
+            "poll": null,
+            "card": null,
+            "language": "en",
+            "edited_at": null,
+        });
+        self.statuses.insert(id, status);
+        id
+    }
+}
+
+fn account_json(domain: &str, id: &str, acct: &str, display_name: &str) -> Value {
+    let (username, host) = match acct.split_once('@') {
+        Some((username, host)) => (username.to_string(), host.to_string()),
+        None => (acct.to_string(), domain.to_string()),
+    };
+    json!({
+        "id": id,
+        "username": username,
+        "acct": acct,
+        "display_name": display_name,
+        "locked": false,
+        "bot": false,
+        "discoverable": true,
+        "group": false,
+        "indexable": true,
+        "created_at": "2023-01-10T00:00:00.000Z",
+        "note": "",
+        "uri": format!("https://{host}/users/{username}"),
+        "url": format!("https://{host}/@{username}"),
+        "avatar": format!("https://{host}/avatars/original/missing.png"),
+        "avatar_static": format!("https://{host}/avatars/original/missing.png"),
+        "header": format!("https://{host}/headers/original/missing.png"),
+        "header_static": format!("https://{host}/headers/original/missing.png"),
+        "followers_count": 42,
+        "following_count": 7,
+        "statuses_count": 100,
+        "last_status_at": "2026-11-20",
+        "emojis": [],
+        "fields": []
+    })
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+/// Authorization, then the rate budget; every answer carries the `X-RateLimit-*` headers.
+async fn rate_and_auth(State(shared): State<Shared>, request: Request, next: Next) -> Response {
+    let (token, limit, remaining, reset, over) = {
+        let mut instance = shared.lock().unwrap();
+        let rate = &mut instance.rate;
+        if rate.started.elapsed() >= rate.window {
+            rate.started = std::time::Instant::now();
+            rate.started_at = Utc::now();
+            rate.used = 0;
+        }
+        rate.used += 1;
+        let over = rate.used > rate.limit;
+        if over {
+            rate.rejected += 1;
+        }
+        let reset = rate.started_at + chrono::Duration::from_std(rate.window).unwrap();
+        (
+            instance.options.token.clone(),
+            instance.rate.limit,
+            instance.rate.limit.saturating_sub(instance.rate.used),
+            reset,
+            over,
+        )
+    };
+    let authorized = request
+        .headers()
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        == Some(format!("Bearer {token}").as_str());
+    let mut response = if over {
+        error(StatusCode::TOO_MANY_REQUESTS, "Too many requests")
+    } else if !authorized {
+        error(StatusCode::UNAUTHORIZED, "The access token is invalid")
+    } else {
+        next.run(request).await
+    };
+    let headers = response.headers_mut();
+    headers.insert("x-ratelimit-limit", HeaderValue::from(limit));
+    headers.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
+    headers.insert(
+        "x-ratelimit-reset",
+        HeaderValue::from_str(&reset.to_rfc3339_opts(SecondsFormat::Micros, true)).unwrap(),
+    );
+    response
+}
+
+fn query_pairs(query: &Option<String>) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn param<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// One page of `items` (ascending by id) the way Mastodon pages: newest first, bounded by
+/// `max_id`/`since_id`, or the `limit` right after `min_id`; plus the `Link` header.
+fn page(
+    items: &BTreeMap<u64, Value>,
+    pairs: &[(String, String)],
+    default_limit: usize,
+    max_limit: usize,
+    domain: &str,
+    path: &str,
+    kept: &[&str],
+) -> (HeaderMap, Vec<Value>) {
+    let id = |key| param(pairs, key).and_then(|v| v.parse::<u64>().ok());
+    let limit = param(pairs, "limit")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(default_limit)
+        .clamp(1, max_limit);
+    let in_range = |key: &u64| {
+        id("max_id").map_or(true, |max| *key < max)
+            && id("since_id").map_or(true, |since| *key > since)
+    };
+    let selected: Vec<Value> = match id("min_id") {
+        Some(min) => {
+            let mut ascending: Vec<Value> = items
+                .range(min + 1..)
+                .filter(|(key, _)| in_range(key))
+                .take(limit)
+                .map(|(_, item)| item.clone())
+                .collect();
+            ascending.reverse();
+            ascending
+        }
+        None => items
+            .iter()
+            .rev()
+            .filter(|(key, _)| in_range(key))
+            .take(limit)
+            .map(|(_, item)| item.clone())
+            .collect(),
+    };
+    let mut headers = HeaderMap::new();
+    if let (Some(first), Some(last)) = (selected.first(), selected.last()) {
+        let mut kept_query = url::form_urlencoded::Serializer::new(String::new());
+        for (key, value) in pairs {
+            if kept.contains(&key.as_str()) {
+                kept_query.append_pair(key, value);
+            }
+        }
+        let kept_query = kept_query.finish();
+        let join = if kept_query.is_empty() { "" } else { "&" };
+        let link = format!(
+            r#"<https://{domain}{path}?{kept_query}{join}max_id={}>; rel="next", <https://{domain}{path}?{kept_query}{join}min_id={}>; rel="prev""#,
+            last["id"].as_str().unwrap_or_default(),
+            first["id"].as_str().unwrap_or_default(),
+        );
+        headers.insert("link", HeaderValue::from_str(&link).unwrap());
+    }
+    (headers, selected)
+}
+
+async fn notifications(State(shared): State<Shared>, RawQuery(query): RawQuery) -> Response {
+    let instance = shared.lock().unwrap();
+    let pairs = query_pairs(&query);
+    let types: Vec<&str> = pairs
+        .iter()
+        .filter(|(k, _)| k == "types[]" || k == "types")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let filtered: BTreeMap<u64, Value> = instance
+        .notifications
+        .iter()
+        .filter(|(_, n)| types.is_empty() || n["type"].as_str().is_some_and(|t| types.contains(&t)))
+        .map(|(k, v)| (*k, v.clone()))
+        .collect();
+    let (headers, items) = page(
+        &filtered,
+        &pairs,
+        40,
+        80,
+        &instance.options.domain,
+        "/api/v1/notifications",
+        &["limit", "types[]", "exclude_types[]", "account_id"],
+    );
+    (headers, Json(Value::Array(items))).into_response()
+}
+
+async fn verify_credentials(State(shared): State<Shared>) -> Response {
+    let instance = shared.lock().unwrap();
+    let mut me = instance.accounts["acme"].clone();
+    me["source"] = json!({ "privacy": "public", "sensitive": false, "language": "en", "note": "", "fields": [] });
+    Json(me).into_response()
+}
+
+async fn instance(State(shared): State<Shared>) -> Response {
+    let instance = shared.lock().unwrap();
+    let domain = &instance.options.domain;
+    Json(json!({
+        "domain": domain,
+        "title": "Fake Mastodon",
+        "version": "4.5.0",
+        "source_url": "https://github.com/mastodon/mastodon",
+        "description": "A fake instance for tests",
+        "usage": { "users": { "active_month": 3 } },
+        "thumbnail": { "url": format!("https://{domain}/thumb.png") },
+        "icon": [],
+        "languages": ["en"],
+        "api_versions": { "mastodon": 7 },
+        "configuration": {
+            "urls": { "streaming": format!("wss://{domain}") },
+            "accounts": { "max_featured_tags": 10, "max_pinned_statuses": 5 },
+            "statuses": {
+                "max_characters": instance.options.max_characters,
+                "max_media_attachments": 4,
+                "characters_reserved_per_url": 23
+            },
+            "media_attachments": {},
+            "polls": { "max_options": 4, "max_characters_per_option": 50, "min_expiration": 300, "max_expiration": 2629746 },
+            "translation": { "enabled": false }
+        },
+        "registrations": { "enabled": false, "approval_required": false, "message": null },
+        "contact": { "email": format!("admin@{domain}"), "account": null },
+        "rules": []
+    }))
+    .into_response()
+}
+
+async fn status(State(shared): State<Shared>, Path(id): Path<String>) -> Response {
+    let instance = shared.lock().unwrap();
+    match id
+        .parse::<u64>()
+        .ok()
+        .and_then(|id| instance.statuses.get(&id))
+    {
+        Some(status) => Json(status.clone()).into_response(),
+        None => error(StatusCode::NOT_FOUND, "Record not found"),
+    }
+}
+
+async fn account_statuses(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let instance = shared.lock().unwrap();
+    let pairs = query_pairs(&query);
+    let own: BTreeMap<u64, Value> = instance
+        .statuses
+        .iter()
+        .filter(|(_, s)| s["account"]["id"] == id)
+        .map(|(k, v)| (*k, v.clone()))
+        .collect();
+    if !instance.accounts.values().any(|a| a["id"] == id) {
+        return error(StatusCode::NOT_FOUND, "Record not found");
+    }
+    let (headers, items) = page(
+        &own,
+        &pairs,
+        20,
+        40,
+        &instance.options.domain,
+        &format!("/api/v1/accounts/{id}/statuses"),
+        &["limit", "exclude_reblogs", "exclude_replies", "only_media"],
+    );
+    (headers, Json(Value::Array(items))).into_response()
+}
+
+/// The length Mastodon checks: a URL counts 23, `@user@domain` counts as `@user`.
+fn status_length(text: &str) -> usize {
+    let urls = regex::Regex::new(r"https?://\S+").unwrap();
+    let remote = regex::Regex::new(r"(@[A-Za-z0-9_]+)@[A-Za-z0-9.-]+\.[A-Za-z]{2,}").unwrap();
+    let without_domains = remote.replace_all(text, "$1");
+    let url_count = urls.find_iter(&without_domains).count();
+    urls.replace_all(&without_domains, "").chars().count() + 23 * url_count
+}
+
+async fn create_status(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let is_json = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let fields: HashMap<String, String> = if is_json {
+        match serde_json::from_slice::<serde_json::Map<String, Value>>(&body) {
+            Ok(map) => map
+                .into_iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_string())))
+                .collect(),
+            Err(_) => return error(StatusCode::BAD_REQUEST, "Invalid JSON"),
+        }
+    } else {
+        url::form_urlencoded::parse(&body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    };
+    let mut instance = shared.lock().unwrap();
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    if let Some(existing) = key.as_ref().and_then(|key| instance.idempotency.get(key)) {
+        return Json(instance.statuses[existing].clone()).into_response();
+    }
+    let text = fields.get("status").map(String::as_str).unwrap_or_default();
+    if text.trim().is_empty() {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Validation failed: Text can't be blank",
+        );
+    }
+    let max = instance.options.max_characters;
+    if status_length(text) > max {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("Validation failed: Text character limit of {max} exceeded"),
+        );
+    }
+    let in_reply_to = fields.get("in_reply_to_id").cloned();
+    if let Some(parent) = &in_reply_to {
+        let known = parent
+            .parse::<u64>()
+            .ok()
+            .is_some_and(|id| instance.statuses.contains_key(&id));
+        if !known {
+            return error(StatusCode::NOT_FOUND, "Record not found");
+        }
+    }
+    let visibility = fields
+        .get("visibility")
+        .cloned()
+        .unwrap_or_else(|| "public".to_string());
+    if !["public", "unlisted", "private", "direct"].contains(&visibility.as_str()) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Validation failed: Visibility is not included in the list",
+        );
+    }
+    let id = instance.new_status(
+        "acme",
+        text,
+        in_reply_to.as_deref(),
+        &visibility,
+        Utc::now(),
+        false,
+    );
+    if let Some(key) = key {
+        instance.idempotency.insert(key, id);
+    }
+    let status = instance.statuses[&id].clone();
+    instance.created.push(status.clone());
+    Json(status).into_response()
+}
