@@ -13,7 +13,8 @@
 //! - `cursors`: source name → the source's resume cursor;
 //! - `authors`: (network, author id) → the author's case ids;
 //! - `labels`: (network, post id) → a label given by the team, for training;
-//! - `chat`: (chat, key) → opaque bytes an adapter keeps (the console's messages).
+//! - `chat`: (chat, key) → opaque bytes an adapter keeps (the console's messages);
+//! - `models`: name → a model's bytes (the learned triage model, written by `train`).
 
 mod codec;
 #[cfg(test)]
@@ -161,6 +162,7 @@ pub struct Store {
     authors: sled::Tree,
     labels: sled::Tree,
     chat: sled::Tree,
+    models: sled::Tree,
 }
 
 impl std::fmt::Debug for Store {
@@ -195,6 +197,7 @@ impl Store {
             authors: db.open_tree("authors")?,
             labels: db.open_tree("labels")?,
             chat: db.open_tree("chat")?,
+            models: db.open_tree("models")?,
             db,
         };
         match store.meta.get(codec::SCHEMA_KEY)? {
@@ -378,6 +381,25 @@ impl Store {
             .iter()
             .values()
             .map(|value| decode("labels", &value?))
+    }
+
+    /// How many labels the team gave.
+    pub fn label_count(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Saves a model's bytes under `name`, replacing the previous one, and flushes.
+    pub async fn put_model(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.models.insert(name.as_bytes(), bytes)?;
+        self.flush().await
+    }
+
+    /// A saved model's bytes.
+    pub fn model(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .models
+            .get(name.as_bytes())?
+            .map(|bytes| bytes.to_vec()))
     }
 }
 
