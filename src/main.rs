@@ -167,7 +167,8 @@ fn train(config: Option<PathBuf>, data: Option<PathBuf>) -> ExitCode {
 fn eval(data: &std::path::Path, folds: usize, domain_only: bool) -> ExitCode {
     match mentiondesk::training::evaluate_file(data, folds, domain_only) {
         Ok((dataset, evaluation)) => {
-            println!(
+            use std::io::Write;
+            let header = format!(
                 "data: {}{}{}",
                 data.display(),
                 if domain_only {
@@ -181,7 +182,8 @@ fn eval(data: &std::path::Path, folds: usize, domain_only: bool) -> ExitCode {
                     format!("; {} records skipped", dataset.skipped.len())
                 }
             );
-            print!("{evaluation}");
+            // A closed pipe (`eval ... | head`) is not an error worth a panic.
+            let _ = write!(std::io::stdout().lock(), "{header}\n{evaluation}");
             ExitCode::SUCCESS
         }
         Err(error) => {

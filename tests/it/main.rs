@@ -9,3 +9,4 @@ mod fakes;
 mod helpers;
 mod ingest;
 mod sla;
+mod triage;

@@ -3,7 +3,7 @@
 //! complaint gets question, praise or other from the lexicon.
 //!
 //! Features: word unigrams and bigrams and character 3- to 5-grams of the normalized text,
-//! hashed (FNV-1a, signed) into 2^18 buckets, each group scaled to unit length, plus a few
+//! hashed (FNV-1a, signed) into 2^18 buckets, each group scaled to a fixed length, plus a few
 //! dense features (the default's logit, cue sums, valence, `?`, `@`, links). Training is
 //! AdaGrad over shuffled examples with L2, deterministic for a given seed.
 
@@ -88,12 +88,16 @@ fn bucket(namespace: u64, bytes: &[u8]) -> (u32, f32) {
     ((hash as usize & (BUCKETS - 1)) as u32, sign)
 }
 
-/// Scales a feature group (signed unit values) to unit length.
+/// The length each sparse group is scaled to. Below 1 the dense lexicon features weigh more
+/// against the n-grams (chosen by cross-validation: 0.5 beat 0.3 and 1.0).
+const GROUP_LENGTH: f32 = 0.5;
+
+/// Scales a feature group (signed unit values) to length `GROUP_LENGTH`.
 fn scale(group: &mut [(u32, f32)]) {
     if group.is_empty() {
         return;
     }
-    let norm = (group.len() as f32).sqrt();
+    let norm = (group.len() as f32).sqrt() / GROUP_LENGTH;
     for (_, value) in group.iter_mut() {
         *value /= norm;
     }
@@ -118,8 +122,8 @@ impl Default for TrainOptions {
     fn default() -> Self {
         TrainOptions {
             epochs: 12,
-            learning_rate: 0.3,
-            l2: 1e-5,
+            learning_rate: 0.1,
+            l2: 1e-3,
             balanced: true,
             seed: 42,
         }
