@@ -547,14 +547,20 @@ struct Entry {
 
 struct Lexicon {
     entries: HashMap<&'static str, Entry, FxBuild>,
+    /// First words of the cues of several words: only these start a longer lookup.
+    phrase_starts: HashMap<&'static str, (), FxBuild>,
 }
 
 fn lexicon() -> &'static Lexicon {
     static LEXICON: OnceLock<Lexicon> = OnceLock::new();
     LEXICON.get_or_init(|| {
         let mut entries: HashMap<&'static str, Entry, FxBuild> = HashMap::default();
+        let mut phrase_starts: HashMap<&'static str, (), FxBuild> = HashMap::default();
         for (phrase, kind, weight) in CUES {
             entries.entry(phrase).or_default().cue = Some((*kind, *weight, phrase));
+            if let Some((first, _)) = phrase.split_once(' ') {
+                phrase_starts.insert(first, ());
+            }
         }
         for (word, valence) in VALENCE {
             entries.entry(word).or_default().valence = *valence;
@@ -565,7 +571,10 @@ fn lexicon() -> &'static Lexicon {
         for word in INTENSIFIERS {
             entries.entry(word).or_default().intensifier = true;
         }
-        Lexicon { entries }
+        Lexicon {
+            entries,
+            phrase_starts,
+        }
     })
 }
 
@@ -619,7 +628,12 @@ pub fn analyze(post: &Normalized) -> Analysis {
         }
         let negated = negated_until.is_some_and(|until| index <= until);
         let mut phrase_here = false;
-        for len in 1..=MAX_PHRASE_TOKENS {
+        let longest = if lexicon.phrase_starts.contains_key(token) {
+            MAX_PHRASE_TOKENS
+        } else {
+            1
+        };
+        for len in 1..=longest {
             let Some(phrase) = post.phrase(index, len) else {
                 break;
             };

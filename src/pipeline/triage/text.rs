@@ -87,8 +87,7 @@ fn split_words(chunk: &str, out: &mut Normalized) {
             if trimmed.chars().all(|c| c.is_ascii_digit()) {
                 push(out, "<num>");
             } else {
-                let owned = trimmed.to_string();
-                push(out, &owned);
+                push(out, trimmed);
             }
         }
         word.clear();
