@@ -21,12 +21,11 @@ use crate::chat::console::{ConsoleChat, ConsoleState};
 use crate::chat::slack::SlackChat;
 use crate::chat::{ChatAdapter, ChatEvent};
 use crate::config::{Settings, SourceSettings};
-use crate::domain::Label;
 use crate::health::Health;
 use crate::outbox::{
     run_lane, webhook, ChatExecutor, Executor, Outbox, ReplyExecutor, WebhookExecutor,
 };
-use crate::pipeline::{Pipeline, TriageRules, Triager};
+use crate::pipeline::Pipeline;
 use crate::scheduler::{Scheduler, SlaPolicy};
 use crate::sources::bluesky::{BlueskySettings, BlueskySource};
 use crate::sources::mastodon::MastodonSource;
@@ -190,7 +189,7 @@ impl Application {
 
         let mut pipeline = Pipeline::new(
             self.store.clone(),
-            Triager::new(triage_rules(&self.settings)),
+            crate::training::build_triager(&self.settings, &self.store),
             &self.settings.brand.handles,
             self.outbox.clone(),
         );
@@ -415,23 +414,6 @@ fn build_sources(
 /// directory, so a fresh store never meets replies of an old one.
 pub fn default_sent_path(store_path: &std::path::Path, source: &str) -> PathBuf {
     store_path.join(format!("replay-{source}-sent.jsonl"))
-}
-
-fn triage_rules(settings: &Settings) -> TriageRules {
-    let mut include_keywords = settings.triage.include_keywords.clone();
-    include_keywords.retain(|keyword| !keyword.trim().is_empty());
-    TriageRules {
-        include_keywords,
-        exclude_keywords: settings.triage.exclude_keywords.clone(),
-        ignore_authors: settings.triage.ignore_authors.clone(),
-        card_labels: settings
-            .triage
-            .card_labels
-            .iter()
-            .filter_map(|label| label.parse::<Label>().ok())
-            .collect(),
-        min_score: settings.triage.min_score,
-    }
 }
 
 fn action_settings(settings: &Settings) -> ActionSettings {

@@ -6,6 +6,7 @@
 //! - `store`: the sled database; the only module that touches it.
 //! - `sources`: networks (replay, Bluesky) and the shared poll loop.
 //! - `pipeline`: dedupe, follow-up linking, triage, case opening; batched transactions.
+//! - `training`: `train` and `eval` for triage's learned model (store and files around it).
 //! - `actions`: the engine turning clicks into case transitions.
 //! - `scheduler`: the first-response clocks (one timer task).
 //! - `outbox`: side effects recorded with their state change, executed by one worker per lane.
@@ -28,3 +29,4 @@ pub mod shutdown;
 pub mod sources;
 pub mod store;
 pub mod telemetry;
+pub mod training;

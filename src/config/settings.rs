@@ -50,6 +50,8 @@ pub const DEFAULT_CARD_LABELS: &[&str] = &["complaint"];
 pub const TRIAGE_LABELS: &[&str] = &["complaint", "question", "praise", "other"];
 /// Default minimum classifier score for a card.
 pub const DEFAULT_MIN_SCORE: f32 = 0.5;
+/// Default number of examples the learned triage model needs before it replaces the default.
+pub const DEFAULT_MIN_LABELS: u64 = 200;
 /// Default time allowed for draining work on shutdown.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default first-response target.
@@ -410,12 +412,25 @@ pub struct TriageSettings {
     /// Posts containing one of these words are dropped.
     #[serde(default)]
     pub exclude_keywords: Vec<String>,
+    /// Regexes (case-insensitive): a match pushes the post towards a complaint.
+    #[serde(default)]
+    pub include_patterns: Vec<String>,
+    /// Regexes (case-insensitive): a match drops the post.
+    #[serde(default)]
+    pub exclude_patterns: Vec<String>,
     /// Authors whose posts are dropped, such as partner accounts and bots.
     #[serde(default)]
     pub ignore_authors: Vec<String>,
+    /// Watched languages (ISO 639-1 codes such as `en`); other languages are labelled `other`.
+    /// Empty watches every language.
+    #[serde(default)]
+    pub languages: Vec<String>,
     /// Minimum classifier score, between 0 and 1, for a card.
     #[serde(default = "default_min_score")]
     pub min_score: f32,
+    /// How many examples the learned model must have been trained on before it is used.
+    #[serde(default = "default_min_labels")]
+    pub min_labels: u64,
 }
 
 impl Default for TriageSettings {
@@ -424,8 +439,12 @@ impl Default for TriageSettings {
             card_labels: default_card_labels(),
             include_keywords: Vec::new(),
             exclude_keywords: Vec::new(),
+            include_patterns: Vec::new(),
+            exclude_patterns: Vec::new(),
             ignore_authors: Vec::new(),
+            languages: Vec::new(),
             min_score: DEFAULT_MIN_SCORE,
+            min_labels: DEFAULT_MIN_LABELS,
         }
     }
 }
@@ -576,6 +595,10 @@ fn default_card_labels() -> Vec<String> {
 
 fn default_min_score() -> f32 {
     DEFAULT_MIN_SCORE
+}
+
+fn default_min_labels() -> u64 {
+    DEFAULT_MIN_LABELS
 }
 
 fn default_shutdown_timeout() -> Duration {

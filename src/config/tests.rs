@@ -372,6 +372,15 @@ fn triage_and_other_problems() {
     );
     check(&with("[triage]\nmin_score = 1"), &[]);
     check(
+        &with("[triage]\ninclude_patterns = [\"order #\\\\d+\", \"(oops\"]\nexclude_patterns = [\"\"]\nlanguages = [\"en\", \"pt-BR\", \"english\"]\nmin_labels = 0"),
+        &[
+            "triage.include_patterns[1]: invalid regex: unclosed group",
+            "triage.exclude_patterns[0]: must not be empty",
+            "triage.languages[2]: \"english\" is not a language code such as \"en\" or \"pt-BR\"",
+            "triage.min_labels: must be at least 2 (a model needs a complaint and a non-complaint), not 0",
+        ],
+    );
+    check(
         &with("[replies.signatures]\n\"Ann Bee\" = \"\"\nbob = 3"),
         &["replies.signatures.bob: invalid type: integer `3`, expected a string"],
     );

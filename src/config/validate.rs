@@ -276,6 +276,48 @@ fn check_triage(triage: &TriageSettings, report: &mut Report) {
     non_empty_entries(report, "triage.include_keywords", &triage.include_keywords);
     non_empty_entries(report, "triage.exclude_keywords", &triage.exclude_keywords);
     non_empty_entries(report, "triage.ignore_authors", &triage.ignore_authors);
+    for (name, patterns) in [
+        ("triage.include_patterns", &triage.include_patterns),
+        ("triage.exclude_patterns", &triage.exclude_patterns),
+    ] {
+        for (index, pattern) in patterns.iter().enumerate() {
+            let key = join_index(name, index);
+            if pattern.trim().is_empty() {
+                report.problem(key, "must not be empty");
+            } else if let Err(error) = regex::RegexBuilder::new(pattern)
+                .case_insensitive(true)
+                .build()
+            {
+                let first_line = error.to_string();
+                let message = first_line
+                    .lines()
+                    .last()
+                    .unwrap_or("invalid")
+                    .trim_start_matches("error: ")
+                    .to_string();
+                report.problem(key, format!("invalid regex: {message}"));
+            }
+        }
+    }
+    for (index, language) in triage.languages.iter().enumerate() {
+        let primary = language.split(['-', '_']).next().unwrap_or_default();
+        let letters = primary.len();
+        if !(2..=3).contains(&letters) || !primary.chars().all(|c| c.is_ascii_alphabetic()) {
+            report.problem(
+                join_index("triage.languages", index),
+                format!("\"{language}\" is not a language code such as \"en\" or \"pt-BR\""),
+            );
+        }
+    }
+    if triage.min_labels < 2 {
+        report.problem(
+            "triage.min_labels",
+            format!(
+                "must be at least 2 (a model needs a complaint and a non-complaint), not {}",
+                triage.min_labels
+            ),
+        );
+    }
     if !(0.0..=1.0).contains(&triage.min_score) {
         report.problem(
             "triage.min_score",

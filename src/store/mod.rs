@@ -16,6 +16,7 @@
 //! - `chat`: (chat, key) → opaque bytes an adapter keeps (the console's messages);
 //! - `counters`: name → a u64 that only grows (a source's monthly API budget use, e.g.
 //!   `x-budget/<source>/<yyyy-mm>/reads`).
+//! - `models`: name → a model's bytes (the learned triage model, written by `train`).
 
 mod codec;
 #[cfg(test)]
@@ -164,6 +165,7 @@ pub struct Store {
     labels: sled::Tree,
     chat: sled::Tree,
     counters: sled::Tree,
+    models: sled::Tree,
 }
 
 impl std::fmt::Debug for Store {
@@ -199,6 +201,7 @@ impl Store {
             labels: db.open_tree("labels")?,
             chat: db.open_tree("chat")?,
             counters: db.open_tree("counters")?,
+            models: db.open_tree("models")?,
             db,
         };
         match store.meta.get(codec::SCHEMA_KEY)? {
@@ -409,6 +412,25 @@ impl Store {
             .iter()
             .values()
             .map(|value| decode("labels", &value?))
+    }
+
+    /// How many labels the team gave.
+    pub fn label_count(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Saves a model's bytes under `name`, replacing the previous one, and flushes.
+    pub async fn put_model(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.models.insert(name.as_bytes(), bytes)?;
+        self.flush().await
+    }
+
+    /// A saved model's bytes.
+    pub fn model(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .models
+            .get(name.as_bytes())?
+            .map(|bytes| bytes.to_vec()))
     }
 }
 

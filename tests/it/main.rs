@@ -13,4 +13,5 @@ mod mastodon;
 mod sla;
 mod slack;
 mod torture;
+mod triage;
 mod x;
