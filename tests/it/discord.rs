@@ -146,7 +146,10 @@ async fn reply_opens_a_modal_and_the_submit_replies_threads_and_updates_the_card
     let submit = discord.push_interaction(discord.submit(ANA, &card, &modal, &[("text", text)]));
     assert_eq!(discord.callback(&submit).await["type"], 6);
 
-    wait_until("the reply on the network", || !app.sent_replies().is_empty()).await;
+    wait_until("the reply on the network", || {
+        !app.sent_replies().is_empty()
+    })
+    .await;
     let sent = app.sent_replies();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0]["text"], text);
@@ -156,7 +159,10 @@ async fn reply_opens_a_modal_and_the_submit_replies_threads_and_updates_the_card
     assert!(
         discord
             .server
-            .requests_to("POST", &format!("/api/v10/channels/{MAIN}/messages/{}/threads", card.id))
+            .requests_to(
+                "POST",
+                &format!("/api/v10/channels/{MAIN}/messages/{}/threads", card.id)
+            )
             .len()
             == 1,
         "one thread, started once"
@@ -242,7 +248,9 @@ async fn escalate_posts_a_linked_card_pinging_the_role_and_a_thread_note() {
         serde_json::json!([TIER2_ROLE])
     );
     assert!(
-        linked.all_text().contains("to **Tier 2** by Ana\\nrefund \\\\*\\\\*now\\\\*\\\\*"),
+        linked
+            .all_text()
+            .contains("to **Tier 2** by Ana\\nrefund \\\\*\\\\*now\\\\*\\\\*"),
         "{}",
         linked.all_text()
     );
@@ -255,7 +263,16 @@ async fn escalate_posts_a_linked_card_pinging_the_role_and_a_thread_note() {
     let submit =
         discord.push_interaction(discord.submit(BO, &card, &modal, &[("target", "nobody")]));
     discord.callback(&submit).await;
-    wait_until("the refusal", || discord.followups().len() >= 2).await;
+    wait_until("the refusal", || {
+        discord.followups().iter().any(|f| {
+            f["flags"] == 64
+                && f["content"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("unknown escalation target \"nobody\"")
+        })
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -360,7 +377,10 @@ async fn check_validates_the_token_and_prints_the_invite_url() {
     let output = run(good).await.unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(output.status.success(), "{stdout}");
-    assert!(stdout.contains("discord.bot_token: ok (bot MentiondeskBot"), "{stdout}");
+    assert!(
+        stdout.contains("discord.bot_token: ok (bot mentiondeskbot, id 111111111111111111)"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains(&format!(
             "{}/oauth2/authorize?client_id={}&scope=bot&permissions=309237730304",
@@ -372,6 +392,82 @@ async fn check_validates_the_token_and_prints_the_invite_url() {
     let output = run(bad).await.unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr.contains("discord.bot_token: Discord refused the token"), "{stderr}");
-    assert!(!stderr.contains("revoked-token"), "the token is never printed");
+    assert!(
+        stderr.contains("discord.bot_token: Discord refused the token"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("revoked-token"),
+        "the token is never printed"
+    );
+}
+
+/// The fake's payloads are what serenity reads: an interaction that does not deserialize would
+/// be dropped as an unknown event.
+#[tokio::test]
+async fn the_fake_speaks_what_serenity_reads() {
+    let discord = FakeDiscord::start(&[MAIN]).await;
+    let message = Posted {
+        id: "1".into(),
+        channel: MAIN.into(),
+        body: Value::Null,
+        current: crate::fakes::discord::sample_message(MAIN),
+        edits: 0,
+    };
+    let mut click = discord.click(ANA, &message, "claim:1:1");
+    click["id"] = serde_json::json!("1400000000000000001");
+    click["token"] = serde_json::json!("token");
+    let parsed: Result<serenity::all::Interaction, _> = serde_json::from_value(click);
+    assert!(parsed.is_ok(), "{parsed:?}");
+}
+
+/// The crash window of a card post: Discord took the message, the process died before the
+/// store recorded it. After the restart the adapter finds its card among the channel's recent
+/// messages (the key is in the embed footer) instead of posting a second one.
+#[tokio::test]
+async fn a_card_posted_just_before_a_crash_is_found_not_posted_again() {
+    let (discord, mut app) = discord_app().await;
+    app.post(&[complaint("p1", "jo")]);
+    let posted = card(&discord, 1).await;
+    app.stop().await;
+
+    {
+        let store = mentiondesk::store::Store::open(&app.dir.path().join("store/sled")).unwrap();
+        store.chat_remove("discord", "k/case-1").await.unwrap();
+        store.chat_put("discord", "p/case-1", b"1").await.unwrap();
+        store
+            .transact(|tx| {
+                let mut case = tx.case(mentiondesk::domain::CaseId(1))?.expect("case 1");
+                case.chat_refs.remove("discord");
+                tx.put_case(&case)?;
+                tx.enqueue(
+                    "chat/discord",
+                    &mentiondesk::store::OutboxEntry {
+                        case: case.id,
+                        task: mentiondesk::store::OutboxTask::SyncCard,
+                        attempts: 0,
+                        last_error: None,
+                        created_at: chrono::Utc::now(),
+                    },
+                )
+            })
+            .unwrap();
+        store.flush().await.unwrap();
+    }
+
+    let app = app.restart().await;
+    wait_until("the history lookup", || {
+        !discord
+            .server
+            .requests_to("GET", &format!("/api/v10/channels/{MAIN}/messages"))
+            .is_empty()
+    })
+    .await;
+    wait_until("a second gateway session", || discord.sessions().0 >= 2).await;
+    // A claim now edits the original message: its id was recovered.
+    let click = discord.push_interaction(discord.click(ANA, &posted, &posted.button("claim")));
+    discord.callback(&click).await;
+    wait_for_update(&discord, 1, "owner Ana").await;
+    app.wait_for_card(1, "claimed", 1).await;
+    assert_eq!(discord.cards(MAIN).len(), 1, "still one card");
 }

@@ -20,7 +20,8 @@
 //! within a few minutes), and the adapter records the key before and after posting in the
 //! store's chat area. A key that was being posted when the process died is looked up in the
 //! channel's recent messages (cards by the key in their footer, notes by their text) before
-//! anything is posted again. Posts are paced per channel (about five per five seconds); in
+//! anything is posted again. Posts are paced per channel (one every 1.1 s, under five per five
+//! seconds); in
 //! production serenity's rate limiter waits out Discord's buckets, and a 429 that still comes
 //! back is `RateLimited` for the outbox.
 
@@ -32,10 +33,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serenity::all::{
-    ActionRowComponent, Builder, ChannelId, ClientBuilder, ComponentInteraction, Context, CreateAllowedMentions,
-    CreateInteractionResponse, CreateInteractionResponseFollowup, CreateMessage, CreateThread,
-    EditMessage, EventHandler, GatewayIntents, GetMessages, Http, HttpBuilder, Interaction,
-    Member, MessageId, ModalInteraction, Nonce, Ready, ResumedEvent, User,
+    ActionRowComponent, Builder, ChannelId, ClientBuilder, ComponentInteraction, Context,
+    CreateAllowedMentions, CreateInteractionResponse, CreateInteractionResponseFollowup,
+    CreateMessage, CreateThread, EditMessage, EventHandler, GatewayIntents, GetMessages, Http,
+    HttpBuilder, Interaction, Member, MessageId, ModalInteraction, Nonce, Ready, ResumedEvent,
+    User,
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
@@ -62,10 +64,11 @@ pub const PERMISSIONS: u64 = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 16) | (1 
 /// How long a click waits for the actions engine before giving up on telling the person.
 const ACTION_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Five messages per five seconds per channel...
-const PACE_INTERVAL: Duration = Duration::from_secs(1);
-/// ...as a burst of five.
-const PACE_BURST: u32 = 5;
+/// One message every 1.1 s per channel: within Discord's five per five seconds per channel,
+/// with a margin for requests that arrive a little apart from when they were sent...
+const PACE_INTERVAL: Duration = Duration::from_millis(1100);
+/// ...and no burst, so no five-second window ever holds a sixth message.
+const PACE_BURST: u32 = 1;
 
 /// How many recent messages are searched for our own after a crash.
 const RECOVERY_MESSAGES: u8 = 100;
@@ -194,9 +197,10 @@ impl DiscordChat {
             chat: Arc::downgrade(&self),
         };
         // The client needs its own Http (it takes it by value); same settings as ours.
-        let built = ClientBuilder::new_with_http(http_client(&self.settings), GatewayIntents::GUILDS)
-            .event_handler(handler)
-            .await;
+        let built =
+            ClientBuilder::new_with_http(http_client(&self.settings), GatewayIntents::GUILDS)
+                .event_handler(handler)
+                .await;
         match built {
             Ok(mut client) => {
                 let shards = client.shard_manager.clone();
@@ -406,7 +410,10 @@ impl DiscordChat {
             respond,
         };
         sender.send(event).await.ok()?;
-        tokio::time::timeout(ACTION_TIMEOUT, answer).await.ok()?.ok()
+        tokio::time::timeout(ACTION_TIMEOUT, answer)
+            .await
+            .ok()?
+            .ok()
     }
 
     fn draft(&self, case: u64, agent: &str) -> Option<String> {
@@ -525,9 +532,7 @@ impl DiscordChat {
             self.set_pending(key).await?;
         }
         self.pacer.wait(&channel.to_string()).await;
-        let message = message
-            .nonce(Nonce::String(nonce(key)))
-            .enforce_nonce(true);
+        let message = message.nonce(Nonce::String(nonce(key))).enforce_nonce(true);
         match channel.send_message(&self.http, message).await {
             Ok(posted) => {
                 let message = MessageRef {
@@ -909,20 +914,30 @@ mod tests {
 
     #[test]
     fn ids_must_be_snowflakes() {
-        assert_eq!(parse_id("123456789012345678").unwrap(), 123_456_789_012_345_678);
+        assert_eq!(
+            parse_id("123456789012345678").unwrap(),
+            123_456_789_012_345_678
+        );
         assert!(parse_id("C0SLACK").is_err());
         assert!(parse_id("0").is_err());
     }
 
     #[tokio::test(start_paused = true)]
-    async fn pacer_allows_five_then_one_per_second() {
-        let pacer = Pacer::new(Duration::from_secs(1), 5);
+    async fn pacer_keeps_any_five_second_window_under_six_messages() {
+        let pacer = Pacer::new(PACE_INTERVAL, PACE_BURST);
         let start = Instant::now();
         let mut sent = Vec::new();
         for _ in 0..7 {
             pacer.wait("1").await;
             sent.push((Instant::now() - start).as_millis());
         }
-        assert_eq!(sent, vec![0, 0, 0, 0, 0, 1000, 2000]);
+        assert_eq!(sent, vec![0, 1100, 2200, 3300, 4400, 5500, 6600]);
+        for window in sent.windows(6) {
+            assert!(window[5] - window[0] > 5000, "{window:?}");
+        }
+        // Another channel has its own pace.
+        let before = Instant::now();
+        pacer.wait("2").await;
+        assert_eq!(Instant::now(), before);
     }
 }

@@ -285,7 +285,10 @@ pub fn reply_modal(form: &ReplyForm) -> CreateModal {
     .required(false);
     CreateModal::new(
         cut(&format!("{REPLY_MODAL}{}", form.payload), CUSTOM_ID_MAX),
-        fit(&format!("Reply publicly to @{}", form.handle), MODAL_TITLE_MAX),
+        fit(
+            &format!("Reply publicly to @{}", form.handle),
+            MODAL_TITLE_MAX,
+        ),
     )
     .components(vec![
         CreateActionRow::InputText(text),

@@ -119,7 +119,9 @@ impl FakeDiscord {
             .lock()
             .unwrap()
             .extend(channels.iter().map(|c| c.to_string()));
-        shared.ids.store(1_300_000_000_000_000_000, Ordering::SeqCst);
+        shared
+            .ids
+            .store(1_300_000_000_000_000_000, Ordering::SeqCst);
         let ws = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         *shared.ws_url.lock().unwrap() = format!("ws://{}", ws.local_addr().unwrap());
         tokio::spawn(serve_gateway(ws, shared.clone()));
@@ -260,7 +262,9 @@ impl FakeDiscord {
     /// Sends op 7 RECONNECT on every socket.
     pub fn reconnect(&self) {
         for socket in self.shared.sockets.lock().unwrap().iter() {
-            let _ = socket.send(WsMessage::Text(json!({"op": 7, "d": null}).to_string().into()));
+            let _ = socket.send(WsMessage::Text(
+                json!({"op": 7, "d": null}).to_string().into(),
+            ));
         }
     }
 
@@ -297,7 +301,8 @@ impl FakeDiscord {
             "guild_locale": "en-US",
             "entitlements": [],
             "authorizing_integration_owners": {"0": GUILD},
-            "context": 0
+            "context": 0,
+            "attachment_size_limit": 10485760
         })
     }
 
@@ -339,7 +344,8 @@ impl FakeDiscord {
             "guild_locale": "en-US",
             "entitlements": [],
             "authorizing_integration_owners": {"0": GUILD},
-            "context": 0
+            "context": 0,
+            "attachment_size_limit": 10485760
         })
     }
 }
@@ -395,11 +401,12 @@ fn error(status: u16, code: u64, message: &str, errors: Option<Value>) -> Respon
     (StatusCode::from_u16(status).unwrap(), Json(body)).into_response()
 }
 
-fn authorized(headers: &HeaderMap) -> Result<(), Response> {
+/// Discord's 401 unless the request carries the bot token.
+fn unauthorized(headers: &HeaderMap) -> Option<Response> {
     let expected = format!("Bot {BOT_TOKEN}");
     match headers.get("authorization").and_then(|v| v.to_str().ok()) {
-        Some(value) if value == expected => Ok(()),
-        _ => Err(error(401, 0, "401: Unauthorized", None)),
+        Some(value) if value == expected => None,
+        _ => Some(error(401, 0, "401: Unauthorized", None)),
     }
 }
 
@@ -412,10 +419,16 @@ fn rate_limited(retry_after: f64, bucket: &str) -> Response {
     });
     let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
     let headers = response.headers_mut();
-    headers.insert("retry-after", format!("{}", retry_after.ceil() as u64).parse().unwrap());
+    headers.insert(
+        "retry-after",
+        format!("{}", retry_after.ceil() as u64).parse().unwrap(),
+    );
     headers.insert("x-ratelimit-limit", "5".parse().unwrap());
     headers.insert("x-ratelimit-remaining", "0".parse().unwrap());
-    headers.insert("x-ratelimit-reset-after", format!("{retry_after:.3}").parse().unwrap());
+    headers.insert(
+        "x-ratelimit-reset-after",
+        format!("{retry_after:.3}").parse().unwrap(),
+    );
     headers.insert("x-ratelimit-bucket", bucket.parse().unwrap());
     headers.insert("x-ratelimit-scope", "user".parse().unwrap());
     response
@@ -426,7 +439,7 @@ async fn gateway(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 async fn gateway_bot(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if let Err(response) = authorized(&headers) {
+    if let Some(response) = unauthorized(&headers) {
         return response;
     }
     Json(json!({
@@ -438,7 +451,7 @@ async fn gateway_bot(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> R
 }
 
 async fn users_me(headers: HeaderMap) -> Response {
-    if let Err(response) = authorized(&headers) {
+    if let Some(response) = unauthorized(&headers) {
         return response;
     }
     let mut me = user(BOT_ID, "MentiondeskBot", true);
@@ -486,69 +499,129 @@ fn message_problems(body: &Value) -> serde_json::Map<String, Value> {
         );
     };
     if chars(&body["content"]) > 2000 {
-        problem("content".into(), "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.".into());
+        problem(
+            "content".into(),
+            "BASE_TYPE_MAX_LENGTH",
+            "Must be 2000 or fewer in length.".into(),
+        );
     }
     if let Some(nonce) = body.get("nonce").and_then(Value::as_str) {
         if nonce.chars().count() > 25 {
-            problem("nonce".into(), "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.".into());
+            problem(
+                "nonce".into(),
+                "BASE_TYPE_MAX_LENGTH",
+                "Must be 25 or fewer in length.".into(),
+            );
         }
     }
     let embeds = body["embeds"].as_array().cloned().unwrap_or_default();
     if embeds.len() > 10 {
-        problem("embeds".into(), "BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length.".into());
+        problem(
+            "embeds".into(),
+            "BASE_TYPE_MAX_LENGTH",
+            "Must be 10 or fewer in length.".into(),
+        );
     }
     let mut total = 0;
     for (i, embed) in embeds.iter().enumerate() {
         let trimmed = |v: &Value| v.as_str().map_or(0, |s| s.trim().chars().count());
         for (key, max) in [("title", 256), ("description", 4096)] {
             if chars(&embed[key]) > max {
-                problem(format!("embeds.{i}.{key}"), "BASE_TYPE_MAX_LENGTH", format!("Must be {max} or fewer in length."));
+                problem(
+                    format!("embeds.{i}.{key}"),
+                    "BASE_TYPE_MAX_LENGTH",
+                    format!("Must be {max} or fewer in length."),
+                );
             }
             total += trimmed(&embed[key]);
         }
         if chars(&embed["footer"]["text"]) > 2048 {
-            problem(format!("embeds.{i}.footer.text"), "BASE_TYPE_MAX_LENGTH", "Must be 2048 or fewer in length.".into());
+            problem(
+                format!("embeds.{i}.footer.text"),
+                "BASE_TYPE_MAX_LENGTH",
+                "Must be 2048 or fewer in length.".into(),
+            );
         }
         total += trimmed(&embed["footer"]["text"]) + trimmed(&embed["author"]["name"]);
         let fields = embed["fields"].as_array().cloned().unwrap_or_default();
         if fields.len() > 25 {
-            problem(format!("embeds.{i}.fields"), "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.".into());
+            problem(
+                format!("embeds.{i}.fields"),
+                "BASE_TYPE_MAX_LENGTH",
+                "Must be 25 or fewer in length.".into(),
+            );
         }
         for (j, field) in fields.iter().enumerate() {
             if chars(&field["name"]) > 256 || chars(&field["name"]) == 0 {
-                problem(format!("embeds.{i}.fields.{j}.name"), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 256 in length.".into());
+                problem(
+                    format!("embeds.{i}.fields.{j}.name"),
+                    "BASE_TYPE_BAD_LENGTH",
+                    "Must be between 1 and 256 in length.".into(),
+                );
             }
             if chars(&field["value"]) > 1024 || chars(&field["value"]) == 0 {
-                problem(format!("embeds.{i}.fields.{j}.value"), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 1024 in length.".into());
+                problem(
+                    format!("embeds.{i}.fields.{j}.value"),
+                    "BASE_TYPE_BAD_LENGTH",
+                    "Must be between 1 and 1024 in length.".into(),
+                );
             }
             total += trimmed(&field["name"]) + trimmed(&field["value"]);
         }
     }
     if total > 6000 {
-        problem("embeds".into(), "MAX_EMBED_SIZE_EXCEEDED", "Embed size exceeds maximum size of 6000".into());
+        problem(
+            "embeds".into(),
+            "MAX_EMBED_SIZE_EXCEEDED",
+            "Embed size exceeds maximum size of 6000".into(),
+        );
     }
     let rows = body["components"].as_array().cloned().unwrap_or_default();
     if rows.len() > 5 {
-        problem("components".into(), "BASE_TYPE_MAX_LENGTH", "Must be 5 or fewer in length.".into());
+        problem(
+            "components".into(),
+            "BASE_TYPE_MAX_LENGTH",
+            "Must be 5 or fewer in length.".into(),
+        );
     }
     for (i, row) in rows.iter().enumerate() {
         if row["type"] != 1 {
-            problem(format!("components.{i}.type"), "UNION_TYPE_CHOICES", "Value of field \"type\" must be one of (1,).".into());
+            problem(
+                format!("components.{i}.type"),
+                "UNION_TYPE_CHOICES",
+                "Value of field \"type\" must be one of (1,).".into(),
+            );
         }
         let buttons = row["components"].as_array().cloned().unwrap_or_default();
         if buttons.is_empty() || buttons.len() > 5 {
-            problem(format!("components.{i}.components"), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 5 in length.".into());
+            problem(
+                format!("components.{i}.components"),
+                "BASE_TYPE_BAD_LENGTH",
+                "Must be between 1 and 5 in length.".into(),
+            );
         }
         for (j, button) in buttons.iter().enumerate() {
             let id = chars(&button["custom_id"]);
             if button["type"] != 2 || !(1..=100).contains(&id) {
-                problem(format!("components.{i}.components.{j}.custom_id"), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.".into());
+                problem(
+                    format!("components.{i}.components.{j}.custom_id"),
+                    "BASE_TYPE_BAD_LENGTH",
+                    "Must be between 1 and 100 in length.".into(),
+                );
             }
             if chars(&button["label"]) > 80 {
-                problem(format!("components.{i}.components.{j}.label"), "BASE_TYPE_MAX_LENGTH", "Must be 80 or fewer in length.".into());
+                problem(
+                    format!("components.{i}.components.{j}.label"),
+                    "BASE_TYPE_MAX_LENGTH",
+                    "Must be 80 or fewer in length.".into(),
+                );
             }
             if !(1..=5).contains(&button["style"].as_u64().unwrap_or(0)) {
-                problem(format!("components.{i}.components.{j}.style"), "BASE_TYPE_CHOICES", "Value must be one of (1, 2, 3, 4, 5).".into());
+                problem(
+                    format!("components.{i}.components.{j}.style"),
+                    "BASE_TYPE_CHOICES",
+                    "Value must be one of (1, 2, 3, 4, 5).".into(),
+                );
             }
         }
     }
@@ -557,7 +630,12 @@ fn message_problems(body: &Value) -> serde_json::Map<String, Value> {
 
 fn known(shared: &Shared, channel: &str) -> bool {
     shared.channels.lock().unwrap().contains(channel)
-        || shared.threads.lock().unwrap().values().any(|t| t == channel)
+        || shared
+            .threads
+            .lock()
+            .unwrap()
+            .values()
+            .any(|t| t == channel)
 }
 
 async fn create_message(
@@ -566,7 +644,7 @@ async fn create_message(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Err(response) = authorized(&headers) {
+    if let Some(response) = unauthorized(&headers) {
         return response;
     }
     if !known(&shared, &channel) {
@@ -594,10 +672,15 @@ async fn create_message(
     }
     let problems = message_problems(&body);
     if !problems.is_empty() {
-        return error(400, 50035, "Invalid Form Body", Some(Value::Object(problems)));
+        return error(
+            400,
+            50035,
+            "Invalid Form Body",
+            Some(Value::Object(problems)),
+        );
     }
     if body["content"].as_str().unwrap_or_default().is_empty()
-        && body["embeds"].as_array().is_none_or(|e| e.is_empty())
+        && body["embeds"].as_array().map_or(true, |e| e.is_empty())
     {
         return error(400, 50006, "Cannot send an empty message", None);
     }
@@ -642,12 +725,17 @@ async fn edit_message(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Err(response) = authorized(&headers) {
+    if let Some(response) = unauthorized(&headers) {
         return response;
     }
     let problems = message_problems(&body);
     if !problems.is_empty() {
-        return error(400, 50035, "Invalid Form Body", Some(Value::Object(problems)));
+        return error(
+            400,
+            50035,
+            "Invalid Form Body",
+            Some(Value::Object(problems)),
+        );
     }
     let mut messages = shared.messages.lock().unwrap();
     let Some(posted) = messages
@@ -671,7 +759,7 @@ async fn list_messages(
     Path(channel): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(response) = authorized(&headers) {
+    if let Some(response) = unauthorized(&headers) {
         return response;
     }
     if !known(&shared, &channel) {
@@ -701,7 +789,7 @@ async fn create_thread(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Err(response) = authorized(&headers) {
+    if let Some(response) = unauthorized(&headers) {
         return response;
     }
     if !shared
@@ -719,12 +807,19 @@ async fn create_thread(
             400,
             50035,
             "Invalid Form Body",
-            Some(json!({"name": {"_errors": [{"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 1 and 100 in length."}]}})),
+            Some(
+                json!({"name": {"_errors": [{"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 1 and 100 in length."}]}}),
+            ),
         );
     }
     let mut threads = shared.threads.lock().unwrap();
     if threads.contains_key(&message) {
-        return error(400, 160004, "A thread has already been created for this message", None);
+        return error(
+            400,
+            160004,
+            "A thread has already been created for this message",
+            None,
+        );
     }
     // A thread started from a message has the message's id.
     threads.insert(message.clone(), message.clone());
@@ -752,7 +847,12 @@ async fn interaction_callback(
 ) -> Response {
     let mut callbacks = shared.callbacks.lock().unwrap();
     if callbacks.iter().any(|(earlier, _)| *earlier == id) {
-        return error(400, 40060, "Interaction has already been acknowledged.", None);
+        return error(
+            400,
+            40060,
+            "Interaction has already been acknowledged.",
+            None,
+        );
     }
     if body["type"] == 9 {
         let data = &body["data"];
@@ -801,7 +901,12 @@ async fn followup(
     }
     let problems = message_problems(&body);
     if !problems.is_empty() {
-        return error(400, 50035, "Invalid Form Body", Some(Value::Object(problems)));
+        return error(
+            400,
+            50035,
+            "Invalid Form Body",
+            Some(Value::Object(problems)),
+        );
     }
     shared.followups.lock().unwrap().push(body.clone());
     let id = next_id(&shared);
@@ -889,4 +994,20 @@ async fn serve_gateway(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
             }
         });
     }
+}
+
+/// A card message as the fake stores it, for payload tests.
+pub fn sample_message(channel: &str) -> Value {
+    message_json(
+        "1300000000000000000",
+        channel,
+        &json!({
+            "embeds": [{"title": "Complaint on Bluesky", "description": "x", "color": 15158332,
+                "footer": {"text": "mentiondesk · case-1"},
+                "fields": [{"name": "Network", "value": "Bluesky", "inline": true}]}],
+            "components": [{"type": 1, "components": [
+                {"type": 2, "style": 1, "label": "Claim", "custom_id": "claim:1:1"}]}],
+            "nonce": "md0123456789abcdef0123456"
+        }),
+    )
 }

@@ -74,14 +74,12 @@ fn total(embed: &Value) -> usize {
     chars(&embed["title"])
         + chars(&embed["description"])
         + chars(&embed["footer"]["text"])
-        + embed["fields"]
-            .as_array()
-            .map_or(0, |fields| {
-                fields
-                    .iter()
-                    .map(|f| chars(&f["name"]) + chars(&f["value"]))
-                    .sum()
-            })
+        + embed["fields"].as_array().map_or(0, |fields| {
+            fields
+                .iter()
+                .map(|f| chars(&f["name"]) + chars(&f["value"]))
+                .sum()
+        })
 }
 
 fn field<'a>(embed: &'a Value, name: &str) -> &'a str {
@@ -98,7 +96,10 @@ fn field<'a>(embed: &'a Value, name: &str) -> &'a str {
 fn a_case_card_is_an_embed_with_two_rows_of_buttons() {
     let (embed, rows) = json(&card_message(&sample_card(), "case-7", None));
     assert_eq!(embed["title"], "Complaint on Bluesky");
-    assert_eq!(embed["url"], "https://bsky.app/profile/carol.example/post/1");
+    assert_eq!(
+        embed["url"],
+        "https://bsky.app/profile/carol.example/post/1"
+    );
     assert_eq!(embed["description"], "My order never arrived");
     assert_eq!(embed["color"], 0xE74C3C);
     assert_eq!(embed["footer"]["text"], "mentiondesk · case-7");
@@ -113,7 +114,9 @@ fn a_case_card_is_an_embed_with_two_rows_of_buttons() {
         field(&embed, "SLA"),
         format!(
             "first response due <t:{}:R>",
-            Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap().timestamp()
+            Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0)
+                .unwrap()
+                .timestamp()
         )
     );
     assert_eq!(rows.len(), 2);
@@ -142,7 +145,10 @@ fn a_case_card_is_an_embed_with_two_rows_of_buttons() {
     );
     assert_eq!(
         ids(&rows[1]),
-        vec![("resolve:7:3".to_string(), 2), ("dismiss:7:3".to_string(), 4)]
+        vec![
+            ("resolve:7:3".to_string(), 2),
+            ("dismiss:7:3".to_string(), 4)
+        ]
     );
 }
 
@@ -197,14 +203,24 @@ fn limits_hold_however_long_the_inputs() {
     ];
     for (name, card) in cases {
         let (embed, rows) = json(&card_message(&card, "case-7", None));
-        assert!(total(&embed) <= EMBED_TOTAL_MAX, "{name}: {}", total(&embed));
-        assert!(embed["title"].as_str().unwrap().chars().count() <= TITLE_MAX, "{name}");
+        assert!(
+            total(&embed) <= EMBED_TOTAL_MAX,
+            "{name}: {}",
+            total(&embed)
+        );
+        assert!(
+            embed["title"].as_str().unwrap().chars().count() <= TITLE_MAX,
+            "{name}"
+        );
         assert!(
             embed["description"].as_str().unwrap().chars().count() <= DESCRIPTION_MAX,
             "{name}"
         );
         for f in embed["fields"].as_array().unwrap() {
-            assert!(f["value"].as_str().unwrap().chars().count() <= FIELD_VALUE_MAX, "{name}");
+            assert!(
+                f["value"].as_str().unwrap().chars().count() <= FIELD_VALUE_MAX,
+                "{name}"
+            );
         }
         for row in &rows {
             for b in row["components"].as_array().unwrap() {
@@ -244,8 +260,16 @@ fn an_escalation_card_mentions_the_role_in_its_content() {
         note: "refund now".to_string(),
     };
     let cases = [
-        (Some("345678901234567890"), "<@&345678901234567890>", Some(345678901234567890)),
-        (Some("<@&345678901234567890>"), "<@&345678901234567890>", Some(345678901234567890)),
+        (
+            Some("345678901234567890"),
+            "<@&345678901234567890>",
+            Some(345678901234567890),
+        ),
+        (
+            Some("<@&345678901234567890>"),
+            "<@&345678901234567890>",
+            Some(345678901234567890),
+        ),
         (Some("S0SLACKGROUP"), "", None),
         (None, "", None),
     ];
@@ -255,7 +279,10 @@ fn an_escalation_card_mentions_the_role_in_its_content() {
         assert_eq!(message.ping_role, role);
         assert!(message.components.is_empty());
         let (embed, _) = json(&message);
-        assert_eq!(field(&embed, "Escalated"), "to **Tier 2** by Ana\nrefund now");
+        assert_eq!(
+            field(&embed, "Escalated"),
+            "to **Tier 2** by Ana\nrefund now"
+        );
     }
 }
 
@@ -264,7 +291,12 @@ fn notes_name_who_and_link_without_embeds() {
     let at = opened();
     let cases = [
         (
-            ThreadNote { text: "Claimed by Ana".into(), by: Some("Ana".into()), at, link: None },
+            ThreadNote {
+                text: "Claimed by Ana".into(),
+                by: Some("Ana".into()),
+                at,
+                link: None,
+            },
             "Claimed by Ana",
         ),
         (
@@ -277,7 +309,12 @@ fn notes_name_who_and_link_without_embeds() {
             "**Bo**: replied publicly <https://bsky.app/p/1>",
         ),
         (
-            ThreadNote { text: "x".repeat(3000), by: None, at, link: Some("javascript:x".into()) },
+            ThreadNote {
+                text: "x".repeat(3000),
+                by: None,
+                at,
+                link: Some("javascript:x".into()),
+            },
             "",
         ),
     ];
@@ -325,9 +362,12 @@ fn the_escalate_modal_lists_the_targets() {
     let modal = serde_json::to_value(escalate_modal("escalate:7:3", &targets)).unwrap();
     assert_eq!(modal["custom_id"], "mdesc:escalate:7:3");
     let target = &modal["components"][0]["components"][0];
-    assert_eq!(target["placeholder"], "tier2 = Tier 2, billing = Billing team");
+    assert_eq!(
+        target["placeholder"],
+        "tier2 = Tier 2, billing = Billing team"
+    );
     assert_eq!(target["style"], 1);
-    assert!(target.get("value").is_none_or(Value::is_null));
+    assert!(target.get("value").map_or(true, Value::is_null));
     let one = serde_json::to_value(escalate_modal("escalate:7:3", &targets[..1])).unwrap();
     assert_eq!(one["components"][0]["components"][0]["value"], "tier2");
 }
