@@ -180,15 +180,15 @@ async fn reply_opens_a_modal_and_the_submit_replies_threads_and_updates_the_card
 }
 
 #[tokio::test]
-async fn an_over_limit_reply_is_refused_privately_and_its_text_is_kept() {
+async fn a_reply_with_personal_data_is_held_privately_and_its_text_is_kept() {
     let (discord, app) = discord_app().await;
     app.post(&[complaint("p1", "jo")]);
     let card = card(&discord, 1).await;
     let click = discord.push_interaction(discord.click(ANA, &card, &card.button("reply")));
     let modal = discord.callback(&click).await["data"].clone();
 
-    // Discord enforces max_length in its client; a bot must still check (and the engine
-    // counts as the network does). Send a reply with personal data instead.
+    // Discord enforces the modal's max_length itself, so the engine's other form error is
+    // the one to show: personal data, held until confirmed.
     let with_pii = "@jo write to me at ana@example.com";
     let submit =
         discord.push_interaction(discord.submit(ANA, &card, &modal, &[("text", with_pii)]));
