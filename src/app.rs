@@ -18,6 +18,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::actions::{ActionSettings, Actions, Target};
 use crate::chat::console::{ConsoleChat, ConsoleState};
+use crate::chat::discord::DiscordChat;
 use crate::chat::slack::SlackChat;
 use crate::chat::{ChatAdapter, ChatEvent};
 use crate::config::{Settings, SourceSettings};
@@ -55,6 +56,7 @@ pub struct Application {
     http: TcpListener,
     console: Option<(TcpListener, Arc<ConsoleChat>)>,
     slack: Option<Arc<SlackChat>>,
+    discord: Option<Arc<DiscordChat>>,
     sources: Vec<Arc<dyn SourceClient>>,
     chats: Vec<Arc<dyn ChatAdapter>>,
     outbox: Outbox,
@@ -127,6 +129,18 @@ impl Application {
             }
             None => None,
         };
+        let discord = match &settings.discord {
+            Some(discord_settings) => {
+                let discord = Arc::new(DiscordChat::new(
+                    discord_settings,
+                    &settings.escalations,
+                    store.clone(),
+                ));
+                chats.push(discord.clone());
+                Some(discord)
+            }
+            None => None,
+        };
         let chat_names: Vec<String> = chats.iter().map(|c| c.name().to_string()).collect();
         let source_names: Vec<String> = sources.iter().map(|s| s.name().to_string()).collect();
         let webhook_targets: Vec<String> = settings
@@ -143,6 +157,7 @@ impl Application {
             http,
             console,
             slack,
+            discord,
             sources,
             chats,
             outbox,
@@ -286,6 +301,9 @@ impl Application {
         if let Some(slack) = self.slack {
             intake.spawn(slack.run(event_tx.clone(), shutdown.clone()));
         }
+        if let Some(discord) = self.discord {
+            intake.spawn(discord.run(event_tx.clone(), shutdown.clone()));
+        }
         drop(event_tx);
 
         let health_router = crate::health::router(self.health.clone(), self.store.clone());
@@ -342,10 +360,6 @@ pub fn unavailable_adapters(settings: &Settings) -> Vec<String> {
                     .to_string(),
             );
         }
-    }
-    if settings.discord.is_some() {
-        problems
-            .push("discord: the Discord adapter is not available in this build yet".to_string());
     }
     problems
 }

@@ -218,6 +218,15 @@ fn check(path: &std::path::Path) -> ExitCode {
                     }
                 }
             }
+            if let Some(discord) = &settings.discord {
+                match check_discord(discord) {
+                    Ok(lines) => println!("{lines}"),
+                    Err(problem) => {
+                        eprintln!("{}: {problem}", path.display());
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
             println!("{}: ok ({})", path.display(), summary(&settings));
             ExitCode::SUCCESS
         }
@@ -255,6 +264,31 @@ fn check_slack(slack: &config::SlackSettings) -> Result<String, String> {
             )),
             Err(error) => Err(format!(
                 "slack.base_url: cannot check the token with auth.test: {error}"
+            )),
+        }
+    })
+}
+
+/// Calls Discord's `GET /users/@me` with the bot token: the lines to print (with the invite
+/// URL), or the problem.
+fn check_discord(discord: &config::DiscordSettings) -> Result<String, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| format!("cannot start the async runtime: {error}"))?;
+    runtime.block_on(async {
+        match mentiondesk::chat::discord::check(discord).await {
+            Ok(identity) => Ok(format!(
+                "discord.bot_token: ok (bot {}, id {})\ndiscord invite URL (View Channel, Send Messages, Embed Links, Create Public Threads, Send Messages in Threads, Read Message History): {}",
+                identity.name,
+                identity.user_id,
+                mentiondesk::chat::discord::invite_url(discord, identity.user_id)
+            )),
+            Err(ChatError::Rejected(reason)) => Err(format!(
+                "discord.bot_token: Discord refused the token ({reason}); copy the token from the Bot page of the application in the Discord Developer Portal"
+            )),
+            Err(error) => Err(format!(
+                "discord.base_url: cannot check the token with GET /users/@me: {error}"
             )),
         }
     })

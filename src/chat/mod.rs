@@ -6,6 +6,7 @@
 //! sees the `ChatAdapter` trait.
 
 pub mod console;
+pub mod discord;
 pub mod slack;
 
 use async_trait::async_trait;

@@ -344,6 +344,11 @@ pub struct DiscordSettings {
     /// Numeric channel id for operational alerts such as volume spikes.
     #[serde(default)]
     pub ops_channel: Option<String>,
+    /// Whether serenity's own rate limiter runs. Keep it on; serenity only sends requests to a
+    /// `base_url` other than Discord's with it off, so turn it off only for a proxy that rate
+    /// limits by itself (twilight-http-proxy) or a test fake.
+    #[serde(default = "default_true")]
+    pub ratelimiter: bool,
 }
 
 /// `[console]`: the local web page with cards, buttons and threads.

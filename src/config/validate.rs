@@ -172,6 +172,14 @@ fn check_discord(discord: &DiscordSettings, report: &mut Report) {
     secret(report, "discord.bot_token", &discord.bot_token);
     http_url(report, "discord.base_url", &discord.base_url);
     discord_channel(report, "discord.channel", &discord.channel);
+    if discord.ratelimiter
+        && discord.base_url.trim_end_matches('/') != super::DEFAULT_DISCORD_BASE_URL
+    {
+        report.problem(
+            "discord.ratelimiter",
+            "serenity only sends requests to a base_url other than https://discord.com with its rate limiter off: set ratelimiter = false (for a rate-limiting proxy or a test fake)",
+        );
+    }
     if let Some(ops_channel) = &discord.ops_channel {
         discord_channel(report, "discord.ops_channel", ops_channel);
     }

@@ -84,7 +84,7 @@ slack_channel = "C0BILLING00"
 #[test]
 fn check_says_what_this_build_cannot_run_yet() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("discord.toml");
+    let path = dir.path().join("slack-http.toml");
     std::fs::write(
         &path,
         r#"
@@ -96,16 +96,17 @@ type = "replay"
 name = "demo"
 path = "mentions.jsonl"
 
-[discord]
-bot_token = "token"
-channel = "123456789012345678"
+[slack]
+bot_token = "xoxb-token"
+signing_secret = "secret"
+channel = "C0123456789"
 "#,
     )
     .unwrap();
     let output = mentiondesk(&["check", "--config", path.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr)
-        .contains("discord: the Discord adapter is not available in this build yet"));
+        .contains("slack.signing_secret: Slack HTTP mode is not available in this build yet"));
     let output = mentiondesk(&["run", "--config", path.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("not available in this build yet"));

@@ -5,6 +5,7 @@ mod bluesky;
 mod cli;
 mod config;
 mod crash;
+mod discord;
 mod escalation;
 mod fakes;
 mod helpers;

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod bluesky;
+pub mod discord;
 pub mod mastodon;
 pub mod slack;
 pub mod tickets;

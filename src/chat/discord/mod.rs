@@ -1,0 +1,943 @@
+//! Discord: cards as embeds with buttons, clicks and modals over the gateway, notes in a thread
+//! started from the card.
+//!
+//! `DiscordChat` implements [`ChatAdapter`] on serenity's `Http` and renders cards with
+//! `render.rs`. [`DiscordChat::run`] keeps a gateway connection (a serenity `Client` with only
+//! the `GUILDS` intent, started from and shut down with our token via
+//! `ShardManager::shutdown_all`) and turns `INTERACTION_CREATE` into `ChatEvent`s:
+//!
+//! - a button (Claim, Unclaim, Resolve, Not a complaint, Reopen) is answered at once with a
+//!   deferred update (Discord allows 3 s) and handed to the actions engine; the card itself is
+//!   edited by the outbox, and a refusal ("Already claimed by Ana.") or notice goes back to that
+//!   person only, as an ephemeral follow-up;
+//! - Reply publicly and Escalate answer with their modal, which must be the first response;
+//! - a modal submit is acknowledged, then handed to the engine. Discord cannot keep a modal open
+//!   with errors, so a wrong reply (too long, personal data) comes back as an ephemeral message
+//!   and the typed text is kept in the store's chat area: the next Reply modal starts from it.
+//!
+//! Posting is idempotent on the key the outbox gives: every create carries a `nonce` derived
+//! from the key with `enforce_nonce` (Discord returns the earlier message for a repeated nonce
+//! within a few minutes), and the adapter records the key before and after posting in the
+//! store's chat area. A key that was being posted when the process died is looked up in the
+//! channel's recent messages (cards by the key in their footer, notes by their text) before
+//! anything is posted again. Posts are paced per channel (one every 1.1 s, under five per five
+//! seconds); in
+//! production serenity's rate limiter waits out Discord's buckets, and a 429 that still comes
+//! back is `RateLimited` for the outbox.
+
+pub mod render;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serenity::all::{
+    ActionRowComponent, Builder, ChannelId, ClientBuilder, ComponentInteraction, Context,
+    CreateAllowedMentions, CreateInteractionResponse, CreateInteractionResponseFollowup,
+    CreateMessage, CreateThread, EditMessage, EventHandler, GatewayIntents, GetMessages, Http,
+    HttpBuilder, Interaction, Member, MessageId, ModalInteraction, Nonce, Ready, ResumedEvent,
+    User,
+};
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::chat::{ActionOutcome, ChatAdapter, ChatError, ChatEvent, MessageRef};
+use crate::config::{DiscordSettings, EscalationTarget, DEFAULT_DISCORD_BASE_URL};
+use crate::domain::{
+    reply_prefill, ActionKind, ActionRequest, Agent, Card, CardKind, ChatAction, Payload,
+    ThreadNote,
+};
+use crate::store::{Store, StoreError};
+use render::ReplyForm;
+
+/// The adapter's name in config and in the cases' chat refs.
+pub const CHAT_NAME: &str = "discord";
+
+/// The permissions the bot needs, as Discord's bit values: View Channel (1 << 10), Send
+/// Messages (1 << 11), Embed Links (1 << 14), Read Message History (1 << 16), Create Public
+/// Threads (1 << 35), Send Messages in Threads (1 << 38).
+pub const PERMISSIONS: u64 = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 16) | (1 << 35) | (1 << 38);
+
+/// How long a click waits for the actions engine before giving up on telling the person.
+const ACTION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One message every 1.1 s per channel: within Discord's five per five seconds per channel,
+/// with a margin for requests that arrive a little apart from when they were sent...
+const PACE_INTERVAL: Duration = Duration::from_millis(1100);
+/// ...and no burst, so no five-second window ever holds a sixth message.
+const PACE_BURST: u32 = 1;
+
+/// How many recent messages are searched for our own after a crash.
+const RECOVERY_MESSAGES: u8 = 100;
+
+/// Discord's JSON error code for "a thread has already been created for this message".
+const THREAD_EXISTS: isize = 160_004;
+
+/// How long to wait on a 429 that came back without the rate limiter (behind a proxy).
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Store key prefixes in the adapter's chat area.
+const POSTED_PREFIX: &str = "k/";
+const PENDING_PREFIX: &str = "p/";
+const THREAD_PREFIX: &str = "t/";
+const DRAFT_PREFIX: &str = "d/";
+
+/// An escalation target as Discord sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscordTarget {
+    /// The config id.
+    pub id: String,
+    /// The label.
+    pub label: String,
+    /// Its Discord channel, if it has one.
+    pub channel: Option<String>,
+    /// The role to mention on its linked card.
+    pub mention: Option<String>,
+}
+
+/// Who the bot token belongs to (`GET /users/@me`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The bot user's (and application's) id.
+    pub user_id: u64,
+    /// The bot's user name.
+    pub name: String,
+}
+
+/// The Discord chat adapter.
+pub struct DiscordChat {
+    http: Arc<Http>,
+    settings: DiscordSettings,
+    targets: Vec<DiscordTarget>,
+    store: Store,
+    pacer: Pacer,
+    events: Mutex<Option<mpsc::Sender<ChatEvent>>>,
+}
+
+impl std::fmt::Debug for DiscordChat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token stays out of Debug output.
+        f.debug_struct("DiscordChat")
+            .field("channel", &self.settings.channel)
+            .field("targets", &self.targets)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Serenity's HTTP client for `[discord]`: its rate limiter in production; pointed at
+/// `base_url` with the rate limiter off when the config asks for that (a proxy, a test fake).
+pub fn http_client(settings: &DiscordSettings) -> Http {
+    let mut builder = HttpBuilder::new(settings.bot_token.expose());
+    let base = settings.base_url.trim_end_matches('/');
+    if !settings.ratelimiter {
+        builder = builder.ratelimiter_disabled(true);
+        if base != DEFAULT_DISCORD_BASE_URL {
+            builder = builder.proxy(base);
+        }
+    }
+    builder.build()
+}
+
+/// The invite URL that adds the bot with exactly [`PERMISSIONS`].
+pub fn invite_url(settings: &DiscordSettings, application_id: u64) -> String {
+    format!(
+        "{}/oauth2/authorize?client_id={application_id}&scope=bot&permissions={PERMISSIONS}",
+        settings.base_url.trim_end_matches('/')
+    )
+}
+
+/// `GET /users/@me`: whether the token works, and whose it is.
+pub async fn check(settings: &DiscordSettings) -> Result<Identity, ChatError> {
+    let http = http_client(settings);
+    let user = http.get_current_user().await.map_err(chat_error)?;
+    Ok(Identity {
+        user_id: user.id.get(),
+        name: user.name.clone(),
+    })
+}
+
+impl DiscordChat {
+    /// An adapter for `[discord]` with the configured escalation targets.
+    pub fn new(
+        settings: &DiscordSettings,
+        escalations: &[EscalationTarget],
+        store: Store,
+    ) -> DiscordChat {
+        DiscordChat {
+            http: Arc::new(http_client(settings)),
+            settings: settings.clone(),
+            targets: escalations
+                .iter()
+                .map(|target| DiscordTarget {
+                    id: target.id.clone(),
+                    label: target.label.clone(),
+                    channel: target.discord_channel.clone(),
+                    mention: target.mention.clone(),
+                })
+                .collect(),
+            store,
+            pacer: Pacer::new(PACE_INTERVAL, PACE_BURST),
+            events: Mutex::new(None),
+        }
+    }
+
+    /// Keeps the gateway connection until `shutdown` fires, sending clicks to `events`.
+    pub async fn run(
+        self: Arc<Self>,
+        events: mpsc::Sender<ChatEvent>,
+        shutdown: CancellationToken,
+    ) {
+        *lock(&self.events) = Some(events);
+        let handler = Handler {
+            // Weak: serenity's shard tasks may outlive the client by a moment, and they must
+            // not keep the adapter (and with it the store) alive after shutdown.
+            chat: Arc::downgrade(&self),
+        };
+        // The client needs its own Http (it takes it by value); same settings as ours.
+        let built =
+            ClientBuilder::new_with_http(http_client(&self.settings), GatewayIntents::GUILDS)
+                .event_handler(handler)
+                .await;
+        match built {
+            Ok(mut client) => {
+                let shards = client.shard_manager.clone();
+                tokio::select! {
+                    result = client.start() => {
+                        if let Err(error) = result {
+                            tracing::error!(chat = CHAT_NAME, error = %error, "Discord gateway stopped");
+                        }
+                        shutdown.cancelled().await;
+                    }
+                    () = shutdown.cancelled() => {
+                        shards.shutdown_all().await;
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::error!(chat = CHAT_NAME, error = %error, "Cannot start the Discord gateway client");
+                shutdown.cancelled().await;
+            }
+        }
+        // Clicks arriving after this are not handed to the (draining) engine.
+        lock(&self.events).take();
+        tracing::info!(chat = CHAT_NAME, "Discord gateway stopped");
+    }
+
+    async fn on_interaction(self: Arc<Self>, http: Arc<Http>, interaction: Interaction) {
+        match interaction {
+            Interaction::Component(click) => self.on_click(&http, click).await,
+            Interaction::Modal(submit) => self.on_submit(&http, submit).await,
+            other => {
+                tracing::debug!(chat = CHAT_NAME, kind = ?other.kind(), "Interaction ignored");
+            }
+        }
+    }
+
+    async fn on_click(self: &Arc<Self>, http: &Arc<Http>, click: ComponentInteraction) {
+        let payload: Payload = match click.data.custom_id.parse() {
+            Ok(payload) => payload,
+            Err(error) => {
+                tracing::warn!(chat = CHAT_NAME, error = %error, "Click with a bad custom_id; skipped");
+                return;
+            }
+        };
+        let agent = agent(&click.user, click.member.as_ref());
+        tracing::debug!(chat = CHAT_NAME, case_id = %payload.case, action = payload.kind.verb(), agent = %agent.id, roles = ?roles(click.member.as_ref()), "Click received");
+        let response = match payload.kind {
+            ActionKind::Reply => match self.reply_form(&payload, &agent) {
+                Ok(form) => CreateInteractionResponse::Modal(render::reply_modal(&form)),
+                Err(message) => ephemeral_response(&message),
+            },
+            ActionKind::Escalate => {
+                let targets: Vec<(String, String)> = self
+                    .targets
+                    .iter()
+                    .map(|target| (target.id.clone(), target.label.clone()))
+                    .collect();
+                CreateInteractionResponse::Modal(render::escalate_modal(
+                    &payload.to_string(),
+                    &targets,
+                ))
+            }
+            _ => {
+                let Some(request) = ActionRequest::from_button(payload) else {
+                    return;
+                };
+                // Acked now (the card is edited by the outbox); the answer comes privately.
+                if let Err(error) = click
+                    .create_response(http, CreateInteractionResponse::Acknowledge)
+                    .await
+                {
+                    tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot acknowledge a click");
+                }
+                let outcome = self.ask(agent, request).await;
+                if let Some(text) = outcome.as_ref().and_then(outcome_text) {
+                    followup(http, &click.token, &text).await;
+                }
+                return;
+            }
+        };
+        if let Err(error) = click.create_response(http, response).await {
+            tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot answer a click with a modal");
+        }
+    }
+
+    fn reply_form(&self, payload: &Payload, agent: &Agent) -> Result<ReplyForm, String> {
+        let case = match self.store.case(payload.case) {
+            Ok(Some(case)) => case,
+            Ok(None) => return Err(format!("Case {} does not exist.", payload.case)),
+            Err(error) => {
+                tracing::error!(chat = CHAT_NAME, case_id = %payload.case, error = %error, "Cannot read case");
+                return Err("mentiondesk cannot read this case right now. Try again.".into());
+            }
+        };
+        let kept = self.draft(payload.case.0, &agent.id);
+        let failed = case.draft.as_ref().map(|draft| draft.text.clone());
+        Ok(ReplyForm {
+            payload: payload.to_string(),
+            handle: case.customer.handle.clone(),
+            network: case.network,
+            limit: case.network.default_reply_limit(),
+            initial: kept.or(failed).unwrap_or_else(|| reply_prefill(&case)),
+        })
+    }
+
+    async fn on_submit(self: &Arc<Self>, http: &Arc<Http>, submit: ModalInteraction) {
+        let custom_id = submit.data.custom_id.as_str();
+        let (form, payload) = if let Some(rest) = custom_id.strip_prefix(render::REPLY_MODAL) {
+            (render::REPLY_MODAL, rest)
+        } else if let Some(rest) = custom_id.strip_prefix(render::ESCALATE_MODAL) {
+            (render::ESCALATE_MODAL, rest)
+        } else {
+            tracing::warn!(chat = CHAT_NAME, "Modal submit that is not ours; skipped");
+            return;
+        };
+        let payload: Payload = match payload.parse() {
+            Ok(payload) => payload,
+            Err(error) => {
+                tracing::warn!(chat = CHAT_NAME, error = %error, "Modal submit with a bad payload; skipped");
+                return;
+            }
+        };
+        let input = |id: &str| -> String {
+            submit
+                .data
+                .components
+                .iter()
+                .flat_map(|row| row.components.iter())
+                .find_map(|component| match component {
+                    ActionRowComponent::InputText(input) if input.custom_id == id => {
+                        input.value.clone()
+                    }
+                    _ => None,
+                })
+                .unwrap_or_default()
+        };
+        let action = if form == render::REPLY_MODAL {
+            ChatAction::Reply {
+                text: input(render::TEXT_INPUT),
+                confirm_pii: input(render::CONFIRM_INPUT)
+                    .trim()
+                    .eq_ignore_ascii_case(render::CONFIRM_WORD),
+            }
+        } else {
+            ChatAction::Escalate {
+                target: input(render::TARGET_INPUT).trim().to_string(),
+                note: input(render::NOTE_INPUT),
+            }
+        };
+        let typed = match &action {
+            ChatAction::Reply { text, .. } => Some(text.clone()),
+            _ => None,
+        };
+        let agent = agent(&submit.user, submit.member.as_ref());
+        tracing::debug!(chat = CHAT_NAME, case_id = %payload.case, action = payload.kind.verb(), agent = %agent.id, roles = ?roles(submit.member.as_ref()), "Modal submitted");
+        if let Err(error) = submit
+            .create_response(http, CreateInteractionResponse::Acknowledge)
+            .await
+        {
+            tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot acknowledge a modal submit");
+        }
+        let request = ActionRequest {
+            case: payload.case,
+            version: payload.version,
+            action,
+        };
+        let case = payload.case.0;
+        let Some(outcome) = self.ask(agent.clone(), request).await else {
+            if let Some(text) = typed {
+                self.keep_draft(case, &agent.id, &text).await;
+            }
+            followup(http, &submit.token, "mentiondesk did not answer (it may be restarting); your text is kept: click Reply publicly again.").await;
+            return;
+        };
+        let text = match (&outcome, typed) {
+            (ActionOutcome::Invalid { .. } | ActionOutcome::ConfirmPii { .. }, Some(typed)) => {
+                self.keep_draft(case, &agent.id, &typed).await;
+                let reason = outcome_text(&outcome).unwrap_or_default();
+                let how = if matches!(outcome, ActionOutcome::ConfirmPii { .. }) {
+                    "type yes in the personal data box"
+                } else {
+                    "fix it"
+                };
+                Some(format!(
+                    "{reason} Discord cannot keep the form open with an error: click Reply publicly again — your text is kept there — then {how} and submit."
+                ))
+            }
+            (ActionOutcome::Done { .. }, Some(_)) => {
+                self.forget_draft(case, &agent.id).await;
+                outcome_text(&outcome)
+            }
+            _ => outcome_text(&outcome),
+        };
+        if let Some(text) = text {
+            followup(http, &submit.token, &text).await;
+        }
+    }
+
+    /// Sends a request to the engine and waits for the answer; `None` when the engine is gone
+    /// or too slow.
+    async fn ask(&self, agent: Agent, request: ActionRequest) -> Option<ActionOutcome> {
+        let sender = lock(&self.events).clone()?;
+        let (respond, answer) = oneshot::channel();
+        let event = ChatEvent {
+            chat: CHAT_NAME.to_string(),
+            agent,
+            request,
+            respond,
+        };
+        sender.send(event).await.ok()?;
+        tokio::time::timeout(ACTION_TIMEOUT, answer)
+            .await
+            .ok()?
+            .ok()
+    }
+
+    fn draft(&self, case: u64, agent: &str) -> Option<String> {
+        let key = format!("{DRAFT_PREFIX}{case}/{agent}");
+        match self.store.chat_get(CHAT_NAME, &key) {
+            Ok(bytes) => bytes.and_then(|bytes| String::from_utf8(bytes).ok()),
+            Err(error) => {
+                tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot read a kept draft");
+                None
+            }
+        }
+    }
+
+    async fn keep_draft(&self, case: u64, agent: &str, text: &str) {
+        let key = format!("{DRAFT_PREFIX}{case}/{agent}");
+        if let Err(error) = self.store.chat_put(CHAT_NAME, &key, text.as_bytes()).await {
+            tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot keep a draft");
+        }
+    }
+
+    async fn forget_draft(&self, case: u64, agent: &str) {
+        let key = format!("{DRAFT_PREFIX}{case}/{agent}");
+        if let Err(error) = self.store.chat_remove(CHAT_NAME, &key).await {
+            tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot drop a kept draft");
+        }
+    }
+
+    fn mention_for(&self, key: &str, channel: &str) -> Option<String> {
+        let target = key
+            .split_once("-escalation-")
+            .map(|(_, target)| target)
+            .and_then(|id| self.targets.iter().find(|target| target.id == id))
+            .or_else(|| {
+                self.targets
+                    .iter()
+                    .find(|target| target.channel.as_deref() == Some(channel))
+            })?;
+        target.mention.clone()
+    }
+
+    fn recorded(&self, key: &str) -> Result<Option<MessageRef>, ChatError> {
+        match self
+            .store
+            .chat_get(CHAT_NAME, &format!("{POSTED_PREFIX}{key}"))
+            .map_err(store_error)?
+        {
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|error| {
+                ChatError::Rejected(format!("bad discord record in the store: {error}"))
+            }),
+            None => Ok(None),
+        }
+    }
+
+    fn pending(&self, key: &str) -> Result<bool, ChatError> {
+        Ok(self
+            .store
+            .chat_get(CHAT_NAME, &format!("{PENDING_PREFIX}{key}"))
+            .map_err(store_error)?
+            .is_some())
+    }
+
+    async fn set_pending(&self, key: &str) -> Result<(), ChatError> {
+        self.store
+            .chat_put(CHAT_NAME, &format!("{PENDING_PREFIX}{key}"), b"1")
+            .await
+            .map_err(store_error)
+    }
+
+    async fn clear_pending(&self, key: &str) {
+        if let Err(error) = self
+            .store
+            .chat_remove(CHAT_NAME, &format!("{PENDING_PREFIX}{key}"))
+            .await
+        {
+            tracing::warn!(chat = CHAT_NAME, key, error = %error, "Cannot clear a posting marker");
+        }
+    }
+
+    async fn record(&self, key: &str, message: &MessageRef) -> Result<(), ChatError> {
+        let bytes = serde_json::to_vec(message).map_err(|error| {
+            ChatError::Rejected(format!("cannot encode a message ref: {error}"))
+        })?;
+        self.store
+            .chat_put(CHAT_NAME, &format!("{POSTED_PREFIX}{key}"), &bytes)
+            .await
+            .map_err(store_error)?;
+        self.clear_pending(key).await;
+        Ok(())
+    }
+
+    /// Posts with the key's bookkeeping: found again if a previous attempt may have posted it,
+    /// recorded once posted, the marker cleared when Discord certainly did not take it.
+    async fn post_once(
+        &self,
+        key: &str,
+        channel: ChannelId,
+        mine: Mine<'_>,
+        message: CreateMessage,
+    ) -> Result<MessageRef, ChatError> {
+        if let Some(message) = self.recorded(key)? {
+            tracing::debug!(chat = CHAT_NAME, key, "Already posted");
+            return Ok(message);
+        }
+        if self.pending(key)? {
+            if let Some(found) = self.find_recent(channel, &mine).await? {
+                tracing::info!(chat = CHAT_NAME, key, message = %found, "Found a message posted before a restart");
+                let message = MessageRef {
+                    channel: channel.to_string(),
+                    message: found.to_string(),
+                    thread: None,
+                };
+                self.record(key, &message).await?;
+                return Ok(message);
+            }
+        } else {
+            self.set_pending(key).await?;
+        }
+        self.pacer.wait(&channel.to_string()).await;
+        let message = message.nonce(Nonce::String(nonce(key))).enforce_nonce(true);
+        match channel.send_message(&self.http, message).await {
+            Ok(posted) => {
+                let message = MessageRef {
+                    channel: channel.to_string(),
+                    message: posted.id.to_string(),
+                    thread: None,
+                };
+                self.record(key, &message).await?;
+                Ok(message)
+            }
+            Err(error) => {
+                let error = chat_error(error);
+                // Discord answered, so nothing was posted: no need to search next time.
+                if matches!(
+                    error,
+                    ChatError::RateLimited { .. } | ChatError::Rejected(_)
+                ) {
+                    self.clear_pending(key).await;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Our message among the channel's recent ones, if a crash left it unrecorded.
+    async fn find_recent(
+        &self,
+        channel: ChannelId,
+        mine: &Mine<'_>,
+    ) -> Result<Option<MessageId>, ChatError> {
+        let recent = channel
+            .messages(&self.http, GetMessages::new().limit(RECOVERY_MESSAGES))
+            .await
+            .map_err(chat_error)?;
+        Ok(recent
+            .iter()
+            .find(|message| match mine {
+                Mine::Card(footer) => message.embeds.iter().any(|embed| {
+                    embed
+                        .footer
+                        .as_ref()
+                        .is_some_and(|f| f.text.ends_with(&format!(" {footer}")))
+                }),
+                Mine::Note(text) => message.content == *text,
+            })
+            .map(|message| message.id))
+    }
+
+    /// The card message's thread, started at the first note (a thread started from a message
+    /// has the message's id). Recorded so it is created once.
+    async fn thread_of(&self, parent: &MessageRef) -> Result<ChannelId, ChatError> {
+        if let Some(thread) = parent.thread.as_deref() {
+            return parse_id(thread).map(ChannelId::new);
+        }
+        let key = format!("{THREAD_PREFIX}{}", parent.message);
+        if let Some(bytes) = self.store.chat_get(CHAT_NAME, &key).map_err(store_error)? {
+            let id = String::from_utf8_lossy(&bytes).to_string();
+            return parse_id(&id).map(ChannelId::new);
+        }
+        let channel = ChannelId::new(parse_id(&parent.channel)?);
+        let message = MessageId::new(parse_id(&parent.message)?);
+        let case = parent.message.clone();
+        let name = self
+            .case_number(parent)
+            .map(render::thread_name)
+            .unwrap_or_else(|| format!("Case {case}"));
+        self.pacer.wait(&parent.channel).await;
+        let thread = match channel
+            .create_thread_from_message(&self.http, message, CreateThread::new(name))
+            .await
+        {
+            Ok(thread) => thread.id,
+            Err(error) if discord_code(&error) == Some(THREAD_EXISTS) => {
+                ChannelId::new(message.get())
+            }
+            Err(error) => return Err(chat_error(error)),
+        };
+        self.store
+            .chat_put(CHAT_NAME, &key, thread.to_string().as_bytes())
+            .await
+            .map_err(store_error)?;
+        tracing::info!(chat = CHAT_NAME, thread = %thread, "Thread started on a card");
+        Ok(thread)
+    }
+
+    fn case_number(&self, parent: &MessageRef) -> Option<u64> {
+        // Our card keys are `case-N`; find which one names this message.
+        let prefix = format!("{POSTED_PREFIX}case-");
+        self.store
+            .chat_scan(CHAT_NAME, &prefix)
+            .ok()?
+            .into_iter()
+            .find_map(|(key, value)| {
+                let stored: MessageRef = serde_json::from_slice(&value).ok()?;
+                (stored.message == parent.message)
+                    .then(|| key.strip_prefix(&prefix)?.parse().ok())
+                    .flatten()
+            })
+    }
+}
+
+/// How to recognise our own message in a channel after a crash.
+enum Mine<'a> {
+    /// A card: its embed footer ends with this key.
+    Card(&'a str),
+    /// A note: its content is this text.
+    Note(&'a str),
+}
+
+#[async_trait]
+impl ChatAdapter for DiscordChat {
+    fn name(&self) -> &str {
+        CHAT_NAME
+    }
+
+    fn main_channel(&self) -> String {
+        self.settings.channel.clone()
+    }
+
+    fn escalation_channel(&self, target: &str) -> Option<String> {
+        self.targets
+            .iter()
+            .find(|candidate| candidate.id == target)
+            .and_then(|target| target.channel.clone())
+    }
+
+    async fn post_card(
+        &self,
+        key: &str,
+        channel: &str,
+        card: &Card,
+    ) -> Result<MessageRef, ChatError> {
+        let channel_id = ChannelId::new(parse_id(channel)?);
+        let mention = self.mention_for(key, channel);
+        let rendered = render::card_message(card, key, mention.as_deref());
+        let mut allowed = CreateAllowedMentions::new().empty_users().empty_roles();
+        if let Some(role) = rendered.ping_role {
+            allowed = allowed.roles([role]);
+        }
+        let mut message = CreateMessage::new()
+            .embed(rendered.embed)
+            .components(rendered.components)
+            .allowed_mentions(allowed);
+        if !rendered.content.is_empty() {
+            message = message.content(rendered.content);
+        }
+        let posted = self
+            .post_once(key, channel_id, Mine::Card(key), message)
+            .await?;
+        tracing::info!(chat = CHAT_NAME, channel, case_id = %card.case_id, message = %posted.message, "Card posted");
+        Ok(posted)
+    }
+
+    async fn update_card(&self, message: &MessageRef, card: &Card) -> Result<(), ChatError> {
+        let channel = ChannelId::new(parse_id(&message.channel)?);
+        let id = MessageId::new(parse_id(&message.message)?);
+        let key = match card.kind {
+            CardKind::Case => format!("case-{}", card.case_id.0),
+            CardKind::Escalation { .. } => format!("case-{}-escalation", card.case_id.0),
+        };
+        let rendered = render::card_message(card, &key, None);
+        let edit = EditMessage::new()
+            .embed(rendered.embed)
+            .components(rendered.components);
+        channel
+            .edit_message(&self.http, id, edit)
+            .await
+            .map_err(chat_error)?;
+        tracing::debug!(chat = CHAT_NAME, channel = %message.channel, case_id = %card.case_id, "Card updated");
+        Ok(())
+    }
+
+    async fn post_thread(
+        &self,
+        key: &str,
+        parent: &MessageRef,
+        note: &ThreadNote,
+    ) -> Result<(), ChatError> {
+        if self.recorded(key)?.is_some() {
+            return Ok(());
+        }
+        let thread = self.thread_of(parent).await?;
+        let text = render::note_text(note);
+        let message = CreateMessage::new()
+            .content(text.clone())
+            .allowed_mentions(CreateAllowedMentions::new().empty_users().empty_roles());
+        self.post_once(key, thread, Mine::Note(&text), message)
+            .await
+            .map(|_| ())
+    }
+}
+
+/// The serenity event handler: only interactions matter (and connection logs).
+struct Handler {
+    chat: Weak<DiscordChat>,
+}
+
+#[serenity::async_trait]
+impl EventHandler for Handler {
+    async fn ready(&self, _ctx: Context, ready: Ready) {
+        tracing::info!(chat = CHAT_NAME, bot = %ready.user.name, guilds = ready.guilds.len(), "Discord gateway ready");
+    }
+
+    async fn resume(&self, _ctx: Context, _event: ResumedEvent) {
+        tracing::info!(chat = CHAT_NAME, "Discord gateway session resumed");
+    }
+
+    async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+        if let Some(chat) = self.chat.upgrade() {
+            chat.on_interaction(ctx.http.clone(), interaction).await;
+        }
+    }
+}
+
+/// The agent for a Discord user: `discord:<id>`, named by their server nickname, global name or
+/// user name.
+fn agent(user: &User, member: Option<&Member>) -> Agent {
+    let name = member
+        .and_then(|member| member.nick.clone())
+        .or_else(|| user.global_name.clone())
+        .filter(|name| !name.trim().is_empty())
+        .unwrap_or_else(|| user.name.clone());
+    Agent {
+        id: format!("{CHAT_NAME}:{}", user.id),
+        name,
+    }
+}
+
+/// The member's role ids (for permission checks by role).
+fn roles(member: Option<&Member>) -> Vec<u64> {
+    member
+        .map(|member| member.roles.iter().map(|role| role.get()).collect())
+        .unwrap_or_default()
+}
+
+fn outcome_text(outcome: &ActionOutcome) -> Option<String> {
+    match outcome {
+        ActionOutcome::Done { notice } => notice.clone(),
+        ActionOutcome::Refused { message } => Some(message.clone()),
+        ActionOutcome::Invalid { message, .. } => Some(message.clone()),
+        ActionOutcome::ConfirmPii { warning } => Some(warning.clone()),
+    }
+}
+
+fn ephemeral_response(text: &str) -> CreateInteractionResponse {
+    CreateInteractionResponse::Message(
+        serenity::all::CreateInteractionResponseMessage::new()
+            .content(render::fit(text, render::CONTENT_MAX))
+            .ephemeral(true),
+    )
+}
+
+/// An ephemeral follow-up to an acknowledged interaction (`POST /webhooks/{app}/{token}`).
+async fn followup(http: &Arc<Http>, token: &str, text: &str) {
+    let message = CreateInteractionResponseFollowup::new()
+        .content(render::fit(text, render::CONTENT_MAX))
+        .ephemeral(true)
+        .allowed_mentions(CreateAllowedMentions::new().empty_users().empty_roles());
+    if let Err(error) = message.execute(http, (None, token)).await {
+        tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot send a private notice");
+    }
+}
+
+/// A message nonce for a key: Discord allows 25 characters, so a hash of it.
+pub fn nonce(key: &str) -> String {
+    let digest = Sha256::digest(key.as_bytes());
+    let mut text = String::from("md");
+    text.push_str(&hex::encode(&digest[..12])[..23]);
+    text
+}
+
+fn parse_id(id: &str) -> Result<u64, ChatError> {
+    id.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ChatError::Rejected(format!("not a Discord id: {id:?}")))
+}
+
+fn discord_code(error: &serenity::Error) -> Option<isize> {
+    match error {
+        serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(response)) => {
+            Some(response.error.code)
+        }
+        _ => None,
+    }
+}
+
+/// Serenity's errors in the terms the outbox branches on.
+fn chat_error(error: serenity::Error) -> ChatError {
+    use serenity::http::HttpError;
+    match &error {
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) => {
+            let status = response.status_code.as_u16();
+            let what = format!(
+                "discord {status} (code {}): {}",
+                response.error.code, response.error.message
+            );
+            match status {
+                429 => ChatError::RateLimited {
+                    retry_after: DEFAULT_RETRY_AFTER,
+                },
+                500..=599 => ChatError::Transient(what),
+                _ => ChatError::Rejected(what),
+            }
+        }
+        serenity::Error::Http(HttpError::Request(_)) | serenity::Error::Io(_) => {
+            ChatError::Transient(format!("discord unreachable: {error}"))
+        }
+        // A reply we could not read: it may have been taken, so the key stays pending.
+        serenity::Error::Json(_) => ChatError::Transient(format!("discord answer: {error}")),
+        serenity::Error::Model(_) => ChatError::Rejected(format!("discord limits: {error}")),
+        _ => ChatError::Transient(format!("discord: {error}")),
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn store_error(error: StoreError) -> ChatError {
+    ChatError::Transient(format!("discord records in the store: {error}"))
+}
+
+/// Paces posts per channel: one per `interval`, allowing `burst` at once (a GCRA bucket).
+/// (The same shape as the Slack adapter's; each adapter owns its pace.)
+#[derive(Debug)]
+struct Pacer {
+    interval: Duration,
+    tolerance: Duration,
+    next: Mutex<HashMap<String, Instant>>,
+}
+
+impl Pacer {
+    fn new(interval: Duration, burst: u32) -> Pacer {
+        Pacer {
+            interval,
+            tolerance: interval * burst.saturating_sub(1),
+            next: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Waits for the channel's next slot (and takes it).
+    async fn wait(&self, channel: &str) {
+        let send_at = {
+            let mut next = lock(&self.next);
+            let now = Instant::now();
+            let theoretical = next.get(channel).copied().unwrap_or(now).max(now);
+            let earliest = theoretical
+                .checked_sub(self.tolerance)
+                .unwrap_or(now)
+                .max(now);
+            next.insert(channel.to_string(), theoretical + self.interval);
+            earliest
+        };
+        tokio::time::sleep_until(send_at).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_invite_asks_for_exactly_six_permissions() {
+        assert_eq!(PERMISSIONS, 309_237_730_304);
+        assert_eq!(PERMISSIONS.count_ones(), 6);
+    }
+
+    #[test]
+    fn nonces_are_short_stable_and_distinct() {
+        let a = nonce("case-1");
+        assert_eq!(a.len(), 25);
+        assert_eq!(a, nonce("case-1"));
+        assert_ne!(a, nonce("case-1-event-1"));
+    }
+
+    #[test]
+    fn ids_must_be_snowflakes() {
+        assert_eq!(
+            parse_id("123456789012345678").unwrap(),
+            123_456_789_012_345_678
+        );
+        assert!(parse_id("C0SLACK").is_err());
+        assert!(parse_id("0").is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pacer_keeps_any_five_second_window_under_six_messages() {
+        let pacer = Pacer::new(PACE_INTERVAL, PACE_BURST);
+        let start = Instant::now();
+        let mut sent = Vec::new();
+        for _ in 0..7 {
+            pacer.wait("1").await;
+            sent.push((Instant::now() - start).as_millis());
+        }
+        assert_eq!(sent, vec![0, 1100, 2200, 3300, 4400, 5500, 6600]);
+        for window in sent.windows(6) {
+            assert!(window[5] - window[0] > 5000, "{window:?}");
+        }
+        // Another channel has its own pace.
+        let before = Instant::now();
+        pacer.wait("2").await;
+        assert_eq!(Instant::now(), before);
+    }
+}

@@ -1,0 +1,412 @@
+//! Card → Discord embed and buttons, thread notes, and the Reply and Escalate modals.
+//!
+//! Pure functions of their inputs, table-tested below. Text from a post, a person or config is
+//! escaped for Discord markdown (so a hostile post cannot format the card, fake a link or ping
+//! anyone: embeds never ping, and notes are sent with no allowed mentions), and every field is
+//! cut to Discord's limits (`specs/platform-limits.json`): a long post is truncated with a link,
+//! and the embed's total stays within 6000 characters.
+
+use serenity::all::{
+    ButtonStyle as DiscordButtonStyle, CreateActionRow, CreateButton, CreateEmbed,
+    CreateEmbedFooter, CreateInputText, CreateModal, InputTextStyle,
+};
+
+use crate::domain::{ActionKind, ButtonStyle, Card, CardKind, CaseState, Network, ThreadNote};
+
+/// Embed title, in characters.
+pub const TITLE_MAX: usize = 256;
+/// Embed description, in characters.
+pub const DESCRIPTION_MAX: usize = 4096;
+/// Embed field name, in characters.
+pub const FIELD_NAME_MAX: usize = 256;
+/// Embed field value, in characters.
+pub const FIELD_VALUE_MAX: usize = 1024;
+/// Embed footer text, in characters.
+pub const FOOTER_MAX: usize = 2048;
+/// Title + description + field names and values + footer of all embeds of a message.
+pub const EMBED_TOTAL_MAX: usize = 6000;
+/// A message's `content`, in characters.
+pub const CONTENT_MAX: usize = 2000;
+/// Button label, in characters.
+pub const BUTTON_LABEL_MAX: usize = 80;
+/// Buttons in one action row.
+pub const ROW_BUTTONS_MAX: usize = 5;
+/// Component and modal `custom_id`, in characters.
+pub const CUSTOM_ID_MAX: usize = 100;
+/// Modal title, in characters.
+pub const MODAL_TITLE_MAX: usize = 45;
+/// Text input label, in characters.
+pub const INPUT_LABEL_MAX: usize = 45;
+/// Text input placeholder, in characters.
+pub const PLACEHOLDER_MAX: usize = 100;
+/// Text input value and `max_length` ceiling.
+pub const INPUT_VALUE_MAX: usize = 4000;
+/// An embed URL, in characters.
+pub const URL_MAX: usize = 2048;
+
+/// The Reply modal's `custom_id` prefix (followed by the button payload).
+pub const REPLY_MODAL: &str = "mdreply:";
+/// The Escalate modal's `custom_id` prefix (followed by the button payload).
+pub const ESCALATE_MODAL: &str = "mdesc:";
+/// The reply text input.
+pub const TEXT_INPUT: &str = "text";
+/// The "post anyway" input of the Reply modal.
+pub const CONFIRM_INPUT: &str = "confirm";
+/// The escalation target input.
+pub const TARGET_INPUT: &str = "target";
+/// The escalation note input.
+pub const NOTE_INPUT: &str = "note";
+/// What to type in the confirm input to post a reply with personal data.
+pub const CONFIRM_WORD: &str = "yes";
+
+/// Colours by state: red for new, amber for claimed, blue for replied, orange when the customer
+/// answered, green when resolved, grey when dismissed.
+pub fn state_colour(state: CaseState) -> u32 {
+    match state {
+        CaseState::New => 0xE7_4C_3C,
+        CaseState::Claimed => 0xF1_C4_0F,
+        CaseState::Replied => 0x34_98_DB,
+        CaseState::CustomerReplied => 0xE6_7E_22,
+        CaseState::Resolved => 0x2E_CC_71,
+        CaseState::Dismissed => 0x95_A5_A6,
+    }
+}
+
+/// A card as a Discord message.
+#[derive(Debug, Clone)]
+pub struct CardMessage {
+    /// The message text: the role mention on an escalation card, else empty.
+    pub content: String,
+    /// The role to allow pinging (the mention's id), if any.
+    pub ping_role: Option<u64>,
+    /// The embed.
+    pub embed: CreateEmbed,
+    /// The action rows.
+    pub components: Vec<CreateActionRow>,
+}
+
+/// Renders a card. `footer` names the card for recovery after a crash (its idempotency key);
+/// `mention` is the target's role on an escalation card.
+pub fn card_message(card: &Card, footer: &str, mention: Option<&str>) -> CardMessage {
+    let mut title = fit(&card.title, TITLE_MAX);
+    let footer = fit(&format!("mentiondesk · {footer}"), FOOTER_MAX);
+    let mut fields: Vec<(String, String, bool)> = Vec::new();
+    if let CardKind::Escalation { target, by, note } = &card.kind {
+        let mut value = format!("to **{}** by {}", escape(target), escape(by));
+        if !note.trim().is_empty() {
+            value.push_str(&format!("\n{}", escape(note)));
+        }
+        fields.push(("Escalated".into(), value, false));
+    }
+    fields.push(("Network".into(), card.network.label().to_string(), true));
+    fields.push(("Author".into(), author(card), true));
+    fields.push((
+        "Triage".into(),
+        format!(
+            "**{}** · score {:.2} · {}",
+            escape(card.triage.label.as_str()),
+            card.triage.score,
+            escape(&card.triage.reason)
+        ),
+        false,
+    ));
+    let mut state = String::new();
+    if card.overdue {
+        state.push_str("🚨 ");
+    }
+    state.push_str(&escape(&card.state_line));
+    state.push_str(&format!(" · opened <t:{}:R>", card.opened_at.timestamp()));
+    fields.push(("Owner and state".into(), state, false));
+    if card.overdue {
+        fields.push(("SLA".into(), "first response overdue".into(), true));
+    } else if let Some(due) = card.first_response_due {
+        fields.push((
+            "SLA".into(),
+            format!("first response due <t:{}:R>", due.timestamp()),
+            true,
+        ));
+    }
+    if let Some(context) = &card.context {
+        fields.push(("Customer".into(), escape(context), false));
+    }
+    let mut fields: Vec<(String, String, bool)> = fields
+        .into_iter()
+        .map(|(name, value, inline)| {
+            (
+                fit(&name, FIELD_NAME_MAX),
+                fit(&value, FIELD_VALUE_MAX),
+                inline,
+            )
+        })
+        .collect();
+    let size = |title: &str, fields: &[(String, String, bool)]| {
+        title.chars().count()
+            + footer.chars().count()
+            + fields
+                .iter()
+                .map(|(name, value, _)| name.chars().count() + value.chars().count())
+                .sum::<usize>()
+    };
+    // Keep room for the post: halve the longest field until everything else fits in 5000.
+    while size(&title, &fields) > EMBED_TOTAL_MAX - 1000 {
+        let Some(longest) = fields
+            .iter_mut()
+            .max_by_key(|(_, value, _)| value.chars().count())
+        else {
+            break;
+        };
+        let half = longest.1.chars().count() / 2;
+        if half < 20 {
+            title = fit(&title, 40);
+            break;
+        }
+        longest.1 = fit(&longest.1, half);
+    }
+    let room = EMBED_TOTAL_MAX
+        .saturating_sub(size(&title, &fields))
+        .min(DESCRIPTION_MAX);
+    let description = post_text(card, room);
+
+    let mut embed = CreateEmbed::new()
+        .title(title)
+        .description(description)
+        .colour(state_colour(card.state))
+        .footer(CreateEmbedFooter::new(footer));
+    if let Some(url) = safe_url(&card.post_url).filter(|url| url.len() <= URL_MAX) {
+        embed = embed.url(url);
+    }
+    for (name, value, inline) in fields {
+        embed = embed.field(name, value, inline);
+    }
+    let ping_role = mention.and_then(role_id);
+    CardMessage {
+        content: ping_role.map(|id| format!("<@&{id}>")).unwrap_or_default(),
+        ping_role,
+        embed,
+        components: action_rows(card),
+    }
+}
+
+/// The card's buttons: Claim/Unclaim, Reply publicly, Escalate on the first row; Resolve,
+/// Not a complaint, Reopen on the second. `custom_id` is the button's payload.
+pub fn action_rows(card: &Card) -> Vec<CreateActionRow> {
+    let mut first = Vec::new();
+    let mut second = Vec::new();
+    for button in &card.buttons {
+        if button.payload.is_empty() || button.payload.chars().count() > CUSTOM_ID_MAX {
+            // A payload is `verb:case:version`, far below 100; never send a broken one.
+            continue;
+        }
+        let style = match button.style {
+            ButtonStyle::Primary => DiscordButtonStyle::Primary,
+            ButtonStyle::Default => DiscordButtonStyle::Secondary,
+            ButtonStyle::Danger => DiscordButtonStyle::Danger,
+        };
+        let element = CreateButton::new(button.payload.clone())
+            .label(fit(&button.label, BUTTON_LABEL_MAX))
+            .style(style);
+        match button.kind {
+            ActionKind::Resolve | ActionKind::Dismiss | ActionKind::Reopen => second.push(element),
+            _ => first.push(element),
+        }
+    }
+    [first, second]
+        .into_iter()
+        .filter(|row| !row.is_empty())
+        .map(|mut row| {
+            row.truncate(ROW_BUTTONS_MAX);
+            CreateActionRow::Buttons(row)
+        })
+        .collect()
+}
+
+/// A thread note as message content: who (when the note doesn't already say), what, the link.
+pub fn note_text(note: &ThreadNote) -> String {
+    let mut text = String::new();
+    if let Some(by) = note.by.as_deref().filter(|by| !note.text.contains(*by)) {
+        text.push_str(&format!("**{}**: ", escape(by)));
+    }
+    text.push_str(&escape(&note.text));
+    let link = note
+        .link
+        .as_deref()
+        .and_then(safe_url)
+        .map(|url| format!(" <{}>", url.replace('>', "%3E").replace(' ', "%20")));
+    let room = CONTENT_MAX.saturating_sub(link.as_deref().map_or(0, |l| l.chars().count()));
+    let mut text = fit(&text, room);
+    if let Some(link) = link {
+        text.push_str(&link);
+    }
+    text
+}
+
+/// The name of a card's thread.
+pub fn thread_name(case: u64) -> String {
+    format!("Case {case}")
+}
+
+/// Where a reply modal starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplyForm {
+    /// The payload the Reply button carried (`reply:case:version`).
+    pub payload: String,
+    /// The customer's handle (without `@`).
+    pub handle: String,
+    /// The network.
+    pub network: Network,
+    /// Its reply length limit.
+    pub limit: usize,
+    /// The starting text: a kept draft, or `@handle `.
+    pub initial: String,
+}
+
+/// The Reply modal: one paragraph input as long as the network allows, and a short
+/// "post anyway" input for replies with personal data.
+pub fn reply_modal(form: &ReplyForm) -> CreateModal {
+    let max = form.limit.clamp(1, INPUT_VALUE_MAX);
+    let text = CreateInputText::new(
+        InputTextStyle::Paragraph,
+        fit(
+            &format!("Reply on {} (up to {max})", form.network.label()),
+            INPUT_LABEL_MAX,
+        ),
+        TEXT_INPUT,
+    )
+    .max_length(max as u16)
+    .value(cut(&form.initial, max))
+    .required(true);
+    let confirm = CreateInputText::new(
+        InputTextStyle::Short,
+        fit("Personal data: type yes to post anyway", INPUT_LABEL_MAX),
+        CONFIRM_INPUT,
+    )
+    .placeholder("leave empty unless warned")
+    .max_length(10)
+    .required(false);
+    CreateModal::new(
+        cut(&format!("{REPLY_MODAL}{}", form.payload), CUSTOM_ID_MAX),
+        fit(
+            &format!("Reply publicly to @{}", form.handle),
+            MODAL_TITLE_MAX,
+        ),
+    )
+    .components(vec![
+        CreateActionRow::InputText(text),
+        CreateActionRow::InputText(confirm),
+    ])
+}
+
+/// The Escalate modal. Serenity 0.12.5 only puts text inputs in modals, so the target is a
+/// short input whose placeholder lists the ids; the engine refuses an unknown id.
+pub fn escalate_modal(payload: &str, targets: &[(String, String)]) -> CreateModal {
+    let ids: Vec<String> = targets
+        .iter()
+        .map(|(id, label)| format!("{id} = {label}"))
+        .collect();
+    let mut target = CreateInputText::new(
+        InputTextStyle::Short,
+        "Escalate to (type a team id)",
+        TARGET_INPUT,
+    )
+    .placeholder(fit(&ids.join(", "), PLACEHOLDER_MAX))
+    .max_length(100)
+    .required(true);
+    if let [(only, _)] = targets {
+        target = target.value(only.clone());
+    }
+    let note = CreateInputText::new(
+        InputTextStyle::Paragraph,
+        "Internal note (not public)",
+        NOTE_INPUT,
+    )
+    .max_length(INPUT_VALUE_MAX as u16)
+    .required(false);
+    CreateModal::new(
+        cut(&format!("{ESCALATE_MODAL}{payload}"), CUSTOM_ID_MAX),
+        "Escalate",
+    )
+    .components(vec![
+        CreateActionRow::InputText(target),
+        CreateActionRow::InputText(note),
+    ])
+}
+
+/// The role id in a configured mention (`123…` or `<@&123…>`); anything else (a Slack group
+/// id) has no meaning in Discord and is skipped.
+pub fn role_id(mention: &str) -> Option<u64> {
+    let mention = mention.trim();
+    let id = mention
+        .strip_prefix("<@&")
+        .and_then(|rest| rest.strip_suffix('>'))
+        .unwrap_or(mention);
+    id.parse().ok().filter(|id| *id > 0)
+}
+
+/// Escapes Discord markdown and mention syntax with backslashes.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(
+            c,
+            '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '<' | '[' | ']' | '#' | '@' | ':'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn author(card: &Card) -> String {
+    match card.author_name.as_deref().filter(|n| !n.trim().is_empty()) {
+        Some(name) => format!("{} @{}", escape(name), escape(&card.author_handle)),
+        None => format!("@{}", escape(&card.author_handle)),
+    }
+}
+
+fn post_text(card: &Card, room: usize) -> String {
+    let text = escape(&card.text);
+    let link = safe_url(&card.post_url).map(|url| format!("\n[Read the full post]({url})"));
+    if text.is_empty() {
+        return "*(no text)*".to_string();
+    }
+    if !card.text_truncated && text.chars().count() <= room {
+        return text;
+    }
+    let suffix = link.unwrap_or_default();
+    let mut cut_text = cut(&text, room.saturating_sub(suffix.chars().count() + 1));
+    // Never end on a lone escaping backslash.
+    if cut_text.ends_with('\\') && !cut_text.ends_with("\\\\") {
+        cut_text.pop();
+    }
+    format!("{cut_text}…{suffix}")
+}
+
+/// Cuts `text` to `max` characters, with an ellipsis when cut.
+pub fn fit(text: &str, max: usize) -> String {
+    let text = if text.trim().is_empty() { "-" } else { text };
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    if cut.ends_with('\\') && !cut.ends_with("\\\\") {
+        cut.pop();
+    }
+    cut.push('…');
+    cut
+}
+
+/// Cuts `text` to `max` characters, no ellipsis.
+fn cut(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
+fn safe_url(url: &str) -> Option<&str> {
+    let trimmed = url.trim();
+    let lower = trimmed.to_ascii_lowercase();
+    ((lower.starts_with("https://") || lower.starts_with("http://")) && !trimmed.contains(' '))
+        .then_some(trimmed)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,473 @@
+//! Discord end to end against the fake Discord: cards, clicks over the gateway, modals, threads,
+//! escalation, rate limits and reconnects, and Slack and Discord at once. Clicks travel the real
+//! path: the fake's gateway dispatches INTERACTION_CREATE to serenity, the adapter answers on
+//! the interaction callback endpoint.
+
+use serde_json::Value;
+
+use crate::fakes::discord::{wait_until, FakeDiscord, Posted};
+use crate::fakes::slack::FakeSlack;
+use crate::helpers::{bsky, TestApp};
+
+const MAIN: &str = "500000000000000001";
+const TIER2: &str = "500000000000000002";
+const TIER2_ROLE: &str = "600000000000000002";
+const ANA: (&str, &str) = ("700000000000000001", "Ana");
+const BO: (&str, &str) = ("700000000000000002", "Bo");
+
+async fn discord_app() -> (FakeDiscord, TestApp) {
+    let discord = FakeDiscord::start(&[MAIN, TIER2]).await;
+    let extra = format!(
+        "{}\n[[escalations]]\nid = \"tier2\"\nlabel = \"Tier 2\"\ndiscord_channel = \"{TIER2}\"\nmention = \"{TIER2_ROLE}\"\n",
+        discord.config(MAIN)
+    );
+    let app = TestApp::spawn_with(&extra).await;
+    discord.wait_ready().await;
+    (discord, app)
+}
+
+fn complaint(id: &str, handle: &str) -> Value {
+    bsky(
+        id,
+        handle,
+        "@acme.bsky.social my order never arrived and support ignores me",
+        None,
+    )
+}
+
+async fn card(discord: &FakeDiscord, case: u64) -> Posted {
+    wait_until(&format!("the card of case {case}"), || {
+        discord.card(case).is_some()
+    })
+    .await;
+    discord.card(case).unwrap()
+}
+
+async fn wait_for_update(discord: &FakeDiscord, case: u64, needle: &str) -> Posted {
+    wait_until(&format!("card {case} to show {needle:?}"), || {
+        discord
+            .card(case)
+            .is_some_and(|card| card.edits > 0 && card.all_text().contains(needle))
+    })
+    .await;
+    discord.card(case).unwrap()
+}
+
+async fn wait_for_note(discord: &FakeDiscord, card: &Posted, needle: &str) {
+    wait_until(&format!("a thread note with {needle:?}"), || {
+        discord
+            .thread_text(&card.id)
+            .iter()
+            .any(|note| note.contains(needle))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_complaint_becomes_an_embed_card_with_buttons_and_a_nonce() {
+    let (discord, app) = discord_app().await;
+    app.post(&[complaint("p1", "jo")]);
+    let card = card(&discord, 1).await;
+
+    assert_eq!(card.channel, MAIN);
+    let body = &card.body;
+    let nonce = body["nonce"].as_str().unwrap();
+    assert!(nonce.len() <= 25, "{nonce}");
+    assert_eq!(body["enforce_nonce"], true);
+    let embed = &body["embeds"][0];
+    assert_eq!(embed["title"], "Complaint on Bluesky");
+    assert_eq!(embed["url"], "https://bsky.app/profile/jo/post/p1");
+    assert_eq!(embed["color"], 0xE74C3C);
+    assert!(embed["description"]
+        .as_str()
+        .unwrap()
+        .contains("my order never arrived"));
+    let text = card.all_text();
+    for expected in ["Network", "Bluesky", "@jo", "complaint", "New · unclaimed"] {
+        assert!(text.contains(expected), "{expected:?} missing in {text}");
+    }
+    assert_eq!(card.button("claim"), "claim:1:1");
+    assert!(card.button("reply").starts_with("reply:1:"));
+    assert!(card.button("escalate").starts_with("escalate:1:"));
+    assert!(card.button("resolve").starts_with("resolve:1:"));
+    assert!(card.button("dismiss").starts_with("dismiss:1:"));
+    assert_eq!(body["components"].as_array().unwrap().len(), 2);
+    // Nothing in a card may ping anyone.
+    assert_eq!(body["allowed_mentions"]["parse"], serde_json::json!([]));
+    app.wait_for("mentions", |m| m.len() == 1).await;
+}
+
+#[tokio::test]
+async fn claim_updates_the_card_and_the_second_claimer_hears_privately() {
+    let (discord, app) = discord_app().await;
+    app.post(&[complaint("p1", "jo")]);
+    let card = card(&discord, 1).await;
+    let claim = card.button("claim");
+
+    let click = discord.push_interaction(discord.click(ANA, &card, &claim));
+    let answer = discord.callback(&click).await;
+    assert_eq!(answer["type"], 6, "a deferred update: {answer}");
+    let updated = wait_for_update(&discord, 1, "owner Ana").await;
+    assert!(updated.button("unclaim").starts_with("unclaim:1:"));
+    assert_eq!(updated.current["embeds"][0]["color"], 0xF1C40F);
+    wait_for_note(&discord, &card, "Claimed by Ana").await;
+
+    // Bo clicks the same (stale) button.
+    let click = discord.push_interaction(discord.click(BO, &card, &claim));
+    assert_eq!(discord.callback(&click).await["type"], 6);
+    wait_until("Bo's private notice", || {
+        discord
+            .followups()
+            .iter()
+            .any(|f| f["content"] == "Already claimed by Ana." && f["flags"] == 64)
+    })
+    .await;
+    // Both chats: the console card shows Ana too.
+    let console = app.wait_for_card(1, "claimed", 1).await;
+    assert_eq!(console["card"]["owner"], "Ana");
+}
+
+#[tokio::test]
+async fn reply_opens_a_modal_and_the_submit_replies_threads_and_updates_the_card() {
+    let (discord, app) = discord_app().await;
+    app.post(&[complaint("p1", "jo")]);
+    let card = card(&discord, 1).await;
+
+    let click = discord.push_interaction(discord.click(ANA, &card, &card.button("reply")));
+    let answer = discord.callback(&click).await;
+    assert_eq!(answer["type"], 9, "a modal first: {answer}");
+    let modal = answer["data"].clone();
+    let input = &modal["components"][0]["components"][0];
+    assert_eq!(input["max_length"], 300);
+    assert_eq!(input["value"], "@jo ");
+    assert_eq!(input["style"], 2);
+
+    let text = "@jo so sorry! We've reshipped it today.";
+    let submit = discord.push_interaction(discord.submit(ANA, &card, &modal, &[("text", text)]));
+    assert_eq!(discord.callback(&submit).await["type"], 6);
+
+    wait_until("the reply on the network", || {
+        !app.sent_replies().is_empty()
+    })
+    .await;
+    let sent = app.sent_replies();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["text"], text);
+    wait_for_note(&discord, &card, "replied publicly").await;
+    let thread = discord.thread(&card.id);
+    assert!(thread.iter().all(|note| note.channel == card.id));
+    assert!(
+        discord
+            .server
+            .requests_to(
+                "POST",
+                &format!("/api/v10/channels/{MAIN}/messages/{}/threads", card.id)
+            )
+            .len()
+            == 1,
+        "one thread, started once"
+    );
+    wait_for_update(&discord, 1, "1 public reply").await;
+    wait_until("the queued notice", || {
+        discord.followups().iter().any(|f| {
+            f["content"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("Reply queued")
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_reply_with_personal_data_is_held_privately_and_its_text_is_kept() {
+    let (discord, app) = discord_app().await;
+    app.post(&[complaint("p1", "jo")]);
+    let card = card(&discord, 1).await;
+    let click = discord.push_interaction(discord.click(ANA, &card, &card.button("reply")));
+    let modal = discord.callback(&click).await["data"].clone();
+
+    // Discord enforces the modal's max_length itself, so the engine's other form error is
+    // the one to show: personal data, held until confirmed.
+    let with_pii = "@jo write to me at ana@example.com";
+    let submit =
+        discord.push_interaction(discord.submit(ANA, &card, &modal, &[("text", with_pii)]));
+    discord.callback(&submit).await;
+    wait_until("the private warning", || {
+        discord.followups().iter().any(|f| {
+            f["content"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("Discord cannot keep the form open")
+        })
+    })
+    .await;
+    assert!(app.sent_replies().is_empty(), "nothing posted");
+
+    // The next Reply modal starts from the kept text.
+    let click = discord.push_interaction(discord.click(ANA, &card, &card.button("reply")));
+    let modal = discord.callback(&click).await["data"].clone();
+    assert_eq!(modal["components"][0]["components"][0]["value"], with_pii);
+    let submit = discord.push_interaction(discord.submit(
+        ANA,
+        &card,
+        &modal,
+        &[("text", with_pii), ("confirm", "yes")],
+    ));
+    discord.callback(&submit).await;
+    wait_until("the confirmed reply", || app.sent_replies().len() == 1).await;
+}
+
+#[tokio::test]
+async fn escalate_posts_a_linked_card_pinging_the_role_and_a_thread_note() {
+    let (discord, app) = discord_app().await;
+    app.post(&[complaint("p1", "jo")]);
+    let card = card(&discord, 1).await;
+    let click = discord.push_interaction(discord.click(ANA, &card, &card.button("escalate")));
+    let answer = discord.callback(&click).await;
+    assert_eq!(answer["type"], 9);
+    let modal = answer["data"].clone();
+    let target = &modal["components"][0]["components"][0];
+    assert!(target["placeholder"]
+        .as_str()
+        .unwrap()
+        .contains("tier2 = Tier 2"));
+
+    let submit = discord.push_interaction(discord.submit(
+        ANA,
+        &card,
+        &modal,
+        &[("target", "tier2"), ("note", "refund **now**")],
+    ));
+    discord.callback(&submit).await;
+    wait_until("the linked card", || !discord.cards(TIER2).is_empty()).await;
+    let linked = discord.cards(TIER2).pop().unwrap();
+    assert_eq!(linked.body["content"], format!("<@&{TIER2_ROLE}>"));
+    assert_eq!(
+        linked.body["allowed_mentions"]["roles"],
+        serde_json::json!([TIER2_ROLE])
+    );
+    assert!(
+        linked
+            .all_text()
+            .contains("to **Tier 2** by Ana\\nrefund \\\\*\\\\*now\\\\*\\\\*"),
+        "{}",
+        linked.all_text()
+    );
+    wait_for_note(&discord, &card, "Tier 2").await;
+    app.wait_for("tier2", |m| m.len() == 1).await;
+
+    // An unknown target is refused privately.
+    let click = discord.push_interaction(discord.click(BO, &card, &card.button("escalate")));
+    let modal = discord.callback(&click).await["data"].clone();
+    let submit =
+        discord.push_interaction(discord.submit(BO, &card, &modal, &[("target", "nobody")]));
+    discord.callback(&submit).await;
+    wait_until("the refusal", || {
+        discord.followups().iter().any(|f| {
+            f["flags"] == 64
+                && f["content"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("unknown escalation target \"nobody\"")
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn rate_limits_delay_cards_but_lose_none() {
+    let (discord, app) = discord_app().await;
+    discord.rate_limit_next(3);
+    let mentions: Vec<Value> = (1..=8)
+        .map(|n| complaint(&format!("p{n}"), &format!("user{n}")))
+        .collect();
+    app.post(&mentions);
+    wait_until("eight cards", || discord.cards(MAIN).len() == 8).await;
+    let mut footers: Vec<String> = discord.cards(MAIN).iter().map(Posted::footer).collect();
+    footers.sort();
+    footers.dedup();
+    assert_eq!(footers.len(), 8, "one card per case, none twice");
+    let creates = discord
+        .server
+        .requests_to("POST", &format!("/api/v10/channels/{MAIN}/messages"))
+        .len();
+    assert!(creates >= 8 + 3, "the 429s were retried ({creates})");
+    assert_eq!(
+        discord.rate_limited(),
+        0,
+        "the adapter paces itself below 5 per 5 s"
+    );
+}
+
+#[tokio::test]
+async fn after_a_gateway_reconnect_it_resumes_and_keeps_handling_clicks() {
+    let (discord, app) = discord_app().await;
+    app.post(&[complaint("p1", "jo")]);
+    let card = card(&discord, 1).await;
+
+    discord.reconnect();
+    wait_until("a resumed session", || {
+        discord.connections() >= 2 && discord.sessions().1 >= 1
+    })
+    .await;
+    let click = discord.push_interaction(discord.click(ANA, &card, &card.button("claim")));
+    discord.callback(&click).await;
+    wait_for_update(&discord, 1, "owner Ana").await;
+    app.wait_for_card(1, "claimed", 1).await;
+}
+
+#[tokio::test]
+async fn a_claim_in_discord_updates_the_slack_card_too() {
+    let discord = FakeDiscord::start(&[MAIN]).await;
+    let slack = FakeSlack::start(&["C0MENTIONS1"], &[]).await;
+    let extra = format!("{}\n{}", discord.config(MAIN), slack.config("C0MENTIONS1"));
+    let app = TestApp::spawn_with(&extra).await;
+    discord.wait_ready().await;
+    slack.wait_connected(1).await;
+    app.post(&[complaint("p1", "jo")]);
+    let card = card(&discord, 1).await;
+    crate::fakes::slack::wait_until("the slack card", || slack.card(1).is_some()).await;
+
+    let click = discord.push_interaction(discord.click(ANA, &card, &card.button("claim")));
+    discord.callback(&click).await;
+    wait_for_update(&discord, 1, "owner Ana").await;
+    crate::fakes::slack::wait_until("the slack card to show Ana", || {
+        slack
+            .card(1)
+            .is_some_and(|c| c.updated.is_some() && c.all_text().contains("owner Ana"))
+    })
+    .await;
+    crate::fakes::slack::wait_until("the slack thread note", || {
+        let ts = slack.card(1).unwrap().ts;
+        slack
+            .thread(&ts)
+            .iter()
+            .any(|n| n.body["text"] == "Claimed by Ana")
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn check_validates_the_token_and_prints_the_invite_url() {
+    let discord = FakeDiscord::start(&[MAIN]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, token: &str| {
+        let path = dir.path().join(name);
+        let config = format!(
+            "[brand]\nname = \"Acme\"\n\n[[sources]]\ntype = \"replay\"\nname = \"demo\"\npath = \"m.jsonl\"\n\n{}",
+            discord
+                .config(MAIN)
+                .replace(crate::fakes::discord::BOT_TOKEN, token)
+        );
+        std::fs::write(&path, config).unwrap();
+        path
+    };
+    let good = write("good.toml", crate::fakes::discord::BOT_TOKEN);
+    let bad = write("bad.toml", "revoked-token");
+    let run = |path: std::path::PathBuf| {
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_mentiondesk"))
+                .args(["check", "--config", path.to_str().unwrap()])
+                .env_remove("RUST_LOG")
+                .output()
+                .unwrap()
+        })
+    };
+    let output = run(good).await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("discord.bot_token: ok (bot mentiondeskbot, id 111111111111111111)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "{}/oauth2/authorize?client_id={}&scope=bot&permissions=309237730304",
+            discord.server.base_url,
+            crate::fakes::discord::BOT_ID
+        )),
+        "{stdout}"
+    );
+    let output = run(bad).await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr.contains("discord.bot_token: Discord refused the token"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("revoked-token"),
+        "the token is never printed"
+    );
+}
+
+/// The fake's payloads are what serenity reads: an interaction that does not deserialize would
+/// be dropped as an unknown event.
+#[tokio::test]
+async fn the_fake_speaks_what_serenity_reads() {
+    let discord = FakeDiscord::start(&[MAIN]).await;
+    let message = Posted {
+        id: "1".into(),
+        channel: MAIN.into(),
+        body: Value::Null,
+        current: crate::fakes::discord::sample_message(MAIN),
+        edits: 0,
+    };
+    let mut click = discord.click(ANA, &message, "claim:1:1");
+    click["id"] = serde_json::json!("1400000000000000001");
+    click["token"] = serde_json::json!("token");
+    let parsed: Result<serenity::all::Interaction, _> = serde_json::from_value(click);
+    assert!(parsed.is_ok(), "{parsed:?}");
+}
+
+/// The crash window of a card post: Discord took the message, the process died before the
+/// store recorded it. After the restart the adapter finds its card among the channel's recent
+/// messages (the key is in the embed footer) instead of posting a second one.
+#[tokio::test]
+async fn a_card_posted_just_before_a_crash_is_found_not_posted_again() {
+    let (discord, mut app) = discord_app().await;
+    app.post(&[complaint("p1", "jo")]);
+    let posted = card(&discord, 1).await;
+    app.stop().await;
+
+    {
+        let store = mentiondesk::store::Store::open(&app.dir.path().join("store/sled")).unwrap();
+        store.chat_remove("discord", "k/case-1").await.unwrap();
+        store.chat_put("discord", "p/case-1", b"1").await.unwrap();
+        store
+            .transact(|tx| {
+                let mut case = tx.case(mentiondesk::domain::CaseId(1))?.expect("case 1");
+                case.chat_refs.remove("discord");
+                tx.put_case(&case)?;
+                tx.enqueue(
+                    "chat/discord",
+                    &mentiondesk::store::OutboxEntry {
+                        case: case.id,
+                        task: mentiondesk::store::OutboxTask::SyncCard,
+                        attempts: 0,
+                        last_error: None,
+                        created_at: chrono::Utc::now(),
+                    },
+                )
+            })
+            .unwrap();
+        store.flush().await.unwrap();
+    }
+
+    let app = app.restart().await;
+    wait_until("the history lookup", || {
+        !discord
+            .server
+            .requests_to("GET", &format!("/api/v10/channels/{MAIN}/messages"))
+            .is_empty()
+    })
+    .await;
+    wait_until("a second gateway session", || discord.sessions().0 >= 2).await;
+    // A claim now edits the original message: its id was recovered.
+    let click = discord.push_interaction(discord.click(ANA, &posted, &posted.button("claim")));
+    discord.callback(&click).await;
+    wait_for_update(&discord, 1, "owner Ana").await;
+    app.wait_for_card(1, "claimed", 1).await;
+    assert_eq!(discord.cards(MAIN).len(), 1, "still one card");
+}
