@@ -1,9 +1,13 @@
 //! Health: each source and chat reports its last success and last error; `/healthz` shows them.
+//! The same listener serves `/audit?since=7d` (the audit log as JSON) to loopback clients
+//! only, so `mentiondesk audit` works while the bot holds the store's lock.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -85,10 +89,51 @@ struct HealthReport {
 }
 
 /// The `/healthz` router: 200 when every component's last report was a success, 503 otherwise.
+/// Also `/audit`. Serve it with `into_make_service_with_connect_info::<SocketAddr>()`.
 pub fn router(health: Health, store: Store) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/audit", get(audit))
         .with_state((health, store))
+}
+
+#[derive(serde::Deserialize)]
+struct AuditQuery {
+    since: Option<String>,
+}
+
+/// `GET /audit?since=7d`: the audit records from then on, oldest first, as a JSON array.
+/// Only for clients on this machine: the log holds reply texts and who wrote them, and
+/// `[http].listen` may be open to a load balancer's health checks.
+async fn audit(
+    State((_, store)): State<(Health, Store)>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(query): Query<AuditQuery>,
+) -> axum::response::Response {
+    if !peer.ip().is_loopback() {
+        tracing::warn!(peer = %peer, "Audit request from off this machine refused");
+        return (
+            StatusCode::FORBIDDEN,
+            "the audit log is only served on loopback",
+        )
+            .into_response();
+    }
+    let since = query.since.as_deref().unwrap_or("7d");
+    let since = match crate::audit::parse_since(since, Utc::now()) {
+        Ok(since) => since,
+        Err(message) => return (StatusCode::BAD_REQUEST, message).into_response(),
+    };
+    match store.audit_since(since) {
+        Ok(records) => Json(records).into_response(),
+        Err(error) => {
+            tracing::error!(error = %error, "Cannot read the audit log");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot read the audit log",
+            )
+                .into_response()
+        }
+    }
 }
 
 async fn healthz(State((health, store)): State<(Health, Store)>) -> impl IntoResponse {

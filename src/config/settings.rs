@@ -95,6 +95,9 @@ pub struct Settings {
     /// Response-time targets.
     #[serde(default)]
     pub sla: SlaSettings,
+    /// Who may reply publicly, escalate and resolve; `None` (no section) lets everyone.
+    #[serde(default)]
+    pub permissions: Option<PermissionsSettings>,
 }
 
 impl Settings {
@@ -448,6 +451,38 @@ impl Default for ReplySettings {
             signatures: BTreeMap::new(),
             require_pii_confirmation: true,
         }
+    }
+}
+
+/// `[permissions]`: who may act for the brand. Each key lists principals (`"*"`,
+/// `"console:*"`, `"console:ana"`, `"slack:U0123ABCD"`, `"slack-group:S0123ABCD"`,
+/// `"discord:123…"`, `"discord-role:123…"`); all three keys are required once the section
+/// exists, so nothing is allowed or forbidden by an accident of omission.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionsSettings {
+    /// Who may post public replies.
+    pub reply: Vec<String>,
+    /// Who may escalate to a target.
+    pub escalate: Vec<String>,
+    /// Who may resolve, dismiss and reopen.
+    pub resolve: Vec<String>,
+}
+
+impl PermissionsSettings {
+    /// The lists as the actions engine checks them. Entries that don't parse (already
+    /// reported by validation) are dropped, which only ever narrows who may act.
+    pub fn permissions(&self) -> crate::domain::Permissions {
+        let parse = |list: &[String]| {
+            list.iter()
+                .filter_map(|text| crate::domain::Principal::parse(text).ok())
+                .collect()
+        };
+        crate::domain::Permissions::restricted(
+            parse(&self.reply),
+            parse(&self.escalate),
+            parse(&self.resolve),
+        )
     }
 }
 

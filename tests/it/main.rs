@@ -1,6 +1,7 @@
 //! The single integration-test binary; each module tests one area through the public API.
 
 mod actions;
+mod audit;
 mod bluesky;
 mod cli;
 mod config;
@@ -10,6 +11,7 @@ mod fakes;
 mod helpers;
 mod ingest;
 mod mastodon;
+mod permissions;
 mod sla;
 mod slack;
 mod torture;

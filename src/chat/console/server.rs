@@ -425,10 +425,8 @@ async fn submit_action(
             &format!("agent name longer than {AGENT_NAME_MAX} characters"),
         );
     }
-    let agent = Agent {
-        id: format!("{CHAT_NAME}:{}", name.to_lowercase()),
-        name: name.to_string(),
-    };
+    // Console agents belong to no group: the console has none.
+    let agent = Agent::new(format!("{CHAT_NAME}:{}", name.to_lowercase()), name);
     let request = match payload.kind {
         ActionKind::Reply => ActionRequest {
             case: payload.case,

@@ -54,6 +54,9 @@ const FORM_ANSWER_TIMEOUT: Duration = Duration::from_millis(2300);
 /// How long a `users.info` lookup may delay a modal submit.
 const NAME_LOOKUP_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// How long a user group's member list is trusted before it is read again.
+const GROUP_CACHE_TTL: Duration = Duration::from_secs(300);
+
 /// One message per second per channel, as Slack's `chat.postMessage` allows...
 const PACE_INTERVAL: Duration = Duration::from_secs(1);
 /// ...with a short burst, which Slack tolerates.
@@ -85,6 +88,10 @@ pub struct SlackChat {
     store: Store,
     pacer: Pacer,
     names: Mutex<HashMap<String, String>>,
+    /// The user groups `[permissions]` names (ids without the `slack-group:` prefix).
+    permission_groups: Vec<String>,
+    /// Members of those groups as last read, with when.
+    group_members: Mutex<HashMap<String, (Instant, std::collections::HashSet<String>)>>,
     events: Mutex<Option<mpsc::Sender<ChatEvent>>>,
 }
 
@@ -126,8 +133,59 @@ impl SlackChat {
             store,
             pacer: Pacer::new(PACE_INTERVAL, PACE_BURST),
             names: Mutex::new(HashMap::new()),
+            permission_groups: Vec::new(),
+            group_members: Mutex::new(HashMap::new()),
             events: Mutex::new(None),
         })
+    }
+
+    /// Looks up membership of these user groups (ids, `S…`) for every click, so that
+    /// `slack-group:` principals in `[permissions]` can match. Only these groups are read.
+    pub fn with_permission_groups(mut self, groups: Vec<String>) -> SlackChat {
+        self.permission_groups = groups;
+        self
+    }
+
+    /// The `slack-group:` principals `user` belongs to, among the configured groups. Member
+    /// lists are cached for [`GROUP_CACHE_TTL`]; when Slack can't be asked, a stale list is
+    /// used if there is one, and otherwise the user counts as not a member (the engine then
+    /// refuses, which is the safe side).
+    async fn groups_of(&self, user: &str, timeout: Option<Duration>) -> Vec<String> {
+        let mut groups = Vec::new();
+        for group in &self.permission_groups {
+            let cached = lock(&self.group_members).get(group).cloned();
+            let members = match cached {
+                Some((read_at, members)) if read_at.elapsed() < GROUP_CACHE_TTL => Some(members),
+                stale => {
+                    let lookup = self.api.usergroup_members(group);
+                    let found = match timeout {
+                        Some(limit) => tokio::time::timeout(limit, lookup).await.ok(),
+                        None => Some(lookup.await),
+                    };
+                    match found {
+                        Some(Ok(users)) => {
+                            let members: std::collections::HashSet<String> =
+                                users.into_iter().collect();
+                            lock(&self.group_members)
+                                .insert(group.clone(), (Instant::now(), members.clone()));
+                            Some(members)
+                        }
+                        Some(Err(error)) => {
+                            tracing::warn!(chat = CHAT_NAME, group = %group, error = %error, "Cannot read a user group's members");
+                            stale.map(|(_, members)| members)
+                        }
+                        None => {
+                            tracing::warn!(chat = CHAT_NAME, group = %group, "Reading a user group's members timed out");
+                            stale.map(|(_, members)| members)
+                        }
+                    }
+                }
+            };
+            if members.is_some_and(|members| members.contains(user)) {
+                groups.push(format!("slack-group:{group}"));
+            }
+        }
+        groups
     }
 
     /// `auth.test`: whether the bot token works, and for which workspace.
@@ -520,9 +578,11 @@ impl SlackChat {
                 }
             }
         };
+        let groups = self.groups_of(&id, timeout).await;
         Agent {
             id: format!("{CHAT_NAME}:{id}"),
             name,
+            groups,
         }
     }
 
