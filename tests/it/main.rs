@@ -12,6 +12,7 @@ mod helpers;
 mod ingest;
 mod mastodon;
 mod permissions;
+mod secrets;
 mod sla;
 mod slack;
 mod torture;
