@@ -8,6 +8,8 @@ pub mod audit;
 pub mod card;
 pub mod case;
 #[cfg(test)]
+mod case_props;
+#[cfg(test)]
 mod case_tests;
 pub mod event;
 pub mod mention;
