@@ -150,36 +150,53 @@ impl SlackChat {
     /// lists are cached for [`GROUP_CACHE_TTL`]; when Slack can't be asked, a stale list is
     /// used if there is one, and otherwise the user counts as not a member (the engine then
     /// refuses, which is the safe side).
+    ///
+    /// With a `timeout` (a modal submit, which Slack wants answered within 3 s), all lookups
+    /// together get that long; groups not read by then count from the cache, stale or not.
     async fn groups_of(&self, user: &str, timeout: Option<Duration>) -> Vec<String> {
+        match timeout {
+            None => self.read_groups_of(user).await,
+            Some(limit) => match tokio::time::timeout(limit, self.read_groups_of(user)).await {
+                Ok(groups) => groups,
+                Err(_) => {
+                    tracing::warn!(
+                        chat = CHAT_NAME,
+                        "Reading user groups timed out; using what is cached"
+                    );
+                    let cache = lock(&self.group_members);
+                    self.permission_groups
+                        .iter()
+                        .filter(|group| {
+                            cache
+                                .get(*group)
+                                .is_some_and(|(_, members)| members.contains(user))
+                        })
+                        .map(|group| format!("slack-group:{group}"))
+                        .collect()
+                }
+            },
+        }
+    }
+
+    async fn read_groups_of(&self, user: &str) -> Vec<String> {
         let mut groups = Vec::new();
         for group in &self.permission_groups {
             let cached = lock(&self.group_members).get(group).cloned();
             let members = match cached {
                 Some((read_at, members)) if read_at.elapsed() < GROUP_CACHE_TTL => Some(members),
-                stale => {
-                    let lookup = self.api.usergroup_members(group);
-                    let found = match timeout {
-                        Some(limit) => tokio::time::timeout(limit, lookup).await.ok(),
-                        None => Some(lookup.await),
-                    };
-                    match found {
-                        Some(Ok(users)) => {
-                            let members: std::collections::HashSet<String> =
-                                users.into_iter().collect();
-                            lock(&self.group_members)
-                                .insert(group.clone(), (Instant::now(), members.clone()));
-                            Some(members)
-                        }
-                        Some(Err(error)) => {
-                            tracing::warn!(chat = CHAT_NAME, group = %group, error = %error, "Cannot read a user group's members");
-                            stale.map(|(_, members)| members)
-                        }
-                        None => {
-                            tracing::warn!(chat = CHAT_NAME, group = %group, "Reading a user group's members timed out");
-                            stale.map(|(_, members)| members)
-                        }
+                stale => match self.api.usergroup_members(group).await {
+                    Ok(users) => {
+                        let members: std::collections::HashSet<String> =
+                            users.into_iter().collect();
+                        lock(&self.group_members)
+                            .insert(group.clone(), (Instant::now(), members.clone()));
+                        Some(members)
                     }
-                }
+                    Err(error) => {
+                        tracing::warn!(chat = CHAT_NAME, group = %group, error = %error, "Cannot read a user group's members");
+                        stale.map(|(_, members)| members)
+                    }
+                },
             };
             if members.is_some_and(|members| members.contains(user)) {
                 groups.push(format!("slack-group:{group}"));
