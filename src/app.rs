@@ -299,6 +299,12 @@ impl Application {
         }
         drop(event_tx);
 
+        intake.spawn(crate::health::notify_loop(
+            self.health.clone(),
+            self.chats.clone(),
+            self.settings.runtime.health_notice_after,
+            shutdown.clone(),
+        ));
         let health_router = crate::health::router(self.health.clone(), self.store.clone());
         let stopping = shutdown.clone();
         tracing::info!(addr = %self.http.local_addr()?, "Health endpoint ready at /healthz");

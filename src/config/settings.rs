@@ -54,6 +54,8 @@ pub const DEFAULT_MIN_SCORE: f32 = 0.5;
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default first-response target.
 pub const DEFAULT_FIRST_RESPONSE: Duration = Duration::from_secs(60 * 60);
+/// Default time a source or chat lane must fail without a break before the ops channel hears.
+pub const DEFAULT_HEALTH_NOTICE_AFTER: Duration = Duration::from_secs(5 * 60);
 /// Default share of the first-response target after which the warning is threaded.
 pub const DEFAULT_SLA_WARNING_AT: f32 = 0.75;
 
@@ -518,12 +520,17 @@ pub struct RuntimeSettings {
     /// How long shutdown waits for in-flight work before aborting it.
     #[serde(default = "default_shutdown_timeout", with = "duration")]
     pub shutdown_timeout: Duration,
+    /// How long a source or chat lane fails without a break before one notice goes to the ops
+    /// channel (console "ops", `[slack].ops_channel`); a recovery notice follows.
+    #[serde(default = "default_health_notice_after", with = "duration")]
+    pub health_notice_after: Duration,
 }
 
 impl Default for RuntimeSettings {
     fn default() -> Self {
         Self {
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            health_notice_after: DEFAULT_HEALTH_NOTICE_AFTER,
         }
     }
 }
@@ -611,6 +618,10 @@ fn default_card_labels() -> Vec<String> {
 
 fn default_min_score() -> f32 {
     DEFAULT_MIN_SCORE
+}
+
+fn default_health_notice_after() -> Duration {
+    DEFAULT_HEALTH_NOTICE_AFTER
 }
 
 fn default_shutdown_timeout() -> Duration {

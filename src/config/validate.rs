@@ -323,6 +323,11 @@ fn check_sla(sla: &SlaSettings, report: &mut Report) {
 
 fn check_runtime(runtime: &RuntimeSettings, report: &mut Report) {
     positive(report, "runtime.shutdown_timeout", runtime.shutdown_timeout);
+    positive(
+        report,
+        "runtime.health_notice_after",
+        runtime.health_notice_after,
+    );
 }
 
 fn non_empty(report: &mut Report, key: &str, value: &str) {

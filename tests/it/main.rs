@@ -8,6 +8,7 @@ mod config;
 mod crash;
 mod escalation;
 mod fakes;
+mod health_notices;
 mod helpers;
 mod ingest;
 mod mastodon;

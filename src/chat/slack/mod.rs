@@ -83,6 +83,8 @@ pub struct SlackTarget {
 pub struct SlackChat {
     api: SlackApi,
     channel: String,
+    /// `[slack].ops_channel`: where connector-health notices go, if set.
+    ops_channel: Option<String>,
     app_token: Option<String>,
     targets: Vec<SlackTarget>,
     store: Store,
@@ -117,6 +119,7 @@ impl SlackChat {
         Ok(SlackChat {
             api,
             channel: settings.channel.clone(),
+            ops_channel: settings.ops_channel.clone(),
             app_token: settings
                 .app_token
                 .as_ref()
@@ -797,6 +800,18 @@ impl ChatAdapter for SlackChat {
         )
         .await
         .map(|_| ())
+    }
+
+    async fn post_notice(&self, text: &str) -> Result<(), ChatError> {
+        let Some(channel) = &self.ops_channel else {
+            return Ok(());
+        };
+        self.pacer.wait(channel).await;
+        let content = SlackMessageContent::new().with_text(render::escape(text));
+        let request = SlackApiChatPostMessageRequest::new(channel.clone().into(), content)
+            .with_unfurl_links(false)
+            .with_unfurl_media(false);
+        self.api.post_message(&request).await.map(|_| ())
     }
 }
 
