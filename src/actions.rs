@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use crate::chat::{ActionOutcome, ChatEvent};
 use crate::domain::text::{find_pii, reply_length};
-use crate::domain::{apply, Agent, ChatAction, Command, Label, Refusal};
+use crate::domain::{apply, Agent, ChatAction, Command, Label, Permission, Permissions, Refusal};
 use crate::outbox::Outbox;
 use crate::sources::SourceClient;
 use crate::store::{LabelRecord, Store};
@@ -36,6 +36,10 @@ pub struct ActionSettings {
     pub signatures: BTreeMap<String, String>,
     /// Hold replies that contain personal data until the agent confirms.
     pub require_pii_confirmation: bool,
+    /// Who may reply, escalate and resolve (`[permissions]`).
+    pub permissions: Permissions,
+    /// The brand's name, for refusals ("reply publicly for Acme").
+    pub brand: String,
 }
 
 /// The actions engine.
@@ -84,6 +88,9 @@ impl Actions {
         request: crate::domain::ActionRequest,
     ) -> ActionOutcome {
         let case_id = request.case;
+        if let Some(refused) = self.refuse_unpermitted(chat, agent, &request) {
+            return refused;
+        }
         let command = match self.command(agent, &request) {
             Ok(command) => command,
             Err(outcome) => return outcome,
@@ -101,6 +108,11 @@ impl Actions {
             };
             tx.put_case(&transition.case)?;
             tx.append_events(&transition.events)?;
+            tx.append_audit(&crate::domain::audit::records(
+                &case,
+                &transition.case,
+                &transition.events,
+            ))?;
             self.outbox
                 .enqueue_effects(tx, &transition.case, &transition.events, now)?;
             if queues_reply {
@@ -156,6 +168,45 @@ impl Actions {
             _ => None,
         };
         ActionOutcome::Done { notice }
+    }
+
+    /// The private refusal for someone `[permissions]` does not allow to do this, logged;
+    /// `None` when they may. Runs before anything else, so a refused person learns nothing
+    /// about the case or the form.
+    fn refuse_unpermitted(
+        &self,
+        chat: &str,
+        agent: &Agent,
+        request: &crate::domain::ActionRequest,
+    ) -> Option<ActionOutcome> {
+        let permission = Permission::required_for(&request.action)?;
+        if self.settings.permissions.allows(permission, agent) {
+            return None;
+        }
+        let verb = request.action.kind().verb();
+        tracing::warn!(
+            chat,
+            case = %request.case,
+            agent = %agent.id,
+            agent_name = %agent.name,
+            action = verb,
+            permission = permission.key(),
+            "Action not permitted"
+        );
+        let what = match &request.action {
+            ChatAction::Reply { .. } => "reply publicly",
+            ChatAction::Escalate { .. } => "escalate cases",
+            ChatAction::Dismiss => "dismiss cases",
+            ChatAction::Reopen => "reopen cases",
+            _ => "resolve cases",
+        };
+        Some(ActionOutcome::Refused {
+            message: format!(
+                "You are not allowed to {what} for {}. Ask an admin to add you to [permissions].{}.",
+                self.settings.brand,
+                permission.key()
+            ),
+        })
     }
 
     /// Checks the request's fields and turns it into a domain command.
@@ -275,5 +326,196 @@ fn sentence(refusal: &Refusal) -> String {
     match chars.next() {
         Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
         None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::domain::{
+        ActionRequest, Author, Case, CaseId, CaseState, Mention, MentionKind, Network, Principal,
+        Triage,
+    };
+
+    fn mention() -> Mention {
+        Mention {
+            network: Network::Bluesky,
+            source: "main".to_string(),
+            id: "post-1".to_string(),
+            url: "https://bsky.app/profile/cus/post/1".to_string(),
+            author: Author {
+                id: "did:plc:cus".to_string(),
+                handle: "cus.bsky.social".to_string(),
+                display_name: None,
+                followers: None,
+            },
+            text: "my order never arrived".to_string(),
+            created_at: Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap(),
+            in_reply_to: None,
+            root: None,
+            kind: MentionKind::Mention,
+            lang: None,
+            from_brand: false,
+            raw: None,
+        }
+    }
+
+    /// An engine over a fresh store holding case 1, with these permissions.
+    fn engine(permissions: Permissions) -> (tempfile::TempDir, Actions) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&dir.path().join("sled")).expect("store");
+        let opened = Case::open(
+            CaseId(1),
+            mention(),
+            Triage {
+                label: Label::Complaint,
+                score: 0.9,
+                reason: "never arrived".to_string(),
+            },
+            Utc::now(),
+        );
+        store
+            .transact(|tx| {
+                tx.put_case(&opened.case)?;
+                tx.append_events(&opened.events)
+            })
+            .expect("case stored");
+        let outbox = Outbox::new(&["console".to_string()], &["main".to_string()]);
+        let settings = ActionSettings {
+            targets: vec![Target {
+                id: "billing".to_string(),
+                label: "Billing".to_string(),
+            }],
+            permissions,
+            brand: "Acme".to_string(),
+            ..ActionSettings::default()
+        };
+        (dir, Actions::new(store, outbox, &[], settings))
+    }
+
+    fn principals(list: &[&str]) -> Vec<Principal> {
+        list.iter()
+            .map(|text| Principal::parse(text).expect("principal"))
+            .collect()
+    }
+
+    async fn act(actions: &Actions, agent: &Agent, action: ChatAction) -> ActionOutcome {
+        let version = actions.store.case(CaseId(1)).unwrap().unwrap().version;
+        let request = ActionRequest {
+            case: CaseId(1),
+            version,
+            action,
+        };
+        actions.handle("console", agent, request).await
+    }
+
+    fn reply() -> ChatAction {
+        ChatAction::Reply {
+            text: "@cus.bsky.social sorry, we are on it".to_string(),
+            confirm_pii: false,
+        }
+    }
+
+    fn escalate() -> ChatAction {
+        ChatAction::Escalate {
+            target: "billing".to_string(),
+            note: "refund".to_string(),
+        }
+    }
+
+    fn refused(outcome: &ActionOutcome, expected: &str) {
+        match outcome {
+            ActionOutcome::Refused { message } => assert_eq!(message, expected),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn only_listed_people_and_groups_may_reply_escalate_and_close() {
+        let (_dir, actions) = engine(Permissions::restricted(
+            principals(&["console:ana", "slack-group:S0LEADS"]),
+            principals(&["console:*"]),
+            principals(&["slack:U0CHIEF"]),
+        ));
+        let bo = Agent::new("console:bo", "Bo");
+        let ana = Agent::new("console:ana", "Ana");
+        let lead = Agent {
+            groups: vec!["slack-group:S0LEADS".to_string()],
+            ..Agent::new("slack:U0LEAD", "Lee")
+        };
+        let chief = Agent::new("slack:U0CHIEF", "Chief");
+
+        // Claiming is open to everyone.
+        assert_eq!(
+            act(&actions, &bo, ChatAction::Claim).await,
+            ActionOutcome::Done { notice: None }
+        );
+        refused(
+            &act(&actions, &bo, reply()).await,
+            "You are not allowed to reply publicly for Acme. Ask an admin to add you to [permissions].reply.",
+        );
+        refused(
+            &act(&actions, &lead, escalate()).await,
+            "You are not allowed to escalate cases for Acme. Ask an admin to add you to [permissions].escalate.",
+        );
+        refused(
+            &act(&actions, &ana, ChatAction::Resolve).await,
+            "You are not allowed to resolve cases for Acme. Ask an admin to add you to [permissions].resolve.",
+        );
+        refused(
+            &act(&actions, &bo, ChatAction::Dismiss).await,
+            "You are not allowed to dismiss cases for Acme. Ask an admin to add you to [permissions].resolve.",
+        );
+        // Nothing refused changed the case: only the claim happened.
+        let case = actions.store.case(CaseId(1)).unwrap().unwrap();
+        assert_eq!((case.version, case.state), (2, CaseState::Claimed));
+        assert!(case.pending_reply.is_none() && case.escalations.is_empty());
+
+        assert!(matches!(
+            act(&actions, &lead, reply()).await,
+            ActionOutcome::Done { .. }
+        ));
+        assert!(matches!(
+            act(&actions, &bo, escalate()).await,
+            ActionOutcome::Done { .. }
+        ));
+        assert!(matches!(
+            act(&actions, &chief, ChatAction::Resolve).await,
+            ActionOutcome::Done { .. }
+        ));
+        refused(
+            &act(&actions, &bo, ChatAction::Reopen).await,
+            "You are not allowed to reopen cases for Acme. Ask an admin to add you to [permissions].resolve.",
+        );
+        assert!(matches!(
+            act(&actions, &chief, ChatAction::Reopen).await,
+            ActionOutcome::Done { .. }
+        ));
+        let case = actions.store.case(CaseId(1)).unwrap().unwrap();
+        assert_eq!(
+            case.pending_reply.as_ref().map(|p| p.by.id.as_str()),
+            Some("slack:U0LEAD")
+        );
+        assert_eq!(case.escalations[0].by.id, "console:bo");
+    }
+
+    #[tokio::test]
+    async fn without_permissions_everyone_may_act() {
+        let (_dir, actions) = engine(Permissions::everyone());
+        let bo = Agent::new("console:bo", "Bo");
+        assert!(matches!(
+            act(&actions, &bo, reply()).await,
+            ActionOutcome::Done { .. }
+        ));
+        assert!(matches!(
+            act(&actions, &bo, escalate()).await,
+            ActionOutcome::Done { .. }
+        ));
+        assert!(matches!(
+            act(&actions, &bo, ChatAction::Resolve).await,
+            ActionOutcome::Done { .. }
+        ));
     }
 }

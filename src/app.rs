@@ -22,6 +22,7 @@ use crate::chat::discord::DiscordChat;
 use crate::chat::slack::SlackChat;
 use crate::chat::{ChatAdapter, ChatEvent};
 use crate::config::{Settings, SourceSettings};
+use crate::domain::Permissions;
 use crate::health::Health;
 use crate::outbox::{
     run_lane, webhook, ChatExecutor, Executor, Outbox, ReplyExecutor, WebhookExecutor,
@@ -81,6 +82,9 @@ impl Application {
                 unavailable.join("\n")
             );
         }
+        if let Some(warning) = permissions_warning(&settings) {
+            tracing::warn!("{warning}");
+        }
         std::fs::create_dir_all(&settings.store.path).with_context(|| {
             format!(
                 "cannot create the store directory {}",
@@ -122,7 +126,14 @@ impl Application {
             Some(slack_settings) => {
                 let slack = Arc::new(
                     SlackChat::new(slack_settings, &settings.escalations, store.clone())
-                        .map_err(|error| anyhow::anyhow!("slack: {error}"))?,
+                        .map_err(|error| anyhow::anyhow!("slack: {error}"))?
+                        .with_permission_groups(
+                            settings
+                                .permissions
+                                .as_ref()
+                                .map(|p| p.permissions().groups("slack-group:"))
+                                .unwrap_or_default(),
+                        ),
                 );
                 chats.push(slack.clone());
                 Some(slack)
@@ -306,13 +317,22 @@ impl Application {
         }
         drop(event_tx);
 
+        intake.spawn(crate::health::notify_loop(
+            self.health.clone(),
+            self.chats.clone(),
+            self.settings.runtime.health_notice_after,
+            shutdown.clone(),
+        ));
         let health_router = crate::health::router(self.health.clone(), self.store.clone());
         let stopping = shutdown.clone();
         tracing::info!(addr = %self.http.local_addr()?, "Health endpoint ready at /healthz");
         intake.spawn(async move {
-            let served = axum::serve(self.http, health_router)
-                .with_graceful_shutdown(stopping.cancelled_owned())
-                .await;
+            let served = axum::serve(
+                self.http,
+                health_router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(stopping.cancelled_owned())
+            .await;
             if let Err(error) = served {
                 tracing::error!(error = %error, "Health server failed");
             }
@@ -362,6 +382,29 @@ pub fn unavailable_adapters(settings: &Settings) -> Vec<String> {
         }
     }
     problems
+}
+
+/// The startup warning for a shared chat without `[permissions]`: everyone in the Slack
+/// workspace or Discord server may then speak for the brand. The console alone is local
+/// (loopback, or behind its auth token), so it gets no warning.
+pub fn permissions_warning(settings: &Settings) -> Option<String> {
+    if settings.permissions.is_some() {
+        return None;
+    }
+    let shared: Vec<&str> = [
+        settings.slack.as_ref().map(|_| "Slack"),
+        settings.discord.as_ref().map(|_| "Discord"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if shared.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "No [permissions] section: everyone in {} may reply publicly, escalate and resolve. Add [permissions] with reply, escalate and resolve lists (see config.example.toml)",
+        shared.join(" and ")
+    ))
 }
 
 fn build_sources(
@@ -442,5 +485,11 @@ fn action_settings(settings: &Settings) -> ActionSettings {
             .collect(),
         signatures: settings.replies.signatures.clone(),
         require_pii_confirmation: settings.replies.require_pii_confirmation,
+        permissions: settings
+            .permissions
+            .as_ref()
+            .map(|permissions| permissions.permissions())
+            .unwrap_or_else(Permissions::everyone),
+        brand: settings.brand.name.clone(),
     }
 }

@@ -1,9 +1,13 @@
 //! Health: each source and chat reports its last success and last error; `/healthz` shows them.
+//! The same listener serves `/audit?since=7d` (the audit log as JSON) to loopback clients
+//! only, so `mentiondesk audit` works while the bot holds the store's lock.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -22,6 +26,8 @@ pub struct ComponentHealth {
     pub last_error_at: Option<DateTime<Utc>>,
     /// What the last failure was.
     pub last_error: Option<String>,
+    /// Since when it has failed without a success in between.
+    pub failing_since: Option<DateTime<Utc>>,
 }
 
 impl ComponentHealth {
@@ -50,17 +56,21 @@ impl Health {
 
     /// Records a success.
     pub fn ok(&self, component: &str) {
-        self.lock()
-            .entry(component.to_string())
-            .or_default()
-            .last_success = Some(Utc::now());
+        let mut components = self.lock();
+        let entry = components.entry(component.to_string()).or_default();
+        entry.last_success = Some(Utc::now());
+        entry.failing_since = None;
     }
 
     /// Records a failure.
     pub fn error(&self, component: &str, error: &str) {
         let mut components = self.lock();
         let entry = components.entry(component.to_string()).or_default();
-        entry.last_error_at = Some(Utc::now());
+        let now = Utc::now();
+        if !entry.is_failing() || entry.failing_since.is_none() {
+            entry.failing_since = Some(now);
+        }
+        entry.last_error_at = Some(now);
         entry.last_error = Some(error.to_string());
     }
 
@@ -77,6 +87,86 @@ impl Health {
     }
 }
 
+/// Decides the connector-health notices: one when a component has failed without a break for
+/// longer than `after`, one when it works again. Pure apart from the clock it is given, so the
+/// loop in [`notify_loop`] is a thin wrapper.
+#[derive(Debug, Default)]
+pub struct Notices {
+    /// Components a failure notice went out for, with when they started failing.
+    noticed: BTreeMap<String, DateTime<Utc>>,
+}
+
+impl Notices {
+    /// The notices due at `now`, given every component's health.
+    pub fn due(
+        &mut self,
+        components: &BTreeMap<String, ComponentHealth>,
+        now: DateTime<Utc>,
+        after: std::time::Duration,
+    ) -> Vec<String> {
+        let after = chrono::Duration::from_std(after).unwrap_or(chrono::Duration::MAX);
+        let mut notices = Vec::new();
+        for (name, component) in components {
+            let failing_since = component.failing_since.filter(|_| component.is_failing());
+            match (failing_since, self.noticed.get(name).copied()) {
+                (Some(since), None) if now - since >= after => {
+                    notices.push(format!(
+                        "⚠️ {name} has been failing for {}: {}",
+                        rounded(now - since),
+                        component.last_error.as_deref().unwrap_or("unknown error")
+                    ));
+                    self.noticed.insert(name.clone(), since);
+                }
+                (None, Some(since)) => {
+                    let until = component.last_success.unwrap_or(now);
+                    notices.push(format!(
+                        "✅ {name} works again, after failing for {}",
+                        rounded(until - since)
+                    ));
+                    self.noticed.remove(name);
+                }
+                _ => {}
+            }
+        }
+        notices
+    }
+}
+
+/// A duration for people, to the second.
+fn rounded(duration: chrono::Duration) -> String {
+    let seconds = duration.num_seconds().max(0) as u64;
+    humantime::format_duration(std::time::Duration::from_secs(seconds)).to_string()
+}
+
+/// Watches the registry until `shutdown` and posts each notice to every chat (chats without an
+/// ops channel ignore it) and to the log. Checks a few times per `after`, at most every 30 s.
+pub async fn notify_loop(
+    health: Health,
+    chats: Vec<std::sync::Arc<dyn crate::chat::ChatAdapter>>,
+    after: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let tick = (after / 4).clamp(
+        std::time::Duration::from_millis(50),
+        std::time::Duration::from_secs(30),
+    );
+    let mut notices = Notices::default();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(tick) => {}
+            _ = shutdown.cancelled() => break,
+        }
+        for notice in notices.due(&health.snapshot(), Utc::now(), after) {
+            tracing::warn!(notice = %notice, "Connector health notice");
+            for chat in &chats {
+                if let Err(error) = chat.post_notice(&notice).await {
+                    tracing::warn!(chat = chat.name(), error = %error, "Cannot post a health notice");
+                }
+            }
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct HealthReport {
     status: &'static str,
@@ -85,10 +175,51 @@ struct HealthReport {
 }
 
 /// The `/healthz` router: 200 when every component's last report was a success, 503 otherwise.
+/// Also `/audit`. Serve it with `into_make_service_with_connect_info::<SocketAddr>()`.
 pub fn router(health: Health, store: Store) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/audit", get(audit))
         .with_state((health, store))
+}
+
+#[derive(serde::Deserialize)]
+struct AuditQuery {
+    since: Option<String>,
+}
+
+/// `GET /audit?since=7d`: the audit records from then on, oldest first, as a JSON array.
+/// Only for clients on this machine: the log holds reply texts and who wrote them, and
+/// `[http].listen` may be open to a load balancer's health checks.
+async fn audit(
+    State((_, store)): State<(Health, Store)>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(query): Query<AuditQuery>,
+) -> axum::response::Response {
+    if !peer.ip().is_loopback() {
+        tracing::warn!(peer = %peer, "Audit request from off this machine refused");
+        return (
+            StatusCode::FORBIDDEN,
+            "the audit log is only served on loopback",
+        )
+            .into_response();
+    }
+    let since = query.since.as_deref().unwrap_or("7d");
+    let since = match crate::audit::parse_since(since, Utc::now()) {
+        Ok(since) => since,
+        Err(message) => return (StatusCode::BAD_REQUEST, message).into_response(),
+    };
+    match store.audit_since(since) {
+        Ok(records) => Json(records).into_response(),
+        Err(error) => {
+            tracing::error!(error = %error, "Cannot read the audit log");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot read the audit log",
+            )
+                .into_response()
+        }
+    }
 }
 
 async fn healthz(State((health, store)): State<(Health, Store)>) -> impl IntoResponse {
@@ -105,4 +236,77 @@ async fn healthz(State((health, store)): State<(Health, Store)>) -> impl IntoRes
         StatusCode::OK
     };
     (status, Json(report))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap() + chrono::Duration::seconds(seconds)
+    }
+
+    fn failing(since: i64, last: i64) -> ComponentHealth {
+        ComponentHealth {
+            last_success: Some(at(since - 10)),
+            last_error_at: Some(at(last)),
+            last_error: Some("HTTP 503".to_string()),
+            failing_since: Some(at(since)),
+        }
+    }
+
+    #[test]
+    fn one_notice_after_the_threshold_and_one_on_recovery() {
+        let after = Duration::from_secs(300);
+        let mut notices = Notices::default();
+        let mut components = BTreeMap::new();
+        components.insert("source:masto".to_string(), failing(0, 100));
+        assert!(notices.due(&components, at(299), after).is_empty());
+        assert_eq!(
+            notices.due(&components, at(301), after),
+            ["⚠️ source:masto has been failing for 5m 1s: HTTP 503"]
+        );
+        // Still failing two hours later: nothing more.
+        components.insert("source:masto".to_string(), failing(0, 7200));
+        assert!(notices.due(&components, at(7200), after).is_empty());
+        let mut recovered = failing(0, 7200);
+        recovered.last_success = Some(at(7210));
+        recovered.failing_since = None;
+        components.insert("source:masto".to_string(), recovered);
+        assert_eq!(
+            notices.due(&components, at(7211), after),
+            ["✅ source:masto works again, after failing for 2h 10s"]
+        );
+        assert!(notices.due(&components, at(7300), after).is_empty());
+    }
+
+    #[test]
+    fn a_short_failure_goes_unannounced() {
+        let after = Duration::from_secs(300);
+        let mut notices = Notices::default();
+        let mut components = BTreeMap::new();
+        components.insert("chat/slack".to_string(), failing(0, 10));
+        assert!(notices.due(&components, at(60), after).is_empty());
+        let mut recovered = failing(0, 10);
+        recovered.last_success = Some(at(70));
+        recovered.failing_since = None;
+        components.insert("chat/slack".to_string(), recovered);
+        assert!(notices.due(&components, at(400), after).is_empty());
+    }
+
+    #[test]
+    fn failing_since_is_the_first_error_after_a_success() {
+        let health = Health::default();
+        health.error("source:a", "one");
+        let first = health.snapshot()["source:a"].failing_since;
+        assert!(first.is_some());
+        health.error("source:a", "two");
+        assert_eq!(health.snapshot()["source:a"].failing_since, first);
+        health.ok("source:a");
+        assert_eq!(health.snapshot()["source:a"].failing_since, None);
+    }
 }

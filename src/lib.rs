@@ -11,12 +11,14 @@
 //! - `scheduler`: the first-response clocks (one timer task).
 //! - `outbox`: side effects recorded with their state change, executed by one worker per lane.
 //! - `chat`: the `ChatAdapter` trait and the adapters (the local web console).
-//! - `health`: `/healthz`.
+//! - `health`: `/healthz` (and `/audit` for loopback clients).
+//! - `audit`: reading the audit log (`mentiondesk audit`).
 //! - `app`: builds and runs everything; `shutdown` and `telemetry` support it.
 //! - `failpoint`: crash-test hooks, inert unless an environment variable arms one.
 
 pub mod actions;
 pub mod app;
+pub mod audit;
 pub mod chat;
 pub mod config;
 pub mod domain;

@@ -10,6 +10,7 @@ use mentiondesk::app::{unavailable_adapters, Application};
 use mentiondesk::chat::slack::SlackApi;
 use mentiondesk::chat::ChatError;
 use mentiondesk::config::{self, Settings};
+use mentiondesk::store::{Store, StoreError};
 use mentiondesk::telemetry::{self, LogFormat};
 
 /// mentiondesk watches public mentions of your brand, turns complaints into cards in your
@@ -66,6 +67,39 @@ enum Command {
         #[arg(long)]
         domain_only: bool,
     },
+    /// List every public reply and escalation: who posted what where, with network ids and links.
+    ///
+    /// Reads the store, or, while the bot runs (and holds the store's lock), asks it over
+    /// [http].listen (GET /audit, loopback only).
+    Audit {
+        /// The TOML config file (default: the embedded demo config).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// How far back: a duration (7d, 12h), an RFC 3339 time or a date (2026-11-01).
+        #[arg(long, default_value = "7d")]
+        since: String,
+        /// Output: an aligned table, or a JSON array of records.
+        #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
+        format: AuditFormat,
+    },
+    /// Write the whole store to stdout as JSON lines (tree, key, value); the bot must be stopped.
+    Export {
+        /// The TOML config file (default: the embedded demo config).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Restore a dump from stdin into the config's store, which must be new or empty.
+    Import {
+        /// The TOML config file (default: the embedded demo config).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum AuditFormat {
+    Table,
+    Json,
 }
 
 fn main() -> ExitCode {
@@ -80,6 +114,13 @@ fn main() -> ExitCode {
             folds,
             domain_only,
         } => eval(&data, folds, domain_only),
+        Command::Audit {
+            config,
+            since,
+            format,
+        } => audit(config, &since, format),
+        Command::Export { config } => export(config),
+        Command::Import { config } => import(config),
     }
 }
 
@@ -100,6 +141,148 @@ fn load_settings(path: &Option<PathBuf>) -> Option<Settings> {
                 eprintln!("  {}: {}", problem.key, problem.message);
             }
             None
+        }
+    }
+}
+
+/// Opens the config's store (`StoreError::Locked` while a running bot holds it).
+fn open_existing_store(settings: &Settings) -> Result<Store, StoreError> {
+    Store::open(&settings.store.path.join("sled"))
+}
+
+fn audit(path: Option<PathBuf>, since_text: &str, format: AuditFormat) -> ExitCode {
+    let Some(settings) = load_settings(&path) else {
+        return ExitCode::FAILURE;
+    };
+    let since = match mentiondesk::audit::parse_since(since_text, chrono::Utc::now()) {
+        Ok(since) => since,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if !settings.store.path.exists() {
+        eprintln!(
+            "no store at {} (store.path): nothing was recorded yet",
+            settings.store.path.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let records = match open_existing_store(&settings) {
+        Ok(store) => store.audit_since(since).map_err(anyhow::Error::from),
+        Err(StoreError::Locked { path }) => {
+            // The bot runs and holds the lock: ask it instead.
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            match runtime {
+                Ok(runtime) => runtime
+                    .block_on(mentiondesk::audit::fetch_remote(
+                        settings.http.listen,
+                        since_text,
+                    ))
+                    .map_err(|error| {
+                        anyhow::anyhow!(
+                            "the store at {path} is in use by a running mentiondesk, and asking it over http.listen failed: {error:#}"
+                        )
+                    }),
+                Err(error) => Err(anyhow::anyhow!("cannot start the async runtime: {error}")),
+            }
+        }
+        Err(error) => Err(error.into()),
+    };
+    let records = match records {
+        Ok(records) => records,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match format {
+        AuditFormat::Table => print!("{}", mentiondesk::audit::table(&records)),
+        AuditFormat::Json => match serde_json::to_string_pretty(&records) {
+            Ok(json) => println!("{json}"),
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::FAILURE;
+            }
+        },
+    }
+    ExitCode::SUCCESS
+}
+
+fn export(path: Option<PathBuf>) -> ExitCode {
+    let Some(settings) = load_settings(&path) else {
+        return ExitCode::FAILURE;
+    };
+    if !settings.store.path.join("sled").exists() {
+        eprintln!("no store at {} (store.path)", settings.store.path.display());
+        return ExitCode::FAILURE;
+    }
+    let store = match open_existing_store(&settings) {
+        Ok(store) => store,
+        Err(StoreError::Locked { path }) => {
+            eprintln!("error: the store at {path} is in use by a running mentiondesk; stop it (SIGTERM) and export again");
+            return ExitCode::FAILURE;
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let written = store.export(&mut out);
+    let flushed = std::io::Write::flush(&mut out);
+    match (written, flushed) {
+        (Ok(count), Ok(())) => {
+            eprintln!(
+                "exported {count} records from {}",
+                settings.store.path.display()
+            );
+            ExitCode::SUCCESS
+        }
+        (Err(error), _) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+        (_, Err(error)) => {
+            eprintln!("error: cannot write the dump: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn import(path: Option<PathBuf>) -> ExitCode {
+    let Some(settings) = load_settings(&path) else {
+        return ExitCode::FAILURE;
+    };
+    if let Err(error) = std::fs::create_dir_all(&settings.store.path) {
+        eprintln!(
+            "error: cannot create the store directory {}: {error}",
+            settings.store.path.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    match Store::import(&settings.store.path.join("sled"), &mut input) {
+        Ok(count) => {
+            eprintln!(
+                "imported {count} records into {}",
+                settings.store.path.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(StoreError::Locked { path }) => {
+            eprintln!(
+                "error: the store at {path} is in use by a running mentiondesk; stop it first"
+            );
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -64,6 +64,12 @@ pub trait ChatAdapter: Send + Sync {
         parent: &MessageRef,
         note: &ThreadNote,
     ) -> Result<(), ChatError>;
+
+    /// Posts an operational notice (a source or chat failing, or working again) in the chat's
+    /// ops channel. A chat without an ops channel ignores it: the default does nothing.
+    async fn post_notice(&self, _text: &str) -> Result<(), ChatError> {
+        Ok(())
+    }
 }
 
 /// A click or form submit, decoded, on its way to the actions engine.

@@ -165,6 +165,7 @@ const SECTIONS: &[&str] = &[
     "replies",
     "runtime",
     "sla",
+    "permissions",
 ];
 
 /// The sections that could be read, before the cross-field checks.
@@ -199,6 +200,8 @@ pub(crate) struct Parts {
     pub(crate) replies: Option<ReplySettings>,
     pub(crate) runtime: Option<RuntimeSettings>,
     pub(crate) sla: Option<SlaSettings>,
+    pub(crate) permissions_present: bool,
+    pub(crate) permissions: Option<PermissionsSettings>,
 }
 
 impl Parts {
@@ -232,6 +235,11 @@ impl Parts {
             replies: self.replies?,
             runtime: self.runtime?,
             sla: self.sla?,
+            permissions: if self.permissions_present {
+                Some(self.permissions?)
+            } else {
+                None
+            },
         })
     }
 }
@@ -302,6 +310,10 @@ fn read_parts(
     parts.replies = section_or_default(take("replies", report), "replies", report);
     parts.runtime = section_or_default(take("runtime", report), "runtime", report);
     parts.sla = section_or_default(take("sla", report), "sla", report);
+    if let Some(value) = take("permissions", report) {
+        parts.permissions_present = true;
+        parts.permissions = section(value, "permissions", report);
+    }
     parts
 }
 

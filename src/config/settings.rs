@@ -56,6 +56,8 @@ pub const DEFAULT_MIN_LABELS: u64 = 200;
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default first-response target.
 pub const DEFAULT_FIRST_RESPONSE: Duration = Duration::from_secs(60 * 60);
+/// Default time a source or chat lane must fail without a break before the ops channel hears.
+pub const DEFAULT_HEALTH_NOTICE_AFTER: Duration = Duration::from_secs(5 * 60);
 /// Default share of the first-response target after which the warning is threaded.
 pub const DEFAULT_SLA_WARNING_AT: f32 = 0.75;
 
@@ -97,6 +99,9 @@ pub struct Settings {
     /// Response-time targets.
     #[serde(default)]
     pub sla: SlaSettings,
+    /// Who may reply publicly, escalate and resolve; `None` (no section) lets everyone.
+    #[serde(default)]
+    pub permissions: Option<PermissionsSettings>,
 }
 
 impl Settings {
@@ -475,6 +480,38 @@ impl Default for ReplySettings {
     }
 }
 
+/// `[permissions]`: who may act for the brand. Each key lists principals (`"*"`,
+/// `"console:*"`, `"console:ana"`, `"slack:U0123ABCD"`, `"slack-group:S0123ABCD"`,
+/// `"discord:123…"`, `"discord-role:123…"`); all three keys are required once the section
+/// exists, so nothing is allowed or forbidden by an accident of omission.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionsSettings {
+    /// Who may post public replies.
+    pub reply: Vec<String>,
+    /// Who may escalate to a target.
+    pub escalate: Vec<String>,
+    /// Who may resolve, dismiss and reopen.
+    pub resolve: Vec<String>,
+}
+
+impl PermissionsSettings {
+    /// The lists as the actions engine checks them. Entries that don't parse (already
+    /// reported by validation) are dropped, which only ever narrows who may act.
+    pub fn permissions(&self) -> crate::domain::Permissions {
+        let parse = |list: &[String]| {
+            list.iter()
+                .filter_map(|text| crate::domain::Principal::parse(text).ok())
+                .collect()
+        };
+        crate::domain::Permissions::restricted(
+            parse(&self.reply),
+            parse(&self.escalate),
+            parse(&self.resolve),
+        )
+    }
+}
+
 /// `[sla]`: the first-response clock on every new case.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -507,12 +544,17 @@ pub struct RuntimeSettings {
     /// How long shutdown waits for in-flight work before aborting it.
     #[serde(default = "default_shutdown_timeout", with = "duration")]
     pub shutdown_timeout: Duration,
+    /// How long a source or chat lane fails without a break before one notice goes to the ops
+    /// channel (console "ops", `[slack].ops_channel`); a recovery notice follows.
+    #[serde(default = "default_health_notice_after", with = "duration")]
+    pub health_notice_after: Duration,
 }
 
 impl Default for RuntimeSettings {
     fn default() -> Self {
         Self {
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            health_notice_after: DEFAULT_HEALTH_NOTICE_AFTER,
         }
     }
 }
@@ -604,6 +646,10 @@ fn default_min_score() -> f32 {
 
 fn default_min_labels() -> u64 {
     DEFAULT_MIN_LABELS
+}
+
+fn default_health_notice_after() -> Duration {
+    DEFAULT_HEALTH_NOTICE_AFTER
 }
 
 fn default_shutdown_timeout() -> Duration {

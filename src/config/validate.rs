@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use super::read::{join_index, join_key, Report};
 use super::{
-    BrandSettings, ConsoleSettings, DiscordSettings, EscalationTarget, Parts, ReplySettings,
-    RuntimeSettings, Secret, SlaSettings, SlackSettings, SourceSettings, TriageSettings,
-    TRIAGE_LABELS,
+    BrandSettings, ConsoleSettings, DiscordSettings, EscalationTarget, Parts, PermissionsSettings,
+    ReplySettings, RuntimeSettings, Secret, SlaSettings, SlackSettings, SourceSettings,
+    TriageSettings, TRIAGE_LABELS,
 };
 
 /// Runs every cross-field check, adding one problem per finding.
@@ -49,6 +49,24 @@ pub(crate) fn check(parts: &Parts, report: &mut Report) {
     }
     if let Some(runtime) = &parts.runtime {
         check_runtime(runtime, report);
+    }
+    if let Some(permissions) = &parts.permissions {
+        check_permissions(permissions, report);
+    }
+}
+
+fn check_permissions(permissions: &PermissionsSettings, report: &mut Report) {
+    for (name, list) in [
+        ("reply", &permissions.reply),
+        ("escalate", &permissions.escalate),
+        ("resolve", &permissions.resolve),
+    ] {
+        let key = join_key("permissions", name);
+        for (index, principal) in list.iter().enumerate() {
+            if let Err(message) = crate::domain::Principal::parse(principal) {
+                report.problem(join_index(&key, index), message);
+            }
+        }
     }
 }
 
@@ -355,6 +373,11 @@ fn check_sla(sla: &SlaSettings, report: &mut Report) {
 
 fn check_runtime(runtime: &RuntimeSettings, report: &mut Report) {
     positive(report, "runtime.shutdown_timeout", runtime.shutdown_timeout);
+    positive(
+        report,
+        "runtime.health_notice_after",
+        runtime.health_notice_after,
+    );
 }
 
 fn non_empty(report: &mut Report, key: &str, value: &str) {

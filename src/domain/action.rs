@@ -156,6 +156,21 @@ pub enum ChatAction {
     Reopen,
 }
 
+impl ChatAction {
+    /// The button this action comes from.
+    pub fn kind(&self) -> ActionKind {
+        match self {
+            ChatAction::Claim => ActionKind::Claim,
+            ChatAction::Unclaim => ActionKind::Unclaim,
+            ChatAction::Reply { .. } => ActionKind::Reply,
+            ChatAction::Escalate { .. } => ActionKind::Escalate,
+            ChatAction::Resolve => ActionKind::Resolve,
+            ChatAction::Dismiss => ActionKind::Dismiss,
+            ChatAction::Reopen => ActionKind::Reopen,
+        }
+    }
+}
+
 /// A request for the actions engine: which case, at which version, what to do.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActionRequest {

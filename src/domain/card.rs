@@ -296,10 +296,7 @@ mod tests {
     }
 
     fn agent(name: &str) -> Agent {
-        Agent {
-            id: format!("slack:U-{name}"),
-            name: name.to_string(),
-        }
+        Agent::new(format!("slack:U-{name}"), name)
     }
 
     /// Case #7, opened from a Bluesky post with `text`, at version 3.

@@ -42,6 +42,23 @@ pub struct Agent {
     pub id: String,
     /// The name shown on cards and in threads.
     pub name: String,
+    /// The groups or roles the chat says the person belongs to, as principals
+    /// (`slack-group:S0123ABCD`, `discord-role:123456789012345678`), for `[permissions]`.
+    /// Adapters fill it only with the groups named in config; kept with the agent so an
+    /// event shows the authority an action was taken with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+}
+
+impl Agent {
+    /// An agent without groups.
+    pub fn new(id: impl Into<String>, name: impl Into<String>) -> Agent {
+        Agent {
+            id: id.into(),
+            name: name.into(),
+            groups: Vec::new(),
+        }
+    }
 }
 
 /// What triage decided a post is.

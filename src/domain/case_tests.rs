@@ -31,10 +31,7 @@ fn now() -> DateTime<Utc> {
 }
 
 fn agent(name: &str) -> Agent {
-    Agent {
-        id: format!("slack:U-{name}"),
-        name: name.to_string(),
-    }
+    Agent::new(format!("slack:U-{name}"), name)
 }
 
 fn customer() -> Author {
@@ -565,10 +562,7 @@ fn only_the_owner_can_unclaim() {
     assert_eq!(refusal, Refusal::NotOwner { owner: agent(ANA) });
     assert_eq!(refusal.to_string(), "only ana can unclaim this case");
     // The owner is recognized by id, not by display name.
-    let renamed = Agent {
-        id: agent(ANA).id,
-        name: "Ana Lopez".to_string(),
-    };
+    let renamed = Agent::new(agent(ANA).id, "Ana Lopez");
     let unclaimed = accept(&claimed, Command::Unclaim { by: renamed });
     assert_eq!((unclaimed.case.state, unclaimed.case.owner), (New, None));
 }

@@ -296,10 +296,7 @@ mod tests {
     }
 
     fn ana() -> Agent {
-        Agent {
-            id: "slack:U-ana".to_string(),
-            name: "Ana".to_string(),
-        }
+        Agent::new("slack:U-ana", "Ana")
     }
 
     /// The note of `kind` on case #7: (text, by, link).

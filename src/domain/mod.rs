@@ -4,15 +4,20 @@
 //! Every rule about what may happen to a case lives here, as pure functions with table tests.
 
 pub mod action;
+pub mod audit;
 pub mod card;
 pub mod case;
+#[cfg(test)]
+mod case_props;
 #[cfg(test)]
 mod case_tests;
 pub mod event;
 pub mod mention;
+pub mod permission;
 pub mod text;
 
 pub use action::{ActionKind, ActionRequest, ChatAction, Payload, PayloadError};
+pub use audit::{AuditAction, AuditRecord};
 pub use card::{
     case_card, escalation_card, reply_prefill, Button, ButtonStyle, Card, CardKind, CustomerContext,
 };
@@ -22,3 +27,4 @@ pub use case::{
 };
 pub use event::{CaseEvent, EventKind, ThreadNote};
 pub use mention::{normalize_handle, Author, Mention, MentionKind, Network, PostRef};
+pub use permission::{Permission, Permissions, Principal};

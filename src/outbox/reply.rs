@@ -107,6 +107,11 @@ impl Executor for ReplyExecutor {
                         Ok(transition) => {
                             tx.put_case(&transition.case)?;
                             tx.append_events(&transition.events)?;
+                            tx.append_audit(&crate::domain::audit::records(
+                                &current,
+                                &transition.case,
+                                &transition.events,
+                            ))?;
                             self.outbox
                                 .enqueue_effects(tx, &transition.case, &transition.events, now)?;
                             if let Command::ReplySent { post_id, .. } = &command {

@@ -92,6 +92,11 @@ impl WebhookExecutor {
                         Ok(transition) => {
                             tx.put_case(&transition.case)?;
                             tx.append_events(&transition.events)?;
+                            tx.append_audit(&crate::domain::audit::records(
+                                &case,
+                                &transition.case,
+                                &transition.events,
+                            ))?;
                             self.outbox
                                 .enqueue_effects(tx, &transition.case, &transition.events, now)?;
                         }

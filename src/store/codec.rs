@@ -48,6 +48,19 @@ pub fn outbox_key(lane: &str, seq: u64) -> Vec<u8> {
     key
 }
 
+/// `audit` key: milliseconds since the epoch then a sequence number, so the tree reads in
+/// time order and two records in one millisecond keep theirs.
+pub fn audit_key(at_millis: i64, seq: u64) -> Vec<u8> {
+    let mut key = audit_prefix(at_millis);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+/// The first `audit` key at or after `at_millis` (times before 1970 count as 1970).
+pub fn audit_prefix(at_millis: i64) -> Vec<u8> {
+    (at_millis.max(0) as u64).to_be_bytes().to_vec()
+}
+
 /// `chat` key: chat NUL adapter key.
 pub fn chat_key(chat: &str, key: &str) -> Vec<u8> {
     joined(chat, key)

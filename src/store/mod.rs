@@ -14,6 +14,8 @@
 //! - `authors`: (network, author id) → the author's case ids;
 //! - `labels`: (network, post id) → a label given by the team, for training;
 //! - `chat`: (chat, key) → opaque bytes an adapter keeps (the console's messages);
+//! - `audit`: (time, seq) → `AuditRecord`, append-only: every public reply sent or failed,
+//!   every escalation and its delivery, written in the transaction of the event it records;
 //! - `counters`: name → a u64 that only grows (a source's monthly API budget use, e.g.
 //!   `x-budget/<source>/<yyyy-mm>/reads`).
 //! - `models`: name → a model's bytes (the learned triage model, written by `train`).
@@ -29,7 +31,9 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 
-use crate::domain::{Case, CaseEvent, CaseId, CustomerContext, Label, Mention, PostRef, Triage};
+use crate::domain::{
+    AuditRecord, Case, CaseEvent, CaseId, CustomerContext, Label, Mention, PostRef, Triage,
+};
 
 pub use codec::SCHEMA_VERSION;
 
@@ -45,6 +49,26 @@ pub enum StoreError {
         /// The tree.
         tree: &'static str,
         /// What serde said.
+        message: String,
+    },
+    /// Another process (a running mentiondesk) holds the store's lock.
+    #[error("the store at {path} is in use by a running mentiondesk")]
+    Locked {
+        /// The store's path.
+        path: String,
+    },
+    /// An import was asked into a store that already holds data.
+    #[error("the store at {path} is not empty: import only restores into a new, empty store")]
+    NotEmpty {
+        /// The store's path.
+        path: String,
+    },
+    /// A dump line could not be read.
+    #[error("line {line} of the dump: {message}")]
+    Dump {
+        /// The line number, from 1.
+        line: usize,
+        /// What is wrong.
         message: String,
     },
     /// The store was written by a newer mentiondesk.
@@ -166,6 +190,7 @@ pub struct Store {
     chat: sled::Tree,
     counters: sled::Tree,
     models: sled::Tree,
+    audit: sled::Tree,
 }
 
 impl std::fmt::Debug for Store {
@@ -184,6 +209,7 @@ pub struct Tx<'a> {
     cursors: &'a TransactionalTree,
     authors: &'a TransactionalTree,
     labels: &'a TransactionalTree,
+    audit: &'a TransactionalTree,
 }
 
 impl Store {
@@ -202,6 +228,7 @@ impl Store {
             chat: db.open_tree("chat")?,
             counters: db.open_tree("counters")?,
             models: db.open_tree("models")?,
+            audit: db.open_tree("audit")?,
             db,
         };
         match store.meta.get(codec::SCHEMA_KEY)? {
@@ -237,10 +264,11 @@ impl Store {
             &self.cursors,
             &self.authors,
             &self.labels,
+            &self.audit,
         );
         trees
             .transaction(
-                |(meta, cases, posts, events, outbox, cursors, authors, labels)| {
+                |(meta, cases, posts, events, outbox, cursors, authors, labels, audit)| {
                     work(&Tx {
                         meta,
                         cases,
@@ -250,6 +278,7 @@ impl Store {
                         cursors,
                         authors,
                         labels,
+                        audit,
                     })
                 },
             )
@@ -406,6 +435,15 @@ impl Store {
         Ok(updated.map(|bytes| codec::decode_u64(&bytes)).unwrap_or(0))
     }
 
+    /// The audit records from `since` on, oldest first.
+    pub fn audit_since(&self, since: DateTime<Utc>) -> Result<Vec<AuditRecord>, StoreError> {
+        self.audit
+            .range(codec::audit_prefix(since.timestamp_millis())..)
+            .values()
+            .map(|value| decode("audit", &value?))
+            .collect()
+    }
+
     /// Labels the team gave, for training.
     pub fn labels(&self) -> impl Iterator<Item = Result<LabelRecord, StoreError>> + '_ {
         self.labels
@@ -431,6 +469,134 @@ impl Store {
             .models
             .get(name.as_bytes())?
             .map(|bytes| bytes.to_vec()))
+    }
+}
+
+/// One record of a dump: its tree, its key and its value. Keys that are printable UTF-8 are
+/// written as `key`, others as `key_hex`; values that are JSON are written as `value` (the
+/// stored bytes verbatim), others (counters, cursors, adapter bytes) as `value_hex`.
+#[derive(Serialize, Deserialize)]
+struct DumpLine<'a> {
+    tree: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key_hex: Option<String>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    value: Option<&'a serde_json::value::RawValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    value_hex: Option<String>,
+}
+
+/// sled's own default tree, which mentiondesk never writes.
+const SLED_DEFAULT_TREE: &[u8] = b"__sled__default";
+
+impl Store {
+    /// Writes every record of every tree as JSON lines, tree by tree in name order, keys in
+    /// order; returns how many records were written.
+    pub fn export(&self, out: &mut dyn std::io::Write) -> Result<usize, StoreError> {
+        let mut names = self.db.tree_names();
+        names.sort();
+        let mut count = 0;
+        for name in names {
+            let tree = self.db.open_tree(&name)?;
+            let tree_name = String::from_utf8_lossy(&name).into_owned();
+            for item in tree.iter() {
+                let (key, value) = item?;
+                let readable_key = std::str::from_utf8(&key)
+                    .ok()
+                    .filter(|text| !text.is_empty() && !text.chars().any(char::is_control));
+                let raw = serde_json::from_slice::<&serde_json::value::RawValue>(&value)
+                    .ok()
+                    .filter(|raw| raw.get().as_bytes() == value.as_ref());
+                let line = DumpLine {
+                    tree: tree_name.clone(),
+                    key: readable_key.map(str::to_string),
+                    key_hex: readable_key.is_none().then(|| hex::encode(&key)),
+                    value: raw,
+                    value_hex: raw.is_none().then(|| hex::encode(&value)),
+                };
+                let mut text = serde_json::to_vec(&line).map_err(|error| StoreError::Codec {
+                    tree: "dump",
+                    message: error.to_string(),
+                })?;
+                text.push(b'\n');
+                out.write_all(&text)
+                    .map_err(|error| StoreError::Database(sled::Error::Io(error)))?;
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
+    /// Restores a dump written by [`Store::export`] into the store at `path`, which must be
+    /// new or empty; returns how many records were written. Every line is checked before
+    /// the first write, so a broken dump leaves the store empty.
+    pub fn import(path: &Path, input: impl std::io::BufRead) -> Result<usize, StoreError> {
+        let db = open_db(path)?;
+        for name in db.tree_names() {
+            if !db.open_tree(&name)?.is_empty() {
+                return Err(StoreError::NotEmpty {
+                    path: path.display().to_string(),
+                });
+            }
+        }
+        let mut records: Vec<(String, Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut text = String::new();
+        for (index, line) in input.lines().enumerate() {
+            let dump_error = |message: String| StoreError::Dump {
+                line: index + 1,
+                message,
+            };
+            let line = line.map_err(|error| dump_error(error.to_string()))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            text.clear();
+            text.push_str(&line);
+            let parsed: DumpLine =
+                serde_json::from_str(&text).map_err(|error| dump_error(error.to_string()))?;
+            let key = match (parsed.key, parsed.key_hex) {
+                (Some(key), None) => key.into_bytes(),
+                (None, Some(key_hex)) => {
+                    hex::decode(key_hex).map_err(|error| dump_error(format!("key_hex: {error}")))?
+                }
+                _ => return Err(dump_error("expected one of key and key_hex".to_string())),
+            };
+            let value = match (parsed.value, parsed.value_hex) {
+                (Some(raw), None) => raw.get().as_bytes().to_vec(),
+                (None, Some(value_hex)) => hex::decode(value_hex)
+                    .map_err(|error| dump_error(format!("value_hex: {error}")))?,
+                _ => {
+                    return Err(dump_error(
+                        "expected one of value and value_hex".to_string(),
+                    ))
+                }
+            };
+            if parsed.tree.as_bytes() == SLED_DEFAULT_TREE {
+                continue;
+            }
+            records.push((parsed.tree, key, value));
+        }
+        if let Some((_, _, bytes)) = records
+            .iter()
+            .find(|(tree, key, _)| tree == "meta" && key.as_slice() == codec::SCHEMA_KEY)
+        {
+            let found = codec::decode_u32(bytes);
+            if found > SCHEMA_VERSION {
+                return Err(StoreError::NewerSchema {
+                    path: "the dump".to_string(),
+                    found,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+        }
+        for (tree, key, value) in &records {
+            db.open_tree(tree.as_bytes())?
+                .insert(key.as_slice(), value.as_slice())?;
+        }
+        db.flush()?;
+        Ok(records.len())
     }
 }
 
@@ -525,6 +691,20 @@ impl Tx<'_> {
         tx_put_json(self.authors, "authors", &key, &ids)
     }
 
+    /// Appends records to the audit log.
+    pub fn append_audit(&self, records: &[AuditRecord]) -> Result<(), TxError> {
+        for record in records {
+            let seq = self.audit.generate_id()?;
+            tx_put_json(
+                self.audit,
+                "audit",
+                &codec::audit_key(record.at.timestamp_millis(), seq),
+                record,
+            )?;
+        }
+        Ok(())
+    }
+
     /// Records a label the team gave a post.
     pub fn put_label(&self, post: &PostRef, label: &LabelRecord) -> Result<(), TxError> {
         tx_put_json(self.labels, "labels", &codec::post_key(post), label)
@@ -537,9 +717,12 @@ fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
     let mut attempts = 0;
     loop {
         match sled::Config::new().path(path).open() {
-            Err(sled::Error::Io(error))
-                if error.to_string().contains("could not acquire lock") && attempts < 100 =>
-            {
+            Err(sled::Error::Io(error)) if error.to_string().contains("could not acquire lock") => {
+                if attempts >= 100 {
+                    return Err(StoreError::Locked {
+                        path: path.display().to_string(),
+                    });
+                }
                 attempts += 1;
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }

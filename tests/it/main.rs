@@ -1,6 +1,7 @@
 //! The single integration-test binary; each module tests one area through the public API.
 
 mod actions;
+mod audit;
 mod bluesky;
 mod cli;
 mod config;
@@ -8,9 +9,12 @@ mod crash;
 mod discord;
 mod escalation;
 mod fakes;
+mod health_notices;
 mod helpers;
 mod ingest;
 mod mastodon;
+mod permissions;
+mod secrets;
 mod sla;
 mod slack;
 mod torture;

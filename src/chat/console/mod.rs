@@ -38,6 +38,7 @@ const CHANGE_BUFFER: usize = 256;
 /// Store key prefixes inside the console's chat area.
 const MESSAGE_PREFIX: &str = "m/";
 const POSTED_PREFIX: &str = "k/";
+const NOTICE_PREFIX: &str = "n/";
 const SEQUENCE_KEY: &str = "seq";
 
 /// A console channel: the main one or an escalation target's.
@@ -81,6 +82,15 @@ impl ConsoleMessage {
             thread: None,
         }
     }
+}
+
+/// An operational notice in the console's ops channel (a connector failing or recovering).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notice {
+    /// When it was posted.
+    pub at: DateTime<Utc>,
+    /// What it says.
+    pub text: String,
 }
 
 /// An announcement that a message changed, for live pages.
@@ -161,6 +171,16 @@ impl ConsoleChat {
     /// The escalation targets: every channel but the main one.
     pub fn escalation_targets(&self) -> &[Channel] {
         &self.channels[1..]
+    }
+
+    /// The ops channel's notices, oldest first.
+    pub fn notices(&self) -> Result<Vec<Notice>, ChatError> {
+        self.store
+            .chat_scan(CHAT_NAME, NOTICE_PREFIX)
+            .map_err(store_error)?
+            .iter()
+            .map(|(_, bytes)| decode(bytes))
+            .collect()
     }
 
     /// Subscribes to change announcements.
@@ -360,6 +380,21 @@ impl ChatAdapter for ConsoleChat {
         self.put_message(&stored).await?;
         self.announce(&stored, ChangeKind::Thread);
         Ok(())
+    }
+
+    async fn post_notice(&self, text: &str) -> Result<(), ChatError> {
+        let _guard = self.writes.lock().await;
+        let id = self.next_message_id().await?;
+        let notice = Notice {
+            at: Utc::now(),
+            text: text.to_string(),
+        };
+        let bytes = serde_json::to_vec(&notice)
+            .map_err(|error| ChatError::Rejected(format!("cannot encode a notice: {error}")))?;
+        self.store
+            .chat_put(CHAT_NAME, &format!("{NOTICE_PREFIX}{id}"), &bytes)
+            .await
+            .map_err(store_error)
     }
 }
 

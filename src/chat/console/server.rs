@@ -82,6 +82,7 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/api/channels/{channel}/messages", get(list_messages))
         .route("/api/cases/{case}/reply-form", get(reply_form))
         .route("/api/escalation-targets", get(escalation_targets))
+        .route("/api/notices", get(list_notices))
         .route("/api/actions", post(submit_action))
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .with_state(state)
@@ -307,6 +308,14 @@ async fn list_channels(State(state): State<ConsoleState>) -> Response {
     Json(channels).into_response()
 }
 
+/// The ops channel: connector-health notices, oldest first.
+async fn list_notices(State(state): State<ConsoleState>) -> Response {
+    match state.chat.notices() {
+        Ok(notices) => Json(notices).into_response(),
+        Err(error) => chat_error_response(&error),
+    }
+}
+
 async fn list_messages(State(state): State<ConsoleState>, Path(channel): Path<String>) -> Response {
     if state.chat.channel(&channel).is_none() {
         return error_response(
@@ -425,10 +434,8 @@ async fn submit_action(
             &format!("agent name longer than {AGENT_NAME_MAX} characters"),
         );
     }
-    let agent = Agent {
-        id: format!("{CHAT_NAME}:{}", name.to_lowercase()),
-        name: name.to_string(),
-    };
+    // Console agents belong to no group: the console has none.
+    let agent = Agent::new(format!("{CHAT_NAME}:{}", name.to_lowercase()), name);
     let request = match payload.kind {
         ActionKind::Reply => ActionRequest {
             case: payload.case,

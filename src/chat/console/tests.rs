@@ -334,10 +334,7 @@ async fn api_shapes() {
         json!({"prefill": "@carol.example ", "limit": 300, "network": "bluesky", "draft": null})
     );
     case.draft = Some(Draft {
-        by: crate::domain::Agent {
-            id: "console:ana".to_string(),
-            name: "Ana".to_string(),
-        },
+        by: crate::domain::Agent::new("console:ana", "Ana"),
         text: "@carol.example sorry!".to_string(),
         error: "rate limited".to_string(),
     });

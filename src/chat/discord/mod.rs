@@ -748,17 +748,19 @@ impl EventHandler for Handler {
 }
 
 /// The agent for a Discord user: `discord:<id>`, named by their server nickname, global name or
-/// user name.
+/// user name, with their roles as `discord-role:<id>` groups for `[permissions]`.
 fn agent(user: &User, member: Option<&Member>) -> Agent {
     let name = member
         .and_then(|member| member.nick.clone())
         .or_else(|| user.global_name.clone())
         .filter(|name| !name.trim().is_empty())
         .unwrap_or_else(|| user.name.clone());
-    Agent {
-        id: format!("{CHAT_NAME}:{}", user.id),
-        name,
-    }
+    let mut agent = Agent::new(format!("{CHAT_NAME}:{}", user.id), name);
+    agent.groups = roles(member)
+        .into_iter()
+        .map(|role| format!("discord-role:{role}"))
+        .collect();
+    agent
 }
 
 /// The member's role ids (for permission checks by role).

@@ -143,6 +143,14 @@ impl SlackApi {
             .find(|name| !name.is_empty()))
     }
 
+    /// `usergroups.users.list`: the user ids in a user group (needs `usergroups:read`).
+    pub async fn usergroup_members(&self, group: &str) -> Result<Vec<String>, ChatError> {
+        let session = self.client.open_session(&self.token);
+        let request = SlackApiUserGroupsUsersListRequest::new(group.into());
+        let response = call(session.usergroups_users_list(&request)).await?;
+        Ok(response.users.iter().map(|user| user.to_string()).collect())
+    }
+
     /// Looks for a top-level message of ours carrying `key` in its metadata
     /// (`conversations.history` with `include_all_metadata`).
     pub async fn find_in_history(

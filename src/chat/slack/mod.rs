@@ -54,6 +54,9 @@ const FORM_ANSWER_TIMEOUT: Duration = Duration::from_millis(2300);
 /// How long a `users.info` lookup may delay a modal submit.
 const NAME_LOOKUP_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// How long a user group's member list is trusted before it is read again.
+const GROUP_CACHE_TTL: Duration = Duration::from_secs(300);
+
 /// One message per second per channel, as Slack's `chat.postMessage` allows...
 const PACE_INTERVAL: Duration = Duration::from_secs(1);
 /// ...with a short burst, which Slack tolerates.
@@ -80,11 +83,17 @@ pub struct SlackTarget {
 pub struct SlackChat {
     api: SlackApi,
     channel: String,
+    /// `[slack].ops_channel`: where connector-health notices go, if set.
+    ops_channel: Option<String>,
     app_token: Option<String>,
     targets: Vec<SlackTarget>,
     store: Store,
     pacer: Pacer,
     names: Mutex<HashMap<String, String>>,
+    /// The user groups `[permissions]` names (ids without the `slack-group:` prefix).
+    permission_groups: Vec<String>,
+    /// Members of those groups as last read, with when.
+    group_members: Mutex<HashMap<String, (Instant, std::collections::HashSet<String>)>>,
     events: Mutex<Option<mpsc::Sender<ChatEvent>>>,
 }
 
@@ -110,6 +119,7 @@ impl SlackChat {
         Ok(SlackChat {
             api,
             channel: settings.channel.clone(),
+            ops_channel: settings.ops_channel.clone(),
             app_token: settings
                 .app_token
                 .as_ref()
@@ -126,8 +136,76 @@ impl SlackChat {
             store,
             pacer: Pacer::new(PACE_INTERVAL, PACE_BURST),
             names: Mutex::new(HashMap::new()),
+            permission_groups: Vec::new(),
+            group_members: Mutex::new(HashMap::new()),
             events: Mutex::new(None),
         })
+    }
+
+    /// Looks up membership of these user groups (ids, `S…`) for every click, so that
+    /// `slack-group:` principals in `[permissions]` can match. Only these groups are read.
+    pub fn with_permission_groups(mut self, groups: Vec<String>) -> SlackChat {
+        self.permission_groups = groups;
+        self
+    }
+
+    /// The `slack-group:` principals `user` belongs to, among the configured groups. Member
+    /// lists are cached for [`GROUP_CACHE_TTL`]; when Slack can't be asked, a stale list is
+    /// used if there is one, and otherwise the user counts as not a member (the engine then
+    /// refuses, which is the safe side).
+    ///
+    /// With a `timeout` (a modal submit, which Slack wants answered within 3 s), all lookups
+    /// together get that long; groups not read by then count from the cache, stale or not.
+    async fn groups_of(&self, user: &str, timeout: Option<Duration>) -> Vec<String> {
+        match timeout {
+            None => self.read_groups_of(user).await,
+            Some(limit) => match tokio::time::timeout(limit, self.read_groups_of(user)).await {
+                Ok(groups) => groups,
+                Err(_) => {
+                    tracing::warn!(
+                        chat = CHAT_NAME,
+                        "Reading user groups timed out; using what is cached"
+                    );
+                    let cache = lock(&self.group_members);
+                    self.permission_groups
+                        .iter()
+                        .filter(|group| {
+                            cache
+                                .get(*group)
+                                .is_some_and(|(_, members)| members.contains(user))
+                        })
+                        .map(|group| format!("slack-group:{group}"))
+                        .collect()
+                }
+            },
+        }
+    }
+
+    async fn read_groups_of(&self, user: &str) -> Vec<String> {
+        let mut groups = Vec::new();
+        for group in &self.permission_groups {
+            let cached = lock(&self.group_members).get(group).cloned();
+            let members = match cached {
+                Some((read_at, members)) if read_at.elapsed() < GROUP_CACHE_TTL => Some(members),
+                stale => match self.api.usergroup_members(group).await {
+                    Ok(users) => {
+                        let members: std::collections::HashSet<String> =
+                            users.into_iter().collect();
+                        lock(&self.group_members)
+                            .insert(group.clone(), (Instant::now(), members.clone()));
+                        Some(members)
+                    }
+                    Err(error) => {
+                        tracing::warn!(chat = CHAT_NAME, group = %group, error = %error, "Cannot read a user group's members");
+                        stale.map(|(_, members)| members)
+                    }
+                },
+            };
+            if members.is_some_and(|members| members.contains(user)) {
+                groups.push(format!("slack-group:{group}"));
+            }
+        }
+        groups
     }
 
     /// `auth.test`: whether the bot token works, and for which workspace.
@@ -520,9 +598,11 @@ impl SlackChat {
                 }
             }
         };
+        let groups = self.groups_of(&id, timeout).await;
         Agent {
             id: format!("{CHAT_NAME}:{id}"),
             name,
+            groups,
         }
     }
 
@@ -720,6 +800,18 @@ impl ChatAdapter for SlackChat {
         )
         .await
         .map(|_| ())
+    }
+
+    async fn post_notice(&self, text: &str) -> Result<(), ChatError> {
+        let Some(channel) = &self.ops_channel else {
+            return Ok(());
+        };
+        self.pacer.wait(channel).await;
+        let content = SlackMessageContent::new().with_text(render::escape(text));
+        let request = SlackApiChatPostMessageRequest::new(channel.clone().into(), content)
+            .with_unfurl_links(false)
+            .with_unfurl_media(false);
+        self.api.post_message(&request).await.map(|_| ())
     }
 }
 

@@ -105,6 +105,7 @@ struct Shared {
     ws_addr: Mutex<String>,
     channels: Mutex<HashSet<String>>,
     users: Mutex<HashMap<String, String>>,
+    usergroups: Mutex<HashMap<String, Vec<String>>>,
     messages: Mutex<Vec<Posted>>,
     ephemerals: Mutex<Vec<Value>>,
     views: Mutex<Vec<Value>>,
@@ -162,6 +163,14 @@ impl FakeSlack {
             "[slack]\nbot_token = \"{BOT_TOKEN}\"\napp_token = \"{APP_TOKEN}\"\nbase_url = \"{}\"\nchannel = \"{channel}\"\n",
             self.base_url()
         )
+    }
+
+    /// Sets a user group's members (`usergroups.users.list`).
+    pub fn set_usergroup(&self, group: &str, users: &[&str]) {
+        self.shared.usergroups.lock().unwrap().insert(
+            group.to_string(),
+            users.iter().map(|user| user.to_string()).collect(),
+        );
     }
 
     /// Every message the bot posted, oldest first.
@@ -467,6 +476,14 @@ async fn web_api(
             ok(json!({"message_ts": next_ts(&shared)}))
         }
         "views.open" => views_open(&shared, args),
+        "usergroups.users.list" => {
+            let group = args["usergroup"].as_str().unwrap_or_default();
+            match shared.usergroups.lock().unwrap().get(group) {
+                Some(users) => ok(json!({ "users": users })),
+                // Slack's answer for an unknown group id.
+                None => fail("no_such_subteam"),
+            }
+        }
         "users.info" => {
             let id = args["user"].as_str().unwrap_or_default().to_string();
             match shared.users.lock().unwrap().get(&id) {

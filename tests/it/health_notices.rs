@@ -1,0 +1,85 @@
+//! Connector-health notices: a source that fails without a break for longer than
+//! `[runtime].health_notice_after` gets one notice in the ops channels (the console's, Slack's
+//! `ops_channel`), and one more when it works again. The threshold is tiny here; the
+//! decision itself is table-tested with a fixed clock in `health.rs`.
+
+use serde_json::Value;
+
+use crate::fakes::mastodon::MastodonFake;
+use crate::fakes::slack::{wait_until, FakeSlack};
+use crate::fakes::Fault;
+use crate::helpers::TestApp;
+
+const MAIN: &str = "C0MENTIONS1";
+const OPS: &str = "C0OPS000001";
+
+async fn notices(app: &TestApp) -> Vec<String> {
+    let notices: Vec<Value> = reqwest::get(format!("{}/api/notices", app.console))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    notices
+        .iter()
+        .filter_map(|n| n["text"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_failing_source_is_announced_once_and_its_recovery_too() {
+    let mastodon = MastodonFake::start().await;
+    let slack = FakeSlack::start(&[MAIN, OPS], &[]).await;
+    // Two failed polls in a row (the loop backs off 1 s, then 2 s), then it works again.
+    for _ in 0..2 {
+        mastodon
+            .server
+            .inject("/api/v1/notifications", Fault::Status(503, "maintenance"));
+    }
+    let extra = format!(
+        "health_notice_after = \"300ms\"\n{}{}ops_channel = \"{OPS}\"\n",
+        mastodon.source_toml("masto"),
+        slack.config(MAIN)
+    );
+    let app = TestApp::spawn_with(&extra).await;
+
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut seen = Vec::new();
+    while tokio::time::Instant::now() < deadline {
+        seen = notices(&app).await;
+        if seen.iter().any(|n| n.contains("works again")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let about_masto: Vec<&String> = seen.iter().filter(|n| n.contains("source:masto")).collect();
+    assert_eq!(
+        about_masto.len(),
+        2,
+        "one failure and one recovery notice: {seen:?}"
+    );
+    assert!(
+        about_masto[0].starts_with("⚠️ source:masto has been failing for")
+            && about_masto[0].contains("503"),
+        "{seen:?}"
+    );
+    assert!(
+        about_masto[1].starts_with("✅ source:masto works again"),
+        "{seen:?}"
+    );
+
+    // Slack's ops channel got the same two, and the cards channel none.
+    wait_until("two notices in Slack's ops channel", || {
+        slack
+            .messages()
+            .iter()
+            .filter(|m| m.channel == OPS && m.all_text().contains("source:masto"))
+            .count()
+            == 2
+    })
+    .await;
+    assert!(slack
+        .messages()
+        .iter()
+        .all(|m| m.channel == OPS || !m.all_text().contains("source:masto")));
+}
