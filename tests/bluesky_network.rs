@@ -106,7 +106,10 @@ impl Xrpc {
         Xrpc {
             base: base.to_string(),
             did: session["did"].as_str().expect("did").to_string(),
-            access_jwt: session["accessJwt"].as_str().expect("accessJwt").to_string(),
+            access_jwt: session["accessJwt"]
+                .as_str()
+                .expect("accessJwt")
+                .to_string(),
             http,
         }
     }
@@ -143,7 +146,9 @@ impl Xrpc {
             .http
             .post(format!("{}/xrpc/com.atproto.repo.createRecord", self.base))
             .bearer_auth(&self.access_jwt)
-            .json(&json!({ "repo": self.did, "collection": "app.bsky.feed.post", "record": record }))
+            .json(
+                &json!({ "repo": self.did, "collection": "app.bsky.feed.post", "record": record }),
+            )
             .send()
             .await
             .expect("the PDS answers");
@@ -239,11 +244,26 @@ impl App {
             .collect()
     }
 
-    /// Waits until the only card satisfies `ready`, and returns it.
-    async fn wait_for_card(&self, what: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    /// The cards opened by the post at `uri` (the network may hold an earlier run's posts,
+    /// and those make cards of their own).
+    async fn cards_of(&self, uri: &str) -> Vec<Value> {
+        let suffix = format!("/post/{}", rkey_of(uri));
+        self.cards()
+            .await
+            .into_iter()
+            .filter(|card| {
+                card["card"]["post_url"]
+                    .as_str()
+                    .is_some_and(|url| url.ends_with(&suffix))
+            })
+            .collect()
+    }
+
+    /// Waits until the one card of the post at `uri` satisfies `ready`, and returns it.
+    async fn wait_for_card(&self, uri: &str, what: &str, ready: impl Fn(&Value) -> bool) -> Value {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
-            let cards = self.cards().await;
+            let cards = self.cards_of(uri).await;
             if let [card] = cards.as_slice() {
                 if ready(card) {
                     return card.clone();
@@ -255,20 +275,22 @@ impl App {
                 Value::from(cards)
             );
             if tokio::time::Instant::now() > deadline {
-                panic!("timed out waiting for {what}; cards: {}", Value::from(cards));
+                panic!(
+                    "timed out waiting for {what}; cards: {}",
+                    Value::from(cards)
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
-    /// Clicks `verb` on case 1's card as `agent` with form `fields`; returns the payload used.
-    async fn act(&self, agent: &str, verb: &str, fields: Value) -> String {
-        let cards = self.cards().await;
-        let payload = cards[0]["card"]["buttons"]
+    /// Clicks `verb` on `card` as `agent` with form `fields`; returns the payload used.
+    async fn act(&self, card: &Value, agent: &str, verb: &str, fields: Value) -> String {
+        let payload = card["card"]["buttons"]
             .as_array()
             .and_then(|buttons| buttons.iter().find(|button| button["kind"] == verb))
             .and_then(|button| button["payload"].as_str())
-            .unwrap_or_else(|| panic!("no {verb} button on {}", cards[0]))
+            .unwrap_or_else(|| panic!("no {verb} button on {card}"))
             .to_string();
         let mut body = json!({ "payload": payload, "agent": agent });
         body.as_object_mut()
@@ -286,6 +308,11 @@ impl App {
         assert!(status.is_success(), "{verb}: {status} {outcome}");
         payload
     }
+}
+
+/// The record key at the end of an at-uri.
+fn rkey_of(uri: &str) -> &str {
+    uri.rsplit('/').next().unwrap_or_default()
 }
 
 impl Drop for App {
@@ -384,14 +411,18 @@ async fn a_complaint_on_a_real_network_is_answered_once_in_its_thread() {
         .await;
     let complaint_uri = complaint["uri"].as_str().expect("uri").to_string();
     let card = app
-        .wait_for_card("the complaint's card", |card| {
+        .wait_for_card(&complaint_uri, "the complaint's card", |card| {
             card["card"]["state"] == "new"
         })
         .await;
     assert_eq!(card["card"]["network"], "bluesky");
-    assert_eq!(card["card"]["author_handle"], accounts.customer_handle.as_str());
+    assert_eq!(
+        card["card"]["author_handle"],
+        accounts.customer_handle.as_str()
+    );
     assert_eq!(card["card"]["text"], complaint_text.as_str());
-    let rkey = complaint_uri.rsplit('/').next().unwrap();
+    let rkey = rkey_of(&complaint_uri);
+    let case = card["card"]["case_id"].as_u64().expect("case id");
     assert_eq!(
         card["card"]["post_url"],
         format!(
@@ -403,9 +434,9 @@ async fn a_complaint_on_a_real_network_is_answered_once_in_its_thread() {
     // Ana replies through the console; the reply is a post under the complaint.
     let reply_text = format!("@{} {OUR_REPLY}", accounts.customer_handle);
     let payload = app
-        .act("Ana", "reply", json!({ "text": reply_text }))
+        .act(&card, "Ana", "reply", json!({ "text": reply_text }))
         .await;
-    app.wait_for_card("the replied card", |card| {
+    app.wait_for_card(&complaint_uri, "the replied card", |card| {
         card["card"]["state"] == "replied"
     })
     .await;
@@ -433,7 +464,7 @@ async fn a_complaint_on_a_real_network_is_answered_once_in_its_thread() {
     // The record key is the one derived from the reply id (`c<case>-v<version>`), which is
     // what makes a retry name the same record.
     let version = payload.rsplit(':').next().expect("payload version");
-    let reply_id = format!("c1-v{version}");
+    let reply_id = format!("c{case}-v{version}");
     assert!(
         our_uri.ends_with(&format!("/{}", reply_rkey(&reply_id, &complaint_uri))),
         "{our_uri} is not keyed by {reply_id}"
@@ -444,12 +475,22 @@ async fn a_complaint_on_a_real_network_is_answered_once_in_its_thread() {
         .post(ANSWER, json!([]), Some((&complaint, &our_ref)))
         .await;
     let card = app
-        .wait_for_card("the customer's answer on the card", |card| {
-            card["card"]["state"] == "customer_replied"
-                && thread_texts(card).iter().any(|text| text.contains(ANSWER))
-        })
+        .wait_for_card(
+            &complaint_uri,
+            "the customer's answer on the card",
+            |card| {
+                card["card"]["state"] == "customer_replied"
+                    && thread_texts(card).iter().any(|text| text.contains(ANSWER))
+            },
+        )
         .await;
-    assert_eq!(card["card"]["case_id"], 1);
+    assert_eq!(card["card"]["case_id"], case);
+    // Neither our reply nor the answer opened a card of its own.
+    assert!(app.cards_of(&our_uri).await.is_empty());
+    assert!(app
+        .cards_of(answer["uri"].as_str().unwrap())
+        .await
+        .is_empty());
     let nested = replies_under(&customer, &our_uri, 1).await;
     assert_eq!(nested[0]["post"]["uri"], answer["uri"]);
     app.stop().await;
@@ -478,14 +519,19 @@ async fn a_complaint_on_a_real_network_is_answered_once_in_its_thread() {
         let receipt = source.reply(&request).await.expect("the retry succeeds");
         assert_eq!(receipt.post_id, our_uri);
     }
-    let brand_posts = customer.posts_of(&accounts.brand_did).await;
+    let answers: Vec<Value> = customer
+        .posts_of(&accounts.brand_did)
+        .await
+        .into_iter()
+        .filter(|record| record["value"]["reply"]["parent"]["uri"] == complaint_uri.as_str())
+        .collect();
     assert_eq!(
-        brand_posts.len(),
+        answers.len(),
         1,
-        "the brand's repo: {}",
-        Value::from(brand_posts.clone())
+        "the brand's answers to the complaint: {}",
+        Value::from(answers.clone())
     );
-    assert_eq!(brand_posts[0]["uri"], our_uri.as_str());
+    assert_eq!(answers[0]["uri"], our_uri.as_str());
     let replies = customer.thread(&complaint_uri).await["replies"].clone();
     assert_eq!(
         replies.as_array().map(Vec::len),

@@ -1,6 +1,7 @@
 // Creates the brand's and the customer's accounts on the local PDS (invites are off), gives
 // the brand an app password (what mentiondesk signs in with), and prints the env file the
 // bluesky_network test reads. Usage: node accounts.mjs <pds url>
+// (Handles need 3-18 characters before .test, and some words, "acme" among them, are reserved.)
 import { randomBytes } from 'node:crypto'
 
 const pds = process.argv[2] ?? 'http://localhost:2583'
@@ -28,8 +29,8 @@ async function account(handle) {
   return { ...created, password }
 }
 
-const brand = await account('acme.test')
-const customer = await account('jo.test')
+const brand = await account('acmeshop.test')
+const customer = await account('jodoe.test')
 const appPassword = await xrpc(
   'com.atproto.server.createAppPassword',
   { name: 'mentiondesk' },
