@@ -52,7 +52,7 @@ redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null || fail "Redis did not s
 hash=$(cat "$here/package.json" "$here/package-lock.json" | sha256sum | cut -c1-16)
 installed="$cache/$hash"
 if [ ! -d "$installed/node_modules" ]; then
-  log "installing @atproto/dev-env and Node 22 into $installed (2-3 minutes)"
+  log "installing @atproto/dev-env and Node 22 into $installed (3-7 minutes)"
   build="$cache/building-$$"
   rm -rf "$build"
   mkdir -p "$build"
