@@ -60,7 +60,10 @@ fn case(text: &str) -> Case {
 
 fn note(n: usize, length: usize) -> ThreadNote {
     ThreadNote {
-        text: format!("note {n}: {}", "customer <wrote> again & asked \"when\"? ".repeat(length / 40 + 1)),
+        text: format!(
+            "note {n}: {}",
+            "customer <wrote> again & asked \"when\"? ".repeat(length / 40 + 1)
+        ),
         by: Some(format!("agent-{n}")),
         at: now(),
         link: Some(format!("https://bsky.app/profile/carol.example/post/{n}")),
