@@ -9,7 +9,7 @@
 //! This module must not decide anything about cases: clicks are decoded into `ChatEvent`s and
 //! sent to the actions engine, whose answer is shown to the person who clicked.
 
-mod render;
+pub mod render;
 mod server;
 
 use async_trait::async_trait;

@@ -1,0 +1,155 @@
+//! Ingest throughput: replay JSONL lines parsed by the replay source, then `Pipeline::ingest`
+//! (dedupe, follow-ups, triage, cases opened with their events and outbox entries, one
+//! transaction and one flush) on a temp store, for rounds of 1, 10, 100 and 500 mentions.
+//!
+//! Run with `cargo bench --bench pipeline`. Criterion reports mentions/s ("elem/s").
+//!
+//! Every measured round holds new posts (unique ids), so nothing is dropped as a duplicate,
+//! except in `pipeline/duplicates`, which re-ingests a round already stored (dedupe only).
+//! Writing the JSONL file for a round is not timed; reading and parsing it is.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use tokio::sync::oneshot;
+
+use mentiondesk::domain::{Author, Mention, MentionKind, Network};
+use mentiondesk::outbox::Outbox;
+use mentiondesk::pipeline::{Pipeline, TriageRules, Triager};
+use mentiondesk::sources::replay::{ReplaySettings, ReplaySource};
+use mentiondesk::sources::{SourceBatch, SourceClient};
+use mentiondesk::store::Store;
+
+/// Four demo-feed-like posts: a complaint, a question, praise and news.
+const POSTS: &[&str] = &[
+    "@AcmeSupport my hub's been offline since yesterday, light just blinks orange. been on hold 40 min. pls call me back, I can't sit on the phone all day",
+    "how do I export my energy history from the Acme app? want a CSV to put in my spreadsheet but I can't find an export option anywhere",
+    "shoutout to @acme, the new motion sensor took literally 2 minutes to set up and the hallway light now just works",
+    "Smart-home maker Acme to expand hardware line into EU markets next year, CEO says in interview",
+];
+
+const SIZES: &[usize] = &[1, 10, 100, 500];
+
+/// Mention number `n`: one in ten is a follow-up replying to the mention ten before it.
+fn mention(n: u64) -> Mention {
+    let in_reply_to = (n % 10 == 9).then(|| format!("{}", n - 9));
+    Mention {
+        network: Network::X,
+        source: "bench".into(),
+        id: n.to_string(),
+        url: format!("https://x.com/user{}/status/{n}", n % 997),
+        author: Author {
+            id: format!("{}", n % 997),
+            handle: format!("user{}", n % 997),
+            display_name: Some(format!("User {}", n % 997)),
+            followers: Some(n % 5000),
+        },
+        text: format!("{} #{n}", POSTS[(n % 4) as usize]),
+        created_at: chrono::Utc::now(),
+        root: in_reply_to.clone(),
+        in_reply_to,
+        kind: MentionKind::Mention,
+        lang: Some("en".into()),
+        from_brand: false,
+        raw: None,
+    }
+}
+
+/// The replay file's text for mentions `first..first + count`.
+fn jsonl(first: u64, count: usize) -> String {
+    let mut text = String::new();
+    for n in first..first + count as u64 {
+        text.push_str(&serde_json::to_string(&mention(n)).expect("a mention serializes"));
+        text.push('\n');
+    }
+    text
+}
+
+fn replay(path: &Path) -> ReplaySource {
+    ReplaySource::new(ReplaySettings {
+        name: "bench".into(),
+        path: path.to_path_buf(),
+        sent_path: path.with_extension("sent"),
+        pace: false,
+        poll_interval: Duration::from_secs(1),
+    })
+}
+
+fn pipeline(store: &Store) -> Pipeline {
+    let outbox = Outbox::new(&["console".to_string()], &["bench".to_string()]);
+    Pipeline::new(
+        store.clone(),
+        Triager::new(TriageRules::default()),
+        &["AcmeSupport".to_string()],
+        outbox,
+    )
+}
+
+/// Parses the replay file and ingests what it holds, as the poll loop and pipeline do.
+async fn round(source: &ReplaySource, pipeline: &Pipeline) -> usize {
+    let fetched = source.fetch(None).await.expect("the replay file reads");
+    let count = fetched.mentions.len();
+    let (stored, _answer) = oneshot::channel();
+    let batch = SourceBatch {
+        source: "bench".into(),
+        mentions: fetched.mentions,
+        cursor: fetched.cursor,
+        stored,
+    };
+    pipeline
+        .ingest(std::slice::from_ref(&batch))
+        .await
+        .expect("the round is stored");
+    count
+}
+
+fn bench(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let mut group = c.benchmark_group("pipeline/ingest");
+    for &size in SIZES {
+        let directory = tempfile::tempdir().expect("a temp dir");
+        let store = Store::open(&directory.path().join("store")).expect("the store opens");
+        let pipeline = pipeline(&store);
+        let feed = directory.path().join("feed.jsonl");
+        let source = replay(&feed);
+        let mut next = 1_u64;
+        group.throughput(Throughput::Elements(size as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(size), &size, |b, &size| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    std::fs::write(&feed, jsonl(next, size)).expect("the feed is written");
+                    next += size as u64;
+                    let start = Instant::now();
+                    let count = runtime.block_on(round(&source, &pipeline));
+                    total += start.elapsed();
+                    assert_eq!(count, size);
+                }
+                total
+            });
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("pipeline/duplicates");
+    let size = 100;
+    let directory = tempfile::tempdir().expect("a temp dir");
+    let store = Store::open(&directory.path().join("store")).expect("the store opens");
+    let pipeline = pipeline(&store);
+    let feed = directory.path().join("feed.jsonl");
+    std::fs::write(&feed, jsonl(1, size)).expect("the feed is written");
+    let source = replay(&feed);
+    runtime.block_on(round(&source, &pipeline));
+    group.throughput(Throughput::Elements(size as u64));
+    group.bench_function(BenchmarkId::from_parameter(size), |b| {
+        b.iter(|| runtime.block_on(round(&source, &pipeline)));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

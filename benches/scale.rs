@@ -1,0 +1,285 @@
+//! Scale: a store with 1,000,000 synthetic cases (issue 9's targets: open < 2 s, a 30-day
+//! report < 1 s, store < 1 GB).
+//!
+//! Run with `cargo bench --bench scale` (release profile). Not a criterion bench: each step
+//! runs once and prints its time. `MENTIONDESK_SCALE_CASES` changes the count (default
+//! 1,000,000); `MENTIONDESK_SCALE_DIR` keeps the store in that directory (default: a temp dir,
+//! removed at the end).
+//!
+//! The store is written through the store API, as the pipeline writes an opened case: the
+//! case, its events, the post record and the customer index, in transactions of 10,000 cases.
+//! Cases are spread evenly over the last 365 days; 10 % are still open (with a first-response
+//! clock), the rest resolved. Outbox entries are not written: in steady state they are done.
+//!
+//! Then: the store's open time, a report over the last 30 days (every case scanned and
+//! decoded, as there is no index by date), the scheduler's `load` (which scans every case on
+//! start), the resident memory after each step, and the size on disk.
+
+use std::path::Path;
+use std::time::Instant;
+
+use chrono::{Duration, Utc};
+
+use mentiondesk::domain::{
+    Agent, Author, Case, CaseState, Label, Mention, MentionKind, MessageRef, Network, Triage,
+};
+use mentiondesk::outbox::Outbox;
+use mentiondesk::scheduler::{Scheduler, SlaPolicy};
+use mentiondesk::store::{PostOrigin, Store, StoredPost};
+
+const POSTS: &[&str] = &[
+    "@AcmeSupport my hub's been offline since yesterday, light just blinks orange. been on hold 40 min. pls call me back, I can't sit on the phone all day",
+    "how do I export my energy history from the Acme app? want a CSV to put in my spreadsheet but I can't find an export option anywhere",
+    "@acme the thermostat app logged me out again and now says my account doesn't exist. third time this month",
+    "Acme charged me twice for the same order #55821 and support hasn't answered in 3 days",
+];
+
+const TRANSACTION: u64 = 10_000;
+
+fn mention(n: u64, at: chrono::DateTime<Utc>) -> Mention {
+    let author = n % 50_000;
+    Mention {
+        network: [Network::X, Network::Bluesky, Network::Mastodon][(n % 3) as usize],
+        source: "demo".into(),
+        id: format!("{n}"),
+        url: format!("https://x.com/user{author}/status/{n}"),
+        author: Author {
+            id: format!("{author}"),
+            handle: format!("user{author}"),
+            display_name: Some(format!("User {author}")),
+            followers: Some(n % 5000),
+        },
+        text: format!("{} #{n}", POSTS[(n % 4) as usize]),
+        created_at: at,
+        in_reply_to: None,
+        root: None,
+        kind: MentionKind::Mention,
+        lang: Some("en".into()),
+        from_brand: false,
+        raw: None,
+    }
+}
+
+fn rss() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|line| line.starts_with(name))
+            .map(|line| line[name.len()..].trim().to_string())
+            .unwrap_or_default()
+    };
+    format!("RSS {}, peak {}", field("VmRSS:"), field("VmHWM:"))
+}
+
+fn disk_size(path: &Path) -> (u64, u64) {
+    let mut apparent = 0;
+    let mut allocated = 0;
+    if let Ok(entries) = std::fs::read_dir(path) {
+        for entry in entries.flatten() {
+            let Ok(metadata) = entry.metadata() else {
+                continue;
+            };
+            if metadata.is_dir() {
+                let (a, b) = disk_size(&entry.path());
+                apparent += a;
+                allocated += b;
+            } else {
+                use std::os::unix::fs::MetadataExt;
+                apparent += metadata.len();
+                allocated += metadata.blocks() * 512;
+            }
+        }
+    }
+    (apparent, allocated)
+}
+
+fn write(path: &Path, count: u64) {
+    let store = Store::open(path).expect("the store opens");
+    let now = Utc::now();
+    let spread = 365 * 24 * 3600;
+    let start = Instant::now();
+    let mut written = 0;
+    while written < count {
+        let chunk = TRANSACTION.min(count - written);
+        store
+            .transact(|tx| {
+                for k in 0..chunk {
+                    let n = written + k;
+                    let opened_at = now - Duration::seconds((spread * (count - n) / count) as i64);
+                    let mention = mention(n, opened_at);
+                    let triage = Triage {
+                        label: Label::Complaint,
+                        score: 0.8,
+                        reason: "cues: offline, on hold; negative".into(),
+                    };
+                    let id = tx.next_case_id()?;
+                    let mut opened = Case::open(id, mention.clone(), triage.clone(), opened_at);
+                    let case = &mut opened.case;
+                    case.first_response_due = Some(opened_at + Duration::hours(1));
+                    case.chat_refs.insert(
+                        "console".into(),
+                        MessageRef {
+                            channel: "mentions".into(),
+                            message: format!("{:012}", id.0),
+                            thread: None,
+                        },
+                    );
+                    case.card_versions.insert("console".into(), 1);
+                    if n % 10 != 0 {
+                        case.state = CaseState::Resolved;
+                        case.owner = Some(Agent {
+                            id: format!("console:agent{}", n % 12),
+                            name: format!("Agent {}", n % 12),
+                        });
+                        case.first_response_at = Some(opened_at + Duration::minutes(20));
+                        case.closed_at = Some(opened_at + Duration::hours(2));
+                    }
+                    tx.put_case(&opened.case)?;
+                    tx.append_events(&opened.events)?;
+                    tx.add_author_case(&opened.case)?;
+                    tx.put_post(
+                        &mention.post_ref(),
+                        &StoredPost {
+                            case: Some(id),
+                            origin: PostOrigin::Customer,
+                            triage: Some(triage),
+                            mention: Some(mention.clone()),
+                            stored_at: opened_at,
+                        },
+                    )?;
+                }
+                Ok(())
+            })
+            .expect("the transaction commits");
+        written += chunk;
+        if written % 100_000 == 0 {
+            println!(
+                "  written {written} cases, {:.1} s",
+                start.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(store.flush()).expect("the store flushes");
+    let elapsed = start.elapsed().as_secs_f64();
+    println!(
+        "write: {count} cases in {elapsed:.1} s ({:.0} cases/s); {}",
+        count as f64 / elapsed,
+        rss()
+    );
+}
+
+fn main() {
+    // `cargo bench -- FILTER` passes FILTER to every bench: run only if it names this one.
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with('-'))
+        .collect();
+    if !filters.is_empty()
+        && !filters
+            .iter()
+            .any(|filter| "scale".contains(filter.as_str()))
+    {
+        return;
+    }
+    let count: u64 = std::env::var("MENTIONDESK_SCALE_CASES")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(1_000_000);
+    let temp = tempfile::tempdir().expect("a temp dir");
+    let directory = std::env::var("MENTIONDESK_SCALE_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| temp.path().to_path_buf());
+    let path = directory.join("store");
+    println!("scale: {count} cases in {}", path.display());
+
+    // The first open in this process: cold for sled (its cache is empty), though the files
+    // may be in the OS page cache.
+    let start = Instant::now();
+    let store = Store::open(&path).expect("the store opens");
+    let opened = start.elapsed().as_secs_f64();
+    let store = if store
+        .case(mentiondesk::domain::CaseId(count))
+        .ok()
+        .flatten()
+        .is_some()
+    {
+        println!("write: skipped, the store already holds {count} cases");
+        println!("open: {opened:.3} s; {}", rss());
+        store
+    } else {
+        drop(store);
+        write(&path, count);
+        let start = Instant::now();
+        let store = Store::open(&path).expect("the store opens");
+        println!(
+            "open (same process as the write): {:.3} s; {}",
+            start.elapsed().as_secs_f64(),
+            rss()
+        );
+        store
+    };
+    let (apparent, allocated) = disk_size(&path);
+    println!(
+        "disk: {:.0} MB apparent, {:.0} MB allocated",
+        apparent as f64 / 1e6,
+        allocated as f64 / 1e6
+    );
+    if let Ok(Some(case)) = store.case(mentiondesk::domain::CaseId(count)) {
+        let events = store.events(case.id).unwrap_or_default();
+        let post = store.post(&case.opening.post_ref()).ok().flatten();
+        println!(
+            "record sizes (JSON, one case): case {} B, events {} B, post {} B",
+            serde_json::to_vec(&case).map(|v| v.len()).unwrap_or(0),
+            serde_json::to_vec(&events).map(|v| v.len()).unwrap_or(0),
+            serde_json::to_vec(&post).map(|v| v.len()).unwrap_or(0),
+        );
+    }
+
+    let start = Instant::now();
+    let since = Utc::now() - Duration::days(30);
+    let mut total = 0_u64;
+    let mut in_range = 0_u64;
+    let mut resolved = 0_u64;
+    let mut first_response_minutes = 0_i64;
+    for case in store.cases() {
+        let case = case.expect("a case decodes");
+        total += 1;
+        if case.opened_at < since {
+            continue;
+        }
+        in_range += 1;
+        if case.state == CaseState::Resolved {
+            resolved += 1;
+        }
+        if let Some(at) = case.first_response_at {
+            first_response_minutes += (at - case.opened_at).num_minutes();
+        }
+    }
+    println!(
+        "report --since 30d (full scan): {:.3} s; {total} cases scanned, {in_range} in range, {resolved} resolved, mean first response {} min; {}",
+        start.elapsed().as_secs_f64(),
+        first_response_minutes / in_range.max(1) as i64,
+        rss()
+    );
+
+    let start = Instant::now();
+    let mut scheduler = Scheduler::new(
+        store.clone(),
+        Outbox::new(&["console".to_string()], &["demo".to_string()]),
+        SlaPolicy {
+            first_response: Duration::hours(1),
+            warning_at: 0.75,
+        },
+    );
+    let pending = scheduler.load().expect("the scheduler loads");
+    println!(
+        "scheduler.load: {:.3} s; {pending} deadlines; {}",
+        start.elapsed().as_secs_f64(),
+        rss()
+    );
+}
