@@ -128,10 +128,10 @@ fn write(path: &Path, count: u64) {
                     case.card_versions.insert("console".into(), 1);
                     if n % 10 != 0 {
                         case.state = CaseState::Resolved;
-                        case.owner = Some(Agent {
-                            id: format!("console:agent{}", n % 12),
-                            name: format!("Agent {}", n % 12),
-                        });
+                        case.owner = Some(Agent::new(
+                            format!("console:agent{}", n % 12),
+                            format!("Agent {}", n % 12),
+                        ));
                         case.first_response_at = Some(opened_at + Duration::minutes(20));
                         case.closed_at = Some(opened_at + Duration::hours(2));
                     }

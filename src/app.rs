@@ -226,12 +226,30 @@ impl Application {
                 warning_at: self.settings.sla.warning_at,
             };
             let mut scheduler = Scheduler::new(self.store.clone(), self.outbox.clone(), policy);
-            let watched = scheduler
-                .load()
-                .context("cannot read cases for the scheduler")?;
-            tracing::info!(deadlines = watched, "First-response clocks loaded");
             pipeline = pipeline.with_sla(policy, scheduler.handle());
-            intake.spawn(scheduler.run(shutdown.clone()));
+            let stopping = shutdown.clone();
+            // Rebuilding the clocks reads every case (seconds for a million): do it off the
+            // start path, so sources, chats and actions are up at once. New cases announced
+            // meanwhile wait in the handle and are picked up when `run` starts.
+            intake.spawn(async move {
+                let loaded = tokio::task::spawn_blocking(move || {
+                    let watched = scheduler.load();
+                    (scheduler, watched)
+                })
+                .await;
+                match loaded {
+                    Ok((scheduler, Ok(watched))) => {
+                        tracing::info!(deadlines = watched, "First-response clocks loaded");
+                        scheduler.run(stopping).await;
+                    }
+                    Ok((_, Err(error))) => {
+                        tracing::error!(error = %error, "Cannot read cases for the first-response clocks; they are off until restart");
+                    }
+                    Err(error) => {
+                        tracing::error!(error = %error, "The first-response clock loader failed");
+                    }
+                }
+            });
         }
         intake.spawn(pipeline.run(batch_rx));
 
