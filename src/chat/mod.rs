@@ -6,6 +6,7 @@
 //! sees the `ChatAdapter` trait.
 
 pub mod console;
+pub mod delivery;
 pub mod discord;
 pub mod slack;
 

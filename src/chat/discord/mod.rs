@@ -27,7 +27,6 @@
 
 pub mod render;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -41,9 +40,9 @@ use serenity::all::{
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::chat::delivery::{Pacer, PostRecords};
 use crate::chat::{ActionOutcome, ChatAdapter, ChatError, ChatEvent, MessageRef};
 use crate::config::{DiscordSettings, EscalationTarget, DEFAULT_DISCORD_BASE_URL};
 use crate::domain::{
@@ -80,8 +79,6 @@ const THREAD_EXISTS: isize = 160_004;
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Store key prefixes in the adapter's chat area.
-const POSTED_PREFIX: &str = "k/";
-const PENDING_PREFIX: &str = "p/";
 const THREAD_PREFIX: &str = "t/";
 const DRAFT_PREFIX: &str = "d/";
 
@@ -114,6 +111,7 @@ pub struct DiscordChat {
     targets: Vec<DiscordTarget>,
     store: Store,
     pacer: Pacer,
+    records: PostRecords,
     events: Mutex<Option<mpsc::Sender<ChatEvent>>>,
 }
 
@@ -178,6 +176,7 @@ impl DiscordChat {
                     mention: target.mention.clone(),
                 })
                 .collect(),
+            records: PostRecords::new(store.clone(), CHAT_NAME),
             store,
             pacer: Pacer::new(PACE_INTERVAL, PACE_BURST),
             events: Mutex::new(None),
@@ -454,56 +453,6 @@ impl DiscordChat {
         target.mention.clone()
     }
 
-    fn recorded(&self, key: &str) -> Result<Option<MessageRef>, ChatError> {
-        match self
-            .store
-            .chat_get(CHAT_NAME, &format!("{POSTED_PREFIX}{key}"))
-            .map_err(store_error)?
-        {
-            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|error| {
-                ChatError::Rejected(format!("bad discord record in the store: {error}"))
-            }),
-            None => Ok(None),
-        }
-    }
-
-    fn pending(&self, key: &str) -> Result<bool, ChatError> {
-        Ok(self
-            .store
-            .chat_get(CHAT_NAME, &format!("{PENDING_PREFIX}{key}"))
-            .map_err(store_error)?
-            .is_some())
-    }
-
-    async fn set_pending(&self, key: &str) -> Result<(), ChatError> {
-        self.store
-            .chat_put(CHAT_NAME, &format!("{PENDING_PREFIX}{key}"), b"1")
-            .await
-            .map_err(store_error)
-    }
-
-    async fn clear_pending(&self, key: &str) {
-        if let Err(error) = self
-            .store
-            .chat_remove(CHAT_NAME, &format!("{PENDING_PREFIX}{key}"))
-            .await
-        {
-            tracing::warn!(chat = CHAT_NAME, key, error = %error, "Cannot clear a posting marker");
-        }
-    }
-
-    async fn record(&self, key: &str, message: &MessageRef) -> Result<(), ChatError> {
-        let bytes = serde_json::to_vec(message).map_err(|error| {
-            ChatError::Rejected(format!("cannot encode a message ref: {error}"))
-        })?;
-        self.store
-            .chat_put(CHAT_NAME, &format!("{POSTED_PREFIX}{key}"), &bytes)
-            .await
-            .map_err(store_error)?;
-        self.clear_pending(key).await;
-        Ok(())
-    }
-
     /// Posts with the key's bookkeeping: found again if a previous attempt may have posted it,
     /// recorded once posted, the marker cleared when Discord certainly did not take it.
     async fn post_once(
@@ -513,11 +462,11 @@ impl DiscordChat {
         mine: Mine<'_>,
         message: CreateMessage,
     ) -> Result<MessageRef, ChatError> {
-        if let Some(message) = self.recorded(key)? {
+        if let Some(message) = self.records.recorded(key)? {
             tracing::debug!(chat = CHAT_NAME, key, "Already posted");
             return Ok(message);
         }
-        if self.pending(key)? {
+        if self.records.pending(key)? {
             if let Some(found) = self.find_recent(channel, &mine).await? {
                 tracing::info!(chat = CHAT_NAME, key, message = %found, "Found a message posted before a restart");
                 let message = MessageRef {
@@ -525,11 +474,11 @@ impl DiscordChat {
                     message: found.to_string(),
                     thread: None,
                 };
-                self.record(key, &message).await?;
+                self.records.record(key, &message).await?;
                 return Ok(message);
             }
         } else {
-            self.set_pending(key).await?;
+            self.records.set_pending(key).await?;
         }
         self.pacer.wait(&channel.to_string()).await;
         let message = message.nonce(Nonce::String(nonce(key))).enforce_nonce(true);
@@ -540,7 +489,7 @@ impl DiscordChat {
                     message: posted.id.to_string(),
                     thread: None,
                 };
-                self.record(key, &message).await?;
+                self.records.record(key, &message).await?;
                 Ok(message)
             }
             Err(error) => {
@@ -550,7 +499,7 @@ impl DiscordChat {
                     error,
                     ChatError::RateLimited { .. } | ChatError::Rejected(_)
                 ) {
-                    self.clear_pending(key).await;
+                    self.records.clear_pending(key).await;
                 }
                 Err(error)
             }
@@ -620,15 +569,12 @@ impl DiscordChat {
 
     fn case_number(&self, parent: &MessageRef) -> Option<u64> {
         // Our card keys are `case-N`; find which one names this message.
-        let prefix = format!("{POSTED_PREFIX}case-");
-        self.store
-            .chat_scan(CHAT_NAME, &prefix)
-            .ok()?
+        self.records
+            .recorded_with_prefix("case-")
             .into_iter()
-            .find_map(|(key, value)| {
-                let stored: MessageRef = serde_json::from_slice(&value).ok()?;
+            .find_map(|(key, stored)| {
                 (stored.message == parent.message)
-                    .then(|| key.strip_prefix(&prefix)?.parse().ok())
+                    .then(|| key.strip_prefix("case-")?.parse().ok())
                     .flatten()
             })
     }
@@ -711,7 +657,7 @@ impl ChatAdapter for DiscordChat {
         parent: &MessageRef,
         note: &ThreadNote,
     ) -> Result<(), ChatError> {
-        if self.recorded(key)?.is_some() {
+        if self.records.recorded(key)?.is_some() {
             return Ok(());
         }
         let thread = self.thread_of(parent).await?;
@@ -861,44 +807,10 @@ fn store_error(error: StoreError) -> ChatError {
     ChatError::Transient(format!("discord records in the store: {error}"))
 }
 
-/// Paces posts per channel: one per `interval`, allowing `burst` at once (a GCRA bucket).
-/// (The same shape as the Slack adapter's; each adapter owns its pace.)
-#[derive(Debug)]
-struct Pacer {
-    interval: Duration,
-    tolerance: Duration,
-    next: Mutex<HashMap<String, Instant>>,
-}
-
-impl Pacer {
-    fn new(interval: Duration, burst: u32) -> Pacer {
-        Pacer {
-            interval,
-            tolerance: interval * burst.saturating_sub(1),
-            next: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Waits for the channel's next slot (and takes it).
-    async fn wait(&self, channel: &str) {
-        let send_at = {
-            let mut next = lock(&self.next);
-            let now = Instant::now();
-            let theoretical = next.get(channel).copied().unwrap_or(now).max(now);
-            let earliest = theoretical
-                .checked_sub(self.tolerance)
-                .unwrap_or(now)
-                .max(now);
-            next.insert(channel.to_string(), theoretical + self.interval);
-            earliest
-        };
-        tokio::time::sleep_until(send_at).await;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::time::Instant;
 
     #[test]
     fn the_invite_asks_for_exactly_six_permissions() {

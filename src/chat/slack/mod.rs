@@ -34,12 +34,13 @@ use tokio_util::sync::CancellationToken;
 
 pub use api::{Identity, SlackApi};
 
+use crate::chat::delivery::{Pacer, PostRecords};
 use crate::chat::{ActionOutcome, ChatAdapter, ChatError, ChatEvent, MessageRef};
 use crate::config::{EscalationTarget, SlackSettings};
 use crate::domain::{
     reply_prefill, ActionKind, ActionRequest, Agent, Card, ChatAction, Payload, ThreadNote,
 };
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 use render::{FormMetadata, ReplyForm};
 
 /// The adapter's name in config and in the cases' chat refs.
@@ -61,10 +62,6 @@ const GROUP_CACHE_TTL: Duration = Duration::from_secs(300);
 const PACE_INTERVAL: Duration = Duration::from_secs(1);
 /// ...with a short burst, which Slack tolerates.
 const PACE_BURST: u32 = 3;
-
-/// Store key prefixes in the adapter's chat area.
-const POSTED_PREFIX: &str = "k/";
-const PENDING_PREFIX: &str = "p/";
 
 /// An escalation target as Slack sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +86,7 @@ pub struct SlackChat {
     targets: Vec<SlackTarget>,
     store: Store,
     pacer: Pacer,
+    records: PostRecords,
     names: Mutex<HashMap<String, String>>,
     /// The user groups `[permissions]` names (ids without the `slack-group:` prefix).
     permission_groups: Vec<String>,
@@ -133,6 +131,7 @@ impl SlackChat {
                     mention: target.mention.clone(),
                 })
                 .collect(),
+            records: PostRecords::new(store.clone(), CHAT_NAME),
             store,
             pacer: Pacer::new(PACE_INTERVAL, PACE_BURST),
             names: Mutex::new(HashMap::new()),
@@ -619,56 +618,6 @@ impl SlackChat {
         target.mention.clone()
     }
 
-    fn recorded(&self, key: &str) -> Result<Option<MessageRef>, ChatError> {
-        match self
-            .store
-            .chat_get(CHAT_NAME, &format!("{POSTED_PREFIX}{key}"))
-            .map_err(store_error)?
-        {
-            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|error| {
-                ChatError::Rejected(format!("bad slack record in the store: {error}"))
-            }),
-            None => Ok(None),
-        }
-    }
-
-    fn pending(&self, key: &str) -> Result<bool, ChatError> {
-        Ok(self
-            .store
-            .chat_get(CHAT_NAME, &format!("{PENDING_PREFIX}{key}"))
-            .map_err(store_error)?
-            .is_some())
-    }
-
-    async fn set_pending(&self, key: &str) -> Result<(), ChatError> {
-        self.store
-            .chat_put(CHAT_NAME, &format!("{PENDING_PREFIX}{key}"), b"1")
-            .await
-            .map_err(store_error)
-    }
-
-    async fn clear_pending(&self, key: &str) {
-        if let Err(error) = self
-            .store
-            .chat_remove(CHAT_NAME, &format!("{PENDING_PREFIX}{key}"))
-            .await
-        {
-            tracing::warn!(chat = CHAT_NAME, key, error = %error, "Cannot clear a posting marker");
-        }
-    }
-
-    async fn record(&self, key: &str, message: &MessageRef) -> Result<(), ChatError> {
-        let bytes = serde_json::to_vec(message).map_err(|error| {
-            ChatError::Rejected(format!("cannot encode a message ref: {error}"))
-        })?;
-        self.store
-            .chat_put(CHAT_NAME, &format!("{POSTED_PREFIX}{key}"), &bytes)
-            .await
-            .map_err(store_error)?;
-        self.clear_pending(key).await;
-        Ok(())
-    }
-
     /// Posts with the key's bookkeeping: found again if a previous attempt may have posted it,
     /// recorded once posted, the marker cleared when Slack certainly did not take it.
     async fn post_once(
@@ -678,11 +627,11 @@ impl SlackChat {
         thread: Option<(&str, &str)>,
         request: SlackApiChatPostMessageRequest,
     ) -> Result<MessageRef, ChatError> {
-        if let Some(message) = self.recorded(key)? {
+        if let Some(message) = self.records.recorded(key)? {
             tracing::debug!(chat = CHAT_NAME, key, "Already posted");
             return Ok(message);
         }
-        if self.pending(key)? {
+        if self.records.pending(key)? {
             let found = match thread {
                 Some((parent, text)) => self.api.find_in_thread(channel, parent, key, text).await?,
                 None => self.api.find_in_history(channel, key).await?,
@@ -694,11 +643,11 @@ impl SlackChat {
                     message: found.ts,
                     thread: None,
                 };
-                self.record(key, &message).await?;
+                self.records.record(key, &message).await?;
                 return Ok(message);
             }
         } else {
-            self.set_pending(key).await?;
+            self.records.set_pending(key).await?;
         }
         self.pacer.wait(channel).await;
         match self.api.post_message(&request).await {
@@ -708,7 +657,7 @@ impl SlackChat {
                     message: ts,
                     thread: None,
                 };
-                self.record(key, &message).await?;
+                self.records.record(key, &message).await?;
                 Ok(message)
             }
             Err(error) => {
@@ -717,7 +666,7 @@ impl SlackChat {
                     error,
                     ChatError::RateLimited { .. } | ChatError::Rejected(_)
                 ) {
-                    self.clear_pending(key).await;
+                    self.records.clear_pending(key).await;
                 }
                 Err(error)
             }
@@ -846,10 +795,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn store_error(error: StoreError) -> ChatError {
-    ChatError::Transient(format!("slack records in the store: {error}"))
-}
-
 fn log_listener_error(
     error: Box<dyn std::error::Error + Send + Sync>,
     _client: Arc<SlackClient<api::Connector>>,
@@ -859,59 +804,9 @@ fn log_listener_error(
     HttpStatusCode::OK
 }
 
-/// Paces posts per channel: one per `interval`, allowing `burst` at once (a GCRA bucket).
-#[derive(Debug)]
-struct Pacer {
-    interval: Duration,
-    tolerance: Duration,
-    next: Mutex<HashMap<String, Instant>>,
-}
-
-impl Pacer {
-    fn new(interval: Duration, burst: u32) -> Pacer {
-        Pacer {
-            interval,
-            tolerance: interval * burst.saturating_sub(1),
-            next: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Waits for the channel's next slot (and takes it).
-    async fn wait(&self, channel: &str) {
-        let send_at = {
-            let mut next = lock(&self.next);
-            let now = Instant::now();
-            let theoretical = next.get(channel).copied().unwrap_or(now).max(now);
-            let earliest = theoretical
-                .checked_sub(self.tolerance)
-                .unwrap_or(now)
-                .max(now);
-            next.insert(channel.to_string(), theoretical + self.interval);
-            earliest
-        };
-        tokio::time::sleep_until(send_at).await;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn pacer_allows_a_burst_then_one_per_interval() {
-        let pacer = Pacer::new(Duration::from_secs(1), 3);
-        let start = Instant::now();
-        let mut sent = Vec::new();
-        for _ in 0..6 {
-            pacer.wait("C1").await;
-            sent.push((Instant::now() - start).as_millis());
-        }
-        assert_eq!(sent, vec![0, 0, 0, 1000, 2000, 3000]);
-        // Another channel has its own pace.
-        let before = Instant::now();
-        pacer.wait("C2").await;
-        assert_eq!(Instant::now(), before);
-    }
 
     #[test]
     fn keys_name_their_case() {
