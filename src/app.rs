@@ -425,6 +425,21 @@ pub fn permissions_warning(settings: &Settings) -> Option<String> {
     ))
 }
 
+/// Signs in to every configured source and says how it went, one line per source (for
+/// `mentiondesk check`). Uses a throwaway store, so it works while the bot runs.
+pub async fn verify_sources(
+    settings: &Settings,
+) -> anyhow::Result<Vec<(String, Result<String, String>)>> {
+    let store = Store::temporary().context("cannot create a temporary store")?;
+    let sources = build_sources(settings, &store, &Overrides::default())?;
+    let mut results = Vec::with_capacity(sources.len());
+    for source in sources {
+        let outcome = source.verify().await.map_err(|error| error.to_string());
+        results.push((source.name().to_string(), outcome));
+    }
+    Ok(results)
+}
+
 fn build_sources(
     settings: &Settings,
     store: &Store,

@@ -392,6 +392,9 @@ fn check(path: &std::path::Path) -> ExitCode {
                 }
                 return ExitCode::FAILURE;
             }
+            if !check_sources(path, &settings) {
+                return ExitCode::FAILURE;
+            }
             if let Some(slack) = &settings.slack {
                 match check_slack(slack) {
                     Ok(line) => println!("{line}"),
@@ -429,6 +432,41 @@ fn check(path: &std::path::Path) -> ExitCode {
 }
 
 /// Calls Slack's `auth.test` with the bot token: a line to print, or the problem.
+/// Signs in to every source; prints one line each. False when any failed.
+fn check_sources(path: &std::path::Path, settings: &Settings) -> bool {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            return false;
+        }
+    };
+    let results = match runtime.block_on(mentiondesk::app::verify_sources(settings)) {
+        Ok(results) => results,
+        Err(error) => {
+            eprintln!("{}: {error:#}", path.display());
+            return false;
+        }
+    };
+    let mut all_ok = true;
+    for (index, (name, outcome)) in results.iter().enumerate() {
+        match outcome {
+            Ok(line) => println!("sources[{index}] ({name}): ok: {line}"),
+            Err(problem) => {
+                all_ok = false;
+                eprintln!(
+                    "{}: sources[{index}] ({name}): cannot sign in: {problem}",
+                    path.display()
+                );
+            }
+        }
+    }
+    all_ok
+}
+
 fn check_slack(slack: &config::SlackSettings) -> Result<String, String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -367,6 +367,14 @@ impl SourceClient for BlueskySource {
         }
     }
 
+    async fn verify(&self) -> Result<String, SourceError> {
+        let session = self.session().await?;
+        Ok(format!(
+            "signed in as @{} ({})",
+            session.handle, session.did
+        ))
+    }
+
     async fn fetch(&self, cursor: Option<&str>) -> Result<Fetched, SourceError> {
         let session = self.session().await?;
         let now = Utc::now();

@@ -460,6 +460,14 @@ impl SourceClient for MastodonSource {
         }
     }
 
+    async fn verify(&self) -> Result<String, SourceError> {
+        let setup = self.setup(&mut Budget::default()).await?;
+        Ok(format!(
+            "signed in as account {} on {}",
+            setup.account_id, setup.domain
+        ))
+    }
+
     async fn fetch(&self, cursor: Option<&str>) -> Result<Fetched, SourceError> {
         let mut position = Cursor::parse(cursor);
         let mut budget = Budget::default();

@@ -86,6 +86,10 @@ pub trait SourceClient: Send + Sync {
         network.default_reply_limit()
     }
 
+    /// Checks the credentials (signs in, reads the account) and says as whom, for
+    /// `mentiondesk check`. Sources without credentials say what they read.
+    async fn verify(&self) -> Result<String, SourceError>;
+
     /// Fetches what is new after `cursor` (`None`: first start).
     async fn fetch(&self, cursor: Option<&str>) -> Result<Fetched, SourceError>;
 

@@ -127,6 +127,18 @@ impl SourceClient for ReplaySource {
         self.settings.poll_interval
     }
 
+    async fn verify(&self) -> Result<String, SourceError> {
+        // A feed that does not exist yet is fine: lines are picked up once it appears.
+        let path = self.settings.path.display();
+        Ok(match tokio::fs::metadata(&self.settings.path).await {
+            Ok(_) => format!("reads {path}"),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                format!("will read {path} once it exists")
+            }
+            Err(error) => format!("cannot read {path} yet ({error}); it is retried while running"),
+        })
+    }
+
     async fn fetch(&self, cursor: Option<&str>) -> Result<Fetched, SourceError> {
         let start: usize = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
         let bytes = tokio::fs::read(&self.settings.path)

@@ -252,6 +252,33 @@ impl SourceClient for XSource {
         self.settings.poll_interval
     }
 
+    async fn verify(&self) -> Result<String, SourceError> {
+        // The bearer token reads the brand's account; the OAuth 1.0a keys are only used (and
+        // so only proven) by the first reply.
+        let path = format!("/2/users/{}", self.settings.user_id);
+        let response = self
+            .http
+            .get(self.url(&path))
+            .bearer_auth(self.settings.bearer_token.expose())
+            .send()
+            .await
+            .map_err(http::transport_error)?;
+        let user: serde_json::Value = check(response)
+            .await?
+            .json()
+            .await
+            .map_err(http::transport_error)?;
+        let username = user["data"]["username"].as_str().ok_or_else(|| {
+            SourceError::Rejected(format!(
+                "X did not return the user {}",
+                self.settings.user_id
+            ))
+        })?;
+        Ok(format!(
+            "bearer token reads @{username}; the OAuth keys are proven by the first reply"
+        ))
+    }
+
     async fn fetch(&self, cursor: Option<&str>) -> Result<Fetched, SourceError> {
         let now = Utc::now();
         let month = month_of(now);

@@ -215,7 +215,17 @@ pub struct Tx<'a> {
 impl Store {
     /// Opens (or creates) the store at `path`. Refuses a store written by a newer version.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let db = open_db(path)?;
+        Store::from_db(open_db(path)?, path)
+    }
+
+    /// A throwaway store that lives in memory and temp files until dropped (for `check`,
+    /// which builds sources without touching the real store a running bot may hold).
+    pub fn temporary() -> Result<Store, StoreError> {
+        let db = sled::Config::new().temporary(true).open()?;
+        Store::from_db(db, Path::new("(temporary)"))
+    }
+
+    fn from_db(db: sled::Db, path: &Path) -> Result<Store, StoreError> {
         let store = Store {
             meta: db.open_tree("meta")?,
             cases: db.open_tree("cases")?,

@@ -131,3 +131,63 @@ fn version_and_help_read_well() {
         assert!(help.contains(expected), "{help}");
     }
 }
+
+#[tokio::test]
+async fn check_signs_in_to_every_source_and_names_the_one_that_fails() {
+    use crate::fakes::{bluesky::FakePds, mastodon::MastodonFake, x::FakeX};
+
+    let mastodon = MastodonFake::start().await;
+    let bluesky = FakePds::start().await;
+    let x = FakeX::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("mentions.jsonl"), "").unwrap();
+    let good = format!(
+        "{}{}{}{}",
+        crate::helpers::test_config(dir.path(), ""),
+        mastodon.source_toml("mastodon-social"),
+        bluesky.source_toml("bsky"),
+        x.source_toml("x", "")
+    );
+    let path = dir.path().join("good.toml");
+    std::fs::write(&path, &good).unwrap();
+    let run = |path: std::path::PathBuf| {
+        tokio::task::spawn_blocking(move || {
+            mentiondesk(&["check", "--config", path.to_str().unwrap()])
+        })
+    };
+    let output = run(path).await.unwrap();
+    let stdout = text(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}\n{stdout}",
+        text(&output.stderr)
+    );
+    assert!(stdout.contains("sources[0] (demo): ok: reads "), "{stdout}");
+    assert!(
+        stdout.contains("sources[1] (mastodon-social): ok: signed in as account"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("sources[2] (bsky): ok: signed in as @acme.bsky.social"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("sources[3] (x): ok: bearer token reads @AcmeSupport"),
+        "{stdout}"
+    );
+
+    let bad = good.replace("token-acme", "token-wrong");
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, bad).unwrap();
+    let output = run(path).await.unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("sources[1] (mastodon-social): cannot sign in: HTTP 401"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("token-wrong"),
+        "the token is never printed"
+    );
+}

@@ -157,6 +157,7 @@ impl FakeX {
             windows.insert("create", Window::new(100, Duration::from_secs(15 * 60)));
         }
         let router = Router::new()
+            .route("/2/users/{id}", get(user))
             .route("/2/users/{id}/mentions", get(mentions))
             .route("/2/users/{id}/tweets", get(user_tweets))
             .route("/2/tweets", post(create))
@@ -595,6 +596,29 @@ async fn mentions(
         status: response.status().as_u16(),
     });
     response
+}
+
+/// `GET /2/users/:id`: the user object (bearer token), or X's not-found problem.
+async fn user(
+    State(state): State<Arc<XState>>,
+    Path(user_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !bearer_ok(&headers) {
+        return unauthorized();
+    }
+    match state.users.lock().unwrap().get(&user_id) {
+        Some(user) => (StatusCode::OK, Json(json!({ "data": user }))).into_response(),
+        None => (
+            StatusCode::OK,
+            Json(json!({ "errors": [{
+                "value": user_id, "detail": format!("Could not find user with id: [{user_id}]."),
+                "title": "Not Found Error", "resource_type": "user", "parameter": "id",
+                "resource_id": user_id, "type": "https://api.twitter.com/2/problems/resource-not-found"
+            }] })),
+        )
+            .into_response(),
+    }
 }
 
 async fn user_tweets(
