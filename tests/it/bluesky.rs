@@ -392,9 +392,10 @@ async fn a_spent_rate_limit_budget_is_waited_out_not_hammered() {
         "@acme.bsky.social the app crashes on login again, useless",
     );
     app.wait_for("mentions", |m| cards(m).len() == 2).await;
-    // Polling every 50ms, an impatient client would have been refused ~20 times.
+    // Polling every 50ms, an impatient client would have been refused ~20 times. (Zero is
+    // possible on a slow machine: the one-second window can roll over before the next poll.)
     let refused = pds.rate_limited();
-    assert!((1..=2).contains(&refused), "refused {refused} times");
+    assert!(refused <= 2, "refused {refused} times");
 }
 
 #[tokio::test]
