@@ -220,12 +220,9 @@ impl Application {
             self.outbox.clone(),
         );
         if self.settings.sla.enabled {
-            let policy = SlaPolicy {
-                first_response: chrono::Duration::from_std(self.settings.sla.first_response)
-                    .context("sla.first_response is too long")?,
-                warning_at: self.settings.sla.warning_at,
-            };
-            let mut scheduler = Scheduler::new(self.store.clone(), self.outbox.clone(), policy);
+            let policy = SlaPolicy::from_settings(&self.settings)?;
+            let mut scheduler =
+                Scheduler::new(self.store.clone(), self.outbox.clone(), policy.clone());
             pipeline = pipeline.with_sla(policy, scheduler.handle());
             let stopping = shutdown.clone();
             // Rebuilding the clocks reads every case (seconds for a million): do it off the
@@ -262,7 +259,10 @@ impl Application {
         intake.spawn(actions.run(event_rx));
 
         let chat_executors = self.chats.iter().map(|chat| -> Arc<dyn Executor> {
-            Arc::new(ChatExecutor::new(chat.clone(), self.store.clone()))
+            Arc::new(
+                ChatExecutor::new(chat.clone(), self.store.clone())
+                    .with_repeat_within(self.settings.customers.repeat_within),
+            )
         });
         let reply_executors = self.sources.iter().map(|source| -> Arc<dyn Executor> {
             Arc::new(ReplyExecutor::new(

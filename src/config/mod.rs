@@ -166,6 +166,7 @@ const SECTIONS: &[&str] = &[
     "runtime",
     "sla",
     "permissions",
+    "customers",
 ];
 
 /// The sections that could be read, before the cross-field checks.
@@ -202,6 +203,7 @@ pub(crate) struct Parts {
     pub(crate) sla: Option<SlaSettings>,
     pub(crate) permissions_present: bool,
     pub(crate) permissions: Option<PermissionsSettings>,
+    pub(crate) customers: Option<CustomerSettings>,
 }
 
 impl Parts {
@@ -240,6 +242,7 @@ impl Parts {
             } else {
                 None
             },
+            customers: self.customers?,
         })
     }
 }
@@ -314,6 +317,7 @@ fn read_parts(
         parts.permissions_present = true;
         parts.permissions = section(value, "permissions", report);
     }
+    parts.customers = section_or_default(take("customers", report), "customers", report);
     parts
 }
 

@@ -60,6 +60,18 @@ pub const DEFAULT_FIRST_RESPONSE: Duration = Duration::from_secs(60 * 60);
 pub const DEFAULT_HEALTH_NOTICE_AFTER: Duration = Duration::from_secs(5 * 60);
 /// Default share of the first-response target after which the warning is threaded.
 pub const DEFAULT_SLA_WARNING_AT: f32 = 0.75;
+/// Default next-response target (after the customer writes again).
+pub const DEFAULT_NEXT_RESPONSE: Duration = Duration::from_secs(60 * 60);
+/// Default working days of `[sla.business_hours]`.
+pub const DEFAULT_BUSINESS_DAYS: &[&str] = &["mon", "tue", "wed", "thu", "fri"];
+/// Every weekday name `[sla.business_hours].days` accepts, Monday first.
+pub const WEEKDAYS: &[&str] = &["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+/// Default opening time of `[sla.business_hours]`.
+pub const DEFAULT_OPENS: &str = "09:00";
+/// Default closing time of `[sla.business_hours]`.
+pub const DEFAULT_CLOSES: &str = "17:00";
+/// Default window in which a customer's second case is flagged as a repeat.
+pub const DEFAULT_REPEAT_WITHIN: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -102,6 +114,9 @@ pub struct Settings {
     /// Who may reply publicly, escalate and resolve; `None` (no section) lets everyone.
     #[serde(default)]
     pub permissions: Option<PermissionsSettings>,
+    /// What cards say about the customer's other cases.
+    #[serde(default)]
+    pub customers: CustomerSettings,
 }
 
 impl Settings {
@@ -525,6 +540,20 @@ pub struct SlaSettings {
     /// The share of `first_response` after which a warning is threaded (0 < x < 1).
     #[serde(default = "default_sla_warning_at")]
     pub warning_at: f32,
+    /// How soon the brand should answer again after the customer follows up on a case it
+    /// already answered.
+    #[serde(default = "default_next_response", with = "duration")]
+    pub next_response: Duration,
+    /// The escalation target (its `id`) a case is escalated to when a deadline passes, and that
+    /// new complaints arriving outside business hours go to.
+    #[serde(default)]
+    pub on_call: Option<String>,
+    /// When the team works; without it every hour counts.
+    #[serde(default)]
+    pub business_hours: Option<BusinessHoursSettings>,
+    /// Targets for some cases, by network, source and triage label; the first match wins.
+    #[serde(default)]
+    pub routes: Vec<SlaRoute>,
 }
 
 impl Default for SlaSettings {
@@ -533,6 +562,71 @@ impl Default for SlaSettings {
             enabled: true,
             first_response: DEFAULT_FIRST_RESPONSE,
             warning_at: DEFAULT_SLA_WARNING_AT,
+            next_response: DEFAULT_NEXT_RESPONSE,
+            on_call: None,
+            business_hours: None,
+            routes: Vec::new(),
+        }
+    }
+}
+
+/// `[sla.business_hours]`: SLA clocks count only this time.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessHoursSettings {
+    /// IANA time zone name ("Europe/Berlin"); hours and holidays are in it.
+    pub timezone: String,
+    /// Working days: `mon` … `sun`.
+    #[serde(default = "default_business_days")]
+    pub days: Vec<String>,
+    /// Opening time, "HH:MM".
+    #[serde(default = "default_opens")]
+    pub opens: String,
+    /// Closing time, "HH:MM", after `opens`.
+    #[serde(default = "default_closes")]
+    pub closes: String,
+    /// Dates without work, "YYYY-MM-DD".
+    #[serde(default)]
+    pub holidays: Vec<String>,
+}
+
+/// One `[[sla.routes]]` table: other targets for the cases it matches. A route matches a case
+/// when every key it sets matches (network, the source's name, the opening post's triage
+/// label); keys it leaves out match anything.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaRoute {
+    /// `bluesky`, `mastodon` or `x`.
+    #[serde(default)]
+    pub network: Option<String>,
+    /// A `[[sources]]` name.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// A triage label (`complaint`, `question`, ...).
+    #[serde(default)]
+    pub label: Option<String>,
+    /// The first-response target for these cases (default: `[sla].first_response`).
+    #[serde(default, with = "optional_duration")]
+    pub first_response: Option<Duration>,
+    /// The next-response target for these cases (default: `[sla].next_response`).
+    #[serde(default, with = "optional_duration")]
+    pub next_response: Option<Duration>,
+}
+
+/// `[customers]`: the customer context on cards.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerSettings {
+    /// A case opened within this long after another by the same customer is flagged as a
+    /// repeat on its card; "0s" turns the flag off.
+    #[serde(default = "default_repeat_within", with = "duration")]
+    pub repeat_within: Duration,
+}
+
+impl Default for CustomerSettings {
+    fn default() -> Self {
+        Self {
+            repeat_within: DEFAULT_REPEAT_WITHIN,
         }
     }
 }
@@ -571,6 +665,29 @@ fn default_first_response() -> Duration {
 
 fn default_sla_warning_at() -> f32 {
     DEFAULT_SLA_WARNING_AT
+}
+
+fn default_next_response() -> Duration {
+    DEFAULT_NEXT_RESPONSE
+}
+
+fn default_business_days() -> Vec<String> {
+    DEFAULT_BUSINESS_DAYS
+        .iter()
+        .map(|&day| day.to_owned())
+        .collect()
+}
+
+fn default_opens() -> String {
+    DEFAULT_OPENS.to_owned()
+}
+
+fn default_closes() -> String {
+    DEFAULT_CLOSES.to_owned()
+}
+
+fn default_repeat_within() -> Duration {
+    DEFAULT_REPEAT_WITHIN
 }
 
 fn default_store_path() -> PathBuf {
@@ -671,5 +788,17 @@ mod duration {
                 "invalid duration \"{text}\" ({error}): write it like \"30s\", \"15m\" or \"1h\""
             ))
         })
+    }
+}
+
+mod optional_duration {
+    use std::time::Duration;
+
+    use serde::Deserializer;
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        super::duration::deserialize(deserializer).map(Some)
     }
 }

@@ -135,9 +135,25 @@ pub enum EventKind {
     SlaWarning {
         /// When it is due.
         due_at: DateTime<Utc>,
+        /// The owner then, mentioned in the note (the channel is, when nobody owns the case).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<Agent>,
     },
     /// The first-response deadline passed.
     SlaBreached {
+        /// When it was due.
+        due_at: DateTime<Utc>,
+    },
+    /// The next-response deadline (after a follow-up by the customer) is near.
+    NextResponseWarning {
+        /// When it is due.
+        due_at: DateTime<Utc>,
+        /// The owner then, mentioned in the note.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<Agent>,
+    },
+    /// The next-response deadline passed.
+    NextResponseBreached {
         /// When it was due.
         due_at: DateTime<Utc>,
     },
@@ -154,11 +170,60 @@ pub struct ThreadNote {
     pub at: DateTime<Utc>,
     /// A link (the customer's post, our reply).
     pub link: Option<String>,
+    /// Someone to notify with the note (an SLA warning): each chat renders its own mention.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mention: Option<NoteMention>,
+}
+
+/// Whom a note notifies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum NoteMention {
+    /// An agent, by chat-qualified id (`slack:U123`, `discord:123`, `console:ana`); a chat
+    /// mentions ids of its own and shows the name otherwise.
+    Agent {
+        /// The chat-qualified id.
+        id: String,
+        /// The name.
+        name: String,
+    },
+    /// Whoever is in the channel (Slack `<!here>`, Discord `@here`).
+    Channel,
+}
+
+impl NoteMention {
+    /// The mention for a case's owner, or the channel when nobody owns it.
+    pub fn owner_or_channel(owner: Option<&Agent>) -> NoteMention {
+        match owner {
+            Some(agent) => NoteMention::Agent {
+                id: agent.id.clone(),
+                name: agent.name.clone(),
+            },
+            None => NoteMention::Channel,
+        }
+    }
+
+    /// The agent's id within `chat` (`U123` for `slack:U123` in `slack`), if it is one of it.
+    pub fn id_in(&self, chat: &str) -> Option<&str> {
+        match self {
+            NoteMention::Agent { id, .. } => id
+                .strip_prefix(chat)
+                .and_then(|rest| rest.strip_prefix(':'))
+                .filter(|rest| !rest.is_empty()),
+            NoteMention::Channel => None,
+        }
+    }
 }
 
 impl CaseEvent {
     /// The thread note for this event. Quotes are PII masked: threads are read by the whole team.
     pub fn note(&self) -> ThreadNote {
+        let mention = match &self.kind {
+            EventKind::SlaWarning { owner, .. } | EventKind::NextResponseWarning { owner, .. } => {
+                Some(NoteMention::owner_or_channel(owner.as_ref()))
+            }
+            _ => None,
+        };
         let (text, by, link) = match &self.kind {
             EventKind::Opened {
                 author_handle,
@@ -255,7 +320,7 @@ impl CaseEvent {
                 None,
                 Some(url.clone()),
             ),
-            EventKind::SlaWarning { due_at } => (
+            EventKind::SlaWarning { due_at, .. } => (
                 format!(
                     "First response due at {} UTC",
                     due_at.format("%Y-%m-%d %H:%M")
@@ -271,12 +336,29 @@ impl CaseEvent {
                 None,
                 None,
             ),
+            EventKind::NextResponseWarning { due_at, .. } => (
+                format!(
+                    "The customer wrote again: next response due at {} UTC",
+                    due_at.format("%Y-%m-%d %H:%M")
+                ),
+                None,
+                None,
+            ),
+            EventKind::NextResponseBreached { due_at } => (
+                format!(
+                    "Next response overdue since {} UTC",
+                    due_at.format("%Y-%m-%d %H:%M")
+                ),
+                None,
+                None,
+            ),
         };
         ThreadNote {
             text,
             by: by.map(|agent| agent.name.clone()),
             at: self.at,
             link,
+            mention,
         }
     }
 }
@@ -307,13 +389,16 @@ mod tests {
             at: at(),
             kind: kind.clone(),
         };
+        let mut note = event.note();
+        note.mention = None;
         let expected = ThreadNote {
             text: text.to_string(),
             by: by.map(str::to_string),
             at: at(),
             link: link.map(str::to_string),
+            mention: None,
         };
-        assert_eq!(event.note(), expected, "{kind:?}");
+        assert_eq!(note, expected, "{kind:?}");
     }
 
     #[test]
@@ -473,7 +558,10 @@ mod tests {
             Some(url),
         );
         check(
-            EventKind::SlaWarning { due_at: due },
+            EventKind::SlaWarning {
+                due_at: due,
+                owner: None,
+            },
             "First response due at 2026-03-02 10:05 UTC",
             None,
             None,
@@ -481,6 +569,21 @@ mod tests {
         check(
             EventKind::SlaBreached { due_at: due },
             "First response overdue since 2026-03-02 10:05 UTC",
+            None,
+            None,
+        );
+        check(
+            EventKind::NextResponseWarning {
+                due_at: due,
+                owner: None,
+            },
+            "The customer wrote again: next response due at 2026-03-02 10:05 UTC",
+            None,
+            None,
+        );
+        check(
+            EventKind::NextResponseBreached { due_at: due },
+            "Next response overdue since 2026-03-02 10:05 UTC",
             None,
             None,
         );
@@ -506,5 +609,43 @@ mod tests {
             .expect("a quote");
         assert_eq!(quoted.chars().count(), NOTE_QUOTE_MAX);
         assert!(quoted.ends_with('…'));
+    }
+
+    #[test]
+    fn warnings_mention_the_owner_or_the_channel() {
+        let due = Utc.with_ymd_and_hms(2026, 3, 2, 10, 5, 0).unwrap();
+        let note = |kind| {
+            CaseEvent {
+                case: CaseId(7),
+                seq: 2,
+                at: at(),
+                kind,
+            }
+            .note()
+            .mention
+        };
+        let owned = note(EventKind::SlaWarning {
+            due_at: due,
+            owner: Some(ana()),
+        })
+        .unwrap();
+        assert_eq!(
+            owned,
+            NoteMention::Agent {
+                id: "slack:U-ana".to_string(),
+                name: "Ana".to_string()
+            }
+        );
+        assert_eq!(owned.id_in("slack"), Some("U-ana"));
+        assert_eq!(owned.id_in("discord"), None);
+        assert_eq!(owned.id_in("slac"), None);
+        assert_eq!(
+            note(EventKind::NextResponseWarning {
+                due_at: due,
+                owner: None
+            }),
+            Some(NoteMention::Channel)
+        );
+        assert_eq!(note(EventKind::SlaBreached { due_at: due }), None);
     }
 }

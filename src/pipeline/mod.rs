@@ -33,6 +33,8 @@ pub struct IngestReport {
     pub skipped: usize,
     /// The cases opened, as stored.
     pub opened_cases: Vec<Case>,
+    /// Cases whose next-response clock started (a follow-up by an answered customer).
+    pub clocks_started: Vec<Case>,
 }
 
 /// The pipeline task's state.
@@ -107,7 +109,16 @@ impl Pipeline {
 
     /// Stores a round of batches in one transaction and flushes it.
     pub async fn ingest(&self, round: &[SourceBatch]) -> Result<IngestReport, StoreError> {
-        let now = Utc::now();
+        self.ingest_at(round, Utc::now()).await
+    }
+
+    /// `ingest` with "now" given: the time cases open and clocks start (tests pick a Friday
+    /// evening).
+    pub async fn ingest_at(
+        &self,
+        round: &[SourceBatch],
+        now: DateTime<Utc>,
+    ) -> Result<IngestReport, StoreError> {
         let report = self.store.transact(|tx| {
             let mut report = IngestReport::default();
             for batch in round {
@@ -124,7 +135,7 @@ impl Pipeline {
         if report.opened + report.joined > 0 {
             self.outbox.wake_all();
         }
-        for case in &report.opened_cases {
+        for case in report.opened_cases.iter().chain(&report.clocks_started) {
             self.scheduler.watch(case);
         }
         Ok(report)
@@ -169,7 +180,12 @@ impl Pipeline {
                 }
             };
             match apply(&case, command, now) {
-                Ok(transition) => {
+                Ok(mut transition) => {
+                    if let Some(policy) = &self.sla {
+                        if policy.start_next_response(&mut transition.case) {
+                            report.clocks_started.push(transition.case.clone());
+                        }
+                    }
                     tx.put_case(&transition.case)?;
                     tx.append_events(&transition.events)?;
                     self.outbox
@@ -196,7 +212,19 @@ impl Pipeline {
         }
         let id = tx.next_case_id()?;
         let mut opened = Case::open(id, mention.clone(), triage.clone(), now);
-        opened.case.first_response_due = self.sla.map(|policy| policy.due_at(now));
+        if let Some(policy) = &self.sla {
+            policy.start_first_response(&mut opened.case);
+            // Out of hours, a new complaint also goes to the on-call target at once.
+            if let Some(escalate) = policy.out_of_hours_escalation(now) {
+                crate::scheduler::escalate_in(
+                    tx,
+                    &mut opened.case,
+                    &mut opened.events,
+                    escalate,
+                    now,
+                )?;
+            }
+        }
         tx.put_case(&opened.case)?;
         tx.append_events(&opened.events)?;
         tx.add_author_case(&opened.case)?;

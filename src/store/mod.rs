@@ -378,13 +378,15 @@ impl Store {
             &codec::author_key(case.network, &case.customer.id),
         )?
         .unwrap_or_default();
-        let mut earlier = Vec::new();
+        let mut context = CustomerContext::default();
         for id in ids.into_iter().filter(|&id| id < case.id.0) {
             if let Some(other) = self.case(CaseId(id))? {
-                earlier.push((other.id, other.state));
+                context.earlier.push((other.id, other.state));
+                context.earlier_opened.push(other.opened_at);
+                context.last_cards = other.chat_refs;
             }
         }
-        Ok(CustomerContext { earlier })
+        Ok(context)
     }
 
     /// Stores an adapter's value under (chat, key), durably.

@@ -46,8 +46,8 @@ use crate::chat::delivery::{Pacer, PostRecords};
 use crate::chat::{ActionOutcome, ChatAdapter, ChatError, ChatEvent, MessageRef};
 use crate::config::{DiscordSettings, EscalationTarget, DEFAULT_DISCORD_BASE_URL};
 use crate::domain::{
-    reply_prefill, ActionKind, ActionRequest, Agent, Card, CardKind, ChatAction, Payload,
-    ThreadNote,
+    reply_prefill, ActionKind, ActionRequest, Agent, Card, CardKind, ChatAction, NoteMention,
+    Payload, ThreadNote,
 };
 use crate::store::{Store, StoreError};
 use render::ReplyForm;
@@ -662,9 +662,20 @@ impl ChatAdapter for DiscordChat {
         }
         let thread = self.thread_of(parent).await?;
         let text = render::note_text(note);
+        // Only an SLA warning pings: its owner, or whoever is here when nobody owns the case.
+        let mut allowed = CreateAllowedMentions::new().empty_users().empty_roles();
+        match &note.mention {
+            Some(NoteMention::Channel) => allowed = allowed.everyone(true),
+            Some(mention) => {
+                if let Some(user) = render::note_user(mention) {
+                    allowed = allowed.users([serenity::all::UserId::new(user)]);
+                }
+            }
+            None => {}
+        }
         let message = CreateMessage::new()
             .content(text.clone())
-            .allowed_mentions(CreateAllowedMentions::new().empty_users().empty_roles());
+            .allowed_mentions(allowed);
         self.post_once(key, thread, Mine::Note(&text), message)
             .await
             .map(|_| ())

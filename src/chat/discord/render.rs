@@ -11,7 +11,9 @@ use serenity::all::{
     CreateEmbedFooter, CreateInputText, CreateModal, InputTextStyle,
 };
 
-use crate::domain::{ActionKind, ButtonStyle, Card, CardKind, CaseState, Network, ThreadNote};
+use crate::domain::{
+    ActionKind, ButtonStyle, Card, CardKind, CaseState, Network, NoteMention, ThreadNote,
+};
 
 /// Embed title, in characters.
 pub const TITLE_MAX: usize = 256;
@@ -118,16 +120,40 @@ pub fn card_message(card: &Card, footer: &str, mention: Option<&str>) -> CardMes
     state.push_str(&format!(" · opened <t:{}:R>", card.opened_at.timestamp()));
     fields.push(("Owner and state".into(), state, false));
     if card.overdue {
-        fields.push(("SLA".into(), "first response overdue".into(), true));
+        let which = if card.first_response_due.is_none() && card.next_response_due.is_some() {
+            "next response"
+        } else {
+            "first response"
+        };
+        fields.push(("SLA".into(), format!("{which} overdue"), true));
     } else if let Some(due) = card.first_response_due {
         fields.push((
             "SLA".into(),
             format!("first response due <t:{}:R>", due.timestamp()),
             true,
         ));
+    } else if let Some(due) = card.next_response_due {
+        fields.push((
+            "SLA".into(),
+            format!("next response due <t:{}:R>", due.timestamp()),
+            true,
+        ));
     }
     if let Some(context) = &card.context {
         fields.push(("Customer".into(), escape(context), false));
+    }
+    if let Some(repeat) = &card.repeat {
+        // A message link needs the server id, which the bot does not keep: the last case is
+        // named, not linked.
+        fields.push((
+            "Repeat".into(),
+            format!(
+                "🔁 {} · last case {}",
+                escape(&repeat.text),
+                repeat.last_case
+            ),
+            false,
+        ));
     }
     let mut fields: Vec<(String, String, bool)> = fields
         .into_iter()
@@ -223,6 +249,14 @@ pub fn action_rows(card: &Card) -> Vec<CreateActionRow> {
 /// A thread note as message content: who (when the note doesn't already say), what, the link.
 pub fn note_text(note: &ThreadNote) -> String {
     let mut text = String::new();
+    match &note.mention {
+        Some(NoteMention::Channel) => text.push_str("@here "),
+        Some(mention @ NoteMention::Agent { name, .. }) => match note_user(mention) {
+            Some(id) => text.push_str(&format!("<@{id}> ")),
+            None => text.push_str(&format!("@{} ", escape(name))),
+        },
+        None => {}
+    }
     if let Some(by) = note.by.as_deref().filter(|by| !note.text.contains(*by)) {
         text.push_str(&format!("**{}**: ", escape(by)));
     }
@@ -238,6 +272,14 @@ pub fn note_text(note: &ThreadNote) -> String {
         text.push_str(&link);
     }
     text
+}
+
+/// The Discord user a note mentions, if it mentions one of this chat's users.
+pub fn note_user(mention: &NoteMention) -> Option<u64> {
+    mention
+        .id_in("discord")
+        .and_then(|id| id.parse::<u64>().ok())
+        .filter(|id| *id > 0)
 }
 
 /// The name of a card's thread.

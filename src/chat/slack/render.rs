@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use slack_morphism::prelude::*;
 
-use crate::domain::{ActionKind, ButtonStyle, Card, CardKind, Network, ThreadNote};
+use crate::domain::{ActionKind, ButtonStyle, Card, CardKind, Network, NoteMention, ThreadNote};
 
 /// Header block text, in characters.
 pub const HEADER_MAX: usize = 150;
@@ -99,6 +99,15 @@ pub fn card_message(card: &Card, mention: Option<&str>) -> CardMessage {
     if let Some(context) = &card.context {
         blocks.push(context_block(&escape(context)));
     }
+    if let Some(repeat) = &card.repeat {
+        // Slack permalinks need the workspace's domain, which the bot does not know: the last
+        // case is named, not linked.
+        blocks.push(context_block(&format!(
+            ":repeat: {} · last case {}",
+            escape(&repeat.text),
+            repeat.last_case
+        )));
+    }
     blocks.push(context_block(&state_line(card)));
     if let Some(actions) = actions_block(card) {
         blocks.push(actions);
@@ -113,6 +122,16 @@ pub fn card_message(card: &Card, mention: Option<&str>) -> CardMessage {
 /// A thread note as mrkdwn text: who (when the note doesn't already say), what, and the link.
 pub fn note_text(note: &ThreadNote) -> String {
     let mut text = String::new();
+    match &note.mention {
+        Some(NoteMention::Channel) => text.push_str("<!here> "),
+        Some(mention @ NoteMention::Agent { name, .. }) => match mention.id_in("slack") {
+            Some(id) if id.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+                text.push_str(&format!("<@{id}> "))
+            }
+            _ => text.push_str(&format!("@{} ", escape(name))),
+        },
+        None => {}
+    }
     if let Some(by) = note.by.as_deref().filter(|by| !note.text.contains(*by)) {
         text.push_str(&format!("*{}*: ", escape(by)));
     }

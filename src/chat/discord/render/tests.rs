@@ -46,6 +46,8 @@ fn sample_card() -> Card {
         opened_at: opened(),
         first_response_due: Some(Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap()),
         overdue: false,
+        next_response_due: None,
+        repeat: None,
         buttons: vec![
             button(ActionKind::Claim, ButtonStyle::Primary),
             button(ActionKind::Reply, ButtonStyle::Default),
@@ -296,6 +298,7 @@ fn notes_name_who_and_link_without_embeds() {
                 by: Some("Ana".into()),
                 at,
                 link: None,
+                mention: None,
             },
             "Claimed by Ana",
         ),
@@ -305,6 +308,7 @@ fn notes_name_who_and_link_without_embeds() {
                 by: Some("Bo".into()),
                 at,
                 link: Some("https://bsky.app/p/1".into()),
+                mention: None,
             },
             "**Bo**: replied publicly <https://bsky.app/p/1>",
         ),
@@ -314,6 +318,7 @@ fn notes_name_who_and_link_without_embeds() {
                 by: None,
                 at,
                 link: Some("javascript:x".into()),
+                mention: None,
             },
             "",
         ),
@@ -370,4 +375,56 @@ fn the_escalate_modal_lists_the_targets() {
     assert!(target.get("value").map_or(true, Value::is_null));
     let one = serde_json::to_value(escalate_modal("escalate:7:3", &targets[..1])).unwrap();
     assert_eq!(one["components"][0]["components"][0]["value"], "tier2");
+}
+
+#[test]
+fn sla_warnings_mention_the_discord_owner_or_here() {
+    let note = |mention| ThreadNote {
+        text: "Next response overdue".to_string(),
+        by: None,
+        at: opened(),
+        link: None,
+        mention: Some(mention),
+    };
+    let agent = |id: &str| NoteMention::Agent {
+        id: id.to_string(),
+        name: "Ana".to_string(),
+    };
+    for (mention, expected, user) in [
+        (
+            agent("discord:80351110224678912"),
+            "<@80351110224678912> Next",
+            Some(80351110224678912),
+        ),
+        (agent("slack:U0ANA"), "@Ana Next", None),
+        (agent("discord:abc"), "@Ana Next", None),
+        (NoteMention::Channel, "@here Next", None),
+    ] {
+        assert!(
+            note_text(&note(mention.clone())).starts_with(expected),
+            "{mention:?}"
+        );
+        assert_eq!(note_user(&mention), user);
+    }
+}
+
+#[test]
+fn a_repeat_customer_and_a_next_response_show_as_fields() {
+    let mut card = sample_card();
+    card.first_response_due = None;
+    card.next_response_due = Some(opened());
+    card.repeat = Some(crate::domain::RepeatFlag {
+        text: "repeat customer: 2nd case in 7 days".to_string(),
+        last_case: CaseId(5),
+        last_cards: Default::default(),
+    });
+    let (embed, _) = json(&card_message(&card, "case-7", None));
+    assert_eq!(
+        field(&embed, "Repeat"),
+        "🔁 repeat customer\\: 2nd case in 7 days · last case #5"
+    );
+    assert!(field(&embed, "SLA").starts_with("next response due <t:"));
+    card.overdue = true;
+    let (embed, _) = json(&card_message(&card, "case-7", None));
+    assert_eq!(field(&embed, "SLA"), "next response overdue");
 }
