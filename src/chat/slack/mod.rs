@@ -13,6 +13,10 @@
 //! - a modal submit waits briefly for the engine so that a validation error can keep the modal
 //!   open (`response_action: errors`).
 //!
+//! `/mentiondesk queue | mine | stats` (`slash_commands` envelopes) is answered privately in the
+//! ack, from `chat::commands`. In HTTP mode (`signing_secret`, see `http.rs`) the same handlers
+//! serve signed requests on `[http].listen` instead of envelopes.
+//!
 //! Posting is idempotent on the key the outbox gives: each post carries the key in Slack message
 //! `metadata`, and the adapter records the key before and after posting in the store's chat
 //! area. A key that was being posted when the process died is looked up in the channel's history
