@@ -727,6 +727,18 @@ async fn slash_commands_answer_over_http_mode_too() {
     let answer: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(answer["response_type"], "ephemeral");
     assert!(answer["text"].as_str().unwrap().contains("@jo"), "{answer}");
+    // Slack's periodic certificate check of the command URL.
+    let (status, _) = slack
+        .deliver_signed(
+            &app.http,
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            "ssl_check=1&token=verification-token",
+            0,
+            crate::fakes::slack::SIGNING_SECRET,
+        )
+        .await;
+    assert_eq!(status, 200);
 }
 
 // --- Thread notes after a crash, and the reply limit. ---

@@ -190,6 +190,10 @@ async fn commands(
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.into_owned())
     };
+    // Slack checks the certificate of a command URL now and then with `ssl_check=1`.
+    if field("ssl_check").as_deref() == Some("1") {
+        return StatusCode::OK.into_response();
+    }
     let (Some(team), Some(channel), Some(user), Some(command), Some(response_url), Some(trigger)) = (
         field("team_id"),
         field("channel_id"),
