@@ -354,28 +354,14 @@ impl SlackChat {
         });
         let workspace = self.workspace_url(Some(NAME_LOOKUP_TIMEOUT)).await;
         let name = event.command.to_string();
-        let render = move |answered: Result<
-            Result<commands::CommandAnswer, crate::store::StoreError>,
-            tokio::task::JoinError,
-        >,
-                           workspace: Option<String>| match answered {
-            Ok(Ok(answer)) => render::command_text(&answer, &name, workspace.as_deref()),
-            Ok(Err(error)) => {
-                tracing::error!(chat = CHAT_NAME, error = %error, "Cannot read cases for a command");
-                "mentiondesk cannot read its cases right now. Try again.".to_string()
-            }
-            Err(error) => {
-                tracing::error!(chat = CHAT_NAME, error = %error, "A command failed");
-                "mentiondesk could not answer that. Try again.".to_string()
-            }
-        };
         let mut answering = answering;
         match tokio::time::timeout(COMMAND_ANSWER_TIMEOUT, &mut answering).await {
-            Ok(answered) => command_response(&render(answered, workspace)),
+            Ok(answered) => command_response(&command_reply(answered, &name, workspace)),
             Err(_) => {
                 let chat = self.clone();
                 tokio::spawn(async move {
-                    let text = render(answering.await, chat.workspace_url(None).await);
+                    let workspace = chat.workspace_url(None).await;
+                    let text = command_reply(answering.await, &name, workspace);
                     if let Err(error) = chat.api.post_ephemeral(&channel, &user, &text).await {
                         tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot send a command's answer");
                     }
@@ -893,6 +879,28 @@ fn fallback_name(user: &SlackBasicUserInfo) -> String {
         .or_else(|| user.username.clone())
         .filter(|name| !name.trim().is_empty())
         .unwrap_or_else(|| user.id.to_string())
+}
+
+/// The text answering a command, or what went wrong in words for the person.
+fn command_reply(
+    answered: Result<
+        Result<commands::CommandAnswer, crate::store::StoreError>,
+        tokio::task::JoinError,
+    >,
+    command: &str,
+    workspace: Option<String>,
+) -> String {
+    match answered {
+        Ok(Ok(answer)) => render::command_text(&answer, command, workspace.as_deref()),
+        Ok(Err(error)) => {
+            tracing::error!(chat = CHAT_NAME, error = %error, "Cannot read cases for a command");
+            "mentiondesk cannot read its cases right now. Try again.".to_string()
+        }
+        Err(error) => {
+            tracing::error!(chat = CHAT_NAME, error = %error, "A command failed");
+            "mentiondesk could not answer that. Try again.".to_string()
+        }
+    }
 }
 
 /// A slash command's private answer.
