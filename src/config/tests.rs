@@ -423,12 +423,21 @@ repeat_within = "3d"
 "#,
     ));
     assert_eq!(valid.sla.next_response, Duration::from_secs(2 * 3600));
-    assert_eq!(valid.sla.routes[0].first_response, Some(Duration::from_secs(900)));
+    assert_eq!(
+        valid.sla.routes[0].first_response,
+        Some(Duration::from_secs(900))
+    );
     assert_eq!(valid.sla.routes[0].next_response, None);
-    assert_eq!(valid.customers.repeat_within, Duration::from_secs(3 * 86400));
+    assert_eq!(
+        valid.customers.repeat_within,
+        Duration::from_secs(3 * 86400)
+    );
     let defaults = parse_ok(BASE);
     assert_eq!(defaults.sla.business_hours, None);
-    assert_eq!(defaults.customers.repeat_within, Duration::from_secs(7 * 86400));
+    assert_eq!(
+        defaults.customers.repeat_within,
+        Duration::from_secs(7 * 86400)
+    );
 
     check(
         &with(

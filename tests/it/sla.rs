@@ -677,3 +677,83 @@ async fn a_repeat_customer_is_flagged_on_the_card_with_a_link_to_the_last_case()
         "{page}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn next_response_clocks_in_business_time_survive_a_restart() {
+    let wednesday = utc("2026-03-04 17:40");
+    let desk = desk(office_policy(), wednesday);
+    let root = bsky_uri("jo", "p1");
+    ingest_at(
+        &desk.pipeline,
+        vec![mention(bsky(
+            "p1",
+            "jo",
+            "@acme app is broken again, useless",
+            None,
+        ))],
+        utc("2026-03-04 17:00"),
+    )
+    .await;
+    ingest_at(
+        &desk.pipeline,
+        vec![mention(bsky(
+            "b1",
+            "acme.bsky.social",
+            "@jo sorry!",
+            Some((&root, &root)),
+        ))],
+        utc("2026-03-04 17:10"),
+    )
+    .await;
+    ingest_at(
+        &desk.pipeline,
+        vec![mention(bsky(
+            "p2",
+            "jo",
+            "@acme still broken",
+            Some((&root, &root)),
+        ))],
+        wednesday,
+    )
+    .await;
+    // 20 business minutes from 17:40 end at closing time, 18:00.
+    let clock = desk
+        .store
+        .case(CaseId(1))
+        .unwrap()
+        .unwrap()
+        .next_response
+        .unwrap();
+    assert_eq!(
+        (clock.warning_at, clock.due_at),
+        (utc("2026-03-04 17:55"), utc("2026-03-04 18:00"))
+    );
+
+    // A new process: the clock comes back from the store, and fires once, in time.
+    let outbox = Outbox::new(&["console".to_string()], &[]).with_webhooks(&["oncall".to_string()]);
+    let mut after = Scheduler::new(desk.store.clone(), outbox, office_policy())
+        .starting_at(utc("2026-03-04 17:50"));
+    assert_eq!(
+        after.load().unwrap(),
+        2,
+        "the next-response warning and breach"
+    );
+    assert_eq!(after.fire_due(utc("2026-03-04 17:54")).await.unwrap(), 0);
+    assert_eq!(after.fire_due(utc("2026-03-04 17:56")).await.unwrap(), 1);
+    assert_eq!(after.fire_due(utc("2026-03-04 18:00")).await.unwrap(), 1);
+    assert_eq!(after.pending(), 0);
+    assert_eq!(
+        sla_events(&desk.store, 1),
+        ["next warning", "next breached", "escalated to on-call"]
+    );
+    let mut again = Scheduler::new(
+        desk.store.clone(),
+        Outbox::new(&["console".to_string()], &[]),
+        office_policy(),
+    );
+    assert_eq!(
+        again.load().unwrap(),
+        0,
+        "a breached clock is not watched again"
+    );
+}
