@@ -757,3 +757,58 @@ async fn next_response_clocks_in_business_time_survive_a_restart() {
         "a breached clock is not watched again"
     );
 }
+
+/// The real application: a complaint out of hours goes to the on-call target through the
+/// normal escalation path (its thread note, its console channel and its signed webhook).
+#[tokio::test]
+async fn out_of_hours_routing_end_to_end() {
+    let desk = crate::fakes::tickets::start().await;
+    let today = Utc::now().date_naive();
+    let day = |offset: i64| (today + chrono::Duration::days(offset)).format("%Y-%m-%d");
+    let app = TestApp::spawn_with(&format!(
+        r#"
+[[escalations]]
+id = "tickets"
+label = "Ticket desk"
+webhook = {{ url = "{}/hook", secret = "{}" }}
+
+[sla]
+on_call = "tickets"
+
+[sla.business_hours]
+timezone = "UTC"
+days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+holidays = ["{}", "{}", "{}"]
+"#,
+        desk.base_url,
+        crate::fakes::tickets::SECRET,
+        day(-1),
+        day(0),
+        day(1),
+    ))
+    .await;
+    app.post(&[bsky(
+        "p1",
+        "jo",
+        "@acme my order never arrived, want a refund",
+        None,
+    )]);
+    let messages = app
+        .wait_for("mentions", |m| {
+            card_of(m, 1).is_some_and(|c| crate::helpers::thread_texts(c).len() >= 2)
+        })
+        .await;
+    let notes = crate::helpers::thread_texts(card_of(&messages, 1).unwrap());
+    assert!(
+        notes[0].starts_with(&format!(
+            "Escalated to Ticket desk by SLA: arrived outside business hours; the team is back {} 09:00 UTC",
+            (today + chrono::Duration::days(2)).format("%a %d %b")
+        )),
+        "{notes:?}"
+    );
+    assert_eq!(notes[1], "Ticket desk received the hand-off: ticket opened");
+    let calls = desk.requests_to("POST", "/hook");
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].json()["escalated_by"], "SLA");
+    assert_eq!(app.wait_for("tickets", |m| !m.is_empty()).await.len(), 1);
+}
