@@ -2,7 +2,7 @@
 //!
 //! Each check looks only at the parts that could be read, so a broken section produces its own
 //! problems once and is not blamed again here. Nothing in this module does IO: URLs are parsed,
-//! never fetched.
+//! never fetched (time zone names are looked up in the tz database, a local read).
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
