@@ -812,3 +812,79 @@ holidays = ["{}", "{}", "{}"]
     assert_eq!(calls[0].json()["escalated_by"], "SLA");
     assert_eq!(app.wait_for("tickets", |m| !m.is_empty()).await.len(), 1);
 }
+
+/// The real application with the fake Discord: the warning note mentions the Discord owner and
+/// lets Discord ping exactly them. The warning time is moved into the past while the bot is
+/// stopped (as after a night down), so the rebuilt clock fires on start without any waiting.
+#[tokio::test]
+async fn a_discord_warning_pings_its_owner_after_a_restart() {
+    use crate::fakes::discord::{wait_until, FakeDiscord};
+    const MAIN: &str = "500000000000000001";
+    const ANA: (&str, &str) = ("700000000000000001", "Ana");
+    let discord = FakeDiscord::start(&[MAIN]).await;
+    let mut app = TestApp::spawn_with(&discord.config(MAIN)).await;
+    discord.wait_ready().await;
+    app.post(&[bsky(
+        "p1",
+        "jo",
+        "@acme my order never arrived, want a refund",
+        None,
+    )]);
+    wait_until("the card", || discord.card(1).is_some()).await;
+    let card = discord.card(1).unwrap();
+    let click = discord.push_interaction(discord.click(ANA, &card, &card.button("claim")));
+    discord.callback(&click).await;
+    wait_until("the claim", || {
+        discord
+            .thread_text(&card.id)
+            .iter()
+            .any(|note| note.contains("Claimed by Ana"))
+    })
+    .await;
+
+    app.stop().await;
+    {
+        let store = Store::open(&app.dir.path().join("store/sled")).unwrap();
+        store
+            .transact(|tx| {
+                let mut case = tx.case(CaseId(1))?.unwrap();
+                case.first_response_warning_at = Some(Utc::now() - chrono::Duration::minutes(1));
+                tx.put_case(&case)
+            })
+            .unwrap();
+        store.flush().await.unwrap();
+    }
+    let _app = app.restart().await;
+    wait_until("the warning", || {
+        discord
+            .thread_text(&card.id)
+            .iter()
+            .any(|note| note.contains("First response due"))
+    })
+    .await;
+    let warning = discord
+        .thread(&card.id)
+        .into_iter()
+        .find(|note| {
+            note.body["content"]
+                .to_string()
+                .contains("First response due")
+        })
+        .unwrap();
+    assert!(
+        warning.body["content"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("<@{}> First response due at", ANA.0)),
+        "{}",
+        warning.body
+    );
+    assert_eq!(
+        warning.body["allowed_mentions"]["users"],
+        serde_json::json!([ANA.0])
+    );
+    assert_eq!(
+        warning.body["allowed_mentions"]["roles"],
+        serde_json::json!([])
+    );
+}
