@@ -636,6 +636,11 @@ async fn a_repeat_customer_is_flagged_on_the_card_with_a_link_to_the_last_case()
     app.post(&[bsky("p2", "jo", "@acme charged twice, refund please", None)]);
     app.wait_for("mentions", |messages| card_of(messages, 2).is_some())
         .await;
+    // Claiming case 2 and seeing its card updated means the card's place was recorded (the
+    // chat lane runs in order), so case 3's card can link to it.
+    let claim = app.button(2, "claim").await;
+    assert_eq!(app.act("Ana", &claim, serde_json::json!({})).await.0, 200);
+    app.wait_for_card(2, "claimed", 1).await;
     app.post(&[bsky("p3", "jo", "@acme app is broken again, useless", None)]);
     let messages = app
         .wait_for("mentions", |messages| card_of(messages, 3).is_some())
