@@ -68,6 +68,16 @@ pub struct CardMessage {
 
 /// Renders a card. `mention` is the target's user group (or user) on an escalation card.
 pub fn card_message(card: &Card, mention: Option<&str>) -> CardMessage {
+    card_message_linked(card, mention, None)
+}
+
+/// `card_message`, with the workspace's URL (from `auth.test`) so the repeat line can link to
+/// the customer's last case.
+pub fn card_message_linked(
+    card: &Card,
+    mention: Option<&str>,
+    workspace_url: Option<&str>,
+) -> CardMessage {
     let mut blocks: Vec<SlackBlock> = Vec::new();
     blocks.push(SlackHeaderBlock::new(plain(&card.title, HEADER_MAX)).into());
     if let CardKind::Escalation { target, by, note } = &card.kind {
@@ -101,12 +111,19 @@ pub fn card_message(card: &Card, mention: Option<&str>) -> CardMessage {
         blocks.push(context_block(&escape(context)));
     }
     if let Some(repeat) = &card.repeat {
-        // Slack permalinks need the workspace's domain, which the bot does not know: the last
-        // case is named, not linked.
+        let number = repeat.last_case.to_string();
+        let last = match (repeat.last_cards.get("slack"), workspace_url) {
+            (Some(card), Some(url)) => format!(
+                "<{}archives/{}/p{}|{number}>",
+                link_target(&format!("{}/", url.trim_end_matches('/'))),
+                link_target(&card.channel),
+                card.message.replace('.', "")
+            ),
+            _ => number,
+        };
         blocks.push(context_block(&format!(
-            ":repeat: {} · last case {}",
-            escape(&repeat.text),
-            repeat.last_case
+            ":repeat: {} · last case {last}",
+            escape(&repeat.text)
         )));
     }
     blocks.push(context_block(&state_line(card)));

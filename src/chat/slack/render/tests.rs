@@ -427,6 +427,26 @@ fn a_repeat_customer_is_flagged_by_case_number() {
         all.contains(":repeat: repeat customer: 3rd case in 7 days · last case #5"),
         "{all}"
     );
+    let repeat = card.repeat.as_mut().unwrap();
+    repeat.last_cards.insert(
+        "slack".to_string(),
+        crate::domain::MessageRef {
+            channel: "C0MENTIONS1".to_string(),
+            message: "1763000000.000100".to_string(),
+            thread: None,
+        },
+    );
+    let linked = texts(&blocks_json(&card_message_linked(
+        &card,
+        None,
+        Some("https://acme.slack.com/"),
+    )));
+    assert!(
+        linked.contains(
+            ":repeat: repeat customer: 3rd case in 7 days · last case <https://acme.slack.com/archives/C0MENTIONS1/p1763000000000100|#5>"
+        ),
+        "{linked}"
+    );
 }
 
 #[test]
