@@ -272,6 +272,7 @@ fn the_next_link_is_found_and_kept_on_our_host_with_the_filters() {
         poll_interval: Duration::from_secs(30),
         backfill: Duration::from_secs(3600),
         request_timeout: Duration::from_secs(20),
+        streaming: false,
     })
     .unwrap();
     let followed = source
