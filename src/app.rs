@@ -481,6 +481,8 @@ fn build_sources(
                     request_timeout: overrides
                         .request_timeout
                         .unwrap_or(crate::sources::http::REQUEST_TIMEOUT),
+                    keywords: bluesky.keywords.clone(),
+                    appview_url: bluesky.appview_url.clone(),
                 })
                 .with_context(|| format!("sources: cannot set up {}", bluesky.name))?;
                 sources.push(Arc::new(client));
