@@ -29,7 +29,7 @@
 mod html;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -54,6 +54,15 @@ const STATUSES_PAGE: u32 = 40;
 const MAX_PAGES: usize = 40;
 /// How many statuses' visibilities are remembered for replies.
 const VISIBILITY_CACHE: usize = 20_000;
+/// While the notification stream is up, polls (for the brand's own statuses, and as a safety
+/// net) come this many times less often.
+const STREAM_POLL_FACTOR: u32 = 4;
+/// The first wait before reconnecting a dropped or refused stream; it doubles up to the max.
+const STREAM_RETRY_FIRST: Duration = Duration::from_millis(200);
+const STREAM_RETRY_MAX: Duration = Duration::from_secs(60);
+/// How long the stream may stay silent (Mastodon sends a `:thump` heartbeat) before it counts
+/// as dropped.
+const STREAM_IDLE: Duration = Duration::from_secs(90);
 
 /// A Mastodon source.
 pub struct MastodonSource {
@@ -74,6 +83,12 @@ pub struct MastodonSource {
     /// Replies being posted right now: the own-statuses read waits for them (it could see the
     /// new status before the reply is recorded as ours).
     replies_in_flight: AtomicUsize,
+    /// Whether to listen to the notification stream.
+    streaming: bool,
+    /// A client without an overall timeout, for the long-lived stream.
+    stream_client: reqwest::Client,
+    /// The stream is connected now (polls are spaced out meanwhile).
+    stream_connected: AtomicBool,
 }
 
 /// What is read once per process: who we are, and the instance's domain.
@@ -96,6 +111,13 @@ impl MastodonSource {
             .map_err(|error| {
                 SourceError::Rejected(format!("cannot build the HTTP client: {error}"))
             })?;
+        let stream_client = reqwest::Client::builder()
+            .user_agent(concat!("mentiondesk/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(config.request_timeout)
+            .build()
+            .map_err(|error| {
+                SourceError::Rejected(format!("cannot build the HTTP client: {error}"))
+            })?;
         Ok(MastodonSource {
             name: config.name.clone(),
             base_url,
@@ -108,6 +130,9 @@ impl MastodonSource {
             visibilities: Mutex::new(HashMap::new()),
             posted: Mutex::new(HashSet::new()),
             replies_in_flight: AtomicUsize::new(0),
+            streaming: config.streaming,
+            stream_client,
+            stream_connected: AtomicBool::new(false),
         })
     }
 
@@ -399,6 +424,53 @@ impl MastodonSource {
         Ok((mentions, newest))
     }
 
+    /// One connection to `GET /api/v1/streaming/user/notification` (server-sent events):
+    /// rings `doorbell` once connected (a catch-up poll for what came while it was down) and
+    /// for every mention notification. Returns when the stream ends or fails.
+    async fn stream_once(&self, doorbell: &tokio::sync::Notify) -> Result<(), SourceError> {
+        let response = self
+            .stream_client
+            .get(self.url("/api/v1/streaming/user/notification"))
+            .bearer_auth(self.access_token.expose())
+            .header(reqwest::header::ACCEPT, "text/event-stream")
+            .send()
+            .await
+            .map_err(http::transport_error)?;
+        let mut response = checked(response).await?;
+        self.stream_connected.store(true, Ordering::SeqCst);
+        tracing::info!(source = %self.name, "Notification stream connected");
+        doorbell.notify_one();
+        let mut events = SseParser::default();
+        loop {
+            let chunk = tokio::time::timeout(STREAM_IDLE, response.chunk())
+                .await
+                .map_err(|_| {
+                    SourceError::Transient(format!(
+                        "the notification stream was silent for {STREAM_IDLE:?}"
+                    ))
+                })?
+                .map_err(http::transport_error)?;
+            let Some(chunk) = chunk else {
+                return Ok(());
+            };
+            for event in events.push(&chunk) {
+                if event.name != "notification" {
+                    continue;
+                }
+                match serde_json::from_str::<NotificationKind>(&event.data) {
+                    Ok(notification) if notification.kind == "mention" => {
+                        tracing::debug!(source = %self.name, "Mention pushed");
+                        doorbell.notify_one();
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::warn!(source = %self.name, error = %error, "Skipping a malformed streamed notification");
+                    }
+                }
+            }
+        }
+    }
+
     fn not_before(&self) -> DateTime<Utc> {
         Utc::now() - chrono::Duration::from_std(self.backfill).unwrap_or(chrono::Duration::zero())
     }
@@ -501,14 +573,54 @@ impl SourceClient for MastodonSource {
         }
         // Oldest first, so a brand answer comes after the post it answers.
         mentions.sort_by_key(|mention| mention.created_at);
-        let wait = budget
-            .exhausted
-            .map_or(self.poll_interval, |wait| wait.max(self.poll_interval));
+        let interval = if self.stream_connected.load(Ordering::SeqCst) {
+            self.poll_interval * STREAM_POLL_FACTOR
+        } else {
+            self.poll_interval
+        };
+        let wait = budget.exhausted.map_or(interval, |wait| wait.max(interval));
         Ok(Fetched {
             mentions,
             cursor: position.encode(),
             wait: Some(wait),
         })
+    }
+
+    async fn listen(
+        &self,
+        doorbell: std::sync::Arc<tokio::sync::Notify>,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) {
+        if !self.streaming {
+            return;
+        }
+        let mut retry = STREAM_RETRY_FIRST;
+        loop {
+            let opened = tokio::select! {
+                opened = self.stream_once(&doorbell) => opened,
+                _ = shutdown.cancelled() => break,
+            };
+            let was_connected = self.stream_connected.swap(false, Ordering::SeqCst);
+            if was_connected {
+                // Poll now, and at the normal interval until the stream is back.
+                doorbell.notify_one();
+            }
+            match opened {
+                Ok(()) => {
+                    tracing::info!(source = %self.name, "The notification stream ended; polling until it is back");
+                    retry = STREAM_RETRY_FIRST;
+                }
+                Err(error) => {
+                    tracing::warn!(source = %self.name, error = %error, ?retry, "The notification stream failed; polling until it is back");
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(retry) => {}
+                _ = shutdown.cancelled() => break,
+            }
+            retry = (retry * 2).min(STREAM_RETRY_MAX);
+        }
+        self.stream_connected.store(false, Ordering::SeqCst);
     }
 
     async fn reply(&self, request: &ReplyRequest) -> Result<ReplyReceipt, SourceError> {
@@ -752,6 +864,67 @@ fn readable(message: &str) -> String {
 #[derive(Debug, Deserialize)]
 struct ErrorBody {
     error: String,
+}
+
+/// One server-sent event.
+#[derive(Debug, Default, PartialEq)]
+struct SseEvent {
+    name: String,
+    data: String,
+}
+
+/// Splits a server-sent event stream into events as its bytes arrive: `event:` and `data:`
+/// lines up to a blank line; comments (`:thump`) and other fields are ignored.
+#[derive(Debug, Default)]
+struct SseParser {
+    line: Vec<u8>,
+    current: SseEvent,
+}
+
+impl SseParser {
+    fn push(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
+        let mut events = Vec::new();
+        for &byte in bytes {
+            if byte != b'\n' {
+                self.line.push(byte);
+                continue;
+            }
+            let line = String::from_utf8_lossy(&self.line)
+                .trim_end_matches('\r')
+                .to_string();
+            self.line.clear();
+            if line.is_empty() {
+                let event = std::mem::take(&mut self.current);
+                if !event.data.is_empty() || !event.name.is_empty() {
+                    events.push(event);
+                }
+                continue;
+            }
+            if line.starts_with(':') {
+                continue;
+            }
+            let (field, value) = line.split_once(':').unwrap_or((line.as_str(), ""));
+            let value = value.strip_prefix(' ').unwrap_or(value);
+            match field {
+                "event" => self.current.name = value.to_string(),
+                "data" => {
+                    if !self.current.data.is_empty() {
+                        self.current.data.push('\n');
+                    }
+                    self.current.data.push_str(value);
+                }
+                _ => {}
+            }
+        }
+        events
+    }
+}
+
+/// Only a notification's type (what the stream's doorbell needs).
+#[derive(Debug, Deserialize)]
+struct NotificationKind {
+    #[serde(rename = "type")]
+    kind: String,
 }
 
 /// A notification (only the fields we read).

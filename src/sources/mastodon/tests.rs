@@ -305,3 +305,33 @@ fn mastodon_error_bodies_are_quoted_by_their_message() {
         "HTTP 502 Bad Gateway: <html>"
     );
 }
+
+#[test]
+fn server_sent_events_split_across_chunks_are_parsed_whole() {
+    let mut parser = SseParser::default();
+    let check = |parser: &mut SseParser, chunk: &str, expected: &[(&str, &str)]| {
+        let got: Vec<(String, String)> = parser
+            .push(chunk.as_bytes())
+            .into_iter()
+            .map(|event| (event.name, event.data))
+            .collect();
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(name, data)| (name.to_string(), data.to_string()))
+            .collect();
+        assert_eq!(got, expected, "{chunk:?}");
+    };
+    check(&mut parser, ":thump\n", &[]);
+    check(&mut parser, "event: notif", &[]);
+    check(
+        &mut parser,
+        "ication\r\ndata: {\"type\":\"mention\"}\r\n\r\n",
+        &[("notification", "{\"type\":\"mention\"}")],
+    );
+    check(
+        &mut parser,
+        "event: delete\ndata: 1\n\nevent: update\ndata:a\ndata:b\n\n",
+        &[("delete", "1"), ("update", "a\nb")],
+    );
+    check(&mut parser, "\n\n", &[]);
+}
