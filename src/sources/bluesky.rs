@@ -401,7 +401,7 @@ impl BlueskySource {
         ),
         SourceError,
     > {
-        let threshold = previous.map_or(first_threshold, |mark| mark.newest - overlap());
+        let threshold = previous.map_or(first_threshold, Watermark::threshold);
         let read = SideRead {
             nsid: "app.bsky.feed.getAuthorFeed",
             query: vec![
@@ -442,7 +442,8 @@ impl BlueskySource {
                 }
             }
         }
-        Ok((mentions, Watermark::after(previous, &posts), wait))
+        let mark = Watermark::after(previous, &posts).map(|m| m.floored(previous, first_threshold));
+        Ok((mentions, mark, wait))
     }
 
     /// Posts matching the keywords since the search watermark, and the watermark after them.
@@ -459,7 +460,7 @@ impl BlueskySource {
         ),
         SourceError,
     > {
-        let threshold = previous.map_or(first_threshold, |mark| mark.newest - overlap());
+        let threshold = previous.map_or(first_threshold, Watermark::threshold);
         let since = threshold.to_rfc3339_opts(SecondsFormat::Millis, true);
         let mut listed: Vec<(DateTime<Utc>, Value)> = Vec::new();
         let mut wait = None;
@@ -504,7 +505,9 @@ impl BlueskySource {
                 }
             }
         }
-        Ok((mentions, Watermark::after(previous, &listed), wait))
+        let mark =
+            Watermark::after(previous, &listed).map(|m| m.floored(previous, first_threshold));
+        Ok((mentions, mark, wait))
     }
 
     /// A post view (`app.bsky.feed.defs#postView`) as a mention.
@@ -652,10 +655,11 @@ impl SourceClient for BlueskySource {
                 None
             }
         });
-        let threshold = match &watermark {
-            Some(watermark) => watermark.newest - overlap(),
-            None => now - chrono::Duration::from_std(self.settings.backfill).unwrap_or_default(),
-        };
+        let first_threshold =
+            now - chrono::Duration::from_std(self.settings.backfill).unwrap_or_default();
+        let threshold = watermark
+            .as_ref()
+            .map_or(first_threshold, Watermark::threshold);
 
         // Newest first, down to the threshold.
         let mut listed: Vec<(DateTime<Utc>, Value)> = Vec::new();
@@ -719,8 +723,6 @@ impl SourceClient for BlueskySource {
                 }
             }
         }
-        let first_threshold =
-            now - chrono::Duration::from_std(self.settings.backfill).unwrap_or_default();
         let mut own_mark = watermark.as_ref().and_then(|w| w.own.as_deref()).cloned();
         // While a reply is being posted, its new post could be listed before the reply is
         // recorded as ours; the next poll reads the feed instead.
@@ -770,12 +772,14 @@ impl SourceClient for BlueskySource {
             (own_mark.is_some() || search_mark.is_some()).then(|| Watermark {
                 newest: threshold,
                 seen: Vec::new(),
+                floor: None,
                 own: None,
                 search: None,
             })
         });
         let cursor = match next {
-            Some(mut next) => {
+            Some(next) => {
+                let mut next = next.floored(watermark.as_ref(), first_threshold);
                 next.own = own_mark.map(Box::new);
                 next.search = search_mark.map(Box::new);
                 Some(next.encode())
@@ -972,6 +976,11 @@ struct Watermark {
     newest: DateTime<Utc>,
     #[serde(default)]
     seen: Vec<String>,
+    /// The first start's `now - backfill`, kept while the overlap still reaches below it, so
+    /// a backfill shorter than the overlap does not let the second poll deliver what the
+    /// first one left out as too old.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    floor: Option<DateTime<Utc>>,
     /// The brand's own feed's mark (answers made outside mentiondesk).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     own: Option<Box<Watermark>>,
@@ -1014,9 +1023,32 @@ impl Watermark {
         Some(Watermark {
             newest,
             seen,
+            floor: None,
             own: None,
             search: None,
         })
+    }
+
+    /// Where the next poll stops reading: the overlap below the newest time seen, never
+    /// below the first start's floor.
+    fn threshold(&self) -> DateTime<Utc> {
+        let threshold = self.newest - overlap();
+        self.floor.map_or(threshold, |floor| threshold.max(floor))
+    }
+
+    /// This mark with the floor carried over from `previous` (or set to `first_threshold` on
+    /// the first start), dropped once the overlap no longer reaches below it.
+    fn floored(
+        mut self,
+        previous: Option<&Watermark>,
+        first_threshold: DateTime<Utc>,
+    ) -> Watermark {
+        let floor = match previous {
+            Some(previous) => previous.floor,
+            None => Some(first_threshold),
+        };
+        self.floor = floor.filter(|floor| self.newest - overlap() < *floor);
+        self
     }
 }
 
@@ -1466,5 +1498,33 @@ mod tests {
         let again = Watermark::after(Some(&next), &listed[..2]).unwrap();
         assert_eq!(again, next);
         assert_eq!(Watermark::after(None, &[]), None);
+    }
+
+    #[test]
+    fn the_first_starts_floor_holds_until_the_overlap_passes_it() {
+        let at = |s: &str| parse_datetime(s).unwrap();
+        let listed = vec![(
+            at("2026-11-20T10:00:00Z"),
+            serde_json::json!({"uri": "at://a"}),
+        )];
+        // Backfill of 5 minutes: the first start read from 09:55.
+        let first = Watermark::after(None, &listed)
+            .unwrap()
+            .floored(None, at("2026-11-20T09:55:00Z"));
+        assert_eq!(first.threshold(), at("2026-11-20T09:55:00Z"), "not 09:45");
+        assert_eq!(
+            Watermark::parse(&first.encode()).unwrap().threshold(),
+            first.threshold()
+        );
+        // Twenty minutes later the overlap is above the floor, which is dropped.
+        let later = vec![(
+            at("2026-11-20T10:20:00Z"),
+            serde_json::json!({"uri": "at://b"}),
+        )];
+        let next = Watermark::after(Some(&first), &later)
+            .unwrap()
+            .floored(Some(&first), at("2026-11-20T10:15:00Z"));
+        assert_eq!(next.floor, None);
+        assert_eq!(next.threshold(), at("2026-11-20T10:05:00Z"));
     }
 }

@@ -591,3 +591,26 @@ async fn keyword_hits_from_search_become_cards_once_alongside_notifications() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(cards(&app.messages("mentions").await).len(), 3);
 }
+
+#[tokio::test]
+async fn a_backfill_shorter_than_the_overlap_never_lets_older_posts_in_later() {
+    let pds = FakePds::start().await;
+    // Ten minutes old: outside a five-minute backfill, inside the 15-minute overlap.
+    pds.publish(
+        "old.bsky.social",
+        "@acme.bsky.social my order never arrived, still waiting, awful",
+        None,
+        Some("mention"),
+        Utc::now() - chrono::Duration::minutes(10),
+    );
+    let app = TestApp::spawn_with(&format!("{}backfill = \"5m\"\n", pds.source_toml("bsky"))).await;
+    pds.mention("jo.bsky.social", COMPLAINT);
+    app.wait_for("mentions", |m| cards(m).len() == 1).await;
+    // Many polls later (every 50 ms), and after a restart, the old post still has no card.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let app = app.restart().await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let messages = app.messages("mentions").await;
+    assert_eq!(cards(&messages).len(), 1, "{messages:?}");
+    assert_eq!(messages[0]["card"]["author_handle"], "jo.bsky.social");
+}
