@@ -97,6 +97,9 @@ struct Setup {
     account_id: String,
     /// The instance's own domain, appended to local accounts' handles.
     domain: String,
+    /// Where the streaming API is served (`configuration.urls.streaming`, as http(s)); `None`:
+    /// on `base_url`.
+    streaming_url: Option<Url>,
 }
 
 impl MastodonSource {
@@ -181,17 +184,25 @@ impl MastodonSource {
             SourceError::Transient(format!("malformed verify_credentials answer: {error}"))
         })?;
         let fallback_domain = self.base_url.host_str().unwrap_or_default().to_string();
+        let mut streaming_url = None;
         let domain = match self.get(self.url("/api/v2/instance"), budget).await {
             Ok((value, _)) => match serde_json::from_value::<Instance>(value) {
                 Ok(instance) => {
                     if let Some(limit) = instance
                         .configuration
-                        .and_then(|c| c.statuses)
+                        .as_ref()
+                        .and_then(|c| c.statuses.as_ref())
                         .and_then(|s| s.max_characters)
                         .filter(|&limit| limit > 0)
                     {
                         self.reply_limit.store(limit, Ordering::Relaxed);
                     }
+                    streaming_url = instance
+                        .configuration
+                        .as_ref()
+                        .and_then(|c| c.urls.as_ref())
+                        .and_then(|urls| urls.streaming.as_deref())
+                        .and_then(streaming_base);
                     instance.domain.unwrap_or(fallback_domain)
                 }
                 Err(error) => {
@@ -216,6 +227,7 @@ impl MastodonSource {
         let setup = Arc::new(Setup {
             account_id: account.id,
             domain,
+            streaming_url,
         });
         *cached = Some(setup.clone());
         Ok(setup)
@@ -428,9 +440,19 @@ impl MastodonSource {
     /// rings `doorbell` once connected (a catch-up poll for what came while it was down) and
     /// for every mention notification. Returns when the stream ends or fails.
     async fn stream_once(&self, doorbell: &tokio::sync::Notify) -> Result<(), SourceError> {
+        let setup = self.setup(&mut Budget::default()).await?;
+        let url = match &setup.streaming_url {
+            Some(base) => {
+                let mut url = base.clone();
+                let prefix = url.path().trim_end_matches('/').to_string();
+                url.set_path(&format!("{prefix}/api/v1/streaming/user/notification"));
+                url
+            }
+            None => self.url("/api/v1/streaming/user/notification"),
+        };
         let response = self
             .stream_client
-            .get(self.url("/api/v1/streaming/user/notification"))
+            .get(url)
             .bearer_auth(self.access_token.expose())
             .header(reqwest::header::ACCEPT, "text/event-stream")
             .send()
@@ -1005,6 +1027,28 @@ struct Instance {
 struct InstanceConfiguration {
     #[serde(default)]
     statuses: Option<StatusLimits>,
+    #[serde(default)]
+    urls: Option<InstanceUrls>,
+}
+
+#[derive(Debug, Deserialize)]
+struct InstanceUrls {
+    #[serde(default)]
+    streaming: Option<String>,
+}
+
+/// The instance's streaming URL (`wss://streaming.example`) as the http(s) base the
+/// server-sent events are asked of; `None` for anything else.
+fn streaming_base(url: &str) -> Option<Url> {
+    let url = Url::parse(url).ok()?;
+    let scheme = match url.scheme() {
+        "wss" | "https" => "https",
+        "ws" | "http" => "http",
+        _ => return None,
+    };
+    let mut base = url.clone();
+    base.set_scheme(scheme).ok()?;
+    Some(base)
 }
 
 #[derive(Debug, Deserialize)]

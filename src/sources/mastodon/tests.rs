@@ -9,6 +9,7 @@ fn setup() -> Setup {
     Setup {
         account_id: "14715".to_string(),
         domain: "mastodon.example".to_string(),
+        streaming_url: None,
     }
 }
 
@@ -334,4 +335,26 @@ fn server_sent_events_split_across_chunks_are_parsed_whole() {
         &[("delete", "1"), ("update", "a\nb")],
     );
     check(&mut parser, "\n\n", &[]);
+}
+
+#[test]
+fn the_streaming_url_is_the_instances_own_as_http() {
+    let check = |given: &str, expected: Option<&str>| {
+        assert_eq!(
+            streaming_base(given).map(|url| url.to_string()),
+            expected.map(str::to_string),
+            "{given}"
+        );
+    };
+    check(
+        "wss://streaming.mastodon.example",
+        Some("https://streaming.mastodon.example/"),
+    );
+    check("ws://127.0.0.1:4000", Some("http://127.0.0.1:4000/"));
+    check(
+        "https://mastodon.example/",
+        Some("https://mastodon.example/"),
+    );
+    check("ftp://mastodon.example", None);
+    check("not a url", None);
 }

@@ -135,6 +135,8 @@ struct Instance {
     streams: Vec<tokio::sync::mpsc::UnboundedSender<String>>,
     /// How many stream requests are still refused (503).
     refuse_streams: usize,
+    /// The server's own base URL (the streaming server is the same one).
+    base_url: String,
 }
 
 type Shared = Arc<Mutex<Instance>>;
@@ -176,6 +178,7 @@ impl MastodonFake {
             options,
             streams: Vec::new(),
             refuse_streams: 0,
+            base_url: String::new(),
         }));
         let router = Router::new()
             .route("/api/v1/notifications", get(notifications))
@@ -196,10 +199,9 @@ impl MastodonFake {
                 rate_and_auth,
             ))
             .with_state(shared.clone());
-        MastodonFake {
-            server: FakeServer::start(router).await,
-            shared,
-        }
+        let server = FakeServer::start(router).await;
+        shared.lock().unwrap().base_url = server.base_url.clone();
+        MastodonFake { server, shared }
     }
 
     /// The `[[sources]]` table for this instance.
@@ -624,7 +626,8 @@ async fn instance(State(shared): State<Shared>) -> Response {
         "languages": ["en"],
         "api_versions": { "mastodon": 7 },
         "configuration": {
-            "urls": { "streaming": format!("wss://{domain}") },
+            // The streaming server is this one, named as Mastodon names it (ws for http).
+            "urls": { "streaming": instance.base_url.replacen("http", "ws", 1) },
             "accounts": { "max_featured_tags": 10, "max_pinned_statuses": 5 },
             "statuses": {
                 "max_characters": instance.options.max_characters,
