@@ -245,13 +245,9 @@ fn main() {
 
     let start = Instant::now();
     let now = Utc::now();
-    let report = mentiondesk::report::from_store(
-        &store,
-        now - Duration::days(30),
-        now,
-        Duration::hours(1),
-    )
-    .expect("the report reads");
+    let report =
+        mentiondesk::report::from_store(&store, now - Duration::days(30), now, Duration::hours(1))
+            .expect("the report reads");
     println!(
         "report --since 30d (index): {:.3} s; {} cases, {} resolved, median first response {}, SLA met {:?}; {}",
         start.elapsed().as_secs_f64(),
