@@ -165,6 +165,7 @@ const SECTIONS: &[&str] = &[
     "replies",
     "runtime",
     "sla",
+    "fairness",
     "permissions",
     "customers",
 ];
@@ -201,6 +202,7 @@ pub(crate) struct Parts {
     pub(crate) replies: Option<ReplySettings>,
     pub(crate) runtime: Option<RuntimeSettings>,
     pub(crate) sla: Option<SlaSettings>,
+    pub(crate) fairness: Option<FairnessSettings>,
     pub(crate) permissions_present: bool,
     pub(crate) permissions: Option<PermissionsSettings>,
     pub(crate) customers: Option<CustomerSettings>,
@@ -237,6 +239,7 @@ impl Parts {
             replies: self.replies?,
             runtime: self.runtime?,
             sla: self.sla?,
+            fairness: self.fairness?,
             permissions: if self.permissions_present {
                 Some(self.permissions?)
             } else {
@@ -313,6 +316,7 @@ fn read_parts(
     parts.replies = section_or_default(take("replies", report), "replies", report);
     parts.runtime = section_or_default(take("runtime", report), "runtime", report);
     parts.sla = section_or_default(take("sla", report), "sla", report);
+    parts.fairness = section_or_default(take("fairness", report), "fairness", report);
     if let Some(value) = take("permissions", report) {
         parts.permissions_present = true;
         parts.permissions = section(value, "permissions", report);

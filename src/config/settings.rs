@@ -119,6 +119,19 @@ pub struct Settings {
     /// What cards say about the customer's other cases.
     #[serde(default)]
     pub customers: CustomerSettings,
+    /// Whether cards show the customer's reach.
+    #[serde(default)]
+    pub fairness: FairnessSettings,
+}
+
+/// `[fairness]`: queues are ordered by waiting time, never by reach; follower counts stay off
+/// cards unless `show_reach` (then as a coarse bucket).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FairnessSettings {
+    /// Show the customer's follower-count bucket on cards.
+    #[serde(default)]
+    pub show_reach: bool,
 }
 
 impl Settings {

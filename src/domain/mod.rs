@@ -29,5 +29,7 @@ pub use case::{
 };
 pub use event::{CaseEvent, EventKind, NoteMention, ThreadNote};
 pub use hours::{deadline, parse_clock_time, parse_date, parse_weekday, BusinessHours};
-pub use mention::{normalize_handle, Author, Mention, MentionKind, Network, PostRef};
+pub use mention::{
+    normalize_handle, reach_bucket, Author, Mention, MentionKind, Network, PostRef, REACH_BUCKETS,
+};
 pub use permission::{Permission, Permissions, Principal};

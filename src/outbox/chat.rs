@@ -12,6 +12,7 @@ pub struct ChatExecutor {
     chat: Arc<dyn ChatAdapter>,
     store: Store,
     repeat_within: Option<chrono::Duration>,
+    show_reach: bool,
 }
 
 impl ChatExecutor {
@@ -21,6 +22,7 @@ impl ChatExecutor {
             chat,
             store,
             repeat_within: None,
+            show_reach: false,
         }
     }
 
@@ -39,13 +41,28 @@ impl ChatExecutor {
         Ok(context)
     }
 
+    /// Shows the customer's follower-count bucket on cards (`[fairness] show_reach`).
+    pub fn with_reach(mut self, show_reach: bool) -> ChatExecutor {
+        self.show_reach = show_reach;
+        self
+    }
+
+    /// The case's card as this chat shows it.
+    fn card(&self, case: &Case, context: &crate::domain::CustomerContext) -> crate::domain::Card {
+        let mut card = case_card(case, context);
+        if self.show_reach {
+            card.reach = crate::domain::card::reach_line(case);
+        }
+        card
+    }
+
     /// The case's card in this chat: posted now if it isn't yet, and the reference recorded.
     async fn ensure_card(&self, case: &Case) -> Result<MessageRef, Retry> {
         if let Some(message) = case.chat_refs.get(self.chat.name()) {
             return Ok(message.clone());
         }
         let context = self.customer_context(case)?;
-        let card = case_card(case, &context);
+        let card = self.card(case, &context);
         let channel = self.chat.main_channel();
         let message = self
             .chat
@@ -118,7 +135,7 @@ impl Executor for ChatExecutor {
                 if let Some(message) = case.chat_refs.get(self.chat.name()) {
                     let context = self.customer_context(&case)?;
                     self.chat
-                        .update_card(message, &case_card(&case, &context))
+                        .update_card(message, &self.card(&case, &context))
                         .await
                         .map_err(chat_retry)?;
                     self.record_ref(&case, message, Some(key)).await

@@ -142,6 +142,13 @@ pub fn card(message: &ConsoleMessage, now: DateTime<Utc>) -> String {
             escape(&repeat.text)
         );
     }
+    if let Some(reach) = &card.reach {
+        let _ = write!(
+            html,
+            r#"<li class="reach-line"><span class="label">Reach</span>{}</li>"#,
+            escape(reach)
+        );
+    }
     let _ = write!(
         html,
         r#"<li class="state-line"><span class="label">State</span>{line} · opened <time datetime="{opened}" title="{opened_title}">{age}</time></li>"#,
@@ -343,6 +350,7 @@ mod tests {
             overdue: false,
             next_response_due: None,
             repeat: None,
+            reach: None,
             buttons: [ActionKind::Claim, ActionKind::Reply, ActionKind::Dismiss]
                 .into_iter()
                 .map(|kind| Button {

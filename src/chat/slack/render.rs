@@ -126,6 +126,9 @@ pub fn card_message_linked(
             escape(&repeat.text)
         )));
     }
+    if let Some(reach) = &card.reach {
+        blocks.push(context_block(&escape(reach)));
+    }
     blocks.push(context_block(&state_line(card)));
     if let Some(actions) = actions_block(card) {
         blocks.push(actions);
