@@ -25,6 +25,6 @@ pub use case::{
     apply, Agent, Case, CaseId, CaseState, Command, Draft, Escalation, Label, MessageRef,
     PendingReply, Refusal, SentReply, Transition, Triage,
 };
-pub use event::{CaseEvent, EventKind, ThreadNote};
+pub use event::{CaseEvent, EventKind, StormMember, ThreadNote};
 pub use mention::{normalize_handle, Author, Mention, MentionKind, Network, PostRef};
 pub use permission::{Permission, Permissions, Principal};

@@ -17,6 +17,7 @@ mod permissions;
 mod secrets;
 mod sla;
 mod slack;
+mod storm;
 mod torture;
 mod triage;
 mod x;

@@ -98,6 +98,13 @@ pub fn card_message(card: &Card, footer: &str, mention: Option<&str>) -> CardMes
         }
         fields.push(("Escalated".into(), value, false));
     }
+    if let Some(count) = card.similar_posts {
+        fields.push((
+            "Incident".into(),
+            format!("**{count}** similar posts · members in the thread"),
+            false,
+        ));
+    }
     fields.push(("Network".into(), card.network.label().to_string(), true));
     fields.push(("Author".into(), author(card), true));
     fields.push((
