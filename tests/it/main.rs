@@ -17,6 +17,7 @@ mod permissions;
 mod secrets;
 mod sla;
 mod slack;
+mod spike;
 mod storm;
 mod torture;
 mod triage;
