@@ -12,7 +12,7 @@ pub mod spike;
 pub mod storm;
 pub mod triage;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -68,6 +68,10 @@ struct Round {
     members: BTreeMap<CaseId, Vec<StormMember>>,
     /// The complaints stored (handle, text), for the spike detector.
     complaints: Vec<(String, String)>,
+    /// Clusters to write at the end of the round.
+    changed: BTreeSet<CaseId>,
+    /// Incidents known to be open in this round.
+    open_incidents: BTreeSet<CaseId>,
 }
 
 impl Pipeline {
@@ -166,6 +170,8 @@ impl Pipeline {
                 window: window.clone(),
                 members: BTreeMap::new(),
                 complaints: Vec::new(),
+                changed: BTreeSet::new(),
+                open_incidents: BTreeSet::new(),
             };
             for expired in storm.window.expire(&self.storm_rules, now) {
                 tx.remove_storm_cluster(expired)?;
@@ -176,6 +182,11 @@ impl Pipeline {
                 }
                 if let Some(cursor) = &batch.cursor {
                     tx.set_cursor(&batch.source, cursor)?;
+                }
+            }
+            for cluster in storm.window.clusters() {
+                if storm.changed.contains(&cluster.case) {
+                    tx.put_storm_cluster(cluster.case, cluster)?;
                 }
             }
             for (case_id, members) in std::mem::take(&mut storm.members) {
@@ -272,28 +283,26 @@ impl Pipeline {
         let signature = Signature::of(&mention.text);
         let mut starts_cluster = true;
         loop {
-            let (decision, cluster) = storm.window.observe(&self.storm_rules, &signature, now);
-            let cluster = cluster.cloned();
+            let (decision, _) = storm.window.observe(&self.storm_rules, &signature, now);
             match decision {
                 StormDecision::Open => break,
                 StormDecision::OpenCounted { case } => {
-                    if let Some(cluster) = &cluster {
-                        tx.put_storm_cluster(case, cluster)?;
-                    }
+                    storm.changed.insert(case);
                     starts_cluster = false;
                     break;
                 }
                 StormDecision::Join { case } => {
-                    let open = tx.case(case)?.is_some_and(|c| !c.state.is_closed());
+                    let open = storm.open_incidents.contains(&case)
+                        || tx.case(case)?.is_some_and(|c| !c.state.is_closed());
                     if !open {
                         // A closed (or lost) case takes no members: the next storm is new work.
                         storm.window.forget(case);
+                        storm.changed.remove(&case);
                         tx.remove_storm_cluster(case)?;
                         continue;
                     }
-                    if let Some(cluster) = &cluster {
-                        tx.put_storm_cluster(case, cluster)?;
-                    }
+                    storm.open_incidents.insert(case);
+                    storm.changed.insert(case);
                     tx.put_post(&post_ref, &stored(Some(case), Some(triage)))?;
                     storm.members.entry(case).or_default().push(StormMember {
                         post_id: mention.id.clone(),
@@ -317,8 +326,8 @@ impl Pipeline {
         report.opened += 1;
         report.opened_cases.push(opened.case);
         if self.storm_rules.enabled && starts_cluster && !signature.is_empty() {
-            let cluster = storm.window.start(id, signature, now);
-            tx.put_storm_cluster(id, cluster)?;
+            storm.window.start(id, signature, now);
+            storm.changed.insert(id);
         }
         Ok(())
     }

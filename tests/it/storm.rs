@@ -234,3 +234,37 @@ async fn an_incident_costs_one_card_sync_per_round() {
     );
     assert_eq!(store.case(CaseId(1)).unwrap().unwrap().similar_posts, 199);
 }
+
+/// In Slack, a storm of 100 posts is one card, edited a few times (not once per post), with
+/// its members in a handful of thread replies.
+#[tokio::test]
+async fn in_slack_a_storm_is_one_card_and_a_few_edits() {
+    use crate::fakes::slack::{wait_until, FakeSlack};
+    const MAIN: &str = "C0MENTIONS1";
+    let slack = FakeSlack::start(&[MAIN], &[]).await;
+    let app = TestApp::spawn_with(&format!("{STORM}{}", slack.config(MAIN))).await;
+    slack.wait_connected(1).await;
+    app.post(&(0..100).map(storm_post).collect::<Vec<_>>());
+    wait_until("the incident card says 100 similar posts", || {
+        slack
+            .card(1)
+            .is_some_and(|card| card.all_text().contains("100 similar posts"))
+    })
+    .await;
+    wait_until("99 members in the thread", || {
+        slack.card(1).is_some_and(|card| {
+            slack
+                .thread(&card.ts)
+                .iter()
+                .map(|note| note.all_text().matches("• @user").count())
+                .sum::<usize>()
+                == 99
+        })
+    })
+    .await;
+    assert_eq!(slack.cards(MAIN).len(), 1, "one card for the storm");
+    let updates = slack.server.requests_to("POST", "/api/chat.update").len();
+    assert!(updates <= 5, "{updates} chat.update calls for 100 posts");
+    let notes = slack.thread(&slack.card(1).unwrap().ts).len();
+    assert!(notes <= 10, "{notes} thread replies for 99 members");
+}
