@@ -19,6 +19,7 @@ use tokio_util::task::TaskTracker;
 use crate::actions::{ActionSettings, Actions, Target};
 use crate::chat::console::{ConsoleChat, ConsoleState};
 use crate::chat::discord::DiscordChat;
+use crate::chat::limits::ReplyLimits;
 use crate::chat::slack::SlackChat;
 use crate::chat::{ChatAdapter, ChatEvent};
 use crate::config::{Settings, SourceSettings};
@@ -99,7 +100,8 @@ impl Application {
             .await
             .with_context(|| format!("http.listen: cannot listen on {}", settings.http.listen))?;
 
-        let sources = build_sources(&settings, &store, &overrides)?;
+        let ops = crate::health::OpsNotices::default();
+        let sources = build_sources(&settings, &store, &overrides, &ops)?;
         let mut chats: Vec<Arc<dyn ChatAdapter>> = Vec::new();
         let console = match &settings.console {
             Some(console_settings) => {
@@ -133,7 +135,8 @@ impl Application {
                                 .as_ref()
                                 .map(|p| p.permissions().groups("slack-group:"))
                                 .unwrap_or_default(),
-                        ),
+                        )
+                        .with_reply_limits(ReplyLimits::new(&sources)),
                 );
                 chats.push(slack.clone());
                 Some(slack)
@@ -152,6 +155,7 @@ impl Application {
             }
             None => None,
         };
+        ops.connect(&chats);
         let chat_names: Vec<String> = chats.iter().map(|c| c.name().to_string()).collect();
         let source_names: Vec<String> = sources.iter().map(|s| s.name().to_string()).collect();
         let webhook_targets: Vec<String> = settings
@@ -339,6 +343,8 @@ impl Application {
                 }
             });
         }
+        // Slack's HTTP mode request URLs share `[http].listen` with `/healthz`.
+        let slack_routes = self.slack.as_ref().and_then(|slack| slack.http_router());
         if let Some(slack) = self.slack {
             intake.spawn(slack.run(event_tx.clone(), shutdown.clone()));
         }
@@ -353,7 +359,10 @@ impl Application {
             self.settings.runtime.health_notice_after,
             shutdown.clone(),
         ));
-        let health_router = crate::health::router(self.health.clone(), self.store.clone());
+        let mut health_router = crate::health::router(self.health.clone(), self.store.clone());
+        if let Some(slack_routes) = slack_routes {
+            health_router = health_router.merge(slack_routes);
+        }
         let stopping = shutdown.clone();
         tracing::info!(addr = %self.http.local_addr()?, "Health endpoint ready at /healthz");
         intake.spawn(async move {
@@ -401,17 +410,9 @@ impl Application {
 }
 
 /// The parts of a valid config this build can't run yet, one line each, named by key.
-pub fn unavailable_adapters(settings: &Settings) -> Vec<String> {
-    let mut problems = Vec::new();
-    if let Some(slack) = &settings.slack {
-        if slack.app_token.is_none() {
-            problems.push(
-                "slack.signing_secret: Slack HTTP mode is not available in this build yet; set slack.app_token to use Socket Mode"
-                    .to_string(),
-            );
-        }
-    }
-    problems
+pub fn unavailable_adapters(_settings: &Settings) -> Vec<String> {
+    // Everything a valid config can name is built in (Slack's HTTP mode included).
+    Vec::new()
 }
 
 /// The startup warning for a shared chat without `[permissions]`: everyone in the Slack
@@ -443,7 +444,12 @@ pub async fn verify_sources(
     settings: &Settings,
 ) -> anyhow::Result<Vec<(String, Result<String, String>)>> {
     let store = Store::temporary().context("cannot create a temporary store")?;
-    let sources = build_sources(settings, &store, &Overrides::default())?;
+    let sources = build_sources(
+        settings,
+        &store,
+        &Overrides::default(),
+        &crate::health::OpsNotices::default(),
+    )?;
     let mut results = Vec::with_capacity(sources.len());
     for source in sources {
         let outcome = source.verify().await.map_err(|error| error.to_string());
@@ -456,6 +462,7 @@ fn build_sources(
     settings: &Settings,
     store: &Store,
     overrides: &Overrides,
+    ops: &crate::health::OpsNotices,
 ) -> anyhow::Result<Vec<Arc<dyn SourceClient>>> {
     let mut sources: Vec<Arc<dyn SourceClient>> = Vec::new();
     for source in &settings.sources {
@@ -485,6 +492,8 @@ fn build_sources(
                     request_timeout: overrides
                         .request_timeout
                         .unwrap_or(crate::sources::http::REQUEST_TIMEOUT),
+                    keywords: bluesky.keywords.clone(),
+                    appview_url: bluesky.appview_url.clone(),
                 })
                 .with_context(|| format!("sources: cannot set up {}", bluesky.name))?;
                 sources.push(Arc::new(client));
@@ -495,7 +504,8 @@ fn build_sources(
                     x_settings.request_timeout = timeout;
                 }
                 let client = XSource::new(x_settings, store.clone())
-                    .with_context(|| format!("cannot set up the X source {}", x.name))?;
+                    .with_context(|| format!("cannot set up the X source {}", x.name))?
+                    .with_ops(ops.clone());
                 sources.push(Arc::new(client));
             }
             SourceSettings::Mastodon(mastodon) => {
