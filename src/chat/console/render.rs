@@ -133,6 +133,13 @@ pub fn card(message: &ConsoleMessage, now: DateTime<Utc>) -> String {
             escape(context)
         );
     }
+    if let Some(reach) = &card.reach {
+        let _ = write!(
+            html,
+            r#"<li class="reach-line"><span class="label">Reach</span>{}</li>"#,
+            escape(reach)
+        );
+    }
     let _ = write!(
         html,
         r#"<li class="state-line"><span class="label">State</span>{line} · opened <time datetime="{opened}" title="{opened_title}">{age}</time></li>"#,
@@ -326,6 +333,7 @@ mod tests {
             first_response_due: None,
             overdue: false,
             similar_posts: None,
+            reach: None,
             buttons: [ActionKind::Claim, ActionKind::Reply, ActionKind::Dismiss]
                 .into_iter()
                 .map(|kind| Button {

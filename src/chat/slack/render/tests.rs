@@ -47,6 +47,7 @@ fn sample_card() -> Card {
         first_response_due: None,
         overdue: false,
         similar_posts: None,
+        reach: None,
         buttons: vec![
             button(ActionKind::Claim, ButtonStyle::Primary),
             button(ActionKind::Reply, ButtonStyle::Default),
