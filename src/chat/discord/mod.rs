@@ -34,9 +34,9 @@ use async_trait::async_trait;
 use serenity::all::{
     ActionRowComponent, Builder, ChannelId, ClientBuilder, ComponentInteraction, Context,
     CreateAllowedMentions, CreateInteractionResponse, CreateInteractionResponseFollowup,
-    CreateMessage, CreateThread, EditMessage, EventHandler, GatewayIntents, GetMessages, Http,
-    HttpBuilder, Interaction, Member, MessageId, ModalInteraction, Nonce, Ready, ResumedEvent,
-    User,
+    CreateInteractionResponseMessage, CreateMessage, CreateThread, EditMessage, EventHandler,
+    GatewayIntents, GetMessages, Http, HttpBuilder, Interaction, Member, MessageId,
+    ModalInteraction, Nonce, Ready, ResumedEvent, User,
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
@@ -46,8 +46,8 @@ use crate::chat::delivery::{Pacer, PostRecords};
 use crate::chat::{ActionOutcome, ChatAdapter, ChatError, ChatEvent, MessageRef};
 use crate::config::{DiscordSettings, EscalationTarget, DEFAULT_DISCORD_BASE_URL};
 use crate::domain::{
-    reply_prefill, ActionKind, ActionRequest, Agent, Card, CardKind, ChatAction, Payload,
-    ThreadNote,
+    case_card, reply_prefill, ActionKind, ActionRequest, Agent, Card, CardKind, CaseId, ChatAction,
+    Payload, Permissions, ThreadNote,
 };
 use crate::store::{Store, StoreError};
 use render::ReplyForm;
@@ -62,6 +62,10 @@ pub const PERMISSIONS: u64 = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 16) | (1 
 
 /// How long a click waits for the actions engine before giving up on telling the person.
 const ACTION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a button click waits for the engine before deferring: well under the 3 s Discord
+/// gives the first response, leaving room for the callback request itself.
+const CLICK_ANSWER_BOUND: Duration = Duration::from_secs(2);
 
 /// One message every 1.1 s per channel: within Discord's five per five seconds per channel,
 /// with a margin for requests that arrive a little apart from when they were sent...
@@ -113,6 +117,8 @@ pub struct DiscordChat {
     pacer: Pacer,
     records: PostRecords,
     events: Mutex<Option<mpsc::Sender<ChatEvent>>>,
+    permissions: Permissions,
+    brand: String,
 }
 
 impl std::fmt::Debug for DiscordChat {
@@ -180,7 +186,17 @@ impl DiscordChat {
             store,
             pacer: Pacer::new(PACE_INTERVAL, PACE_BURST),
             events: Mutex::new(None),
+            permissions: Permissions::everyone(),
+            brand: String::new(),
         }
+    }
+
+    /// `[permissions]` and the brand's name, so Reply and Escalate refuse at the click (before
+    /// a form is opened) those the engine would refuse at the submit.
+    pub fn with_permissions(mut self, permissions: Permissions, brand: &str) -> DiscordChat {
+        self.permissions = permissions;
+        self.brand = brand.to_string();
+        self
     }
 
     /// Keeps the gateway connection until `shutdown` fires, sending clicks to `events`.
@@ -246,41 +262,186 @@ impl DiscordChat {
         let agent = agent(&click.user, click.member.as_ref());
         tracing::debug!(chat = CHAT_NAME, case_id = %payload.case, action = payload.kind.verb(), agent = %agent.id, roles = ?roles(click.member.as_ref()), "Click received");
         let response = match payload.kind {
-            ActionKind::Reply => match self.reply_form(&payload, &agent) {
-                Ok(form) => CreateInteractionResponse::Modal(render::reply_modal(&form)),
-                Err(message) => ephemeral_response(&message),
-            },
-            ActionKind::Escalate => {
-                let targets: Vec<(String, String)> = self
-                    .targets
-                    .iter()
-                    .map(|target| (target.id.clone(), target.label.clone()))
-                    .collect();
-                CreateInteractionResponse::Modal(render::escalate_modal(
-                    &payload.to_string(),
-                    &targets,
-                ))
+            ActionKind::Reply | ActionKind::Escalate => {
+                // A form nobody may submit is not opened: the engine would refuse the submit
+                // anyway (it checks again), and the typed text would be lost.
+                if let Some(message) = self.refusal(&payload, &agent) {
+                    ephemeral_response(&message)
+                } else if payload.kind == ActionKind::Reply {
+                    match self.reply_form(&payload, &agent) {
+                        Ok(form) => CreateInteractionResponse::Modal(render::reply_modal(&form)),
+                        Err(message) => ephemeral_response(&message),
+                    }
+                } else {
+                    let targets: Vec<(String, String)> = self
+                        .targets
+                        .iter()
+                        .map(|target| (target.id.clone(), target.label.clone()))
+                        .collect();
+                    CreateInteractionResponse::Modal(render::escalate_modal(
+                        &payload.to_string(),
+                        &targets,
+                    ))
+                }
             }
             _ => {
-                let Some(request) = ActionRequest::from_button(payload) else {
-                    return;
-                };
-                // Acked now (the card is edited by the outbox); the answer comes privately.
-                if let Err(error) = click
-                    .create_response(http, CreateInteractionResponse::Acknowledge)
-                    .await
-                {
-                    tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot acknowledge a click");
-                }
-                let outcome = self.ask(agent, request).await;
-                if let Some(text) = outcome.as_ref().and_then(outcome_text) {
-                    followup(http, &click.token, &text).await;
+                if let Some(request) = ActionRequest::from_button(payload) {
+                    self.on_button(http, &click, agent, request).await;
                 }
                 return;
             }
         };
         if let Err(error) = click.create_response(http, response).await {
             tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot answer a click with a modal");
+        }
+    }
+
+    /// The refusal for opening the Reply or Escalate form, when `[permissions]` says no.
+    fn refusal(&self, payload: &Payload, agent: &Agent) -> Option<String> {
+        let action = match payload.kind {
+            ActionKind::Reply => ChatAction::Reply {
+                text: String::new(),
+                confirm_pii: false,
+            },
+            ActionKind::Escalate => ChatAction::Escalate {
+                target: String::new(),
+                note: String::new(),
+            },
+            _ => return None,
+        };
+        let (permission, message) = self.permissions.refusal(&action, agent, &self.brand)?;
+        tracing::warn!(chat = CHAT_NAME, case_id = %payload.case, agent = %agent.id, permission = permission.key(), "Form not opened: not permitted");
+        Some(message)
+    }
+
+    /// Claim, Unclaim, Resolve, Not a complaint, Reopen. When the engine answers within
+    /// [`CLICK_ANSWER_BOUND`] the click is answered with its result: the re-rendered card
+    /// (UPDATE_MESSAGE) or, for a refusal, a message only that person sees. When it is late the
+    /// click is deferred (Discord allows 3 s), the outbox edits the card, and any message comes
+    /// as an ephemeral follow-up.
+    async fn on_button(
+        &self,
+        http: &Arc<Http>,
+        click: &ComponentInteraction,
+        agent: Agent,
+        request: ActionRequest,
+    ) {
+        let case = request.case;
+        let Some(mut answer) = self.send(agent, request).await else {
+            // Shutting down: ack so the person's client does not show a failure.
+            if let Err(error) = click
+                .create_response(http, CreateInteractionResponse::Acknowledge)
+                .await
+            {
+                tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot acknowledge a click");
+            }
+            return;
+        };
+        let outcome = match tokio::time::timeout(CLICK_ANSWER_BOUND, &mut answer).await {
+            Ok(outcome) => outcome.ok(),
+            Err(_) => {
+                tracing::debug!(chat = CHAT_NAME, case_id = %case, "Engine late; deferring the click");
+                if let Err(error) = click
+                    .create_response(http, CreateInteractionResponse::Acknowledge)
+                    .await
+                {
+                    tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot acknowledge a click");
+                }
+                let late = tokio::time::timeout(ACTION_TIMEOUT, answer).await;
+                if let Some(text) = late
+                    .ok()
+                    .and_then(Result::ok)
+                    .as_ref()
+                    .and_then(outcome_text)
+                {
+                    followup(http, &click.token, &text).await;
+                }
+                return;
+            }
+        };
+        let (response, shown, notice) = match &outcome {
+            Some(ActionOutcome::Done { notice }) => match self.current_card(case, click.message.id)
+            {
+                Some((message, version)) => (
+                    CreateInteractionResponse::UpdateMessage(message),
+                    Some(version),
+                    notice.clone(),
+                ),
+                None => (CreateInteractionResponse::Acknowledge, None, notice.clone()),
+            },
+            Some(other) => match outcome_text(other) {
+                Some(text) => (ephemeral_response(&text), None, None),
+                None => (CreateInteractionResponse::Acknowledge, None, None),
+            },
+            None => (CreateInteractionResponse::Acknowledge, None, None),
+        };
+        if let Err(error) = click.create_response(http, response).await {
+            tracing::warn!(chat = CHAT_NAME, case_id = %case, error = %error, "Cannot answer a click");
+            return;
+        }
+        if let Some(version) = shown {
+            self.catch_up(case, version).await;
+        }
+        if let Some(text) = notice {
+            followup(http, &click.token, &text).await;
+        }
+    }
+
+    /// The case's card as it is now, for an UPDATE_MESSAGE answer, and the case version it
+    /// shows; `None` when the clicked message is not the case's card here (the outbox edits it).
+    fn current_card(
+        &self,
+        case: CaseId,
+        clicked: MessageId,
+    ) -> Option<(CreateInteractionResponseMessage, u64)> {
+        let case = match self.store.case(case) {
+            Ok(Some(case)) => case,
+            Ok(None) => return None,
+            Err(error) => {
+                tracing::warn!(chat = CHAT_NAME, case_id = %case, error = %error, "Cannot read case for the click answer");
+                return None;
+            }
+        };
+        let posted = case.chat_refs.get(CHAT_NAME)?;
+        if posted.message != clicked.to_string() {
+            return None;
+        }
+        let context = self
+            .store
+            .customer_context(&case)
+            .map_err(|error| {
+                tracing::warn!(chat = CHAT_NAME, case_id = %case.id, error = %error, "Cannot read the customer's context");
+            })
+            .ok()?;
+        let card = case_card(&case, &context);
+        let rendered = render::card_message(&card, &format!("case-{}", case.id.0), None);
+        let message = CreateInteractionResponseMessage::new()
+            .embed(rendered.embed)
+            .components(rendered.components);
+        Some((message, case.version))
+    }
+
+    /// After answering with a card of `shown` version: if the case moved on meanwhile (another
+    /// click whose edit may have landed before ours), edit the card to the newest version so
+    /// an older answer never stays on screen. The outbox's own sync of each version still runs.
+    async fn catch_up(&self, case: CaseId, shown: u64) {
+        let Ok(Some(current)) = self.store.case(case) else {
+            return;
+        };
+        if current.version == shown {
+            return;
+        }
+        let (Some(message), Ok(context)) = (
+            current.chat_refs.get(CHAT_NAME),
+            self.store.customer_context(&current),
+        ) else {
+            return;
+        };
+        if let Err(error) = self
+            .update_card(message, &case_card(&current, &context))
+            .await
+        {
+            tracing::warn!(chat = CHAT_NAME, case_id = %case, error = %error, "Cannot bring a card up to date after a click");
         }
     }
 
@@ -400,6 +561,19 @@ impl DiscordChat {
     /// Sends a request to the engine and waits for the answer; `None` when the engine is gone
     /// or too slow.
     async fn ask(&self, agent: Agent, request: ActionRequest) -> Option<ActionOutcome> {
+        let answer = self.send(agent, request).await?;
+        tokio::time::timeout(ACTION_TIMEOUT, answer)
+            .await
+            .ok()?
+            .ok()
+    }
+
+    /// Hands a request to the engine; the receiver gets its answer. `None` after shutdown.
+    async fn send(
+        &self,
+        agent: Agent,
+        request: ActionRequest,
+    ) -> Option<oneshot::Receiver<ActionOutcome>> {
         let sender = lock(&self.events).clone()?;
         let (respond, answer) = oneshot::channel();
         let event = ChatEvent {
@@ -409,10 +583,7 @@ impl DiscordChat {
             respond,
         };
         sender.send(event).await.ok()?;
-        tokio::time::timeout(ACTION_TIMEOUT, answer)
-            .await
-            .ok()?
-            .ok()
+        Some(answer)
     }
 
     fn draft(&self, case: u64, agent: &str) -> Option<String> {
@@ -727,7 +898,7 @@ fn outcome_text(outcome: &ActionOutcome) -> Option<String> {
 
 fn ephemeral_response(text: &str) -> CreateInteractionResponse {
     CreateInteractionResponse::Message(
-        serenity::all::CreateInteractionResponseMessage::new()
+        CreateInteractionResponseMessage::new()
             .content(render::fit(text, render::CONTENT_MAX))
             .ephemeral(true),
     )

@@ -50,8 +50,10 @@ pub struct Posted {
     pub body: Value,
     /// The message as it is now (after edits).
     pub current: Value,
-    /// How many times it was edited.
+    /// How many times it was edited (`PATCH`).
     pub edits: u32,
+    /// How many times a click on it was answered with UPDATE_MESSAGE (callback type 7).
+    pub updates: u32,
 }
 
 impl Posted {
@@ -90,6 +92,8 @@ struct Shared {
     nonces: Mutex<HashMap<String, String>>,
     threads: Mutex<HashMap<String, String>>,
     callbacks: Mutex<Vec<(String, Value)>>,
+    /// Interaction id → (channel, message) of the message its component is on.
+    interaction_messages: Mutex<HashMap<String, (String, String)>>,
     followups: Mutex<Vec<Value>>,
     buckets: Mutex<HashMap<String, Vec<Instant>>>,
     forced_429: AtomicU64,
@@ -274,6 +278,16 @@ impl FakeDiscord {
         let id = format!("{}", 1_400_000_000_000_000_000u64 + number);
         interaction["id"] = json!(id);
         interaction["token"] = json!(format!("interaction-token-{number}"));
+        if let (Some(channel), Some(message)) = (
+            interaction["channel_id"].as_str(),
+            interaction["message"]["id"].as_str(),
+        ) {
+            self.shared
+                .interaction_messages
+                .lock()
+                .unwrap()
+                .insert(id.clone(), (channel.to_string(), message.to_string()));
+        }
         let frame = json!({"op": 0, "t": "INTERACTION_CREATE", "d": interaction});
         let mut sockets = self.shared.sockets.lock().unwrap();
         sockets.retain(|socket| !socket.is_closed());
@@ -712,6 +726,7 @@ async fn create_message(
         body,
         current: current.clone(),
         edits: 0,
+        updates: 0,
     });
     if let Some(nonce) = nonce {
         shared.nonces.lock().unwrap().insert(nonce, id);
@@ -886,6 +901,68 @@ async fn interaction_callback(
                 .collect();
             return error(400, 50035, "Invalid Form Body", Some(Value::Object(errors)));
         }
+    }
+    match body["type"].as_u64() {
+        // CHANNEL_MESSAGE_WITH_SOURCE and UPDATE_MESSAGE carry a message body.
+        Some(4) | Some(7) => {
+            let problems = message_problems(&body["data"]);
+            if !problems.is_empty() {
+                let errors = problems
+                    .into_iter()
+                    .map(|(path, error)| (format!("data.{path}"), error))
+                    .collect();
+                return error(400, 50035, "Invalid Form Body", Some(Value::Object(errors)));
+            }
+        }
+        Some(5) | Some(6) | Some(9) => {}
+        _ => {
+            return error(
+                400,
+                50035,
+                "Invalid Form Body",
+                Some(
+                    json!({"type": {"_errors": [{"code": "BASE_TYPE_CHOICES", "message": "Value must be one of {1, 4, 5, 6, 7, 8, 9, 12, 13}."}]}}),
+                ),
+            )
+        }
+    }
+    if body["type"] == 4 && chars(&body["data"]["content"]) == 0 && body["data"]["embeds"].is_null()
+    {
+        return error(400, 50006, "Cannot send an empty message", None);
+    }
+    if body["type"] == 7 {
+        // The message the clicked component is on is edited, as by PATCH.
+        let target = shared
+            .interaction_messages
+            .lock()
+            .unwrap()
+            .get(&id)
+            .cloned();
+        let Some((channel, message)) = target else {
+            // (The fake's wording: UPDATE_MESSAGE only answers a component on a message.)
+            return error(
+                400,
+                50035,
+                "Invalid Form Body",
+                Some(
+                    json!({"type": {"_errors": [{"code": "INTERACTION_NO_MESSAGE", "message": "This interaction has no message to update."}]}}),
+                ),
+            );
+        };
+        let mut messages = shared.messages.lock().unwrap();
+        let Some(posted) = messages
+            .iter_mut()
+            .find(|m| m.id == message && m.channel == channel)
+        else {
+            return error(404, 10008, "Unknown Message", None);
+        };
+        for key in ["content", "embeds", "components"] {
+            if let Some(value) = body["data"].get(key) {
+                posted.current[key] = value.clone();
+            }
+        }
+        posted.current["edited_timestamp"] = json!("2026-03-02T09:05:00.000000+00:00");
+        posted.updates += 1;
     }
     callbacks.push((id, body));
     StatusCode::NO_CONTENT.into_response()
