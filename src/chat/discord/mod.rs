@@ -32,16 +32,18 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serenity::all::{
-    ActionRowComponent, Builder, ChannelId, ClientBuilder, ComponentInteraction, Context,
-    CreateAllowedMentions, CreateInteractionResponse, CreateInteractionResponseFollowup,
-    CreateInteractionResponseMessage, CreateMessage, CreateThread, EditMessage, EventHandler,
-    GatewayIntents, GetMessages, Http, HttpBuilder, Interaction, Member, MessageId,
+    ActionRowComponent, ApplicationId, Builder, Channel, ChannelId, ClientBuilder,
+    CommandInteraction, ComponentInteraction, Context, CreateAllowedMentions, CreateEmbed,
+    CreateInteractionResponse, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
+    CreateMessage, CreateThread, EditInteractionResponse, EditMessage, EventHandler,
+    GatewayIntents, GetMessages, GuildId, Http, HttpBuilder, Interaction, Member, MessageId,
     ModalInteraction, Nonce, Ready, ResumedEvent, User,
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::chat::commands::{self, CommandAnswer, CommandContext};
 use crate::chat::delivery::{Pacer, PostRecords};
 use crate::chat::{ActionOutcome, ChatAdapter, ChatError, ChatEvent, MessageRef};
 use crate::config::{DiscordSettings, EscalationTarget, DEFAULT_DISCORD_BASE_URL};
@@ -119,6 +121,7 @@ pub struct DiscordChat {
     events: Mutex<Option<mpsc::Sender<ChatEvent>>>,
     permissions: Permissions,
     brand: String,
+    registered: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for DiscordChat {
@@ -188,6 +191,7 @@ impl DiscordChat {
             events: Mutex::new(None),
             permissions: Permissions::everyone(),
             brand: String::new(),
+            registered: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -245,6 +249,7 @@ impl DiscordChat {
         match interaction {
             Interaction::Component(click) => self.on_click(&http, click).await,
             Interaction::Modal(submit) => self.on_submit(&http, submit).await,
+            Interaction::Command(command) => self.on_command(&http, command).await,
             other => {
                 tracing::debug!(chat = CHAT_NAME, kind = ?other.kind(), "Interaction ignored");
             }
@@ -442,6 +447,129 @@ impl DiscordChat {
             .await
         {
             tracing::warn!(chat = CHAT_NAME, case_id = %case, error = %error, "Cannot bring a card up to date after a click");
+        }
+    }
+
+    /// `/mentiondesk queue | mine | stats`: answered with a message only the asker sees. The
+    /// answer is read from the store within [`CLICK_ANSWER_BOUND`]; when that is not enough
+    /// (a very large store) the command is deferred and the answer edited in.
+    async fn on_command(&self, http: &Arc<Http>, command: CommandInteraction) {
+        if command.data.name != render::COMMAND_NAME {
+            tracing::debug!(chat = CHAT_NAME, name = %command.data.name, "Command that is not ours; skipped");
+            return;
+        }
+        let word = command
+            .data
+            .options
+            .first()
+            .map(|option| option.name.clone())
+            .unwrap_or_default();
+        let parsed = commands::parse(&word);
+        let agent = agent(&command.user, command.member.as_deref());
+        tracing::debug!(chat = CHAT_NAME, command = ?parsed, agent = %agent.id, "Command received");
+        let store = self.store.clone();
+        let mut work = tokio::task::spawn_blocking(move || {
+            let context = CommandContext {
+                chat: CHAT_NAME,
+                agent_id: &agent.id,
+                now: chrono::Utc::now(),
+            };
+            commands::answer_from_store(&store, &parsed, context)
+        });
+        let base = self.settings.base_url.trim_end_matches('/').to_string();
+        let guild = command.guild_id;
+        let link = move |message: &MessageRef| {
+            let guild = guild?;
+            Some(format!(
+                "{base}/channels/{guild}/{}/{}",
+                message.channel, message.message
+            ))
+        };
+        let embed = |answer: Result<Result<CommandAnswer, StoreError>, tokio::task::JoinError>| {
+            let (title, description) = match answer {
+                Ok(Ok(answer)) => render::command_answer(&answer, &link),
+                Ok(Err(error)) => {
+                    tracing::error!(chat = CHAT_NAME, error = %error, "Cannot read cases for a command");
+                    (
+                        "mentiondesk".to_string(),
+                        "mentiondesk cannot read its cases right now. Try again.".to_string(),
+                    )
+                }
+                Err(error) => {
+                    tracing::error!(chat = CHAT_NAME, error = %error, "Command answer failed");
+                    (
+                        "mentiondesk".to_string(),
+                        "mentiondesk could not answer. Try again.".to_string(),
+                    )
+                }
+            };
+            CreateEmbed::new().title(title).description(description)
+        };
+        match tokio::time::timeout(CLICK_ANSWER_BOUND, &mut work).await {
+            Ok(answer) => {
+                let message = CreateInteractionResponseMessage::new()
+                    .embed(embed(answer))
+                    .ephemeral(true)
+                    .allowed_mentions(CreateAllowedMentions::new().empty_users().empty_roles());
+                if let Err(error) = command
+                    .create_response(http, CreateInteractionResponse::Message(message))
+                    .await
+                {
+                    tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot answer a command");
+                }
+            }
+            Err(_) => {
+                let deferred = CreateInteractionResponse::Defer(
+                    CreateInteractionResponseMessage::new().ephemeral(true),
+                );
+                if let Err(error) = command.create_response(http, deferred).await {
+                    tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot defer a command");
+                    return;
+                }
+                let edit = EditInteractionResponse::new().embed(embed(work.await));
+                if let Err(error) = command.edit_response(http, edit).await {
+                    tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot send a late command answer");
+                }
+            }
+        }
+    }
+
+    /// Registers `/mentiondesk` in the guild of the cards' channel (a bulk overwrite, so a
+    /// restart replaces rather than adds), once per process: at the first READY.
+    async fn register_commands(&self, application: ApplicationId) {
+        if self
+            .registered
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return;
+        }
+        self.http.set_application_id(application);
+        let registered = async {
+            let channel = ChannelId::new(parse_id(&self.settings.channel)?);
+            let guild = match channel.to_channel(&self.http).await.map_err(chat_error)? {
+                Channel::Guild(channel) => channel.guild_id,
+                _ => {
+                    return Err(ChatError::Rejected(
+                        "discord.channel is not a server channel".into(),
+                    ))
+                }
+            };
+            guild
+                .set_commands(&self.http, vec![render::command()])
+                .await
+                .map_err(chat_error)?;
+            Ok::<GuildId, ChatError>(guild)
+        };
+        match registered.await {
+            Ok(guild) => {
+                tracing::info!(chat = CHAT_NAME, guild = %guild, "Registered /mentiondesk");
+            }
+            Err(error) => {
+                // Tried again at the next READY.
+                self.registered
+                    .store(false, std::sync::atomic::Ordering::SeqCst);
+                tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot register /mentiondesk; cards and buttons work without it");
+            }
         }
     }
 
@@ -851,6 +979,9 @@ struct Handler {
 impl EventHandler for Handler {
     async fn ready(&self, _ctx: Context, ready: Ready) {
         tracing::info!(chat = CHAT_NAME, bot = %ready.user.name, guilds = ready.guilds.len(), "Discord gateway ready");
+        if let Some(chat) = self.chat.upgrade() {
+            chat.register_commands(ready.application.id).await;
+        }
     }
 
     async fn resume(&self, _ctx: Context, _event: ResumedEvent) {
