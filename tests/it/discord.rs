@@ -482,6 +482,8 @@ async fn a_claim_in_discord_updates_the_slack_card_too() {
             .any(|n| n.body["text"] == "Claimed by Ana")
     })
     .await;
+    // And the Discord thread has the same note.
+    wait_for_note(&discord, &card, "Claimed by Ana").await;
 }
 
 #[tokio::test]

@@ -6,11 +6,17 @@
 //! the `GUILDS` intent, started from and shut down with our token via
 //! `ShardManager::shutdown_all`) and turns `INTERACTION_CREATE` into `ChatEvent`s:
 //!
-//! - a button (Claim, Unclaim, Resolve, Not a complaint, Reopen) is answered at once with a
-//!   deferred update (Discord allows 3 s) and handed to the actions engine; the card itself is
-//!   edited by the outbox, and a refusal ("Already claimed by Ana.") or notice goes back to that
-//!   person only, as an ephemeral follow-up;
-//! - Reply publicly and Escalate answer with their modal, which must be the first response;
+//! - a button (Claim, Unclaim, Resolve, Not a complaint, Reopen) is handed to the actions
+//!   engine and answered with its outcome when that comes within 2 s (Discord allows 3 s for
+//!   the first response): UPDATE_MESSAGE (type 7) with the card re-rendered from the store, or
+//!   for a refusal ("Already claimed by Ana.") a message only that person sees (type 4, flag
+//!   64). When the engine is late the click gets a deferred update (type 6) and any message
+//!   comes as an ephemeral follow-up; the outbox edits the card in every case;
+//! - Reply publicly and Escalate answer with their modal, which must be the first response, or
+//!   with a private refusal when `[permissions]` would refuse the submit (the engine checks
+//!   the submit again);
+//! - `/mentiondesk queue | mine | stats` (a guild command registered at the first READY with a
+//!   bulk overwrite) is answered privately from `chat::commands`;
 //! - a modal submit is acknowledged, then handed to the engine. Discord cannot keep a modal open
 //!   with errors, so a wrong reply (too long, personal data) comes back as an ephemeral message
 //!   and the typed text is kept in the store's chat area: the next Reply modal starts from it.
@@ -23,7 +29,9 @@
 //! anything is posted again. Posts are paced per channel (one every 1.1 s, under five per five
 //! seconds); in
 //! production serenity's rate limiter waits out Discord's buckets, and a 429 that still comes
-//! back is `RateLimited` for the outbox.
+//! back is `RateLimited` for the outbox. With the rate limiter off (a proxy, the test fake) the
+//! server's `retry_after` cannot be read: serenity 0.12.5's `ErrorResponse` keeps only the
+//! status and the body's `code`, `message` and `errors`, so a default wait is used.
 
 pub mod render;
 
@@ -81,7 +89,9 @@ const RECOVERY_MESSAGES: u8 = 100;
 /// Discord's JSON error code for "a thread has already been created for this message".
 const THREAD_EXISTS: isize = 160_004;
 
-/// How long to wait on a 429 that came back without the rate limiter (behind a proxy).
+/// How long to wait on a 429 that came back without the rate limiter (behind a proxy): the
+/// server's `retry_after` (body) and `Retry-After` (header) are dropped by serenity 0.12.5's
+/// `ErrorResponse`, so the outbox waits this and tries again (another 429 waits again).
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Store key prefixes in the adapter's chat area.
