@@ -1202,6 +1202,8 @@ async fn serve_gateway(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
         tokio::spawn(async move {
             let path = Arc::new(Mutex::new(String::from("/")));
             let seen = path.clone();
+            // The Result type is tungstenite's handshake callback signature, not ours.
+            #[allow(clippy::result_large_err)]
             let callback =
                 move |request: &tokio_tungstenite::tungstenite::handshake::server::Request,
                       response| {
