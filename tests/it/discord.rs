@@ -690,3 +690,62 @@ async fn slash_commands_answer_privately_and_the_queue_lists_oldest_first() {
     app.wait_for_card(2, "claimed", 1).await;
     assert_eq!(discord.cards(MAIN).len(), 3);
 }
+
+/// The engine is late (held here until the click was deferred): the click gets a deferred
+/// update (type 6) in time, and the answer comes after, privately.
+#[tokio::test]
+async fn a_late_engine_defers_the_click_and_answers_privately_after() {
+    use mentiondesk::chat::discord::DiscordChat;
+    use mentiondesk::chat::ActionOutcome;
+
+    let discord = FakeDiscord::start(&[MAIN]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let text = crate::helpers::test_config(dir.path(), &discord.config(MAIN));
+    let settings = mentiondesk::config::parse(&text, &|_| None, dir.path()).unwrap();
+    let store = mentiondesk::store::Store::open(&dir.path().join("late-store")).unwrap();
+    let chat = std::sync::Arc::new(
+        DiscordChat::new(settings.discord.as_ref().unwrap(), &[], store)
+            .with_click_bound(std::time::Duration::from_millis(50)),
+    );
+    let (events, mut engine) = tokio::sync::mpsc::channel(4);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(chat.clone().run(events, shutdown.clone()));
+    discord.wait_ready().await;
+
+    let message = Posted {
+        id: "1300000000000000000".into(),
+        channel: MAIN.into(),
+        body: Value::Null,
+        current: crate::fakes::discord::sample_message(MAIN),
+        edits: 0,
+        updates: 0,
+    };
+    let click = discord.push_interaction(discord.click(ANA, &message, "claim:1:1"));
+    let event = engine.recv().await.expect("the click reaches the engine");
+    assert_eq!(event.agent.id, format!("discord:{}", ANA.0));
+    let answer = discord.callback(&click).await;
+    assert_eq!(
+        answer["type"], 6,
+        "deferred while the engine works: {answer}"
+    );
+    event
+        .respond
+        .send(ActionOutcome::Refused {
+            message: "Already claimed by Bo.".into(),
+        })
+        .unwrap();
+    wait_until("the late private answer", || {
+        discord
+            .followups()
+            .iter()
+            .any(|f| f["content"] == "Already claimed by Bo." && f["flags"] == 64)
+    })
+    .await;
+    assert_eq!(
+        discord.callbacks().len(),
+        1,
+        "one response to the interaction"
+    );
+    shutdown.cancel();
+    running.await.unwrap();
+}

@@ -44,8 +44,8 @@ use serenity::all::{
     CommandInteraction, ComponentInteraction, Context, CreateAllowedMentions, CreateEmbed,
     CreateInteractionResponse, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
     CreateMessage, CreateThread, EditInteractionResponse, EditMessage, EventHandler,
-    GatewayIntents, GetMessages, GuildId, Http, HttpBuilder, Interaction, Member, MessageId,
-    ModalInteraction, Nonce, Ready, ResumedEvent, User,
+    GatewayIntents, GetMessages, GuildId, Http, HttpBuilder, Interaction, Member, Message,
+    MessageId, ModalInteraction, Nonce, Ready, ResumedEvent, User,
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
@@ -132,6 +132,7 @@ pub struct DiscordChat {
     permissions: Permissions,
     brand: String,
     registered: std::sync::atomic::AtomicBool,
+    click_bound: Duration,
 }
 
 impl std::fmt::Debug for DiscordChat {
@@ -202,7 +203,15 @@ impl DiscordChat {
             permissions: Permissions::everyone(),
             brand: String::new(),
             registered: std::sync::atomic::AtomicBool::new(false),
+            click_bound: CLICK_ANSWER_BOUND,
         }
+    }
+
+    /// How long a click or command waits for its answer before deferring (default
+    /// [`CLICK_ANSWER_BOUND`]; tests shorten it to see the deferred path).
+    pub fn with_click_bound(mut self, bound: Duration) -> DiscordChat {
+        self.click_bound = bound;
+        self
     }
 
     /// `[permissions]` and the brand's name, so Reply and Escalate refuse at the click (before
@@ -352,7 +361,7 @@ impl DiscordChat {
             }
             return;
         };
-        let outcome = match tokio::time::timeout(CLICK_ANSWER_BOUND, &mut answer).await {
+        let outcome = match tokio::time::timeout(self.click_bound, &mut answer).await {
             Ok(outcome) => outcome.ok(),
             Err(_) => {
                 tracing::debug!(chat = CHAT_NAME, case_id = %case, "Engine late; deferring the click");
@@ -375,8 +384,7 @@ impl DiscordChat {
             }
         };
         let (response, shown, notice) = match &outcome {
-            Some(ActionOutcome::Done { notice }) => match self.current_card(case, click.message.id)
-            {
+            Some(ActionOutcome::Done { notice }) => match self.current_card(case, &click.message) {
                 Some((message, version)) => (
                     CreateInteractionResponse::UpdateMessage(message),
                     Some(version),
@@ -407,7 +415,7 @@ impl DiscordChat {
     fn current_card(
         &self,
         case: CaseId,
-        clicked: MessageId,
+        clicked: &Message,
     ) -> Option<(CreateInteractionResponseMessage, u64)> {
         let case = match self.store.case(case) {
             Ok(Some(case)) => case,
@@ -417,8 +425,20 @@ impl DiscordChat {
                 return None;
             }
         };
-        let posted = case.chat_refs.get(CHAT_NAME)?;
-        if posted.message != clicked.to_string() {
+        // The case card: its footer names the key (the store's ref may not be recorded yet
+        // when a click comes right after the post).
+        let key = format!("case-{}", case.id.0);
+        let by_footer = clicked.embeds.iter().any(|embed| {
+            embed
+                .footer
+                .as_ref()
+                .is_some_and(|footer| footer.text.ends_with(&format!(" {key}")))
+        });
+        let by_ref = case
+            .chat_refs
+            .get(CHAT_NAME)
+            .is_some_and(|posted| posted.message == clicked.id.to_string());
+        if !by_footer && !by_ref {
             return None;
         }
         let context = self
@@ -429,7 +449,7 @@ impl DiscordChat {
             })
             .ok()?;
         let card = case_card(&case, &context);
-        let rendered = render::card_message(&card, &format!("case-{}", case.id.0), None);
+        let rendered = render::card_message(&card, &key, None);
         let message = CreateInteractionResponseMessage::new()
             .embed(rendered.embed)
             .components(rendered.components);
@@ -515,7 +535,7 @@ impl DiscordChat {
             };
             CreateEmbed::new().title(title).description(description)
         };
-        match tokio::time::timeout(CLICK_ANSWER_BOUND, &mut work).await {
+        match tokio::time::timeout(self.click_bound, &mut work).await {
             Ok(answer) => {
                 let message = CreateInteractionResponseMessage::new()
                     .embed(embed(answer))
