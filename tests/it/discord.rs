@@ -447,6 +447,12 @@ async fn after_a_gateway_reconnect_it_resumes_and_keeps_handling_clicks() {
         "resumed on the GET /gateway URL"
     );
     assert_eq!(discord.sessions().0, 1, "resumed, not identified again");
+
+    // The gateway drops the connection (close 4000): resumed again, on the same URL.
+    discord.close_all(4000);
+    wait_until("a second resume", || discord.sessions().1 >= 2).await;
+    assert_eq!(discord.resume_paths(), ["/", "/"]);
+    assert_eq!(discord.sessions().0, 1);
     let click = discord.push_interaction(discord.click(ANA, &card, &card.button("claim")));
     discord.callback(&click).await;
     wait_for_update(&discord, 1, "owner Ana").await;

@@ -310,6 +310,18 @@ impl FakeDiscord {
         }
     }
 
+    /// Closes every socket with a close frame of `code` (4000 is Discord's "unknown error,
+    /// reconnect"), as the gateway does when it drops a session it lets you resume.
+    pub fn close_all(&self, code: u16) {
+        use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
+        for socket in self.shared.sockets.lock().unwrap().iter() {
+            let _ = socket.send(WsMessage::Close(Some(CloseFrame {
+                code: CloseCode::from(code),
+                reason: "Unknown error.".into(),
+            })));
+        }
+    }
+
     /// Dispatches INTERACTION_CREATE on the newest socket; returns the interaction id.
     pub fn push_interaction(&self, mut interaction: Value) -> String {
         let number = self.shared.interaction.fetch_add(1, Ordering::SeqCst) + 1;
@@ -1241,7 +1253,8 @@ async fn serve_gateway(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
                             }
                         }
                         Some(other) => {
-                            if writer.send(other).await.is_err() {
+                            let closing = matches!(other, WsMessage::Close(_));
+                            if writer.send(other).await.is_err() || closing {
                                 break;
                             }
                         }
