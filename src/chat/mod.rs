@@ -9,6 +9,7 @@ pub mod commands;
 pub mod console;
 pub mod delivery;
 pub mod discord;
+pub mod limits;
 pub mod slack;
 
 use async_trait::async_trait;

@@ -53,6 +53,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::chat::commands::{self, CommandAnswer, CommandContext};
 use crate::chat::delivery::{Pacer, PostRecords};
+use crate::chat::limits::ReplyLimits;
 use crate::chat::{ActionOutcome, ChatAdapter, ChatError, ChatEvent, MessageRef};
 use crate::config::{DiscordSettings, EscalationTarget, DEFAULT_DISCORD_BASE_URL};
 use crate::domain::{
@@ -133,6 +134,7 @@ pub struct DiscordChat {
     brand: String,
     registered: std::sync::atomic::AtomicBool,
     click_bound: Duration,
+    limits: ReplyLimits,
 }
 
 impl std::fmt::Debug for DiscordChat {
@@ -204,7 +206,15 @@ impl DiscordChat {
             brand: String::new(),
             registered: std::sync::atomic::AtomicBool::new(false),
             click_bound: CLICK_ANSWER_BOUND,
+            limits: ReplyLimits::default(),
         }
+    }
+
+    /// The sources' reply limits, so the Reply form allows what the engine accepts (a
+    /// Mastodon instance may allow more than the network's default).
+    pub fn with_reply_limits(mut self, limits: ReplyLimits) -> DiscordChat {
+        self.limits = limits;
+        self
     }
 
     /// How long a click or command waits for its answer before deferring (default
@@ -618,7 +628,7 @@ impl DiscordChat {
             payload: payload.to_string(),
             handle: case.customer.handle.clone(),
             network: case.network,
-            limit: case.network.default_reply_limit(),
+            limit: self.limits.limit(&case),
             initial: kept.or(failed).unwrap_or_else(|| reply_prefill(&case)),
         })
     }
