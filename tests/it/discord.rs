@@ -755,3 +755,33 @@ async fn a_late_engine_defers_the_click_and_answers_privately_after() {
     shutdown.cancel();
     running.await.unwrap();
 }
+
+/// The Reply modal allows what the case's source counts with: a Mastodon instance that allows
+/// 1000 characters, not Mastodon's default of 500.
+#[tokio::test]
+async fn the_reply_modal_allows_the_limit_of_the_cases_source() {
+    let mastodon =
+        crate::fakes::mastodon::MastodonFake::start_with(crate::fakes::mastodon::Options {
+            max_characters: 1000,
+            ..crate::fakes::mastodon::Options::default()
+        })
+        .await;
+    let discord = FakeDiscord::start(&[MAIN]).await;
+    let app = TestApp::spawn_with(&format!(
+        "{}\n{}",
+        mastodon.source_toml("masto"),
+        discord.config(MAIN)
+    ))
+    .await;
+    discord.wait_ready().await;
+    mastodon.mention("jo", "my order never arrived and support ignores me");
+    let card = card(&discord, 1).await;
+    let click = discord.push_interaction(discord.click(ANA, &card, &card.button("reply")));
+    let answer = discord.callback(&click).await;
+    assert_eq!(answer["type"], 9, "{answer}");
+    assert_eq!(
+        answer["data"]["components"][0]["components"][0]["max_length"],
+        1000
+    );
+    drop(app);
+}
