@@ -273,7 +273,10 @@ impl Application {
         intake.spawn(actions.run(event_rx));
 
         let chat_executors = self.chats.iter().map(|chat| -> Arc<dyn Executor> {
-            Arc::new(ChatExecutor::new(chat.clone(), self.store.clone()))
+            Arc::new(
+                ChatExecutor::new(chat.clone(), self.store.clone())
+                    .with_reach(self.settings.fairness.show_reach),
+            )
         });
         let reply_executors = self.sources.iter().map(|source| -> Arc<dyn Executor> {
             Arc::new(ReplyExecutor::new(
@@ -354,7 +357,12 @@ impl Application {
             self.settings.runtime.health_notice_after,
             shutdown.clone(),
         ));
-        let mut health_router = crate::health::router(self.health.clone(), self.store.clone());
+        let mut health_router = crate::health::router(
+            self.health.clone(),
+            self.store.clone(),
+            chrono::Duration::from_std(self.settings.sla.first_response)
+                .unwrap_or(chrono::Duration::MAX),
+        );
         if let Some(slack_routes) = slack_routes {
             health_router = health_router.merge(slack_routes);
         }

@@ -104,6 +104,19 @@ pub struct Settings {
     /// Who may reply publicly, escalate and resolve; `None` (no section) lets everyone.
     #[serde(default)]
     pub permissions: Option<PermissionsSettings>,
+    /// Whether cards show the customer's reach.
+    #[serde(default)]
+    pub fairness: FairnessSettings,
+}
+
+/// `[fairness]`: queues are ordered by waiting time, never by reach; follower counts stay off
+/// cards unless `show_reach` (then as a coarse bucket).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FairnessSettings {
+    /// Show the customer's follower-count bucket on cards.
+    #[serde(default)]
+    pub show_reach: bool,
 }
 
 impl Settings {
