@@ -145,11 +145,18 @@ impl Application {
         };
         let discord = match &settings.discord {
             Some(discord_settings) => {
-                let discord = Arc::new(DiscordChat::new(
-                    discord_settings,
-                    &settings.escalations,
-                    store.clone(),
-                ));
+                let discord = Arc::new(
+                    DiscordChat::new(discord_settings, &settings.escalations, store.clone())
+                        .with_permissions(
+                            settings
+                                .permissions
+                                .as_ref()
+                                .map(|p| p.permissions())
+                                .unwrap_or_else(Permissions::everyone),
+                            &settings.brand.name,
+                        )
+                        .with_reply_limits(ReplyLimits::new(&sources)),
+                );
                 chats.push(discord.clone());
                 Some(discord)
             }
