@@ -65,6 +65,10 @@ pub struct Card {
     /// The customer had other cases shortly before this one.
     #[serde(default)]
     pub repeat: Option<RepeatFlag>,
+    /// On an incident (storm collapse): how many near-identical posts it holds, the opening
+    /// post included; the members are listed in the thread.
+    #[serde(default)]
+    pub similar_posts: Option<u32>,
     /// The customer's reach as a coarse follower-count bucket ("1k-10k followers"), only with
     /// `[fairness] show_reach = true`; exact counts are never shown.
     #[serde(default)]
@@ -80,6 +84,14 @@ pub struct RepeatFlag {
     pub last_case: CaseId,
     /// That case's card in each chat, by chat name, for a link where the chat can make one.
     pub last_cards: BTreeMap<String, MessageRef>,
+}
+
+impl Card {
+    /// The incident line ("200 similar posts · members in the thread"), on incidents only.
+    pub fn incident_line(&self) -> Option<String> {
+        self.similar_posts
+            .map(|count| format!("Incident: {count} similar posts · members in the thread"))
+    }
 }
 
 /// Which card this is.
@@ -262,6 +274,7 @@ fn base_card(case: &Case, kind: CardKind) -> Card {
             || next_clock(case).is_some_and(|clock| clock.breached),
         next_response_due: next_clock(case).map(|clock| clock.due_at),
         repeat: None,
+        similar_posts: (case.similar_posts > 0).then_some(case.similar_posts + 1),
         reach: None,
     }
 }

@@ -10,7 +10,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::event::{CaseEvent, EventKind};
+use super::event::{member_chunks, CaseEvent, EventKind, StormMember};
 use super::mention::{Author, Mention, Network, PostRef};
 
 /// A case's number, unique within one store.
@@ -308,6 +308,10 @@ pub struct Case {
     /// starts; an answer or closing the case stops it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_response: Option<ResponseClock>,
+    /// Near-identical posts by others collapsed into this case (storm collapse): more than 0
+    /// makes the case an incident.
+    #[serde(default)]
+    pub similar_posts: u32,
 }
 
 /// A response clock after the first: from the customer's follow-up to our next answer.
@@ -433,6 +437,11 @@ pub enum Command {
         /// The deadline of the clock the breach is for.
         due_at: DateTime<Utc>,
     },
+    /// Near-identical posts join the case as members of an incident (storm collapse).
+    Collapse {
+        /// The posts, in the order they arrived.
+        members: Vec<StormMember>,
+    },
 }
 
 /// Why a command can't be applied, in words for the person who asked.
@@ -548,6 +557,7 @@ impl Case {
             first_response_warning_at: None,
             awaiting_reply_since: None,
             next_response: None,
+            similar_posts: 0,
             opening: mention.clone(),
         };
         let kind = EventKind::Opened {
@@ -886,6 +896,21 @@ pub fn apply(case: &Case, command: Command, now: DateTime<Utc>) -> Result<Transi
                 clock.breached = true;
             }
             next.record(&mut events, EventKind::NextResponseBreached { due_at }, now);
+        }
+        Command::Collapse { members } => {
+            refuse_if_closed(case)?;
+            for chunk in member_chunks(&members) {
+                next.similar_posts += chunk.len() as u32;
+                let total = next.similar_posts + 1;
+                next.record(
+                    &mut events,
+                    EventKind::Collapsed {
+                        members: chunk.to_vec(),
+                        total,
+                    },
+                    now,
+                );
+            }
         }
     }
     next.version = case.version + 1;

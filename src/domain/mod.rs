@@ -27,7 +27,7 @@ pub use case::{
     apply, Agent, Case, CaseId, CaseState, Command, Draft, Escalation, Label, MessageRef,
     PendingReply, Refusal, ResponseClock, SentReply, Transition, Triage,
 };
-pub use event::{CaseEvent, EventKind, NoteMention, ThreadNote};
+pub use event::{CaseEvent, EventKind, NoteMention, StormMember, ThreadNote};
 pub use hours::{deadline, parse_clock_time, parse_date, parse_weekday, BusinessHours};
 pub use mention::{
     normalize_handle, reach_bucket, Author, Mention, MentionKind, Network, PostRef, REACH_BUCKETS,

@@ -120,6 +120,12 @@ pub fn card(message: &ConsoleMessage, now: DateTime<Utc>) -> String {
         score = card.triage.score,
         reason = escape(&card.triage.reason),
     );
+    if let Some(count) = card.similar_posts {
+        let _ = write!(
+            html,
+            r#"<li class="incident-line"><span class="label">Incident</span><strong class="similar-count">{count}</strong> similar posts · members in the thread</li>"#,
+        );
+    }
     if let Some(context) = &card.context {
         let _ = write!(
             html,
@@ -350,6 +356,7 @@ mod tests {
             overdue: false,
             next_response_due: None,
             repeat: None,
+            similar_posts: None,
             reach: None,
             buttons: [ActionKind::Claim, ActionKind::Reply, ActionKind::Dismiss]
                 .into_iter()

@@ -48,6 +48,7 @@ fn sample_card() -> Card {
         overdue: false,
         next_response_due: None,
         repeat: None,
+        similar_posts: None,
         reach: None,
         buttons: vec![
             button(ActionKind::Claim, ButtonStyle::Primary),
