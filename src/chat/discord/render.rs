@@ -129,6 +129,9 @@ pub fn card_message(card: &Card, footer: &str, mention: Option<&str>) -> CardMes
     if let Some(context) = &card.context {
         fields.push(("Customer".into(), escape(context), false));
     }
+    if let Some(reach) = &card.reach {
+        fields.push(("Reach".into(), escape(reach), true));
+    }
     let mut fields: Vec<(String, String, bool)> = fields
         .into_iter()
         .map(|(name, value, inline)| {

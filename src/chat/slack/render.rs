@@ -100,6 +100,9 @@ pub fn card_message(card: &Card, mention: Option<&str>) -> CardMessage {
     if let Some(context) = &card.context {
         blocks.push(context_block(&escape(context)));
     }
+    if let Some(reach) = &card.reach {
+        blocks.push(context_block(&escape(reach)));
+    }
     blocks.push(context_block(&state_line(card)));
     if let Some(actions) = actions_block(card) {
         blocks.push(actions);

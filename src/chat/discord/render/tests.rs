@@ -46,6 +46,7 @@ fn sample_card() -> Card {
         opened_at: opened(),
         first_response_due: Some(Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap()),
         overdue: false,
+        reach: None,
         buttons: vec![
             button(ActionKind::Claim, ButtonStyle::Primary),
             button(ActionKind::Reply, ButtonStyle::Default),
