@@ -224,7 +224,8 @@ shutdown_timeout = "5s"
     }
 
     fn store_path(&self) -> PathBuf {
-        self.dir.path().join("store")
+        // `[store].path` holds the sled database in `sled/` (as `Application::build` opens it).
+        self.dir.path().join("store").join("sled")
     }
 
     fn log_tail(&self) -> String {
