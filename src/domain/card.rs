@@ -57,10 +57,22 @@ pub struct Card {
     pub first_response_due: Option<DateTime<Utc>>,
     /// The first-response deadline passed without an answer.
     pub overdue: bool,
+    /// On an incident (storm collapse): how many near-identical posts it holds, the opening
+    /// post included; the members are listed in the thread.
+    #[serde(default)]
+    pub similar_posts: Option<u32>,
     /// The customer's reach as a coarse follower-count bucket ("1k-10k followers"), only with
     /// `[fairness] show_reach = true`; exact counts are never shown.
     #[serde(default)]
     pub reach: Option<String>,
+}
+
+impl Card {
+    /// The incident line ("200 similar posts · members in the thread"), on incidents only.
+    pub fn incident_line(&self) -> Option<String> {
+        self.similar_posts
+            .map(|count| format!("Incident: {count} similar posts · members in the thread"))
+    }
 }
 
 /// Which card this is.
@@ -183,6 +195,7 @@ fn base_card(case: &Case, kind: CardKind) -> Card {
             .then_some(case.first_response_due)
             .flatten(),
         overdue: sla_running(case) && case.sla_breached,
+        similar_posts: (case.similar_posts > 0).then_some(case.similar_posts + 1),
         reach: None,
     }
 }

@@ -5,7 +5,8 @@
 //! callers then [`Store::flush`] before acknowledging anything to anyone.
 //!
 //! Trees (keys are documented in `codec.rs`):
-//! - `meta`: schema version and counters;
+//! - `meta`: schema version and counters; under `storm/<case>`, the storm window's clusters
+//!   (the pipeline's near-duplicate signatures, written with the case changes they imply);
 //! - `cases`: case id → `Case`;
 //! - `posts`: (network, post id) → `StoredPost`, the dedupe index and the post → case index;
 //! - `events`: (case, seq) → `CaseEvent`, the append-only log per case;
@@ -613,6 +614,15 @@ impl Store {
             .collect()
     }
 
+    /// The storm window's clusters, by case number (see `pipeline::storm`).
+    pub fn storm_clusters<T: DeserializeOwned>(&self) -> Result<Vec<T>, StoreError> {
+        self.meta
+            .scan_prefix(codec::STORM_PREFIX)
+            .values()
+            .map(|value| decode("meta", &value?))
+            .collect()
+    }
+
     /// Labels the team gave, for training.
     pub fn labels(&self) -> impl Iterator<Item = Result<LabelRecord, StoreError>> + '_ {
         self.labels
@@ -916,6 +926,21 @@ impl Tx<'_> {
             )?;
             self.add_stat(&codec::stat_audit_key(record.action), 1)?;
         }
+        Ok(())
+    }
+
+    /// Writes a storm cluster (see `pipeline::storm`), keyed by its case.
+    pub fn put_storm_cluster<T: Serialize>(
+        &self,
+        case: CaseId,
+        cluster: &T,
+    ) -> Result<(), TxError> {
+        tx_put_json(self.meta, "meta", &codec::storm_key(case), cluster)
+    }
+
+    /// Removes the storm cluster of a case (expired, or its case was closed).
+    pub fn remove_storm_cluster(&self, case: CaseId) -> Result<(), TxError> {
+        self.meta.remove(codec::storm_key(case))?;
         Ok(())
     }
 

@@ -18,6 +18,8 @@ mod report;
 mod secrets;
 mod sla;
 mod slack;
+mod spike;
+mod storm;
 mod torture;
 mod triage;
 mod x;

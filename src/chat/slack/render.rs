@@ -97,6 +97,12 @@ pub fn card_message(card: &Card, mention: Option<&str>) -> CardMessage {
         ),
         SECTION_MAX,
     )));
+    if let Some(incident) = card.incident_line() {
+        blocks.push(section(fit(
+            &format!("*{}*", escape(&incident)),
+            SECTION_MAX,
+        )));
+    }
     if let Some(context) = &card.context {
         blocks.push(context_block(&escape(context)));
     }
