@@ -41,6 +41,8 @@ pub struct Recorded {
     pub headers: HeaderMap,
     /// The body.
     pub body: Bytes,
+    /// When it arrived (the end-to-end bench times against it).
+    pub at: std::time::Instant,
 }
 
 impl Recorded {
@@ -142,7 +144,9 @@ async fn record_and_fault(
         .await
         .unwrap_or_default();
     let path = parts.uri.path().to_string();
+    let at = std::time::Instant::now();
     shared.requests.lock().unwrap().push(Recorded {
+        at,
         method: parts.method.clone(),
         path: path.clone(),
         query: parts.uri.query().unwrap_or_default().to_string(),
