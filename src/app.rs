@@ -19,6 +19,7 @@ use tokio_util::task::TaskTracker;
 use crate::actions::{ActionSettings, Actions, Target};
 use crate::chat::console::{ConsoleChat, ConsoleState};
 use crate::chat::discord::DiscordChat;
+use crate::chat::limits::ReplyLimits;
 use crate::chat::slack::SlackChat;
 use crate::chat::{ChatAdapter, ChatEvent};
 use crate::config::{Settings, SourceSettings};
@@ -99,7 +100,8 @@ impl Application {
             .await
             .with_context(|| format!("http.listen: cannot listen on {}", settings.http.listen))?;
 
-        let sources = build_sources(&settings, &store, &overrides)?;
+        let ops = crate::health::OpsNotices::default();
+        let sources = build_sources(&settings, &store, &overrides, &ops)?;
         let mut chats: Vec<Arc<dyn ChatAdapter>> = Vec::new();
         let console = match &settings.console {
             Some(console_settings) => {
@@ -133,7 +135,8 @@ impl Application {
                                 .as_ref()
                                 .map(|p| p.permissions().groups("slack-group:"))
                                 .unwrap_or_default(),
-                        ),
+                        )
+                        .with_reply_limits(ReplyLimits::new(&sources)),
                 );
                 chats.push(slack.clone());
                 Some(slack)
@@ -142,16 +145,24 @@ impl Application {
         };
         let discord = match &settings.discord {
             Some(discord_settings) => {
-                let discord = Arc::new(DiscordChat::new(
-                    discord_settings,
-                    &settings.escalations,
-                    store.clone(),
-                ));
+                let discord = Arc::new(
+                    DiscordChat::new(discord_settings, &settings.escalations, store.clone())
+                        .with_permissions(
+                            settings
+                                .permissions
+                                .as_ref()
+                                .map(|p| p.permissions())
+                                .unwrap_or_else(Permissions::everyone),
+                            &settings.brand.name,
+                        )
+                        .with_reply_limits(ReplyLimits::new(&sources)),
+                );
                 chats.push(discord.clone());
                 Some(discord)
             }
             None => None,
         };
+        ops.connect(&chats);
         let chat_names: Vec<String> = chats.iter().map(|c| c.name().to_string()).collect();
         let source_names: Vec<String> = sources.iter().map(|s| s.name().to_string()).collect();
         let webhook_targets: Vec<String> = settings
@@ -262,7 +273,10 @@ impl Application {
         intake.spawn(actions.run(event_rx));
 
         let chat_executors = self.chats.iter().map(|chat| -> Arc<dyn Executor> {
-            Arc::new(ChatExecutor::new(chat.clone(), self.store.clone()))
+            Arc::new(
+                ChatExecutor::new(chat.clone(), self.store.clone())
+                    .with_reach(self.settings.fairness.show_reach),
+            )
         });
         let reply_executors = self.sources.iter().map(|source| -> Arc<dyn Executor> {
             Arc::new(ReplyExecutor::new(
@@ -327,6 +341,8 @@ impl Application {
                 }
             });
         }
+        // Slack's HTTP mode request URLs share `[http].listen` with `/healthz`.
+        let slack_routes = self.slack.as_ref().and_then(|slack| slack.http_router());
         if let Some(slack) = self.slack {
             intake.spawn(slack.run(event_tx.clone(), shutdown.clone()));
         }
@@ -341,7 +357,15 @@ impl Application {
             self.settings.runtime.health_notice_after,
             shutdown.clone(),
         ));
-        let health_router = crate::health::router(self.health.clone(), self.store.clone());
+        let mut health_router = crate::health::router(
+            self.health.clone(),
+            self.store.clone(),
+            chrono::Duration::from_std(self.settings.sla.first_response)
+                .unwrap_or(chrono::Duration::MAX),
+        );
+        if let Some(slack_routes) = slack_routes {
+            health_router = health_router.merge(slack_routes);
+        }
         let stopping = shutdown.clone();
         tracing::info!(addr = %self.http.local_addr()?, "Health endpoint ready at /healthz");
         intake.spawn(async move {
@@ -389,17 +413,9 @@ impl Application {
 }
 
 /// The parts of a valid config this build can't run yet, one line each, named by key.
-pub fn unavailable_adapters(settings: &Settings) -> Vec<String> {
-    let mut problems = Vec::new();
-    if let Some(slack) = &settings.slack {
-        if slack.app_token.is_none() {
-            problems.push(
-                "slack.signing_secret: Slack HTTP mode is not available in this build yet; set slack.app_token to use Socket Mode"
-                    .to_string(),
-            );
-        }
-    }
-    problems
+pub fn unavailable_adapters(_settings: &Settings) -> Vec<String> {
+    // Everything a valid config can name is built in (Slack's HTTP mode included).
+    Vec::new()
 }
 
 /// The startup warning for a shared chat without `[permissions]`: everyone in the Slack
@@ -431,7 +447,12 @@ pub async fn verify_sources(
     settings: &Settings,
 ) -> anyhow::Result<Vec<(String, Result<String, String>)>> {
     let store = Store::temporary().context("cannot create a temporary store")?;
-    let sources = build_sources(settings, &store, &Overrides::default())?;
+    let sources = build_sources(
+        settings,
+        &store,
+        &Overrides::default(),
+        &crate::health::OpsNotices::default(),
+    )?;
     let mut results = Vec::with_capacity(sources.len());
     for source in sources {
         let outcome = source.verify().await.map_err(|error| error.to_string());
@@ -444,6 +465,7 @@ fn build_sources(
     settings: &Settings,
     store: &Store,
     overrides: &Overrides,
+    ops: &crate::health::OpsNotices,
 ) -> anyhow::Result<Vec<Arc<dyn SourceClient>>> {
     let mut sources: Vec<Arc<dyn SourceClient>> = Vec::new();
     for source in &settings.sources {
@@ -473,6 +495,8 @@ fn build_sources(
                     request_timeout: overrides
                         .request_timeout
                         .unwrap_or(crate::sources::http::REQUEST_TIMEOUT),
+                    keywords: bluesky.keywords.clone(),
+                    appview_url: bluesky.appview_url.clone(),
                 })
                 .with_context(|| format!("sources: cannot set up {}", bluesky.name))?;
                 sources.push(Arc::new(client));
@@ -483,7 +507,8 @@ fn build_sources(
                     x_settings.request_timeout = timeout;
                 }
                 let client = XSource::new(x_settings, store.clone())
-                    .with_context(|| format!("cannot set up the X source {}", x.name))?;
+                    .with_context(|| format!("cannot set up the X source {}", x.name))?
+                    .with_ops(ops.clone());
                 sources.push(Arc::new(client));
             }
             SourceSettings::Mastodon(mastodon) => {

@@ -26,5 +26,7 @@ pub use case::{
     PendingReply, Refusal, SentReply, Transition, Triage,
 };
 pub use event::{CaseEvent, EventKind, ThreadNote};
-pub use mention::{normalize_handle, Author, Mention, MentionKind, Network, PostRef};
+pub use mention::{
+    normalize_handle, reach_bucket, Author, Mention, MentionKind, Network, PostRef, REACH_BUCKETS,
+};
 pub use permission::{Permission, Permissions, Principal};

@@ -14,6 +14,7 @@ mod helpers;
 mod ingest;
 mod mastodon;
 mod permissions;
+mod report;
 mod secrets;
 mod sla;
 mod slack;

@@ -127,6 +127,13 @@ pub fn card(message: &ConsoleMessage, now: DateTime<Utc>) -> String {
             escape(context)
         );
     }
+    if let Some(reach) = &card.reach {
+        let _ = write!(
+            html,
+            r#"<li class="reach-line"><span class="label">Reach</span>{}</li>"#,
+            escape(reach)
+        );
+    }
     let _ = write!(
         html,
         r#"<li class="state-line"><span class="label">State</span>{line} · opened <time datetime="{opened}" title="{opened_title}">{age}</time></li>"#,
@@ -319,6 +326,7 @@ mod tests {
             opened_at: now() - chrono::Duration::minutes(5),
             first_response_due: None,
             overdue: false,
+            reach: None,
             buttons: [ActionKind::Claim, ActionKind::Reply, ActionKind::Dismiss]
                 .into_iter()
                 .map(|kind| Button {
