@@ -339,6 +339,7 @@ impl Application {
             self.health.clone(),
             self.chats.clone(),
             self.settings.runtime.health_notice_after,
+            self.store.clone(),
             shutdown.clone(),
         ));
         let health_router = crate::health::router(self.health.clone(), self.store.clone());
