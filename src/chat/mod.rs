@@ -5,9 +5,11 @@
 //! only `chat/slack/` knows Block Kit, only `chat/discord/` knows serenity; the rest of the crate
 //! sees the `ChatAdapter` trait.
 
+pub mod commands;
 pub mod console;
 pub mod delivery;
 pub mod discord;
+pub mod limits;
 pub mod slack;
 
 use async_trait::async_trait;

@@ -82,37 +82,6 @@ slack_channel = "C0BILLING00"
 }
 
 #[test]
-fn check_says_what_this_build_cannot_run_yet() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("slack-http.toml");
-    std::fs::write(
-        &path,
-        r#"
-[brand]
-name = "Acme"
-
-[[sources]]
-type = "replay"
-name = "demo"
-path = "mentions.jsonl"
-
-[slack]
-bot_token = "xoxb-token"
-signing_secret = "secret"
-channel = "C0123456789"
-"#,
-    )
-    .unwrap();
-    let output = mentiondesk(&["check", "--config", path.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(text(&output.stderr)
-        .contains("slack.signing_secret: Slack HTTP mode is not available in this build yet"));
-    let output = mentiondesk(&["run", "--config", path.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(text(&output.stderr).contains("not available in this build yet"));
-}
-
-#[test]
 fn version_and_help_read_well() {
     let output = mentiondesk(&["--version"]);
     assert!(output.status.success());

@@ -505,3 +505,387 @@ async fn check_calls_auth_test_and_names_a_bad_token() {
         "the token is never printed"
     );
 }
+
+// --- HTTP mode: the same clicks and forms over signed requests to `[http].listen`. ---
+
+async fn slack_http_app() -> (FakeSlack, TestApp) {
+    let slack = FakeSlack::start(&[MAIN, TIER2], &[(ANA, "Ana"), (BO, "Bo")]).await;
+    let app = TestApp::spawn_with(&slack.http_config(MAIN)).await;
+    (slack, app)
+}
+
+#[tokio::test]
+async fn http_mode_answers_the_url_check_and_a_signed_claim_claims_the_case() {
+    let (slack, app) = slack_http_app().await;
+    assert_eq!(slack.connections(), 0, "no Socket Mode in HTTP mode");
+    let challenge = json!({"token": "verification-token", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"});
+    let (status, body) = slack
+        .deliver_signed(
+            &app.http,
+            "/slack/events",
+            "application/json",
+            &challenge.to_string(),
+            0,
+            crate::fakes::slack::SIGNING_SECRET,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["challenge"], challenge["challenge"]);
+
+    app.post(&[complaint("p1", "jo")]);
+    let card = card(&slack, 1).await;
+    let click = slack.block_action(ANA, &card, &button(&card, "claim"));
+    let (status, body) = slack.deliver_interaction(&app.http, &click).await;
+    assert_eq!((status, body.as_str()), (200, ""), "a bare ack");
+    let updated = wait_for_update(&slack, 1, "owner Ana").await;
+    assert!(button(&updated, "unclaim").starts_with("unclaim:1:"));
+    app.wait_for_card(1, "claimed", 1).await;
+    // The health routes are still there.
+    assert!(app.health().await["components"].is_object());
+}
+
+#[tokio::test]
+async fn http_mode_refuses_a_bad_signature_and_a_stale_timestamp() {
+    let (slack, app) = slack_http_app().await;
+    app.post(&[complaint("p1", "jo")]);
+    let card = card(&slack, 1).await;
+    let body = crate::fakes::slack::interaction_body(&slack.block_action(
+        ANA,
+        &card,
+        &button(&card, "claim"),
+    ));
+    let form = "application/x-www-form-urlencoded";
+    let (status, _) = slack
+        .deliver_signed(
+            &app.http,
+            "/slack/interactivity",
+            form,
+            &body,
+            0,
+            "not-the-secret",
+        )
+        .await;
+    assert_eq!(status, 401, "wrong secret");
+    let (status, _) = slack
+        .deliver_signed(
+            &app.http,
+            "/slack/interactivity",
+            form,
+            &body,
+            6 * 60,
+            crate::fakes::slack::SIGNING_SECRET,
+        )
+        .await;
+    assert_eq!(status, 401, "six minutes old");
+    let (status, _) = slack
+        .deliver_signed(
+            &app.http,
+            "/slack/commands",
+            form,
+            "text=queue",
+            0,
+            "not-the-secret",
+        )
+        .await;
+    assert_eq!(status, 401, "commands are verified too");
+    let unsigned = reqwest::Client::new()
+        .post(format!("{}/slack/interactivity", app.http))
+        .header("content-type", form)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status().as_u16(), 401, "no signature at all");
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(slack.requests_to_update().is_empty(), "nothing changed");
+    let case = app.wait_for_card(1, "new", 0).await;
+    assert!(case["card"]["owner"].is_null(), "{case}");
+}
+
+#[tokio::test]
+async fn http_mode_returns_the_modal_error_for_an_over_limit_reply() {
+    let (slack, app) = slack_http_app().await;
+    app.post(&[complaint("p1", "jo")]);
+    let card = card(&slack, 1).await;
+    let click = slack.block_action(ANA, &card, &button(&card, "reply"));
+    let (status, _) = slack.deliver_interaction(&app.http, &click).await;
+    assert_eq!(status, 200);
+    let view = slack.views().pop().expect("views.open was called");
+
+    let long = format!("@jo {}", "sorry ".repeat(80));
+    let submission = slack.view_submission(
+        ANA,
+        &view,
+        &[(
+            "reply_text",
+            json!({"type": "plain_text_input", "value": long}),
+        )],
+    );
+    let (status, body) = slack.deliver_interaction(&app.http, &submission).await;
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["response_action"], "errors", "{answer}");
+    assert!(
+        answer["errors"]["reply_text"]
+            .as_str()
+            .unwrap()
+            .contains("of 300 characters"),
+        "{answer}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(app.sent_replies().is_empty(), "nothing posted");
+}
+
+// --- Slash commands. ---
+
+/// The text of a slash command's ack (Socket Mode), checking it is private.
+async fn command(slack: &FakeSlack, user: &str, text: &str) -> String {
+    let ack = slack.ack(&slack.push_command(user, MAIN, text)).await;
+    assert_eq!(ack["payload"]["response_type"], "ephemeral", "{ack}");
+    ack["payload"]["text"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn slash_queue_lists_unclaimed_cases_oldest_first_with_links_to_their_cards() {
+    let (slack, app) = slack_app().await;
+    for (case, handle) in [(1, "first"), (2, "second"), (3, "third")] {
+        app.post(&[complaint(&format!("p{case}"), handle)]);
+        card(&slack, case).await;
+    }
+    let second = card(&slack, 2).await;
+    slack.push_interactive(slack.block_action(ANA, &second, &button(&second, "claim")));
+    wait_for_update(&slack, 2, "owner Ana").await;
+
+    let text = command(&slack, BO, "queue").await;
+    assert!(text.contains("Queue: 2 open unclaimed cases"), "{text}");
+    let first = text.find("@first").expect("case 1 listed");
+    let third = text.find("@third").expect("case 3 listed");
+    assert!(first < third, "oldest first: {text}");
+    assert!(
+        !text.contains("@second"),
+        "claimed cases are not queued: {text}"
+    );
+    let card1 = card(&slack, 1).await;
+    let link = format!(
+        "<https://acme.slack.com/archives/{MAIN}/p{}|#1>",
+        card1.ts.replace('.', "")
+    );
+    assert!(text.contains(&link), "{link} in {text}");
+    assert!(
+        slack
+            .messages()
+            .iter()
+            .all(|m| !m.all_text().contains("Queue:")),
+        "nothing posted in the channel"
+    );
+}
+
+#[tokio::test]
+async fn slash_mine_lists_only_the_callers_cases_and_stats_count_today() {
+    let (slack, app) = slack_app().await;
+    for (case, handle) in [(1, "anas"), (2, "bos")] {
+        app.post(&[complaint(&format!("p{case}"), handle)]);
+        card(&slack, case).await;
+    }
+    for (case, user, name) in [(1, ANA, "Ana"), (2, BO, "Bo")] {
+        let card = card(&slack, case).await;
+        slack.push_interactive(slack.block_action(user, &card, &button(&card, "claim")));
+        wait_for_update(&slack, case, &format!("owner {name}")).await;
+    }
+
+    let text = command(&slack, ANA, "mine").await;
+    assert!(text.contains("Your open cases: 1"), "{text}");
+    assert!(text.contains("@anas"), "{text}");
+    assert!(!text.contains("@bos"), "{text}");
+
+    let text = command(&slack, ANA, "stats").await;
+    assert!(text.contains("2 cases opened — claimed 2"), "{text}");
+    assert!(text.contains("Open now: 2 (0 unclaimed)"), "{text}");
+    let text = command(&slack, ANA, "dance").await;
+    assert!(text.contains("Unknown command “dance”"), "{text}");
+}
+
+#[tokio::test]
+async fn slash_commands_answer_over_http_mode_too() {
+    let (slack, app) = slack_http_app().await;
+    app.post(&[complaint("p1", "jo")]);
+    card(&slack, 1).await;
+    let fields = slack.command_fields(ANA, MAIN, "queue");
+    let (status, body) = slack
+        .deliver_signed(
+            &app.http,
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            &crate::fakes::slack::form_body(&fields),
+            0,
+            crate::fakes::slack::SIGNING_SECRET,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["response_type"], "ephemeral");
+    assert!(answer["text"].as_str().unwrap().contains("@jo"), "{answer}");
+    // Slack's periodic certificate check of the command URL.
+    let (status, _) = slack
+        .deliver_signed(
+            &app.http,
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            "ssl_check=1&token=verification-token",
+            0,
+            crate::fakes::slack::SIGNING_SECRET,
+        )
+        .await;
+    assert_eq!(status, 200);
+}
+
+// --- Thread notes after a crash, and the reply limit. ---
+
+fn has_button(card: &Posted, verb: &str) -> bool {
+    card.current()["blocks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|block| block["type"] == "actions")
+        .flat_map(|block| block["elements"].as_array().cloned().unwrap_or_default())
+        .any(|element| element["action_id"] == verb)
+}
+
+fn notes_saying(slack: &FakeSlack, parent: &str, text: &str) -> Vec<Posted> {
+    slack
+        .thread(parent)
+        .into_iter()
+        .filter(|note| note.body["text"] == text)
+        .collect()
+}
+
+/// A note whose posting was cut short by a crash is looked up by the key in its metadata
+/// (`conversations.replies` with `include_all_metadata`): one Slack did take is found, not
+/// posted twice; one it did not take is posted, even though an earlier note in the thread
+/// says the very same thing ("Claimed by Ana" twice), which a lookup by text would mistake
+/// for it.
+#[tokio::test]
+async fn pending_thread_notes_are_found_by_metadata_not_by_text() {
+    let (slack, mut app) = slack_app().await;
+    app.post(&[complaint("p1", "jo")]);
+    let posted = card(&slack, 1).await;
+    for (verb, next) in [
+        ("claim", "unclaim"),
+        ("unclaim", "claim"),
+        ("claim", "unclaim"),
+    ] {
+        let current = slack.card(1).unwrap();
+        let notes = slack.thread(&posted.ts).len();
+        slack.push_interactive(slack.block_action(ANA, &current, &button(&current, verb)));
+        wait_until(&format!("the card and note after {verb}"), || {
+            slack.card(1).is_some_and(|card| has_button(&card, next))
+                && slack.thread(&posted.ts).len() > notes
+        })
+        .await;
+    }
+    let claimed = notes_saying(&slack, &posted.ts, "Claimed by Ana");
+    assert_eq!(claimed.len(), 2);
+    let lost = claimed[1].clone();
+    let unclaimed = slack
+        .thread(&posted.ts)
+        .into_iter()
+        .find(|note| note.ts > claimed[0].ts && note.ts < lost.ts)
+        .expect("the unclaim note");
+    let key_of = |note: &Posted| note.key().expect("notes carry their key").to_string();
+    let seq_of = |key: &str| -> u32 { key.rsplit('-').next().unwrap().parse().unwrap() };
+    app.stop().await;
+
+    // Both notes were "posting" when the process died; Slack took only the unclaim note.
+    slack.forget(&lost.ts);
+    {
+        let store = mentiondesk::store::Store::open(&app.dir.path().join("store/sled")).unwrap();
+        for note in [&unclaimed, &lost] {
+            let key = key_of(note);
+            store
+                .chat_remove("slack", &format!("k/{key}"))
+                .await
+                .unwrap();
+            store
+                .chat_put("slack", &format!("p/{key}"), b"1")
+                .await
+                .unwrap();
+            store
+                .transact(|tx| {
+                    tx.enqueue(
+                        "chat/slack",
+                        &mentiondesk::store::OutboxEntry {
+                            case: mentiondesk::domain::CaseId(1),
+                            task: mentiondesk::store::OutboxTask::ThreadNote { seq: seq_of(&key) },
+                            attempts: 0,
+                            last_error: None,
+                            created_at: chrono::Utc::now(),
+                        },
+                    )
+                })
+                .unwrap();
+        }
+        store.flush().await.unwrap();
+    }
+
+    let _app = app.restart().await;
+    wait_until("the lost note posted again", || {
+        notes_saying(&slack, &posted.ts, "Claimed by Ana").len() == 2
+    })
+    .await;
+    let lookups = slack
+        .server
+        .requests_to("GET", "/api/conversations.replies");
+    assert!(lookups.len() >= 2, "one lookup per pending note");
+    assert!(
+        lookups
+            .iter()
+            .all(|lookup| lookup.query.contains("include_all_metadata=true")),
+        "{:?}",
+        lookups.iter().map(|l| &l.query).collect::<Vec<_>>()
+    );
+    let reposted = notes_saying(&slack, &posted.ts, "Claimed by Ana")
+        .pop()
+        .unwrap();
+    assert_eq!(reposted.key(), Some(key_of(&lost).as_str()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let unclaim_notes: Vec<Posted> = slack
+        .thread(&posted.ts)
+        .into_iter()
+        .filter(|note| note.key() == Some(key_of(&unclaimed).as_str()))
+        .collect();
+    assert_eq!(
+        unclaim_notes.len(),
+        1,
+        "the note Slack took is not posted twice"
+    );
+}
+
+/// The Reply modal shows the limit the case's source counts with: a Mastodon instance that
+/// allows 1000 characters, not Mastodon's default of 500.
+#[tokio::test]
+async fn the_reply_modal_shows_the_limit_of_the_cases_source() {
+    let mastodon =
+        crate::fakes::mastodon::MastodonFake::start_with(crate::fakes::mastodon::Options {
+            max_characters: 1000,
+            ..crate::fakes::mastodon::Options::default()
+        })
+        .await;
+    let slack = FakeSlack::start(&[MAIN], &[(ANA, "Ana")]).await;
+    let app = TestApp::spawn_with(&format!(
+        "{}\n{}",
+        mastodon.source_toml("masto"),
+        slack.config(MAIN)
+    ))
+    .await;
+    slack.wait_connected(1).await;
+    mastodon.mention("jo", "my order never arrived and support ignores me");
+    let card = card(&slack, 1).await;
+    slack.push_interactive(slack.block_action(ANA, &card, &button(&card, "reply")));
+    wait_until("views.open", || !slack.views().is_empty()).await;
+    let view = serde_json::to_string(&slack.views().pop().unwrap()).unwrap();
+    assert!(view.contains("*1000* characters"), "{view}");
+    assert!(!view.contains("*500* characters"), "{view}");
+    drop(app);
+}

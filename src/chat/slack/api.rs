@@ -48,6 +48,8 @@ pub struct Identity {
     pub team: String,
     /// The bot user's id.
     pub user_id: String,
+    /// The workspace's URL (`https://acme.slack.com/`), the root of message permalinks.
+    pub url: String,
 }
 
 /// A message we posted, found again by its key.
@@ -79,6 +81,7 @@ impl SlackApi {
         Ok(Identity {
             team: response.team,
             user_id: response.user_id.to_string(),
+            url: response.url.0.to_string(),
         })
     }
 
@@ -167,7 +170,7 @@ impl SlackApi {
                 .with_include_all_metadata(true)
                 .opt_cursor(cursor.clone());
             let response = call(session.conversations_history(&request)).await?;
-            if let Some(found) = find_keyed(&response.messages, key, None) {
+            if let Some(found) = find_keyed(&response.messages, key) {
                 return Ok(Some(found));
             }
             cursor = response
@@ -181,30 +184,41 @@ impl SlackApi {
         Ok(None)
     }
 
-    /// Looks for a reply of ours in a thread carrying `key` in its metadata, or (when Slack
-    /// leaves metadata out of `conversations.replies`) exactly `text`.
+    /// Looks for a reply of ours in a thread carrying `key` in its metadata
+    /// (`conversations.replies` with `include_all_metadata`, which slack-morphism's request
+    /// type lacks, so the call is made with its generic GET).
     pub async fn find_in_thread(
         &self,
         channel: &str,
         thread_ts: &str,
         key: &str,
-        text: &str,
     ) -> Result<Option<Found>, ChatError> {
         let session = self.client.open_session(&self.token);
-        let mut cursor: Option<SlackCursorId> = None;
+        let (channel, thread_ts) = (channel.to_string(), thread_ts.to_string());
+        let (limit, include_metadata) = ("200".to_string(), "true".to_string());
+        let mut cursor: Option<String> = None;
         for _ in 0..HISTORY_PAGES {
-            let request =
-                SlackApiConversationsRepliesRequest::new(channel.into(), thread_ts.into())
-                    .with_limit(200)
-                    .opt_cursor(cursor.clone());
-            let response = call(session.conversations_replies(&request)).await?;
-            if let Some(found) = find_keyed(&response.messages, key, Some(text)) {
+            let params = vec![
+                ("channel", Some(&channel)),
+                ("ts", Some(&thread_ts)),
+                ("limit", Some(&limit)),
+                ("include_all_metadata", Some(&include_metadata)),
+                ("cursor", cursor.as_ref()),
+            ];
+            let response: SlackApiConversationsRepliesResponse = call(
+                session
+                    .http_session_api
+                    .http_get("conversations.replies", &params, None),
+            )
+            .await?;
+            if let Some(found) = find_keyed(&response.messages, key) {
                 return Ok(Some(found));
             }
             cursor = response
                 .response_metadata
                 .and_then(|metadata| metadata.next_cursor)
-                .filter(|next| !next.to_string().is_empty());
+                .map(|next| next.to_string())
+                .filter(|next| !next.is_empty());
             if cursor.is_none() {
                 break;
             }
@@ -224,22 +238,21 @@ pub fn metadata(key: &str, case: u64) -> SlackMessageMetadata {
     SlackMessageMetadata::new(METADATA_EVENT.to_string()).with_event_payload(payload)
 }
 
-fn find_keyed(messages: &[SlackHistoryMessage], key: &str, text: Option<&str>) -> Option<Found> {
+/// The message carrying `key` in our metadata. Cards and thread notes have always been posted
+/// with it, so no text matching is needed (and text could match another note that says the
+/// same, such as a second "Claimed by Ana").
+fn find_keyed(messages: &[SlackHistoryMessage], key: &str) -> Option<Found> {
     messages
         .iter()
         .find(|message| {
-            let by_key = message
+            message
                 .content
                 .metadata
                 .as_ref()
                 .filter(|metadata| metadata.event_type == METADATA_EVENT)
                 .and_then(|metadata| metadata.event_payload.as_ref())
                 .and_then(|payload| payload.get("key"))
-                .is_some_and(|found| found == key);
-            let by_text = text.is_some_and(|text| {
-                message.sender.bot_id.is_some() && message.content.text.as_deref() == Some(text)
-            });
-            by_key || by_text
+                .is_some_and(|found| found == key)
         })
         .map(|message| Found {
             ts: message.origin.ts.to_string(),

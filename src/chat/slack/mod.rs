@@ -13,6 +13,10 @@
 //! - a modal submit waits briefly for the engine so that a validation error can keep the modal
 //!   open (`response_action: errors`).
 //!
+//! `/mentiondesk queue | mine | stats` (`slash_commands` envelopes) is answered privately in the
+//! ack, from `chat::commands`. In HTTP mode (`signing_secret`, see `http.rs`) the same handlers
+//! serve signed requests on `[http].listen` instead of envelopes.
+//!
 //! Posting is idempotent on the key the outbox gives: each post carries the key in Slack message
 //! `metadata`, and the adapter records the key before and after posting in the store's chat
 //! area. A key that was being posted when the process died is looked up in the channel's history
@@ -20,6 +24,7 @@
 //! message per second, with a short burst) and Slack's 429s become `RateLimited` for the outbox.
 
 mod api;
+pub mod http;
 pub mod render;
 
 use std::collections::HashMap;
@@ -34,7 +39,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use api::{Identity, SlackApi};
 
+use crate::chat::commands::{self, CommandContext};
 use crate::chat::delivery::{Pacer, PostRecords};
+use crate::chat::limits::ReplyLimits;
 use crate::chat::{ActionOutcome, ChatAdapter, ChatError, ChatEvent, MessageRef};
 use crate::config::{EscalationTarget, SlackSettings};
 use crate::domain::{
@@ -51,6 +58,10 @@ const ACTION_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a modal submit waits for the engine before acking anyway (Slack allows 3 s).
 const FORM_ANSWER_TIMEOUT: Duration = Duration::from_millis(2300);
+
+/// How long a slash command may take to answer in its ack; slower answers come as a private
+/// message afterwards.
+const COMMAND_ANSWER_TIMEOUT: Duration = Duration::from_millis(2000);
 
 /// How long a `users.info` lookup may delay a modal submit.
 const NAME_LOOKUP_TIMEOUT: Duration = Duration::from_millis(500);
@@ -83,6 +94,8 @@ pub struct SlackChat {
     /// `[slack].ops_channel`: where connector-health notices go, if set.
     ops_channel: Option<String>,
     app_token: Option<String>,
+    /// `[slack].signing_secret`: HTTP mode's request URLs are served when it is set.
+    signing_secret: Option<String>,
     targets: Vec<SlackTarget>,
     store: Store,
     pacer: Pacer,
@@ -93,6 +106,10 @@ pub struct SlackChat {
     /// Members of those groups as last read, with when.
     group_members: Mutex<HashMap<String, (Instant, std::collections::HashSet<String>)>>,
     events: Mutex<Option<mpsc::Sender<ChatEvent>>>,
+    /// The workspace's URL (`auth.test`), for links to cards; read once.
+    workspace_url: tokio::sync::OnceCell<String>,
+    /// Each network's public reply limit as its source counts it, for the Reply modal.
+    limits: ReplyLimits,
 }
 
 impl std::fmt::Debug for SlackChat {
@@ -122,6 +139,10 @@ impl SlackChat {
                 .app_token
                 .as_ref()
                 .map(|token| token.expose().to_string()),
+            signing_secret: settings
+                .signing_secret
+                .as_ref()
+                .map(|secret| secret.expose().to_string()),
             targets: escalations
                 .iter()
                 .map(|target| SlackTarget {
@@ -138,7 +159,23 @@ impl SlackChat {
             permission_groups: Vec::new(),
             group_members: Mutex::new(HashMap::new()),
             events: Mutex::new(None),
+            workspace_url: tokio::sync::OnceCell::new(),
+            limits: ReplyLimits::default(),
         })
+    }
+
+    /// Shows each case's reply limit as its source counts it in the Reply modal (instead of
+    /// the network's default).
+    pub fn with_reply_limits(mut self, limits: ReplyLimits) -> SlackChat {
+        self.limits = limits;
+        self
+    }
+
+    /// HTTP mode's request URLs (`/slack/events`, `/slack/interactivity`, `/slack/commands`)
+    /// for `[http].listen`, when a signing secret is configured.
+    pub fn http_router(self: &Arc<Self>) -> Option<axum::Router> {
+        let secret = self.signing_secret.clone()?;
+        Some(http::router(self.clone(), secret))
     }
 
     /// Looks up membership of these user groups (ids, `S…`) for every click, so that
@@ -243,6 +280,18 @@ impl SlackChat {
                     })
                 }
             });
+        let handler = Arc::downgrade(&self);
+        callbacks.command_callback = Box::new(move |event: SlackCommandEvent, _client, _state| {
+            let handler = handler.upgrade();
+            async move {
+                Ok(match handler {
+                    Some(handler) => handler.on_command(event).await,
+                    None => {
+                        command_response("mentiondesk is shutting down; try again in a moment.")
+                    }
+                })
+            }
+        });
         let config = SlackClientSocketModeConfig::new()
             .with_max_connections_count(1)
             .with_reconnect_timeout_in_seconds(1)
@@ -280,6 +329,63 @@ impl SlackChat {
             other => {
                 tracing::debug!(chat = CHAT_NAME, kind = ?std::mem::discriminant(&other), "Interaction ignored");
                 SlackInteractionResponse::Empty
+            }
+        }
+    }
+
+    /// Answers `/mentiondesk queue | mine | stats` privately; the answer is the envelope's ack
+    /// payload (Socket Mode) or the HTTP response (HTTP mode). An answer that takes longer
+    /// than [`COMMAND_ANSWER_TIMEOUT`] (a very large store) follows as a private message.
+    async fn on_command(self: Arc<Self>, event: SlackCommandEvent) -> SlackCommandEventResponse {
+        let command = commands::parse(event.text.as_deref().unwrap_or_default());
+        let user = event.user_id.to_string();
+        let channel = event.channel_id.to_string();
+        tracing::debug!(chat = CHAT_NAME, command = ?command, "Slash command received");
+        let store = self.store.clone();
+        let agent_id = format!("{CHAT_NAME}:{user}");
+        let asked = command.clone();
+        let answering = tokio::task::spawn_blocking(move || {
+            let context = CommandContext {
+                chat: CHAT_NAME,
+                agent_id: &agent_id,
+                now: chrono::Utc::now(),
+            };
+            commands::answer_from_store(&store, &asked, context)
+        });
+        let workspace = self.workspace_url(Some(NAME_LOOKUP_TIMEOUT)).await;
+        let name = event.command.to_string();
+        let mut answering = answering;
+        match tokio::time::timeout(COMMAND_ANSWER_TIMEOUT, &mut answering).await {
+            Ok(answered) => command_response(&command_reply(answered, &name, workspace)),
+            Err(_) => {
+                let chat = self.clone();
+                tokio::spawn(async move {
+                    let workspace = chat.workspace_url(None).await;
+                    let text = command_reply(answering.await, &name, workspace);
+                    if let Err(error) = chat.api.post_ephemeral(&channel, &user, &text).await {
+                        tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot send a command's answer");
+                    }
+                });
+                command_response("Counting… the answer follows in a moment.")
+            }
+        }
+    }
+
+    /// The workspace's URL from `auth.test` (read once, then cached); `None` if Slack can't
+    /// say within `timeout`, and links to cards are left out.
+    async fn workspace_url(&self, timeout: Option<Duration>) -> Option<String> {
+        let read = self
+            .workspace_url
+            .get_or_try_init(|| async { self.api.auth_test().await.map(|identity| identity.url) });
+        let found = match timeout {
+            Some(limit) => tokio::time::timeout(limit, read).await.ok()?,
+            None => read.await,
+        };
+        match found {
+            Ok(url) => Some(url.clone()),
+            Err(error) => {
+                tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot read the workspace URL");
+                None
             }
         }
     }
@@ -386,7 +492,7 @@ impl SlackChat {
             channel: channel.to_string(),
             handle: case.customer.handle.clone(),
             network: case.network,
-            limit: case.network.default_reply_limit(),
+            limit: self.limits.limit(&case),
             from_draft: draft.is_some(),
             initial: draft.unwrap_or_else(|| reply_prefill(&case)),
         };
@@ -624,7 +730,7 @@ impl SlackChat {
         &self,
         key: &str,
         channel: &str,
-        thread: Option<(&str, &str)>,
+        thread: Option<&str>,
         request: SlackApiChatPostMessageRequest,
     ) -> Result<MessageRef, ChatError> {
         if let Some(message) = self.records.recorded(key)? {
@@ -633,7 +739,7 @@ impl SlackChat {
         }
         if self.records.pending(key)? {
             let found = match thread {
-                Some((parent, text)) => self.api.find_in_thread(channel, parent, key, text).await?,
+                Some(parent) => self.api.find_in_thread(channel, parent, key).await?,
                 None => self.api.find_in_history(channel, key).await?,
             };
             if let Some(found) = found {
@@ -735,20 +841,15 @@ impl ChatAdapter for SlackChat {
         let text = render::note_text(note);
         let case = case_of_key(key);
         let content = SlackMessageContent::new()
-            .with_text(text.clone())
+            .with_text(text)
             .with_metadata(api::metadata(key, case));
         let request = SlackApiChatPostMessageRequest::new(parent.channel.clone().into(), content)
             .with_thread_ts(parent.message.clone().into())
             .with_unfurl_links(false)
             .with_unfurl_media(false);
-        self.post_once(
-            key,
-            &parent.channel,
-            Some((&parent.message, &text)),
-            request,
-        )
-        .await
-        .map(|_| ())
+        self.post_once(key, &parent.channel, Some(&parent.message), request)
+            .await
+            .map(|_| ())
     }
 
     async fn post_notice(&self, text: &str) -> Result<(), ChatError> {
@@ -778,6 +879,34 @@ fn fallback_name(user: &SlackBasicUserInfo) -> String {
         .or_else(|| user.username.clone())
         .filter(|name| !name.trim().is_empty())
         .unwrap_or_else(|| user.id.to_string())
+}
+
+/// The text answering a command, or what went wrong in words for the person.
+fn command_reply(
+    answered: Result<
+        Result<commands::CommandAnswer, crate::store::StoreError>,
+        tokio::task::JoinError,
+    >,
+    command: &str,
+    workspace: Option<String>,
+) -> String {
+    match answered {
+        Ok(Ok(answer)) => render::command_text(&answer, command, workspace.as_deref()),
+        Ok(Err(error)) => {
+            tracing::error!(chat = CHAT_NAME, error = %error, "Cannot read cases for a command");
+            "mentiondesk cannot read its cases right now. Try again.".to_string()
+        }
+        Err(error) => {
+            tracing::error!(chat = CHAT_NAME, error = %error, "A command failed");
+            "mentiondesk could not answer that. Try again.".to_string()
+        }
+    }
+}
+
+/// A slash command's private answer.
+fn command_response(text: &str) -> SlackCommandEventResponse {
+    SlackCommandEventResponse::new(SlackMessageContent::new().with_text(text.to_string()))
+        .with_response_type(SlackMessageResponseType::Ephemeral)
 }
 
 fn errors(block: &str, message: &str) -> SlackInteractionResponse {

@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 use slack_morphism::prelude::*;
 
+use crate::chat::commands::{short_duration, CaseLine, CommandAnswer, USAGE};
 use crate::domain::{ActionKind, ButtonStyle, Card, CardKind, Network, ThreadNote};
 
 /// Header block text, in characters.
@@ -230,6 +231,120 @@ pub struct FormMetadata {
     pub payload: String,
     /// The card's channel.
     pub channel: String,
+}
+
+/// A slash command's private answer in `mrkdwn`. `command` is the command as typed
+/// (`/mentiondesk`); `workspace_url` (from `auth.test`) makes each listed case a link to its
+/// card, when the case has one in Slack.
+pub fn command_text(answer: &CommandAnswer, command: &str, workspace_url: Option<&str>) -> String {
+    let list = |title: String, empty: &str, cases: &[CaseLine], more: usize| {
+        if cases.is_empty() {
+            return empty.to_string();
+        }
+        let mut text = title;
+        for line in cases {
+            text.push_str("\n• ");
+            text.push_str(&case_line(line, workspace_url));
+        }
+        if more > 0 {
+            text.push_str(&format!("\n…and {more} more"));
+        }
+        text
+    };
+    let text = match answer {
+        CommandAnswer::Queue { cases, more } => list(
+            format!(
+                "*Queue: {} open unclaimed case{}*, longest waiting first",
+                cases.len() + more,
+                plural(cases.len() + more)
+            ),
+            "The queue is empty: every open case has an owner.",
+            cases,
+            *more,
+        ),
+        CommandAnswer::Mine { cases, more } => list(
+            format!("*Your open cases: {}*, oldest first", cases.len() + more),
+            "You have no open cases.",
+            cases,
+            *more,
+        ),
+        CommandAnswer::Stats(stats) => {
+            let states: Vec<String> = stats
+                .by_state
+                .iter()
+                .filter(|(_, count)| *count > 0)
+                .map(|(state, count)| format!("{} {count}", state.label()))
+                .collect();
+            let mut text = format!(
+                "*Today ({} UTC)*: {} case{} opened",
+                stats.day,
+                stats.opened,
+                plural(stats.opened)
+            );
+            if !states.is_empty() {
+                text.push_str(&format!(" — {}", states.join(" · ")));
+            }
+            text.push_str(&format!(
+                "\nOpen now: {} ({} unclaimed)",
+                stats.open, stats.unclaimed
+            ));
+            match stats.median_first_response {
+                Some(median) => text.push_str(&format!(
+                    "\nFirst public reply: median {} over {} case{}",
+                    short_duration(median),
+                    stats.first_responses,
+                    plural(stats.first_responses)
+                )),
+                None => text.push_str("\nFirst public reply: none yet today"),
+            }
+            text
+        }
+        CommandAnswer::Help { unknown } => {
+            let command = escape(command);
+            match unknown {
+                Some(word) => format!(
+                    "Unknown command “{}”. Try `{command} queue`, `{command} mine` or `{command} stats`: {USAGE}",
+                    escape(word)
+                ),
+                None => format!("`{command} queue | mine | stats`: {USAGE}"),
+            }
+        }
+    };
+    fit(&text, SECTION_MAX)
+}
+
+fn case_line(line: &CaseLine, workspace_url: Option<&str>) -> String {
+    let number = format!("#{}", line.case.0);
+    let case = match (&line.card, workspace_url) {
+        (Some(card), Some(url)) => format!(
+            "<{}archives/{}/p{}|{number}>",
+            link_target(&format!("{}/", url.trim_end_matches('/'))),
+            link_target(&card.channel),
+            card.message.replace('.', "")
+        ),
+        _ => number,
+    };
+    let owner = line
+        .owner
+        .as_ref()
+        .map(|owner| format!(" · {}", escape(owner)))
+        .unwrap_or_default();
+    format!(
+        "{case} {} · @{} · {}{owner} · {} — _{}_",
+        line.network.label(),
+        escape(&line.handle),
+        line.state.label(),
+        short_duration(line.waiting),
+        escape(&line.excerpt)
+    )
+}
+
+fn plural(count: usize) -> &'static str {
+    if count == 1 {
+        ""
+    } else {
+        "s"
+    }
 }
 
 fn form_metadata(payload: &str, channel: &str) -> String {

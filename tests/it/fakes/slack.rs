@@ -47,6 +47,11 @@ pub const BOT_ID: &str = "B0BOT00001";
 pub const TEAM: &str = "T0TEAM0001";
 /// The app id.
 pub const APP: &str = "A0APP00001";
+/// The signing secret HTTP mode requests are signed with.
+pub const SIGNING_SECRET: &str = "8f742231b10e8888abcd99fakesecret";
+/// The slash command's name.
+pub const COMMAND: &str = "/mentiondesk";
+
 /// Messages a channel may take at once before the 1/s pace applies.
 pub const BURST: f64 = 4.0;
 
@@ -166,6 +171,105 @@ impl FakeSlack {
             "[slack]\nbot_token = \"{BOT_TOKEN}\"\napp_token = \"{APP_TOKEN}\"\nbase_url = \"{}\"\nchannel = \"{channel}\"\n",
             self.base_url()
         )
+    }
+
+    /// The `[slack]` table for HTTP mode: a signing secret, no app token (no Socket Mode).
+    pub fn http_config(&self, channel: &str) -> String {
+        format!(
+            "[slack]\nbot_token = \"{BOT_TOKEN}\"\nsigning_secret = \"{SIGNING_SECRET}\"\nbase_url = \"{}\"\nchannel = \"{channel}\"\n",
+            self.base_url()
+        )
+    }
+
+    /// Sends a request to the app's HTTP mode endpoint `path` (on `[http].listen`, `http`),
+    /// as Slack does: `X-Slack-Request-Timestamp` (now minus `age_secs`) and
+    /// `X-Slack-Signature` = `v0=` + hex HMAC-SHA256 of `v0:{timestamp}:{body}` under
+    /// `secret`. Returns the status and the body.
+    pub async fn deliver_signed(
+        &self,
+        http: &str,
+        path: &str,
+        content_type: &str,
+        body: &str,
+        age_secs: i64,
+        secret: &str,
+    ) -> (u16, String) {
+        use hmac::{KeyInit, Mac};
+        let timestamp = (chrono::Utc::now().timestamp() - age_secs).to_string();
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(format!("v0:{timestamp}:{body}").as_bytes());
+        let signature = format!("v0={}", hex::encode(mac.finalize().into_bytes()));
+        let response = reqwest::Client::new()
+            .post(format!("{http}{path}"))
+            .header("content-type", content_type)
+            .header("x-slack-request-timestamp", timestamp)
+            .header("x-slack-signature", signature)
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    }
+
+    /// Sends an interaction payload to the app's Interactivity URL (form-encoded
+    /// `payload=<json>`), correctly signed and fresh.
+    pub async fn deliver_interaction(&self, http: &str, payload: &Value) -> (u16, String) {
+        self.deliver_signed(
+            http,
+            "/slack/interactivity",
+            "application/x-www-form-urlencoded",
+            &interaction_body(payload),
+            0,
+            SIGNING_SECRET,
+        )
+        .await
+    }
+
+    /// A `slash_commands` envelope on the newest socket: `user` typed `/mentiondesk text` in
+    /// `channel`; its envelope id.
+    pub fn push_command(&self, user: &str, channel: &str, text: &str) -> String {
+        let id = format!(
+            "env-{}",
+            self.shared.envelope.fetch_add(1, Ordering::SeqCst) + 1
+        );
+        let envelope = json!({
+            "envelope_id": id,
+            "payload": self.command_fields(user, channel, text),
+            "type": "slash_commands",
+            "accepts_response_payload": true
+        });
+        let mut sockets = self.shared.sockets.lock().unwrap();
+        sockets.retain(|socket| !socket.is_closed());
+        let socket = sockets.last().expect("a socket mode connection");
+        socket
+            .send(Message::Text(envelope.to_string().into()))
+            .expect("socket open");
+        id
+    }
+
+    /// The fields Slack sends for a slash command (form fields over HTTP, JSON in Socket Mode).
+    pub fn command_fields(&self, user: &str, channel: &str, text: &str) -> Value {
+        json!({
+            "token": "verification-token",
+            "team_id": TEAM,
+            "team_domain": "acme",
+            "channel_id": channel,
+            "channel_name": "mentions",
+            "user_id": user,
+            "user_name": user.to_lowercase(),
+            "command": COMMAND,
+            "text": text,
+            "api_app_id": APP,
+            "is_enterprise_install": "false",
+            "response_url": format!("{}/commands/{TEAM}/1/abc", self.server.base_url),
+            "trigger_id": format!("{}.{}.trigger", TEAM, self.next_ts())
+        })
+    }
+
+    /// Forgets a message, as if Slack never took it.
+    pub fn forget(&self, ts: &str) {
+        self.shared.messages.lock().unwrap().retain(|m| m.ts != ts);
     }
 
     /// Sets a user group's members (`usergroups.users.list`).
@@ -394,6 +498,22 @@ pub async fn wait_until(what: &str, ready: impl Fn() -> bool) {
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+/// An Interactivity request body: `payload=<url-encoded JSON>`.
+pub fn interaction_body(payload: &Value) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &payload.to_string())
+        .finish()
+}
+
+/// A slash command request body: the fields, form-encoded.
+pub fn form_body(fields: &Value) -> String {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in fields.as_object().into_iter().flatten() {
+        form.append_pair(key, value.as_str().unwrap_or_default());
+    }
+    form.finish()
 }
 
 fn next_ts(shared: &Shared) -> String {

@@ -383,3 +383,62 @@ fn fit_never_splits_an_entity_or_a_link() {
     assert_eq!(fit("ab &amp; cd", 6), "ab …");
     assert_eq!(fit("ab <https://x.y|z> cd", 8), "ab …");
 }
+
+#[test]
+fn command_answers_link_cards_and_escape_what_people_wrote() {
+    use crate::chat::commands::{CaseLine, CommandAnswer};
+    let line = |case: u64, card: bool| CaseLine {
+        case: CaseId(case),
+        network: Network::Bluesky,
+        handle: "jo<b>".to_string(),
+        excerpt: "order <!channel> never came".to_string(),
+        state: CaseState::New,
+        owner: None,
+        opened_at: opened(),
+        waiting: chrono::Duration::minutes(90),
+        card: card.then(|| crate::domain::MessageRef {
+            channel: "C0MENTIONS1".to_string(),
+            message: "1763000000.000100".to_string(),
+            thread: None,
+        }),
+    };
+    let answer = CommandAnswer::Queue {
+        cases: vec![line(4, true), line(9, false)],
+        more: 3,
+    };
+    let text = command_text(&answer, "/mentiondesk", Some("https://acme.slack.com/"));
+    assert!(
+        text.starts_with("*Queue: 5 open unclaimed cases*"),
+        "{text}"
+    );
+    assert!(
+        text.contains("• <https://acme.slack.com/archives/C0MENTIONS1/p1763000000000100|#4> Bluesky · @jo&lt;b&gt; · new · 1h 30m — _order &lt;!channel&gt; never came_"),
+        "{text}"
+    );
+    assert!(text.contains("\n• #9 Bluesky"), "no card, no link: {text}");
+    assert!(text.ends_with("…and 3 more"), "{text}");
+    // Without the workspace URL the cases are listed without links.
+    let text = command_text(&answer, "/mentiondesk", None);
+    assert!(!text.contains("<https://"), "{text}");
+
+    let help = command_text(
+        &CommandAnswer::Help {
+            unknown: Some("<!here>".to_string()),
+        },
+        "/mentiondesk",
+        None,
+    );
+    assert!(
+        help.starts_with("Unknown command “&lt;!here&gt;”"),
+        "{help}"
+    );
+    let empty = command_text(
+        &CommandAnswer::Mine {
+            cases: Vec::new(),
+            more: 0,
+        },
+        "/mentiondesk",
+        None,
+    );
+    assert_eq!(empty, "You have no open cases.");
+}
