@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 seconds=${SECONDS_EACH:-300}
-targets=${TARGETS:-"mastodon_notifications mastodon_statuses bluesky_notifications bluesky_get_posts x_mentions x_tweets slack_events discord_events payload config"}
+targets=${TARGETS:-"mastodon_notifications mastodon_statuses bluesky_notifications bluesky_get_posts x_mentions x_tweets slack_events slack_http discord_events payload config"}
 mkdir -p fuzz/logs
 for target in $targets; do
   mkdir -p "fuzz/corpus/$target"

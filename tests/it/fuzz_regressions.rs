@@ -19,6 +19,7 @@ fn run(target: &str, data: &[u8]) {
         "x_mentions" => drop(x::fuzz::parse_mentions(data)),
         "x_tweets" => drop(x::fuzz::parse_tweets(data)),
         "slack_events" => drop(slack::fuzz::decode_socket_mode(data)),
+        "slack_http" => drop(slack::fuzz::decode_http_body(data)),
         "discord_events" => drop(discord::fuzz::decode_gateway(data)),
         "config" => {
             if let Ok(text) = std::str::from_utf8(data) {
@@ -79,6 +80,7 @@ fn every_target_has_seeds_and_a_cargo_fuzz_entry() {
         "config",
         "payload",
         "slack_events",
+        "slack_http",
         "discord_events",
     ] {
         assert!(
@@ -112,6 +114,10 @@ fn seeds_decode_to_what_they_describe() {
     );
     assert_eq!(
         slack::fuzz::decode_socket_mode(&read("slack_events", "view_submission")).len(),
+        1
+    );
+    assert_eq!(
+        slack::fuzz::decode_http_body(&read("slack_http", "interactivity")).len(),
         1
     );
     assert_eq!(

@@ -27,6 +27,44 @@ pub fn decode_socket_mode(bytes: &[u8]) -> Vec<ActionRequest> {
     else {
         return Vec::new();
     };
+    requests(event)
+}
+
+/// One HTTP-mode request body, read as each endpoint of `http.rs` reads it: the signature check
+/// (with a fixed secret and the body's own first line as signature), the Events API JSON, the
+/// Interactivity form's `payload` (then as [`decode_socket_mode`]), and a slash command's text.
+pub fn decode_http_body(bytes: &[u8]) -> Vec<ActionRequest> {
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert("x-slack-request-timestamp", "1700000000".parse().unwrap());
+    if let Some(value) = bytes
+        .split(|byte| *byte == b'\n')
+        .next()
+        .and_then(|line| axum::http::HeaderValue::from_bytes(line).ok())
+    {
+        headers.insert("x-slack-signature", value);
+    }
+    let _ = super::http::verify("fuzz-secret", &headers, bytes, 1_700_000_100);
+    if let Ok(event) = serde_json::from_slice::<serde_json::Value>(bytes) {
+        let _ = event["type"].as_str();
+        let _ = event["challenge"].as_str();
+    }
+    let field = |name: &str| {
+        url::form_urlencoded::parse(bytes)
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    };
+    if let Some(text) = field("text") {
+        let _ = crate::chat::commands::parse(&text);
+    }
+    let _ = field("response_url").map(|url| url::Url::parse(&url));
+    match field("payload").map(|payload| serde_json::from_str::<SlackInteractionEvent>(&payload)) {
+        Some(Ok(event)) => requests(event),
+        _ => Vec::new(),
+    }
+}
+
+/// What `on_block_actions` and `on_view_submission` would ask of the engine for `event`.
+fn requests(event: SlackInteractionEvent) -> Vec<ActionRequest> {
     match event {
         SlackInteractionEvent::BlockActions(event) => {
             let mut requests = Vec::new();
