@@ -100,7 +100,8 @@ impl Application {
             .await
             .with_context(|| format!("http.listen: cannot listen on {}", settings.http.listen))?;
 
-        let sources = build_sources(&settings, &store, &overrides)?;
+        let ops = crate::health::OpsNotices::default();
+        let sources = build_sources(&settings, &store, &overrides, &ops)?;
         let mut chats: Vec<Arc<dyn ChatAdapter>> = Vec::new();
         let console = match &settings.console {
             Some(console_settings) => {
@@ -154,6 +155,7 @@ impl Application {
             }
             None => None,
         };
+        ops.connect(&chats);
         let chat_names: Vec<String> = chats.iter().map(|c| c.name().to_string()).collect();
         let source_names: Vec<String> = sources.iter().map(|s| s.name().to_string()).collect();
         let webhook_targets: Vec<String> = settings
@@ -431,7 +433,12 @@ pub async fn verify_sources(
     settings: &Settings,
 ) -> anyhow::Result<Vec<(String, Result<String, String>)>> {
     let store = Store::temporary().context("cannot create a temporary store")?;
-    let sources = build_sources(settings, &store, &Overrides::default())?;
+    let sources = build_sources(
+        settings,
+        &store,
+        &Overrides::default(),
+        &crate::health::OpsNotices::default(),
+    )?;
     let mut results = Vec::with_capacity(sources.len());
     for source in sources {
         let outcome = source.verify().await.map_err(|error| error.to_string());
@@ -444,6 +451,7 @@ fn build_sources(
     settings: &Settings,
     store: &Store,
     overrides: &Overrides,
+    ops: &crate::health::OpsNotices,
 ) -> anyhow::Result<Vec<Arc<dyn SourceClient>>> {
     let mut sources: Vec<Arc<dyn SourceClient>> = Vec::new();
     for source in &settings.sources {
@@ -473,6 +481,8 @@ fn build_sources(
                     request_timeout: overrides
                         .request_timeout
                         .unwrap_or(crate::sources::http::REQUEST_TIMEOUT),
+                    keywords: bluesky.keywords.clone(),
+                    appview_url: bluesky.appview_url.clone(),
                 })
                 .with_context(|| format!("sources: cannot set up {}", bluesky.name))?;
                 sources.push(Arc::new(client));
@@ -483,7 +493,8 @@ fn build_sources(
                     x_settings.request_timeout = timeout;
                 }
                 let client = XSource::new(x_settings, store.clone())
-                    .with_context(|| format!("cannot set up the X source {}", x.name))?;
+                    .with_context(|| format!("cannot set up the X source {}", x.name))?
+                    .with_ops(ops.clone());
                 sources.push(Arc::new(client));
             }
             SourceSettings::Mastodon(mastodon) => {

@@ -226,6 +226,44 @@ pub async fn notify_loop(
     }
 }
 
+/// The ops channel as sources see it: a notice goes to every chat adapter (those without an
+/// ops channel ignore it). Empty until the application connects its chats, so a source built
+/// alone (tests, `check`) posts nowhere. Sources decide *when* to post (e.g. once per month
+/// and budget threshold, remembered in the store); this only delivers.
+#[derive(Clone, Default)]
+pub struct OpsNotices {
+    chats: Arc<Mutex<Vec<Arc<dyn crate::chat::ChatAdapter>>>>,
+}
+
+impl std::fmt::Debug for OpsNotices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpsNotices").finish_non_exhaustive()
+    }
+}
+
+impl OpsNotices {
+    /// Sends later notices to these chats.
+    pub fn connect(&self, chats: &[Arc<dyn crate::chat::ChatAdapter>]) {
+        *self.chats.lock().unwrap_or_else(|p| p.into_inner()) = chats.to_vec();
+    }
+
+    /// Posts `text` to every connected chat and logs it; returns how many chats took it.
+    pub async fn post(&self, text: &str) -> usize {
+        tracing::warn!(notice = %text, "Ops notice");
+        let chats = self.chats.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut delivered = 0;
+        for chat in chats {
+            match chat.post_notice(text).await {
+                Ok(()) => delivered += 1,
+                Err(error) => {
+                    tracing::warn!(chat = chat.name(), error = %error, "Cannot post an ops notice")
+                }
+            }
+        }
+        delivered
+    }
+}
+
 #[derive(Serialize)]
 struct HealthReport {
     status: &'static str,

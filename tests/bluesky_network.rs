@@ -506,6 +506,8 @@ async fn a_complaint_on_a_real_network_is_answered_once_in_its_thread() {
         poll_interval: Duration::from_millis(200),
         backfill: Duration::from_secs(3600),
         request_timeout: Duration::from_secs(10),
+        keywords: Vec::new(),
+        appview_url: None,
     })
     .expect("source builds");
     let request = ReplyRequest {

@@ -44,6 +44,8 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 pub const DEFAULT_X_MONTHLY_READ_BUDGET: u64 = 10_000;
 /// Default monthly number of X posts.
 pub const DEFAULT_X_MONTHLY_WRITE_BUDGET: u64 = 500;
+/// Default share of the X read budget at which the ops channel is told.
+pub const DEFAULT_X_BUDGET_NOTICE_AT: f64 = 0.8;
 /// Default triage labels that open a card.
 pub const DEFAULT_CARD_LABELS: &[&str] = &["complaint"];
 /// Every triage label the classifier can produce.
@@ -252,6 +254,10 @@ pub struct MastodonSource {
     /// retried; a reply is retried with the same idempotency key).
     #[serde(default = "default_request_timeout", with = "duration")]
     pub request_timeout: Duration,
+    /// Whether mentions are also pushed over the streaming API (`user:notification`, SSE), with
+    /// polling as the fallback while the stream is down.
+    #[serde(default)]
+    pub streaming: bool,
 }
 
 /// A Bluesky account.
@@ -276,6 +282,13 @@ pub struct BlueskySource {
     /// The web app that links to posts point at (`<web_url>/profile/<handle>/post/<rkey>`).
     #[serde(default = "default_bluesky_web_url")]
     pub web_url: String,
+    /// Words or phrases watched with `app.bsky.feed.searchPosts`, besides mentions.
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    /// The AppView that serves searches; `None` sends them through the PDS, which proxies
+    /// them to its AppView with the session.
+    #[serde(default)]
+    pub appview_url: Option<String>,
 }
 
 /// An X account, read with a bearer token and written with OAuth 1.0a user context.
@@ -311,6 +324,14 @@ pub struct XSource {
     /// Posts that may be written per calendar month (UTC); replies past it are refused.
     #[serde(default = "default_x_monthly_write_budget")]
     pub monthly_write_budget: u64,
+    /// The share of `monthly_read_budget` (0 < x < 1) at which one notice goes to the ops
+    /// channel; a second one follows when the budget is spent.
+    #[serde(default = "default_x_budget_notice_at")]
+    pub budget_notice_at: f64,
+    /// Words or phrases watched with recent search (`GET /2/tweets/search/recent`), besides
+    /// mentions; every tweet read counts against the budget.
+    #[serde(default)]
+    pub keywords: Vec<String>,
 }
 
 /// `[slack]`: the Slack workspace.
@@ -631,6 +652,10 @@ fn default_x_monthly_read_budget() -> u64 {
 
 fn default_x_monthly_write_budget() -> u64 {
     DEFAULT_X_MONTHLY_WRITE_BUDGET
+}
+
+fn default_x_budget_notice_at() -> f64 {
+    DEFAULT_X_BUDGET_NOTICE_AT
 }
 
 fn default_card_labels() -> Vec<String> {

@@ -137,6 +137,16 @@ fn check_sources(parts: &Parts, report: &mut Report) {
                     &join_key(&key, "app_password"),
                     &bluesky.app_password,
                 );
+                if let Some(appview_url) = &bluesky.appview_url {
+                    http_url(report, &join_key(&key, "appview_url"), appview_url);
+                }
+                keywords(
+                    report,
+                    &join_key(&key, "keywords"),
+                    &bluesky.keywords,
+                    10,
+                    256,
+                );
             }
             SourceSettings::X(x) => {
                 http_url(report, &join_key(&key, "base_url"), &x.base_url);
@@ -158,7 +168,49 @@ fn check_sources(parts: &Parts, report: &mut Report) {
                 ] {
                     secret(report, &join_key(&key, name), value);
                 }
+                if !(x.budget_notice_at > 0.0 && x.budget_notice_at < 1.0) {
+                    report.problem(
+                        join_key(&key, "budget_notice_at"),
+                        format!(
+                            "must be a share between 0 and 1 (e.g. 0.8), not {}",
+                            x.budget_notice_at
+                        ),
+                    );
+                }
+                keywords(report, &join_key(&key, "keywords"), &x.keywords, 20, 128);
+                let query_key = join_key(&key, "keywords");
+                let query = crate::sources::x::search_query(&x.keywords);
+                if query.chars().count() > crate::sources::x::SEARCH_QUERY_MAX {
+                    report.problem(
+                        query_key,
+                        format!(
+                            "the search query they make is {} characters; X accepts {}",
+                            query.chars().count(),
+                            crate::sources::x::SEARCH_QUERY_MAX
+                        ),
+                    );
+                }
             }
+        }
+    }
+}
+
+/// Watched keywords: at most `max` of them, none empty, none longer than `max_chars`.
+fn keywords(report: &mut Report, key: &str, keywords: &[String], max: usize, max_chars: usize) {
+    if keywords.len() > max {
+        report.problem(
+            key,
+            format!("at most {max} keywords per source, not {}", keywords.len()),
+        );
+    }
+    for (index, keyword) in keywords.iter().enumerate() {
+        let item_key = join_index(key, index);
+        if keyword.trim().is_empty() {
+            report.problem(&item_key, "must not be empty");
+        } else if keyword.chars().count() > max_chars {
+            report.problem(&item_key, format!("must be at most {max_chars} characters"));
+        } else if keyword.contains('"') {
+            report.problem(&item_key, "must not contain a double quote");
         }
     }
 }

@@ -159,6 +159,16 @@ impl Pipeline {
             stored_at: now,
         };
         if let Some(case) = self.linked_case(tx, mention)? {
+            if is_brand && answers_pending_reply(&case, mention) {
+                // The brand's post answers the very post our queued reply answers: it is most
+                // likely our reply, read back from the network before its receipt was
+                // recorded (a timed-out attempt that the network accepted). The receipt will
+                // record it as ours; calling it "answered outside" would be wrong.
+                tracing::info!(case = %case.id, post = %mention.id, "Brand post answering the pending reply's post; taken as ours");
+                tx.put_post(&post_ref, &stored(Some(case.id), None))?;
+                report.joined += 1;
+                return Ok(());
+            }
             let command = if is_brand {
                 Command::RepliedOutside {
                     mention: mention.clone(),
@@ -219,4 +229,11 @@ impl Pipeline {
         }
         Ok(None)
     }
+}
+
+/// True when `mention` (a brand post) answers the post the case's pending reply answers.
+fn answers_pending_reply(case: &Case, mention: &Mention) -> bool {
+    case.pending_reply.as_ref().is_some_and(|pending| {
+        mention.in_reply_to.as_deref() == Some(pending.in_reply_to.id.as_str())
+    })
 }

@@ -28,6 +28,7 @@
 //! record up (`getRecord`, authoritative on the PDS) and treat an existing one as our success.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -61,6 +62,10 @@ const MAX_TEXT_GRAPHEMES: usize = 300;
 const MAX_TEXT_BYTES: usize = 3000;
 /// The post lexicon's limit on `langs`.
 const MAX_LANGS: usize = 3;
+/// The most pages of the brand's own feed, or of one keyword's search, one poll reads.
+const MAX_SIDE_PAGES: usize = 10;
+/// How many uris of posts this process made are remembered (not "answered outside").
+const POSTED_MEMORY: usize = 10_000;
 
 /// Settings of one Bluesky source.
 #[derive(Debug, Clone)]
@@ -81,6 +86,10 @@ pub struct BlueskySettings {
     pub backfill: Duration,
     /// How long one request may take (`http::REQUEST_TIMEOUT` in production; tests shorten it).
     pub request_timeout: Duration,
+    /// Words or phrases watched with `app.bsky.feed.searchPosts`.
+    pub keywords: Vec<String>,
+    /// The AppView searches go to (unauthenticated); `None`: through the PDS, with the session.
+    pub appview_url: Option<String>,
 }
 
 /// A Bluesky account over XRPC.
@@ -88,6 +97,11 @@ pub struct BlueskySource {
     settings: BlueskySettings,
     http: reqwest::Client,
     session: Mutex<Option<Session>>,
+    /// Posts this process made: not "answered outside" when the brand's feed lists them.
+    posted: std::sync::Mutex<HashSet<String>>,
+    /// Replies being posted right now: the brand's feed is not read meanwhile (it could list
+    /// the new post before the reply is recorded as ours).
+    replies_in_flight: AtomicUsize,
 }
 
 impl BlueskySource {
@@ -104,6 +118,8 @@ impl BlueskySource {
             settings,
             http,
             session: Mutex::new(None),
+            posted: std::sync::Mutex::new(HashSet::new()),
+            replies_in_flight: AtomicUsize::new(0),
         })
     }
 
@@ -242,8 +258,37 @@ impl BlueskySource {
             "quote" => MentionKind::Quote,
             other => return Err(format!("unexpected reason {other:?}")),
         };
-        let record: PostRecord = serde_json::from_value(notification.record)
-            .map_err(|error| format!("record: {error}"))?;
+        self.post_mention(
+            notification.uri,
+            notification.author,
+            notification.record,
+            Some(kind),
+            indexed_at,
+            own_did,
+            raw,
+        )
+    }
+
+    /// Turns a post (from a notification, a feed or a search) into a mention; `kind: None`
+    /// makes it a reply when it answers a post and a keyword hit otherwise.
+    #[allow(clippy::too_many_arguments)]
+    fn post_mention(
+        &self,
+        uri: String,
+        author: ProfileView,
+        record: Value,
+        kind: Option<MentionKind>,
+        indexed_at: DateTime<Utc>,
+        own_did: &str,
+        raw: &Value,
+    ) -> Result<Mention, String> {
+        let record: PostRecord =
+            serde_json::from_value(record).map_err(|error| format!("record: {error}"))?;
+        let kind = kind.unwrap_or(if record.reply.is_some() {
+            MentionKind::Reply
+        } else {
+            MentionKind::Keyword
+        });
         if record
             .record_type
             .as_deref()
@@ -259,7 +304,6 @@ impl BlueskySource {
             .as_deref()
             .and_then(parse_datetime)
             .unwrap_or(indexed_at);
-        let author = notification.author;
         let actor = if author.handle.is_empty() || author.handle == "handle.invalid" {
             author.did.clone()
         } else {
@@ -268,8 +312,8 @@ impl BlueskySource {
         Ok(Mention {
             network: Network::Bluesky,
             source: self.settings.name.clone(),
-            url: self.post_link(&actor, &notification.uri),
-            id: notification.uri,
+            url: self.post_link(&actor, &uri),
+            id: uri,
             from_brand: author.did == own_did,
             author: Author {
                 id: author.did,
@@ -285,6 +329,232 @@ impl BlueskySource {
             lang: record.langs.and_then(|langs| langs.into_iter().next()),
             raw: Some(raw.clone()),
         })
+    }
+
+    /// Pages a newest-first listing (`items` names its array) down to `threshold`, returning
+    /// each item with its time (`time` reads it); stops at `MAX_SIDE_PAGES`.
+    async fn list_down_to(
+        &self,
+        read: &SideRead<'_>,
+        threshold: DateTime<Utc>,
+    ) -> Result<(Vec<(DateTime<Utc>, Value)>, Option<Duration>), SourceError> {
+        let mut listed = Vec::new();
+        let mut page_cursor: Option<String> = None;
+        let mut wait = None;
+        for _ in 0..MAX_SIDE_PAGES {
+            let mut query = read.query.clone();
+            if let Some(cursor) = &page_cursor {
+                query.push(("cursor", cursor.clone()));
+            }
+            let (body, headers): (Value, HeaderMap) = match &read.appview {
+                Some(appview) => {
+                    let url = format!("{}/xrpc/{}", appview.trim_end_matches('/'), read.nsid);
+                    let response = send(self.http.get(&url).query(&query)).await?.success()?;
+                    (response.json(read.nsid)?, response.headers)
+                }
+                None => self.get(read.nsid, &query).await?,
+            };
+            wait = http::exhausted_wait(&headers, Utc::now());
+            let Some(items) = body.get(read.items).and_then(Value::as_array) else {
+                return Err(SourceError::Transient(format!(
+                    "malformed answer from {}: no {} array",
+                    read.nsid, read.items
+                )));
+            };
+            let mut below_threshold = items.is_empty();
+            for item in items {
+                let Some(at) = (read.time)(item) else {
+                    tracing::warn!(source = %self.settings.name, nsid = read.nsid, "Skipping an item without a valid time");
+                    continue;
+                };
+                if at < threshold {
+                    below_threshold = true;
+                    continue;
+                }
+                listed.push((at, item.clone()));
+            }
+            match body.get("cursor").and_then(Value::as_str) {
+                Some(next) if !below_threshold && page_cursor.as_deref() != Some(next) => {
+                    page_cursor = Some(next.to_string());
+                }
+                _ => break,
+            }
+            if wait.is_some() {
+                break;
+            }
+        }
+        Ok((listed, wait))
+    }
+
+    /// The brand's own replies since its watermark, made outside mentiondesk (posts this
+    /// process made are left out), and the watermark after them.
+    async fn read_own_replies(
+        &self,
+        session: &Session,
+        previous: Option<&Watermark>,
+        first_threshold: DateTime<Utc>,
+    ) -> Result<
+        (
+            Vec<(DateTime<Utc>, Mention)>,
+            Option<Watermark>,
+            Option<Duration>,
+        ),
+        SourceError,
+    > {
+        let threshold = previous.map_or(first_threshold, Watermark::threshold);
+        let read = SideRead {
+            nsid: "app.bsky.feed.getAuthorFeed",
+            query: vec![
+                ("actor", session.did.clone()),
+                ("filter", "posts_with_replies".to_string()),
+                ("limit", PAGE_SIZE.to_string()),
+            ],
+            items: "feed",
+            time: feed_item_time,
+            appview: None,
+        };
+        let (listed, wait) = self.list_down_to(&read, threshold).await?;
+        let seen: HashSet<&str> = previous
+            .map(|mark| mark.seen.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        let mut mentions = Vec::new();
+        let mut posts = Vec::new();
+        for (at, item) in &listed {
+            // Reposts (and pins) carry a reason; only the brand's own replies matter.
+            if item.get("reason").is_some() {
+                continue;
+            }
+            let Some(post) = item.get("post") else {
+                continue;
+            };
+            posts.push((*at, post.clone()));
+            let uri = post.get("uri").and_then(Value::as_str).unwrap_or_default();
+            if seen.contains(uri) || self.is_posted(uri) {
+                continue;
+            }
+            match self.view_mention(post, *at, &session.did, Some(MentionKind::Reply)) {
+                Ok(mention) if mention.from_brand && mention.in_reply_to.is_some() => {
+                    mentions.push((*at, mention));
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(source = %self.settings.name, uri = %uri, error = %error, "Skipping a malformed post of the brand's feed");
+                }
+            }
+        }
+        let mark = Watermark::after(previous, &posts).map(|m| m.floored(previous, first_threshold));
+        Ok((mentions, mark, wait))
+    }
+
+    /// Posts matching the keywords since the search watermark, and the watermark after them.
+    async fn search_keywords(
+        &self,
+        session: &Session,
+        previous: Option<&Watermark>,
+        first_threshold: DateTime<Utc>,
+    ) -> Result<
+        (
+            Vec<(DateTime<Utc>, Mention)>,
+            Option<Watermark>,
+            Option<Duration>,
+        ),
+        SourceError,
+    > {
+        let threshold = previous.map_or(first_threshold, Watermark::threshold);
+        let since = threshold.to_rfc3339_opts(SecondsFormat::Millis, true);
+        let mut listed: Vec<(DateTime<Utc>, Value)> = Vec::new();
+        let mut wait = None;
+        for keyword in &self.settings.keywords {
+            let read = SideRead {
+                nsid: "app.bsky.feed.searchPosts",
+                query: vec![
+                    ("q", search_term(keyword)),
+                    ("sort", "latest".to_string()),
+                    ("since", since.clone()),
+                    ("limit", PAGE_SIZE.to_string()),
+                ],
+                items: "posts",
+                time: post_view_time,
+                appview: self.settings.appview_url.clone(),
+            };
+            let (found, exhausted) = self.list_down_to(&read, threshold).await?;
+            wait = wait.max(exhausted);
+            for (at, post) in found {
+                let uri = post.get("uri").and_then(Value::as_str);
+                if !listed
+                    .iter()
+                    .any(|(_, other)| other.get("uri").and_then(Value::as_str) == uri)
+                {
+                    listed.push((at, post));
+                }
+            }
+        }
+        let seen: HashSet<&str> = previous
+            .map(|mark| mark.seen.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        let mut mentions = Vec::new();
+        for (at, post) in &listed {
+            let uri = post.get("uri").and_then(Value::as_str).unwrap_or_default();
+            if seen.contains(uri) {
+                continue;
+            }
+            match self.view_mention(post, *at, &session.did, None) {
+                Ok(mention) => mentions.push((*at, mention)),
+                Err(error) => {
+                    tracing::warn!(source = %self.settings.name, uri = %uri, error = %error, "Skipping a malformed search result");
+                }
+            }
+        }
+        let mark =
+            Watermark::after(previous, &listed).map(|m| m.floored(previous, first_threshold));
+        Ok((mentions, mark, wait))
+    }
+
+    /// A post view (`app.bsky.feed.defs#postView`) as a mention.
+    fn view_mention(
+        &self,
+        post: &Value,
+        indexed_at: DateTime<Utc>,
+        own_did: &str,
+        kind: Option<MentionKind>,
+    ) -> Result<Mention, String> {
+        let view: PostViewIn = serde_json::from_value(post.clone()).map_err(|e| e.to_string())?;
+        self.post_mention(
+            view.uri,
+            view.author,
+            view.record,
+            kind,
+            indexed_at,
+            own_did,
+            post,
+        )
+    }
+
+    /// A failed read of the brand's feed or of the search: logged, a rate limit waited out;
+    /// the notifications read before it are still delivered.
+    fn side_read_failed(&self, what: &str, error: SourceError, wait: &mut Option<Duration>) {
+        tracing::warn!(source = %self.settings.name, read = what, error = %error, "Cannot read from Bluesky");
+        if let SourceError::RateLimited { retry_after } = error {
+            *wait = (*wait).max(Some(retry_after));
+        }
+    }
+
+    fn is_posted(&self, uri: &str) -> bool {
+        self.posted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .contains(uri)
+    }
+
+    fn remember_posted(&self, uri: &str) {
+        let mut posted = self
+            .posted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if posted.len() >= POSTED_MEMORY {
+            posted.clear();
+        }
+        posted.insert(uri.to_string());
     }
 
     /// The post our reply answers, with its author and the thread's root as strong refs.
@@ -385,10 +655,11 @@ impl SourceClient for BlueskySource {
                 None
             }
         });
-        let threshold = match &watermark {
-            Some(watermark) => watermark.newest - overlap(),
-            None => now - chrono::Duration::from_std(self.settings.backfill).unwrap_or_default(),
-        };
+        let first_threshold =
+            now - chrono::Duration::from_std(self.settings.backfill).unwrap_or_default();
+        let threshold = watermark
+            .as_ref()
+            .map_or(first_threshold, Watermark::threshold);
 
         // Newest first, down to the threshold.
         let mut listed: Vec<(DateTime<Utc>, Value)> = Vec::new();
@@ -452,10 +723,67 @@ impl SourceClient for BlueskySource {
                 }
             }
         }
+        let mut own_mark = watermark.as_ref().and_then(|w| w.own.as_deref()).cloned();
+        // While a reply is being posted, its new post could be listed before the reply is
+        // recorded as ours; the next poll reads the feed instead.
+        if self.replies_in_flight.load(Ordering::SeqCst) == 0 {
+            match self
+                .read_own_replies(&session, own_mark.as_ref(), first_threshold)
+                .await
+            {
+                Ok((own, mark, exhausted)) => {
+                    mentions.extend(
+                        own.into_iter()
+                            .filter(|(_, m)| delivered.insert(m.id.clone())),
+                    );
+                    own_mark = mark.or(own_mark);
+                    wait = wait.max(exhausted);
+                }
+                Err(error) => self.side_read_failed("the brand's feed", error, &mut wait),
+            }
+        }
+        let mut search_mark = watermark
+            .as_ref()
+            .and_then(|w| w.search.as_deref())
+            .cloned();
+        if !self.settings.keywords.is_empty() {
+            match self
+                .search_keywords(&session, search_mark.as_ref(), first_threshold)
+                .await
+            {
+                Ok((found, mark, exhausted)) => {
+                    // A post that is a notification too stays a mention.
+                    mentions.extend(
+                        found
+                            .into_iter()
+                            .filter(|(_, m)| delivered.insert(m.id.clone())),
+                    );
+                    search_mark = mark.or(search_mark);
+                    wait = wait.max(exhausted);
+                }
+                Err(error) => self.side_read_failed("the keyword search", error, &mut wait),
+            }
+        }
         mentions.sort_by_key(|(indexed_at, _)| *indexed_at);
 
-        let cursor = match Watermark::after(watermark.as_ref(), &listed) {
-            Some(next) => Some(next.encode()),
+        let next = Watermark::after(watermark.as_ref(), &listed).or_else(|| {
+            // Nothing was ever notified, but the feed or the search moved: keep their marks
+            // under a notifications mark at the first start's threshold.
+            (own_mark.is_some() || search_mark.is_some()).then(|| Watermark {
+                newest: threshold,
+                seen: Vec::new(),
+                floor: None,
+                own: None,
+                search: None,
+            })
+        });
+        let cursor = match next {
+            Some(next) => {
+                let mut next = next.floored(watermark.as_ref(), first_threshold);
+                next.own = own_mark.map(Box::new);
+                next.search = search_mark.map(Box::new);
+                Some(next.encode())
+            }
             None => cursor.map(str::to_string),
         };
         Ok(Fetched {
@@ -466,6 +794,7 @@ impl SourceClient for BlueskySource {
     }
 
     async fn reply(&self, request: &ReplyRequest) -> Result<ReplyReceipt, SourceError> {
+        let _in_flight = InFlight::enter(&self.replies_in_flight);
         let graphemes = request.text.graphemes(true).count();
         if graphemes > MAX_TEXT_GRAPHEMES || request.text.len() > MAX_TEXT_BYTES {
             return Err(SourceError::Rejected(format!(
@@ -561,10 +890,63 @@ impl SourceClient for BlueskySource {
                 }
             }
         };
+        self.remember_posted(&uri);
         Ok(ReplyReceipt {
             url: Some(self.post_link(&session.handle, &uri)),
             post_id: uri,
         })
+    }
+}
+
+/// Counts a reply in flight for as long as it lives.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn enter(counter: &'a AtomicUsize) -> InFlight<'a> {
+        counter.fetch_add(1, Ordering::SeqCst);
+        InFlight(counter)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// One newest-first listing read by [`BlueskySource::list_down_to`].
+struct SideRead<'a> {
+    nsid: &'a str,
+    query: Vec<(&'a str, String)>,
+    /// The name of the answer's array.
+    items: &'a str,
+    /// Reads an item's time.
+    time: fn(&Value) -> Option<DateTime<Utc>>,
+    /// Sent to this AppView without the session instead of through the PDS.
+    appview: Option<String>,
+}
+
+/// A feed item's time: the repost's when it is one, the post's `indexedAt` otherwise.
+fn feed_item_time(item: &Value) -> Option<DateTime<Utc>> {
+    item.pointer("/reason/indexedAt")
+        .or_else(|| item.pointer("/post/indexedAt"))
+        .and_then(Value::as_str)
+        .and_then(parse_datetime)
+}
+
+fn post_view_time(post: &Value) -> Option<DateTime<Utc>> {
+    post.get("indexedAt")
+        .and_then(Value::as_str)
+        .and_then(parse_datetime)
+}
+
+/// A keyword as a search term: a phrase is quoted (Lucene syntax, which the lexicon recommends).
+fn search_term(keyword: &str) -> String {
+    let keyword = keyword.trim();
+    if keyword.contains(char::is_whitespace) {
+        format!("\"{keyword}\"")
+    } else {
+        keyword.to_string()
     }
 }
 
@@ -594,6 +976,17 @@ struct Watermark {
     newest: DateTime<Utc>,
     #[serde(default)]
     seen: Vec<String>,
+    /// The first start's `now - backfill`, kept while the overlap still reaches below it, so
+    /// a backfill shorter than the overlap does not let the second poll deliver what the
+    /// first one left out as too old.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    floor: Option<DateTime<Utc>>,
+    /// The brand's own feed's mark (answers made outside mentiondesk).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    own: Option<Box<Watermark>>,
+    /// The keyword search's mark.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    search: Option<Box<Watermark>>,
 }
 
 impl Watermark {
@@ -627,7 +1020,35 @@ impl Watermark {
             .collect();
         seen.sort();
         seen.dedup();
-        Some(Watermark { newest, seen })
+        Some(Watermark {
+            newest,
+            seen,
+            floor: None,
+            own: None,
+            search: None,
+        })
+    }
+
+    /// Where the next poll stops reading: the overlap below the newest time seen, never
+    /// below the first start's floor.
+    fn threshold(&self) -> DateTime<Utc> {
+        let threshold = self.newest - overlap();
+        self.floor.map_or(threshold, |floor| threshold.max(floor))
+    }
+
+    /// This mark with the floor carried over from `previous` (or set to `first_threshold` on
+    /// the first start), dropped once the overlap no longer reaches below it.
+    fn floored(
+        mut self,
+        previous: Option<&Watermark>,
+        first_threshold: DateTime<Utc>,
+    ) -> Watermark {
+        let floor = match previous {
+            Some(previous) => previous.floor,
+            None => Some(first_threshold),
+        };
+        self.floor = floor.filter(|floor| self.newest - overlap() < *floor);
+        self
     }
 }
 
@@ -905,6 +1326,14 @@ struct GetPostsOutput {
     posts: Vec<PostView>,
 }
 
+/// `app.bsky.feed.defs#postView` as read from feeds and searches.
+#[derive(Deserialize)]
+struct PostViewIn {
+    uri: String,
+    author: ProfileView,
+    record: Value,
+}
+
 #[derive(Deserialize)]
 struct PostView {
     uri: String,
@@ -1073,5 +1502,33 @@ mod tests {
         let again = Watermark::after(Some(&next), &listed[..2]).unwrap();
         assert_eq!(again, next);
         assert_eq!(Watermark::after(None, &[]), None);
+    }
+
+    #[test]
+    fn the_first_starts_floor_holds_until_the_overlap_passes_it() {
+        let at = |s: &str| parse_datetime(s).unwrap();
+        let listed = vec![(
+            at("2026-11-20T10:00:00Z"),
+            serde_json::json!({"uri": "at://a"}),
+        )];
+        // Backfill of 5 minutes: the first start read from 09:55.
+        let first = Watermark::after(None, &listed)
+            .unwrap()
+            .floored(None, at("2026-11-20T09:55:00Z"));
+        assert_eq!(first.threshold(), at("2026-11-20T09:55:00Z"), "not 09:45");
+        assert_eq!(
+            Watermark::parse(&first.encode()).unwrap().threshold(),
+            first.threshold()
+        );
+        // Twenty minutes later the overlap is above the floor, which is dropped.
+        let later = vec![(
+            at("2026-11-20T10:20:00Z"),
+            serde_json::json!({"uri": "at://b"}),
+        )];
+        let next = Watermark::after(Some(&first), &later)
+            .unwrap()
+            .floored(Some(&first), at("2026-11-20T10:15:00Z"));
+        assert_eq!(next.floor, None);
+        assert_eq!(next.threshold(), at("2026-11-20T10:05:00Z"));
     }
 }

@@ -29,7 +29,7 @@
 mod html;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -54,6 +54,15 @@ const STATUSES_PAGE: u32 = 40;
 const MAX_PAGES: usize = 40;
 /// How many statuses' visibilities are remembered for replies.
 const VISIBILITY_CACHE: usize = 20_000;
+/// While the notification stream is up, polls (for the brand's own statuses, and as a safety
+/// net) come this many times less often.
+const STREAM_POLL_FACTOR: u32 = 4;
+/// The first wait before reconnecting a dropped or refused stream; it doubles up to the max.
+const STREAM_RETRY_FIRST: Duration = Duration::from_millis(200);
+const STREAM_RETRY_MAX: Duration = Duration::from_secs(60);
+/// How long the stream may stay silent (Mastodon sends a `:thump` heartbeat) before it counts
+/// as dropped.
+const STREAM_IDLE: Duration = Duration::from_secs(90);
 
 /// A Mastodon source.
 pub struct MastodonSource {
@@ -74,6 +83,12 @@ pub struct MastodonSource {
     /// Replies being posted right now: the own-statuses read waits for them (it could see the
     /// new status before the reply is recorded as ours).
     replies_in_flight: AtomicUsize,
+    /// Whether to listen to the notification stream.
+    streaming: bool,
+    /// A client without an overall timeout, for the long-lived stream.
+    stream_client: reqwest::Client,
+    /// The stream is connected now (polls are spaced out meanwhile).
+    stream_connected: AtomicBool,
 }
 
 /// What is read once per process: who we are, and the instance's domain.
@@ -82,6 +97,9 @@ struct Setup {
     account_id: String,
     /// The instance's own domain, appended to local accounts' handles.
     domain: String,
+    /// Where the streaming API is served (`configuration.urls.streaming`, as http(s)); `None`:
+    /// on `base_url`.
+    streaming_url: Option<Url>,
 }
 
 impl MastodonSource {
@@ -92,6 +110,13 @@ impl MastodonSource {
         let client = reqwest::Client::builder()
             .user_agent(concat!("mentiondesk/", env!("CARGO_PKG_VERSION")))
             .timeout(config.request_timeout)
+            .build()
+            .map_err(|error| {
+                SourceError::Rejected(format!("cannot build the HTTP client: {error}"))
+            })?;
+        let stream_client = reqwest::Client::builder()
+            .user_agent(concat!("mentiondesk/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(config.request_timeout)
             .build()
             .map_err(|error| {
                 SourceError::Rejected(format!("cannot build the HTTP client: {error}"))
@@ -108,6 +133,9 @@ impl MastodonSource {
             visibilities: Mutex::new(HashMap::new()),
             posted: Mutex::new(HashSet::new()),
             replies_in_flight: AtomicUsize::new(0),
+            streaming: config.streaming,
+            stream_client,
+            stream_connected: AtomicBool::new(false),
         })
     }
 
@@ -156,17 +184,25 @@ impl MastodonSource {
             SourceError::Transient(format!("malformed verify_credentials answer: {error}"))
         })?;
         let fallback_domain = self.base_url.host_str().unwrap_or_default().to_string();
+        let mut streaming_url = None;
         let domain = match self.get(self.url("/api/v2/instance"), budget).await {
             Ok((value, _)) => match serde_json::from_value::<Instance>(value) {
                 Ok(instance) => {
                     if let Some(limit) = instance
                         .configuration
-                        .and_then(|c| c.statuses)
+                        .as_ref()
+                        .and_then(|c| c.statuses.as_ref())
                         .and_then(|s| s.max_characters)
                         .filter(|&limit| limit > 0)
                     {
                         self.reply_limit.store(limit, Ordering::Relaxed);
                     }
+                    streaming_url = instance
+                        .configuration
+                        .as_ref()
+                        .and_then(|c| c.urls.as_ref())
+                        .and_then(|urls| urls.streaming.as_deref())
+                        .and_then(streaming_base);
                     instance.domain.unwrap_or(fallback_domain)
                 }
                 Err(error) => {
@@ -191,6 +227,7 @@ impl MastodonSource {
         let setup = Arc::new(Setup {
             account_id: account.id,
             domain,
+            streaming_url,
         });
         *cached = Some(setup.clone());
         Ok(setup)
@@ -399,6 +436,63 @@ impl MastodonSource {
         Ok((mentions, newest))
     }
 
+    /// One connection to `GET /api/v1/streaming/user/notification` (server-sent events):
+    /// rings `doorbell` once connected (a catch-up poll for what came while it was down) and
+    /// for every mention notification. Returns when the stream ends or fails.
+    async fn stream_once(&self, doorbell: &tokio::sync::Notify) -> Result<(), SourceError> {
+        let setup = self.setup(&mut Budget::default()).await?;
+        let url = match &setup.streaming_url {
+            Some(base) => {
+                let mut url = base.clone();
+                let prefix = url.path().trim_end_matches('/').to_string();
+                url.set_path(&format!("{prefix}/api/v1/streaming/user/notification"));
+                url
+            }
+            None => self.url("/api/v1/streaming/user/notification"),
+        };
+        let response = self
+            .stream_client
+            .get(url)
+            .bearer_auth(self.access_token.expose())
+            .header(reqwest::header::ACCEPT, "text/event-stream")
+            .send()
+            .await
+            .map_err(http::transport_error)?;
+        let mut response = checked(response).await?;
+        self.stream_connected.store(true, Ordering::SeqCst);
+        tracing::info!(source = %self.name, "Notification stream connected");
+        doorbell.notify_one();
+        let mut events = SseParser::default();
+        loop {
+            let chunk = tokio::time::timeout(STREAM_IDLE, response.chunk())
+                .await
+                .map_err(|_| {
+                    SourceError::Transient(format!(
+                        "the notification stream was silent for {STREAM_IDLE:?}"
+                    ))
+                })?
+                .map_err(http::transport_error)?;
+            let Some(chunk) = chunk else {
+                return Ok(());
+            };
+            for event in events.push(&chunk) {
+                if event.name != "notification" {
+                    continue;
+                }
+                match serde_json::from_str::<NotificationKind>(&event.data) {
+                    Ok(notification) if notification.kind == "mention" => {
+                        tracing::debug!(source = %self.name, "Mention pushed");
+                        doorbell.notify_one();
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::warn!(source = %self.name, error = %error, "Skipping a malformed streamed notification");
+                    }
+                }
+            }
+        }
+    }
+
     fn not_before(&self) -> DateTime<Utc> {
         Utc::now() - chrono::Duration::from_std(self.backfill).unwrap_or(chrono::Duration::zero())
     }
@@ -501,14 +595,54 @@ impl SourceClient for MastodonSource {
         }
         // Oldest first, so a brand answer comes after the post it answers.
         mentions.sort_by_key(|mention| mention.created_at);
-        let wait = budget
-            .exhausted
-            .map_or(self.poll_interval, |wait| wait.max(self.poll_interval));
+        let interval = if self.stream_connected.load(Ordering::SeqCst) {
+            self.poll_interval * STREAM_POLL_FACTOR
+        } else {
+            self.poll_interval
+        };
+        let wait = budget.exhausted.map_or(interval, |wait| wait.max(interval));
         Ok(Fetched {
             mentions,
             cursor: position.encode(),
             wait: Some(wait),
         })
+    }
+
+    async fn listen(
+        &self,
+        doorbell: std::sync::Arc<tokio::sync::Notify>,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) {
+        if !self.streaming {
+            return;
+        }
+        let mut retry = STREAM_RETRY_FIRST;
+        loop {
+            let opened = tokio::select! {
+                opened = self.stream_once(&doorbell) => opened,
+                _ = shutdown.cancelled() => break,
+            };
+            let was_connected = self.stream_connected.swap(false, Ordering::SeqCst);
+            if was_connected {
+                // Poll now, and at the normal interval until the stream is back.
+                doorbell.notify_one();
+            }
+            match opened {
+                Ok(()) => {
+                    tracing::info!(source = %self.name, "The notification stream ended; polling until it is back");
+                    retry = STREAM_RETRY_FIRST;
+                }
+                Err(error) => {
+                    tracing::warn!(source = %self.name, error = %error, ?retry, "The notification stream failed; polling until it is back");
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(retry) => {}
+                _ = shutdown.cancelled() => break,
+            }
+            retry = (retry * 2).min(STREAM_RETRY_MAX);
+        }
+        self.stream_connected.store(false, Ordering::SeqCst);
     }
 
     async fn reply(&self, request: &ReplyRequest) -> Result<ReplyReceipt, SourceError> {
@@ -754,6 +888,67 @@ struct ErrorBody {
     error: String,
 }
 
+/// One server-sent event.
+#[derive(Debug, Default, PartialEq)]
+struct SseEvent {
+    name: String,
+    data: String,
+}
+
+/// Splits a server-sent event stream into events as its bytes arrive: `event:` and `data:`
+/// lines up to a blank line; comments (`:thump`) and other fields are ignored.
+#[derive(Debug, Default)]
+struct SseParser {
+    line: Vec<u8>,
+    current: SseEvent,
+}
+
+impl SseParser {
+    fn push(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
+        let mut events = Vec::new();
+        for &byte in bytes {
+            if byte != b'\n' {
+                self.line.push(byte);
+                continue;
+            }
+            let line = String::from_utf8_lossy(&self.line)
+                .trim_end_matches('\r')
+                .to_string();
+            self.line.clear();
+            if line.is_empty() {
+                let event = std::mem::take(&mut self.current);
+                if !event.data.is_empty() || !event.name.is_empty() {
+                    events.push(event);
+                }
+                continue;
+            }
+            if line.starts_with(':') {
+                continue;
+            }
+            let (field, value) = line.split_once(':').unwrap_or((line.as_str(), ""));
+            let value = value.strip_prefix(' ').unwrap_or(value);
+            match field {
+                "event" => self.current.name = value.to_string(),
+                "data" => {
+                    if !self.current.data.is_empty() {
+                        self.current.data.push('\n');
+                    }
+                    self.current.data.push_str(value);
+                }
+                _ => {}
+            }
+        }
+        events
+    }
+}
+
+/// Only a notification's type (what the stream's doorbell needs).
+#[derive(Debug, Deserialize)]
+struct NotificationKind {
+    #[serde(rename = "type")]
+    kind: String,
+}
+
 /// A notification (only the fields we read).
 #[derive(Debug, Deserialize)]
 struct Notification {
@@ -832,6 +1027,28 @@ struct Instance {
 struct InstanceConfiguration {
     #[serde(default)]
     statuses: Option<StatusLimits>,
+    #[serde(default)]
+    urls: Option<InstanceUrls>,
+}
+
+#[derive(Debug, Deserialize)]
+struct InstanceUrls {
+    #[serde(default)]
+    streaming: Option<String>,
+}
+
+/// The instance's streaming URL (`wss://streaming.example`) as the http(s) base the
+/// server-sent events are asked of; `None` for anything else.
+fn streaming_base(url: &str) -> Option<Url> {
+    let url = Url::parse(url).ok()?;
+    let scheme = match url.scheme() {
+        "wss" | "https" => "https",
+        "ws" | "http" => "http",
+        _ => return None,
+    };
+    let mut base = url.clone();
+    base.set_scheme(scheme).ok()?;
+    Some(base)
 }
 
 #[derive(Debug, Deserialize)]

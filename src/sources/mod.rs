@@ -96,4 +96,15 @@ pub trait SourceClient: Send + Sync {
     /// Posts a public reply. Idempotent on `request.reply_id`: a retry after a crash or a
     /// timeout must never create a second post.
     async fn reply(&self, request: &ReplyRequest) -> Result<ReplyReceipt, SourceError>;
+
+    /// Listens for pushes until `shutdown` (e.g. a streaming API) and rings `doorbell` when
+    /// something new waits, so the poll loop fetches at once instead of at its next interval.
+    /// The fetch stays the only way mentions come in, so the cursor rules hold. The default
+    /// listens to nothing.
+    async fn listen(
+        &self,
+        _doorbell: std::sync::Arc<tokio::sync::Notify>,
+        _shutdown: tokio_util::sync::CancellationToken,
+    ) {
+    }
 }

@@ -50,6 +50,15 @@ pub async fn run_poll_loop(
         }
     };
     let mut backoff = Duration::from_secs(1);
+    // A source that can be pushed to (a streaming API) rings the doorbell to cut a wait short.
+    let doorbell = Arc::new(tokio::sync::Notify::new());
+    let listening = shutdown.child_token();
+    let listener = tokio::spawn({
+        let client = client.clone();
+        let doorbell = doorbell.clone();
+        let listening = listening.clone();
+        async move { client.listen(doorbell, listening).await }
+    });
     loop {
         if shutdown.is_cancelled() {
             break;
@@ -105,8 +114,15 @@ pub async fn run_poll_loop(
         }
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
+            _ = doorbell.notified() => {
+                tracing::debug!(source = %name, "Pushed: fetching now");
+            }
             _ = shutdown.cancelled() => break,
         }
+    }
+    listening.cancel();
+    if let Err(error) = listener.await {
+        tracing::warn!(source = %name, error = %error, "The source's listener failed");
     }
     tracing::info!(source = %name, "Source stopped");
 }

@@ -19,6 +19,7 @@
 //! **Architecture invariant:** this is the only module that knows X's JSON.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -32,6 +33,7 @@ use super::http;
 use super::{Fetched, ReplyReceipt, ReplyRequest, SourceClient, SourceError};
 use crate::config::{Secret, XSource as XConfig};
 use crate::domain::{Author, Mention, MentionKind, Network};
+use crate::health::OpsNotices;
 use crate::store::Store;
 
 /// Where people open a tweet (not an API host: nothing connects to it).
@@ -39,8 +41,14 @@ pub const WEB_URL: &str = "https://x.com";
 
 /// The most tweets one mentions page may hold (the API's maximum).
 const PAGE_MAX: u64 = 100;
-/// The fewest the API accepts in `max_results`.
+/// The fewest the timelines accept in `max_results`.
 const PAGE_MIN: u64 = 5;
+/// The fewest recent search accepts in `max_results`.
+const SEARCH_PAGE_MIN: u64 = 10;
+/// The longest search query (the docs' limit for recent search; the OpenAPI says 4096).
+pub const SEARCH_QUERY_MAX: usize = 512;
+/// How many ids of tweets this process posted are remembered (not "answered outside").
+const POSTED_MEMORY: usize = 10_000;
 /// How many pages of our own recent tweets the exactly-once check reads at most.
 const CHECK_PAGES: usize = 3;
 /// The tweet fields a mention needs.
@@ -77,6 +85,10 @@ pub struct XSettings {
     pub monthly_write_budget: u64,
     /// How long one request may take.
     pub request_timeout: Duration,
+    /// The share of the read budget at which the ops channel is told (once a month).
+    pub budget_notice_at: f64,
+    /// Words or phrases watched with recent search.
+    pub keywords: Vec<String>,
 }
 
 impl XSettings {
@@ -96,6 +108,8 @@ impl XSettings {
             monthly_read_budget: config.monthly_read_budget,
             monthly_write_budget: config.monthly_write_budget,
             request_timeout: http::REQUEST_TIMEOUT,
+            budget_notice_at: config.budget_notice_at,
+            keywords: config.keywords.clone(),
         }
     }
 }
@@ -107,6 +121,13 @@ pub struct XSource {
     store: Store,
     /// Budget notices already logged, as `month/kind`, so each is logged once per month.
     noticed: Mutex<HashSet<String>>,
+    /// Where budget notices go.
+    ops: OpsNotices,
+    /// Tweets this process posted: not "answered outside" when the own timeline lists them.
+    posted: Mutex<HashSet<String>>,
+    /// Replies being posted right now: the own timeline is not read meanwhile (it could list
+    /// the new tweet before the reply is recorded as ours).
+    replies_in_flight: AtomicUsize,
 }
 
 impl std::fmt::Debug for XSource {
@@ -126,7 +147,16 @@ impl XSource {
             http,
             store,
             noticed: Mutex::new(HashSet::new()),
+            ops: OpsNotices::default(),
+            posted: Mutex::new(HashSet::new()),
+            replies_in_flight: AtomicUsize::new(0),
         })
+    }
+
+    /// Posts budget notices to `ops` (the application's chats).
+    pub fn with_ops(mut self, ops: OpsNotices) -> XSource {
+        self.ops = ops;
+        self
     }
 
     fn url(&self, path: &str) -> String {
@@ -230,6 +260,205 @@ impl XSource {
         Ok(None)
     }
 
+    /// Reads one timeline newer than `since_id` (first start: newer than `now - backfill`),
+    /// paging until it is all read, and returns its tweets (as this timeline keeps them) and
+    /// the cursor to resume from. The cursor moves only when every page was read: if paging
+    /// stops early (429, budget, a failed page) the pages read are kept but the old cursor is
+    /// returned, so the rest is read again (dedupe drops the repeats) and nothing is skipped.
+    /// Only a failed first page is an error.
+    async fn read_timeline(
+        &self,
+        timeline: Timeline,
+        since_id: Option<&str>,
+        reading: &mut Reading,
+    ) -> Result<(Vec<Mention>, Option<String>), SourceError> {
+        let since_id = match since_id {
+            Some(id) if is_tweet_id(id) => Some(id.to_string()),
+            Some(other) => {
+                tracing::warn!(source = %self.settings.name, cursor = other, "Ignoring a cursor that is not a tweet id");
+                None
+            }
+            None => None,
+        };
+        let path = match timeline {
+            Timeline::Mentions => format!("/2/users/{}/mentions", self.settings.user_id),
+            Timeline::Own => format!("/2/users/{}/tweets", self.settings.user_id),
+            Timeline::Search => "/2/tweets/search/recent".to_string(),
+        };
+        let (page_min, token_name) = match timeline {
+            Timeline::Search => (SEARCH_PAGE_MIN, "next_token"),
+            _ => (PAGE_MIN, "pagination_token"),
+        };
+        let mut pagination_token: Option<String> = None;
+        let mut newest_id: Option<String> = None;
+        let mut found = Vec::new();
+        let mut complete = true;
+        for page_number in 0.. {
+            let left = reading.budget.saturating_sub(reading.reads);
+            let mut query = vec![
+                ("max_results", left.clamp(page_min, PAGE_MAX).to_string()),
+                ("expansions", "author_id".to_string()),
+                ("tweet.fields", TWEET_FIELDS.to_string()),
+                ("user.fields", USER_FIELDS.to_string()),
+            ];
+            match timeline {
+                Timeline::Mentions => {}
+                Timeline::Own => query.push(("exclude", "retweets".to_string())),
+                Timeline::Search => {
+                    query.push(("query", search_query(&self.settings.keywords)));
+                    query.push(("sort_order", "recency".to_string()));
+                }
+            }
+            match &since_id {
+                Some(id) => query.push(("since_id", id.clone())),
+                None => {
+                    let mut backfill = chrono::Duration::from_std(self.settings.backfill)
+                        .unwrap_or(chrono::Duration::hours(1));
+                    if timeline == Timeline::Search {
+                        // Recent search only looks back seven days.
+                        backfill =
+                            backfill.min(chrono::Duration::days(7) - chrono::Duration::minutes(5));
+                    }
+                    let start = (reading.now - backfill).to_rfc3339_opts(SecondsFormat::Secs, true);
+                    query.push(("start_time", start));
+                }
+            }
+            if let Some(token) = &pagination_token {
+                query.push((token_name, token.clone()));
+            }
+            let (page, exhausted) = match self.read_page(&path, &query).await {
+                Ok(read) => read,
+                Err(error) if page_number == 0 => return Err(error),
+                Err(error) => {
+                    tracing::warn!(source = %self.settings.name, timeline = ?timeline, error = %error, "Paging stopped early");
+                    if let SourceError::RateLimited { retry_after } = error {
+                        reading.wait = reading.wait.max(Some(retry_after));
+                    }
+                    complete = false;
+                    break;
+                }
+            };
+            reading.reads = self
+                .spend(&reading.month, "reads", page.data.len() as u64)
+                .await?;
+            reading.wait = reading.wait.max(exhausted);
+            if page_number == 0 {
+                newest_id = page.meta.newest_id.clone();
+            }
+            for mut mention in page.mentions(&self.settings.name, &self.settings.user_id) {
+                match timeline {
+                    Timeline::Mentions => {}
+                    Timeline::Own => {
+                        // Only answers can be answers to a case; our own replies are known.
+                        if !mention.from_brand
+                            || mention.in_reply_to.is_none()
+                            || self.is_posted(&mention.id)
+                        {
+                            continue;
+                        }
+                    }
+                    Timeline::Search => {
+                        if mention.kind == MentionKind::Mention {
+                            mention.kind = MentionKind::Keyword;
+                        }
+                    }
+                }
+                found.push(mention);
+            }
+            let Some(next) = page.meta.next_token else {
+                break;
+            };
+            if reading.reads >= reading.budget || exhausted.is_some() {
+                complete = false;
+                break;
+            }
+            pagination_token = Some(next);
+        }
+        let cursor = if complete {
+            newest_id.or(since_id)
+        } else {
+            since_id
+        };
+        Ok((found, cursor))
+    }
+
+    /// A failed read of the own timeline or of the search: logged, and a rate limit waited
+    /// out; the mentions read before it are still delivered.
+    fn side_read_failed(&self, what: &str, error: SourceError, reading: &mut Reading) {
+        tracing::warn!(source = %self.settings.name, read = what, error = %error, "Cannot read from X");
+        if let SourceError::RateLimited { retry_after } = error {
+            reading.wait = reading.wait.max(Some(retry_after));
+        }
+    }
+
+    fn is_posted(&self, id: &str) -> bool {
+        self.posted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .contains(id)
+    }
+
+    fn remember_posted(&self, id: &str) {
+        let mut posted = self
+            .posted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if posted.len() >= POSTED_MEMORY {
+            posted.clear();
+        }
+        posted.insert(id.to_string());
+    }
+
+    /// Posts the budget notices due at `reads`: one when `budget_notice_at` of the month's read
+    /// budget is used, one when it is spent. Each is posted once per month and source: the
+    /// store remembers it was sent (across restarts), memory stops repeats before that.
+    async fn budget_notice(&self, month: &str, reads: u64, now: DateTime<Utc>) {
+        let budget = self.settings.monthly_read_budget;
+        let share = self.settings.budget_notice_at;
+        let name = &self.settings.name;
+        let notice = if reads >= budget {
+            (
+                "notice-spent",
+                format!(
+                    "⛔ X source {name}: the monthly read budget is spent ({reads} of {budget} tweets read in {month}); no mentions are read until {}",
+                    next_month_start(now).format("%Y-%m-%d")
+                ),
+            )
+        } else if (reads as f64) >= (budget as f64) * share {
+            (
+                "notice-share",
+                format!(
+                    "⚠️ X source {name}: {} % of the monthly read budget is used ({reads} of {budget} tweets read in {month}); polling slows down at 80 % and stops at 100 % until {}",
+                    (reads * 100) / budget.max(1),
+                    next_month_start(now).format("%Y-%m-%d")
+                ),
+            )
+        } else {
+            return;
+        };
+        let (kind, text) = notice;
+        if !self.first_notice(month, kind) {
+            return;
+        }
+        let key = format!("x-notice/{name}/{month}/{kind}");
+        match self.store.counter(&key) {
+            Ok(0) => {}
+            Ok(_) => return,
+            Err(error) => {
+                tracing::warn!(source = %name, error = %error, "Cannot read whether the budget notice was sent");
+                return;
+            }
+        }
+        if kind == "notice-spent" {
+            // The share notice is moot once the budget is spent.
+            let _ = self.first_notice(month, "notice-share");
+        }
+        self.ops.post(&text).await;
+        if let Err(error) = self.store.add_to_counter(&key, 1).await {
+            tracing::warn!(source = %name, error = %error, "Cannot record that the budget notice was sent");
+        }
+    }
+
     /// The OAuth 1.0a `Authorization` header for a POST to `url` (a JSON body is not signed).
     fn oauth_header(&self, url: &str) -> String {
         let token = oauth1_request::Token::from_parts(
@@ -283,7 +512,7 @@ impl SourceClient for XSource {
         let now = Utc::now();
         let month = month_of(now);
         let budget = self.settings.monthly_read_budget;
-        let mut reads = self.used(&month, "reads")?;
+        let reads = self.used(&month, "reads")?;
         if reads >= budget {
             let message = format!(
                 "monthly read budget spent: {reads} of {budget} tweets read in {month}; reading resumes on {}",
@@ -292,79 +521,56 @@ impl SourceClient for XSource {
             if self.first_notice(&month, "reads-spent") {
                 tracing::error!(source = %self.settings.name, reads, budget, "Monthly X read budget spent; not reading until the month changes");
             }
+            self.budget_notice(&month, reads, now).await;
             return Err(SourceError::Transient(message));
         }
-        let since_id = match cursor {
-            Some(id) if is_tweet_id(id) => Some(id.to_string()),
-            Some(other) => {
-                tracing::warn!(source = %self.settings.name, cursor = other, "Ignoring a cursor that is not a tweet id");
-                None
-            }
-            None => None,
+        let mut position = Cursor::parse(cursor, &self.settings.name);
+        let mut reading = Reading {
+            month: month.clone(),
+            budget,
+            reads,
+            wait: None,
+            now,
         };
-        let path = format!("/2/users/{}/mentions", self.settings.user_id);
-        let mut pagination_token: Option<String> = None;
-        let mut newest_id: Option<String> = None;
-        let mut mentions = Vec::new();
-        let mut complete = true;
-        let mut wait: Option<Duration> = None;
-        for page_number in 0.. {
-            let mut query = vec![
-                (
-                    "max_results",
-                    (budget - reads).clamp(PAGE_MIN, PAGE_MAX).to_string(),
-                ),
-                ("expansions", "author_id".to_string()),
-                ("tweet.fields", TWEET_FIELDS.to_string()),
-                ("user.fields", USER_FIELDS.to_string()),
-            ];
-            match &since_id {
-                Some(id) => query.push(("since_id", id.clone())),
-                None => {
-                    let backfill = chrono::Duration::from_std(self.settings.backfill)
-                        .unwrap_or(chrono::Duration::hours(1));
-                    let start = (now - backfill).to_rfc3339_opts(SecondsFormat::Secs, true);
-                    query.push(("start_time", start));
+        let (mut mentions, newest) = self
+            .read_timeline(
+                Timeline::Mentions,
+                position.mentions.as_deref(),
+                &mut reading,
+            )
+            .await?;
+        position.mentions = newest;
+        // While a reply is being posted, our new tweet could be read here before the reply is
+        // recorded as ours; the next fetch reads it instead.
+        let replying = self.replies_in_flight.load(Ordering::SeqCst) > 0;
+        if reading.reads < budget && !replying {
+            match self
+                .read_timeline(Timeline::Own, position.own.as_deref(), &mut reading)
+                .await
+            {
+                Ok((own, newest)) => {
+                    mentions.extend(own);
+                    position.own = newest;
                 }
+                Err(error) => self.side_read_failed("own tweets", error, &mut reading),
             }
-            if let Some(token) = &pagination_token {
-                query.push(("pagination_token", token.clone()));
-            }
-            let (page, exhausted) = match self.read_page(&path, &query).await {
-                Ok(read) => read,
-                Err(error) if page_number == 0 => return Err(error),
-                Err(error) => {
-                    // Deliver the newer pages read so far, but keep the old cursor: the rest is
-                    // read again next time (dedupe drops the repeats), so nothing is skipped.
-                    tracing::warn!(source = %self.settings.name, error = %error, "Paging mentions stopped early");
-                    if let SourceError::RateLimited { retry_after } = error {
-                        wait = Some(retry_after);
-                    }
-                    complete = false;
-                    break;
+        }
+        if !self.settings.keywords.is_empty() && reading.reads < budget {
+            match self
+                .read_timeline(Timeline::Search, position.search.as_deref(), &mut reading)
+                .await
+            {
+                Ok((found, newest)) => {
+                    // A tweet that is a mention too stays a mention.
+                    let known: HashSet<String> = mentions.iter().map(|m| m.id.clone()).collect();
+                    mentions.extend(found.into_iter().filter(|m| !known.contains(&m.id)));
+                    position.search = newest;
                 }
-            };
-            reads = self.spend(&month, "reads", page.data.len() as u64).await?;
-            wait = wait.max(exhausted);
-            if page_number == 0 {
-                newest_id = page.meta.newest_id.clone();
+                Err(error) => self.side_read_failed("keyword search", error, &mut reading),
             }
-            mentions.extend(page.mentions(&self.settings.name, &self.settings.user_id));
-            let Some(next) = page.meta.next_token else {
-                break;
-            };
-            if reads >= budget || exhausted.is_some() {
-                complete = false;
-                break;
-            }
-            pagination_token = Some(next);
         }
         mentions.sort_by(|a, b| compare_ids(&a.id, &b.id));
-        let cursor = if complete {
-            newest_id.or(since_id)
-        } else {
-            since_id
-        };
+        let reads = reading.reads;
         let mut interval = self.settings.poll_interval;
         if reads.saturating_mul(5) >= budget.saturating_mul(4) {
             interval *= 2;
@@ -372,14 +578,16 @@ impl SourceClient for XSource {
                 tracing::warn!(source = %self.settings.name, reads, budget, ?interval, "80 % of the monthly X read budget used; polling less often");
             }
         }
+        self.budget_notice(&month, reads, now).await;
         Ok(Fetched {
             mentions,
-            cursor,
-            wait: Some(wait.map_or(interval, |wait| wait.max(interval))),
+            cursor: position.encode(),
+            wait: Some(reading.wait.map_or(interval, |wait| wait.max(interval))),
         })
     }
 
     async fn reply(&self, request: &ReplyRequest) -> Result<ReplyReceipt, SourceError> {
+        let _in_flight = InFlight::enter(&self.replies_in_flight);
         if request.in_reply_to.network != Network::X || !is_tweet_id(&request.in_reply_to.id) {
             return Err(SourceError::Rejected(format!(
                 "{} is not a tweet this X source can answer",
@@ -396,6 +604,7 @@ impl SourceClient for XSource {
         }
         if let Some(existing) = self.already_replied(request, &month).await? {
             tracing::info!(source = %self.settings.name, reply_id = %request.reply_id, post_id = %existing.post_id, "Reply already on X; not posting it again");
+            self.remember_posted(&existing.post_id);
             return Ok(existing);
         }
         let url = self.url("/2/tweets");
@@ -423,8 +632,106 @@ impl SourceClient for XSource {
                 "X answered the post without its id".to_string(),
             ));
         };
+        self.remember_posted(&data.id);
         self.spend(&month, "writes", 1).await?;
         Ok(receipt(&data.id))
+    }
+}
+
+/// Counts a reply in flight for as long as it lives.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn enter(counter: &'a AtomicUsize) -> InFlight<'a> {
+        counter.fetch_add(1, Ordering::SeqCst);
+        InFlight(counter)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The timelines a fetch reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timeline {
+    /// `GET /2/users/:id/mentions`.
+    Mentions,
+    /// `GET /2/users/:id/tweets`: the brand's answers made outside mentiondesk.
+    Own,
+    /// `GET /2/tweets/search/recent`: the keyword watch.
+    Search,
+}
+
+/// What one fetch has read so far against the monthly budget.
+#[derive(Debug)]
+struct Reading {
+    month: String,
+    budget: u64,
+    reads: u64,
+    /// The longest wait a rate limit asked for.
+    wait: Option<Duration>,
+    now: DateTime<Utc>,
+}
+
+/// Where the source resumes: the newest tweet id read from each timeline. Stored as JSON; a
+/// bare id (the cursor before own tweets and search were read) is the mentions cursor.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Cursor {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mentions: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    own: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    search: Option<String>,
+}
+
+impl Cursor {
+    fn parse(text: Option<&str>, source: &str) -> Cursor {
+        let Some(text) = text.map(str::trim).filter(|text| !text.is_empty()) else {
+            return Cursor::default();
+        };
+        if text.starts_with('{') {
+            serde_json::from_str(text).unwrap_or_else(|error| {
+                tracing::warn!(source, cursor = %text, error = %error, "Unreadable X cursor; starting over with the backfill window");
+                Cursor::default()
+            })
+        } else {
+            Cursor {
+                mentions: Some(text.to_string()),
+                ..Cursor::default()
+            }
+        }
+    }
+
+    fn encode(&self) -> Option<String> {
+        if *self == Cursor::default() {
+            return None;
+        }
+        serde_json::to_string(self).ok()
+    }
+}
+
+/// The recent-search query for `keywords`: any of them (phrases quoted), retweets left out.
+pub fn search_query(keywords: &[String]) -> String {
+    let terms: Vec<String> = keywords
+        .iter()
+        .map(|keyword| keyword.trim())
+        .filter(|keyword| !keyword.is_empty())
+        .map(|keyword| {
+            if keyword.contains(char::is_whitespace) {
+                format!("\"{keyword}\"")
+            } else {
+                keyword.to_string()
+            }
+        })
+        .collect();
+    match terms.len() {
+        0 => String::new(),
+        1 => format!("{} -is:retweet", terms[0]),
+        _ => format!("({}) -is:retweet", terms.join(" OR ")),
     }
 }
 

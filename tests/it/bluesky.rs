@@ -35,6 +35,8 @@ fn client(pds: &FakePds, timeout: Duration) -> BlueskySource {
         poll_interval: Duration::from_millis(50),
         backfill: Duration::from_secs(3600),
         request_timeout: timeout,
+        keywords: Vec::new(),
+        appview_url: None,
     })
     .expect("client builds")
 }
@@ -444,4 +446,171 @@ async fn malformed_payloads_are_skipped() {
     );
     let health = app.health().await;
     assert!(health.to_string().contains("source:bsky"), "{health}");
+}
+
+#[tokio::test]
+async fn a_brand_reply_made_on_bluesky_outside_the_bot_shows_on_the_card_and_stops_the_clock() {
+    let (app, pds) = app_with_pds().await;
+    pds.mention("jo.bsky.social", COMPLAINT);
+    let messages = app.wait_for("mentions", |m| cards(m).len() == 1).await;
+    assert!(card_of(&messages, 1).unwrap()["card"]["first_response_due"].is_string());
+
+    // Our reply through the bot lands in the brand's feed too: not "outside".
+    let reply = app.button(1, "reply").await;
+    let (status, body) = app
+        .act(
+            "Ana",
+            &reply,
+            json!({ "text": "@jo.bsky.social sorry, on it" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    app.wait_for_card(1, "replied", 1).await;
+
+    // Kim's complaint is answered from the Bluesky app by the social team.
+    let kims = pds.mention(
+        "kim.bsky.social",
+        "@acme.bsky.social the app crashes on login again, useless",
+    );
+    app.wait_for("mentions", |m| cards(m).len() == 2).await;
+    pds.brand_reply(&kims, "@kim.bsky.social we sent you a DM with a fix");
+    let messages = app
+        .wait_for("mentions", |m| {
+            card_of(m, 2).is_some_and(|card| {
+                thread_texts(card)
+                    .iter()
+                    .any(|t| t.contains("answered outside mentiondesk"))
+            })
+        })
+        .await;
+    let card = card_of(&messages, 2).unwrap();
+    assert_eq!(card["card"]["state"], "replied", "{card}");
+    assert!(
+        card["card"]["first_response_due"].is_null(),
+        "the first-response clock stopped: {card}"
+    );
+    let note = thread_texts(card)
+        .into_iter()
+        .find(|t| t.contains("answered outside"))
+        .unwrap();
+    assert!(note.contains("we sent you a DM with a fix"), "{note}");
+    // A few more polls: nothing twice, and our own reply never counted as outside.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let messages = app.messages("mentions").await;
+    let outside = |case| {
+        thread_texts(card_of(&messages, case).unwrap())
+            .iter()
+            .filter(|t| t.contains("outside"))
+            .count()
+    };
+    assert_eq!((outside(1), outside(2)), (0, 1));
+
+    let feeds = pds
+        .server
+        .requests_to("GET", "/xrpc/app.bsky.feed.getAuthorFeed");
+    assert!(!feeds.is_empty());
+    for read in &feeds {
+        let query = url::form_urlencoded::parse(read.query.as_bytes())
+            .into_owned()
+            .collect::<std::collections::HashMap<String, String>>();
+        assert_eq!(query["actor"], BRAND_DID);
+        assert_eq!(query["filter"], "posts_with_replies");
+        assert!(read.header("authorization").is_some());
+    }
+}
+
+#[tokio::test]
+async fn keyword_hits_from_search_become_cards_once_alongside_notifications() {
+    let pds = FakePds::start().await;
+    let app = TestApp::spawn_with(&format!(
+        "{}keywords = [\"acme app\"]\nappview_url = \"{}\"\n",
+        pds.source_toml("bsky"),
+        pds.server.base_url
+    ))
+    .await;
+    // A keyword hit nobody notified us of, and a mention that matches the keyword too.
+    pds.publish(
+        "kim.bsky.social",
+        "the acme app crashes on login again, useless and broken",
+        None,
+        None,
+        Utc::now(),
+    );
+    pds.mention(
+        "jo.bsky.social",
+        "@acme.bsky.social the acme app lost my order, terrible service",
+    );
+    pds.publish(
+        "sam.bsky.social",
+        "lovely weather today",
+        None,
+        None,
+        Utc::now(),
+    );
+    app.wait_for("mentions", |m| cards(m).len() == 2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let messages = app.messages("mentions").await;
+    assert_eq!(cards(&messages).len(), 2, "one card each");
+    let kim = messages
+        .iter()
+        .find(|m| m["card"]["author_handle"] == "kim.bsky.social")
+        .expect("the keyword hit has a card");
+    assert!(kim["card"]["post_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://bsky.app/profile/kim.bsky.social/post/"));
+
+    let searches = pds
+        .server
+        .requests_to("GET", "/xrpc/app.bsky.feed.searchPosts");
+    assert!(!searches.is_empty());
+    for search in &searches {
+        let query = url::form_urlencoded::parse(search.query.as_bytes())
+            .into_owned()
+            .collect::<std::collections::HashMap<String, String>>();
+        assert_eq!(query["q"], "\"acme app\"");
+        assert_eq!(query["sort"], "latest");
+        assert!(chrono::DateTime::parse_from_rfc3339(&query["since"]).is_ok());
+        assert_eq!(
+            search.header("authorization"),
+            None,
+            "the AppView is asked without the PDS session"
+        );
+    }
+
+    // The search's mark survives a restart: nothing is carded twice.
+    let app = app.restart().await;
+    pds.publish(
+        "lee.bsky.social",
+        "acme app refund still missing, awful support",
+        None,
+        None,
+        Utc::now(),
+    );
+    app.wait_for("mentions", |m| cards(m).len() == 3).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(cards(&app.messages("mentions").await).len(), 3);
+}
+
+#[tokio::test]
+async fn a_backfill_shorter_than_the_overlap_never_lets_older_posts_in_later() {
+    let pds = FakePds::start().await;
+    // Ten minutes old: outside a five-minute backfill, inside the 15-minute overlap.
+    pds.publish(
+        "old.bsky.social",
+        "@acme.bsky.social my order never arrived, still waiting, awful",
+        None,
+        Some("mention"),
+        Utc::now() - chrono::Duration::minutes(10),
+    );
+    let app = TestApp::spawn_with(&format!("{}backfill = \"5m\"\n", pds.source_toml("bsky"))).await;
+    pds.mention("jo.bsky.social", COMPLAINT);
+    app.wait_for("mentions", |m| cards(m).len() == 1).await;
+    // Many polls later (every 50 ms), and after a restart, the old post still has no card.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let app = app.restart().await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let messages = app.messages("mentions").await;
+    assert_eq!(cards(&messages).len(), 1, "{messages:?}");
+    assert_eq!(messages[0]["card"]["author_handle"], "jo.bsky.social");
 }

@@ -115,11 +115,14 @@ fn every_commented_option_in_the_example_is_valid_and_shows_its_default() -> any
                 assert_eq!(mastodon.access_token.expose(), "value-of-MASTODON_TOKEN");
                 assert_eq!(mastodon.poll_interval, config::DEFAULT_POLL_INTERVAL);
                 assert_eq!(mastodon.backfill, config::DEFAULT_BACKFILL);
+                assert!(!mastodon.streaming);
             }
             SourceSettings::Bluesky(bluesky) => {
                 assert_eq!(bluesky.base_url, config::DEFAULT_BLUESKY_BASE_URL);
                 assert_eq!(bluesky.poll_interval, config::DEFAULT_POLL_INTERVAL);
                 assert_eq!(bluesky.backfill, config::DEFAULT_BACKFILL);
+                assert!(bluesky.keywords.is_empty());
+                assert!(bluesky.appview_url.is_some());
             }
             SourceSettings::X(x) => {
                 assert_eq!(x.base_url, config::DEFAULT_X_BASE_URL);
@@ -130,6 +133,8 @@ fn every_commented_option_in_the_example_is_valid_and_shows_its_default() -> any
                     x.monthly_write_budget,
                     config::DEFAULT_X_MONTHLY_WRITE_BUDGET
                 );
+                assert_eq!(x.budget_notice_at, config::DEFAULT_X_BUDGET_NOTICE_AT);
+                assert!(x.keywords.is_empty());
             }
         }
     }
@@ -305,4 +310,50 @@ fn load_resolves_paths_against_the_file_and_reports_unreadable_files() -> anyhow
         .message
         .starts_with("cannot read the configuration file: "));
     Ok(())
+}
+
+#[test]
+fn keyword_watches_and_the_budget_notice_share_are_checked_with_their_keys() {
+    let text = format!(
+        r#"
+[brand]
+name = "Acme"
+
+[[sources]]
+type = "bluesky"
+name = "bsky"
+identifier = "acme.bsky.social"
+app_password = "p"
+keywords = ["acme", " "]
+appview_url = "api.bsky.app"
+
+[[sources]]
+type = "x"
+name = "x"
+user_id = "1"
+bearer_token = "b"
+consumer_key = "k"
+consumer_secret = "s"
+access_token = "a"
+access_token_secret = "t"
+budget_notice_at = 1.5
+keywords = ["say \"hi\"", "{long}"]
+
+[console]
+"#,
+        long = "w".repeat(129)
+    );
+    let errors =
+        config::parse(&text, &no_env, Path::new("/srv/bot")).expect_err("the file has mistakes");
+    assert_eq!(
+        keys(&errors),
+        [
+            "sources[0].appview_url",
+            "sources[0].keywords[1]",
+            "sources[1].budget_notice_at",
+            "sources[1].keywords[0]",
+            "sources[1].keywords[1]",
+        ],
+        "{errors}"
+    );
 }

@@ -381,3 +381,87 @@ async fn two_instances_at_once_each_answer_on_their_own() {
         .iter()
         .all(|r| r.header("authorization") == Some("Bearer token-second")));
 }
+
+const STREAM: &str = "/api/v1/streaming/user/notification";
+
+/// The source table with `streaming = true` and another poll interval.
+fn streaming_toml(fake: &MastodonFake, poll_interval: &str) -> String {
+    fake.source_toml("masto").replace(
+        "poll_interval = \"50ms\"",
+        &format!("poll_interval = \"{poll_interval}\"\nstreaming = true"),
+    )
+}
+
+async fn wait_until(what: &str, ready: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_streamed_mention_becomes_a_card_at_once_and_a_dropped_stream_misses_nothing() {
+    let fake = MastodonFake::start().await;
+    // Polls every 60 s (every 4 minutes while the stream is up): only the stream explains a
+    // card within the test's seconds.
+    let app = TestApp::spawn_with(&streaming_toml(&fake, "60s")).await;
+    wait_until("the stream", || fake.open_streams() == 1).await;
+    let stream = &fake.server.requests_to("GET", STREAM)[0];
+    assert_eq!(stream.header("authorization"), Some("Bearer token-acme"));
+    assert_eq!(stream.header("accept"), Some("text/event-stream"));
+
+    fake.mention("jo", ORDER);
+    app.wait_for("mentions", |m| m.len() == 1).await;
+
+    // A malformed event and a heartbeat are skipped; the stream goes on.
+    fake.stream_raw("event: notification\ndata: {not json\n\n:thump\n");
+    fake.mention("kim@other.example", CRASH);
+    app.wait_for("mentions", |m| m.len() == 2).await;
+
+    // A mention the stream never told (it came as the connection died), then the stream
+    // drops and is refused twice: the poll on the drop and the catch-up poll on reconnect
+    // read it anyway.
+    fake.refuse_streams(2);
+    fake.post_unstreamed(Post::by(
+        "sam",
+        "the app crashes on login again, refund please",
+    ));
+    fake.drop_streams();
+    let messages = app.wait_for("mentions", |m| m.len() == 3).await;
+    assert_eq!(
+        handles(&messages),
+        [
+            "jo@mastodon.example",
+            "kim@other.example",
+            "sam@mastodon.example"
+        ]
+    );
+    wait_until("the stream back", || fake.open_streams() == 1).await;
+    assert!(fake.server.requests_to("GET", STREAM).len() >= 4);
+    // Back on the stream: pushes work again.
+    fake.mention("lee", "my refund never arrived and support ignores me");
+    app.wait_for("mentions", |m| m.len() == 4).await;
+    let cases: HashSet<u64> = app
+        .messages("mentions")
+        .await
+        .iter()
+        .filter_map(|m| m["card"]["case_id"].as_u64())
+        .collect();
+    assert_eq!(cases.len(), 4, "no card twice");
+}
+
+#[tokio::test]
+async fn without_a_stream_polling_carries_on_and_reconnects_back_off() {
+    let fake = MastodonFake::start().await;
+    fake.refuse_streams(usize::MAX);
+    let app = TestApp::spawn_with(&streaming_toml(&fake, "100ms")).await;
+    fake.mention("jo", ORDER);
+    app.wait_for("mentions", |m| m.len() == 1).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let attempts = fake.server.requests_to("GET", STREAM).len();
+    // 200 ms, 400 ms, 800 ms … between attempts: a handful in a second, not hundreds.
+    assert!((1..=6).contains(&attempts), "{attempts} stream attempts");
+    assert_eq!(fake.open_streams(), 0);
+    assert_eq!(app.messages("mentions").await.len(), 1);
+}

@@ -40,6 +40,16 @@ async fn cards(app: &TestApp, count: usize) -> Vec<Value> {
     .await
 }
 
+/// The exactly-once checks' reads of our own tweets (the poll's reads of the same timeline,
+/// for answers made outside mentiondesk, expand the authors; the check does not).
+fn exactly_once_checks(fake: &FakeX) -> Vec<crate::fakes::Recorded> {
+    fake.server
+        .requests_to("GET", &format!("/2/users/{BRAND_ID}/tweets"))
+        .into_iter()
+        .filter(|request| !parse_query(&request.query).contains_key("expansions"))
+        .collect()
+}
+
 /// Waits until `ready` holds for the X source's health.
 async fn wait_for_health(app: &TestApp, ready: impl Fn(&Value) -> bool) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -191,9 +201,7 @@ async fn a_conversation_stays_one_case_and_our_reply_is_a_real_x_reply() {
             .contains(&format!("https://x.com/i/web/status/{our_id}")),
         "the thread links our post: {card}"
     );
-    let check = fake
-        .server
-        .requests_to("GET", &format!("/2/users/{BRAND_ID}/tweets"));
+    let check = exactly_once_checks(&fake);
     assert_eq!(check.len(), 1, "looked for an earlier copy before posting");
     assert_eq!(
         check[0].header("authorization"),
@@ -241,10 +249,12 @@ async fn a_reply_that_times_out_after_x_accepted_it_is_not_posted_twice() {
     assert_eq!(posts[0].json()["reply"]["in_reply_to_tweet_id"], opening);
     let ours = fake.brand_tweets();
     assert_eq!(ours.len(), 1, "{ours:?}");
-    let checks = fake
-        .server
-        .requests_to("GET", &format!("/2/users/{BRAND_ID}/tweets"));
+    let checks = exactly_once_checks(&fake);
     assert!(checks.len() >= 2, "the retry looked first and found it");
+    assert!(
+        !thread_texts(&card).iter().any(|t| t.contains("outside")),
+        "our own reply, read back before its receipt, is not outside: {card}"
+    );
     assert!(card.to_string().contains(&format!(
         "https://x.com/i/web/status/{}",
         ours[0]["id"].as_str().unwrap()
@@ -430,6 +440,8 @@ fn settings(fake: &FakeX) -> XSettings {
         monthly_read_budget: 10,
         monthly_write_budget: 10,
         request_timeout: Duration::from_secs(5),
+        budget_notice_at: 0.8,
+        keywords: Vec::new(),
     }
 }
 
@@ -509,4 +521,205 @@ async fn a_post_signed_with_the_wrong_secret_is_refused() {
         Some("signature does not match".to_string())
     );
     assert!(fake.brand_tweets().is_empty());
+}
+
+/// The console's ops notices, oldest first.
+async fn notices(app: &TestApp) -> Vec<String> {
+    let notices: Vec<Value> = reqwest::get(format!("{}/api/notices", app.console))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    notices
+        .iter()
+        .filter_map(|n| n["text"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_brand_reply_made_on_x_outside_the_bot_shows_on_the_card_and_stops_the_clock() {
+    let fake = fake_with_jo().await;
+    let app = TestApp::spawn_with(&fake.source_toml("x", "")).await;
+    let opening = fake.tweet(JO, &complaint(1), None);
+    let card = &cards(&app, 1).await[0];
+    assert!(card["card"]["first_response_due"].is_string(), "{card}");
+
+    // Our own reply through the bot is not "outside".
+    let reply = app.button(1, "reply").await;
+    let (status, body) = app
+        .act(
+            "Ana",
+            &reply,
+            json!({ "text": "@jo_x sorry, checking now" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    app.wait_for_card(1, "replied", 1).await;
+
+    // A second complaint, answered from the X app by the brand's social team.
+    let second = fake.tweet(JO, &complaint(2), None);
+    cards(&app, 2).await;
+    fake.tweet(
+        BRAND_ID,
+        "@jo_x we sent you a DM about order 2",
+        Some(&second),
+    );
+    let messages = app
+        .wait_for("mentions", |m| {
+            card_of(m, 2).is_some_and(|card| {
+                thread_texts(card)
+                    .iter()
+                    .any(|t| t.contains("answered outside mentiondesk"))
+            })
+        })
+        .await;
+    let card = card_of(&messages, 2).unwrap();
+    assert_eq!(card["card"]["state"], "replied", "{card}");
+    assert!(
+        card["card"]["first_response_due"].is_null(),
+        "the first-response clock stopped: {card}"
+    );
+    let note = thread_texts(card)
+        .into_iter()
+        .find(|t| t.contains("answered outside"))
+        .unwrap();
+    assert!(
+        note.starts_with("@AcmeSupport answered outside mentiondesk"),
+        "{note}"
+    );
+    assert!(note.contains("we sent you a DM about order 2"), "{note}");
+    let first = card_of(&messages, 1).unwrap();
+    assert!(
+        !thread_texts(first).iter().any(|t| t.contains("outside")),
+        "our bot reply is not outside: {first}"
+    );
+
+    // The poll read our timeline with retweets left out, resuming after what it read.
+    let reads: Vec<_> = fake
+        .own_tweets_queries()
+        .into_iter()
+        .filter(|q| q.contains_key("expansions"))
+        .collect();
+    assert!(reads[0].contains_key("start_time"), "{:?}", reads[0]);
+    assert!(reads.iter().all(|q| q["exclude"] == "retweets"));
+    assert!(reads.iter().any(|q| q.get("since_id").is_some()));
+    assert_eq!(opening.len(), 19);
+}
+
+#[tokio::test]
+async fn the_ops_channel_hears_once_at_the_notice_share_and_once_when_spent() {
+    let fake = fake_with_jo().await;
+    for n in 1..=6 {
+        fake.tweet(JO, &complaint(n), None);
+    }
+    let app = TestApp::spawn_with(
+        &fake.source_toml("x", "monthly_read_budget = 10\nbudget_notice_at = 0.5"),
+    )
+    .await;
+    cards(&app, 6).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while notices(&app).await.is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "no notice");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    // A few more polls (every 100 ms) say nothing more.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let seen = notices(&app).await;
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        seen[0].contains("X source x: 60 % of the monthly read budget is used (6 of 10 tweets"),
+        "{seen:?}"
+    );
+
+    for n in 7..=10 {
+        fake.tweet(JO, &complaint(n), None);
+    }
+    cards(&app, 10).await;
+    while notices(&app).await.len() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "no second notice");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let seen = notices(&app).await;
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(
+        seen[1].contains("the monthly read budget is spent (10 of 10 tweets"),
+        "{seen:?}"
+    );
+
+    // A restart remembers both were sent.
+    let app = app.restart().await;
+    wait_for_health(&app, |source| {
+        source["last_error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("monthly read budget spent"))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(notices(&app).await.len(), 2);
+}
+
+#[tokio::test]
+async fn keyword_hits_from_recent_search_become_cards_once_alongside_mentions() {
+    let fake = fake_with_jo().await;
+    fake.add_user("2000000002", "kim_x", "Kim", 40);
+    let app =
+        TestApp::spawn_with(&fake.source_toml("x", r#"keywords = ["acme app", "widgetco"]"#)).await;
+    // A keyword hit without a mention, and a mention that matches a keyword too.
+    fake.tweet(
+        "2000000002",
+        "the acme app crashes on login again, useless and broken",
+        None,
+    );
+    fake.tweet(
+        JO,
+        "@AcmeSupport the acme app lost my order, terrible service",
+        None,
+    );
+    // Not about us.
+    fake.tweet("2000000002", "lovely weather today", None);
+    let messages = cards(&app, 2).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let messages_after = app.messages("mentions").await;
+    assert_eq!(messages_after.len(), 2, "one card each: {messages_after:?}");
+    let handles: Vec<&str> = messages
+        .iter()
+        .filter_map(|m| m["card"]["author_handle"].as_str())
+        .collect();
+    assert!(
+        handles.contains(&"kim_x") && handles.contains(&"jo_x"),
+        "{handles:?}"
+    );
+
+    let searches = fake.search_queries();
+    assert_eq!(
+        searches[0]["query"],
+        "(\"acme app\" OR widgetco) -is:retweet"
+    );
+    assert!(searches[0].contains_key("start_time"));
+    assert!(searches[0]["max_results"].parse::<u32>().unwrap() >= 10);
+    assert_eq!(searches[0]["expansions"], "author_id");
+    let newest = searches
+        .iter()
+        .filter_map(|q| q.get("since_id"))
+        .next_back()
+        .cloned();
+    assert!(
+        newest.is_some(),
+        "later searches resume with since_id: {searches:?}"
+    );
+
+    // A keyword hit after a restart: the search cursor survived, so nothing is read twice.
+    let app = app.restart().await;
+    let before = fake.search_queries().len();
+    fake.tweet(
+        "2000000002",
+        "widgetco by acme: support never answers, awful and broken",
+        None,
+    );
+    cards(&app, 3).await;
+    let after = &fake.search_queries()[before];
+    assert!(after.contains_key("since_id"), "{after:?}");
+    assert!(!after.contains_key("start_time"));
 }

@@ -9,6 +9,7 @@ fn setup() -> Setup {
     Setup {
         account_id: "14715".to_string(),
         domain: "mastodon.example".to_string(),
+        streaming_url: None,
     }
 }
 
@@ -272,6 +273,7 @@ fn the_next_link_is_found_and_kept_on_our_host_with_the_filters() {
         poll_interval: Duration::from_secs(30),
         backfill: Duration::from_secs(3600),
         request_timeout: Duration::from_secs(20),
+        streaming: false,
     })
     .unwrap();
     let followed = source
@@ -303,4 +305,56 @@ fn mastodon_error_bodies_are_quoted_by_their_message() {
         readable("HTTP 502 Bad Gateway: <html>"),
         "HTTP 502 Bad Gateway: <html>"
     );
+}
+
+#[test]
+fn server_sent_events_split_across_chunks_are_parsed_whole() {
+    let mut parser = SseParser::default();
+    let check = |parser: &mut SseParser, chunk: &str, expected: &[(&str, &str)]| {
+        let got: Vec<(String, String)> = parser
+            .push(chunk.as_bytes())
+            .into_iter()
+            .map(|event| (event.name, event.data))
+            .collect();
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(name, data)| (name.to_string(), data.to_string()))
+            .collect();
+        assert_eq!(got, expected, "{chunk:?}");
+    };
+    check(&mut parser, ":thump\n", &[]);
+    check(&mut parser, "event: notif", &[]);
+    check(
+        &mut parser,
+        "ication\r\ndata: {\"type\":\"mention\"}\r\n\r\n",
+        &[("notification", "{\"type\":\"mention\"}")],
+    );
+    check(
+        &mut parser,
+        "event: delete\ndata: 1\n\nevent: update\ndata:a\ndata:b\n\n",
+        &[("delete", "1"), ("update", "a\nb")],
+    );
+    check(&mut parser, "\n\n", &[]);
+}
+
+#[test]
+fn the_streaming_url_is_the_instances_own_as_http() {
+    let check = |given: &str, expected: Option<&str>| {
+        assert_eq!(
+            streaming_base(given).map(|url| url.to_string()),
+            expected.map(str::to_string),
+            "{given}"
+        );
+    };
+    check(
+        "wss://streaming.mastodon.example",
+        Some("https://streaming.mastodon.example/"),
+    );
+    check("ws://127.0.0.1:4000", Some("http://127.0.0.1:4000/"));
+    check(
+        "https://mastodon.example/",
+        Some("https://mastodon.example/"),
+    );
+    check("ftp://mastodon.example", None);
+    check("not a url", None);
 }

@@ -135,6 +135,8 @@ impl FakePds {
                 get(resolve_handle),
             )
             .route("/xrpc/com.atproto.repo.createRecord", post(create_record))
+            .route("/xrpc/app.bsky.feed.getAuthorFeed", get(get_author_feed))
+            .route("/xrpc/app.bsky.feed.searchPosts", get(search_posts))
             .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
             .with_state(state.clone());
         FakePds {
@@ -236,6 +238,43 @@ poll_interval = "50ms"
             handle: handle.to_string(),
             rkey,
             root,
+        }
+    }
+
+    /// The brand answers `parent` from the Bluesky app (not through mentiondesk): a post in the
+    /// brand's repo, listed in its author feed; the customer is not notified of our own post.
+    pub fn brand_reply(&self, parent: &Post, text: &str) -> Post {
+        let mut pds = self.state.lock().unwrap();
+        let n = pds.next();
+        let rkey = tid(Utc::now().timestamp_micros() as u64, n);
+        let uri = format!("at://{BRAND_DID}/{POST}/{rkey}");
+        let cid = cid_for(n);
+        let value = json!({
+            "$type": POST,
+            "text": text,
+            "createdAt": timestamp(Utc::now()),
+            "langs": ["en"],
+            "reply": {
+                "root": { "uri": parent.root.0, "cid": parent.root.1 },
+                "parent": parent.strong_ref(),
+            },
+        });
+        pds.records.push((
+            rkey.clone(),
+            json!({ "uri": uri, "cid": cid, "value": value }),
+        ));
+        let author = json!({ "did": BRAND_DID, "handle": BRAND_HANDLE, "displayName": "Acme" });
+        pds.posts.insert(
+            uri.clone(),
+            post_view(&uri, &cid, author, value, Utc::now()),
+        );
+        Post {
+            uri,
+            cid,
+            did: BRAND_DID.to_string(),
+            handle: BRAND_HANDLE.to_string(),
+            rkey,
+            root: parent.root.clone(),
         }
     }
 
@@ -784,4 +823,149 @@ fn display_name(handle: &str) -> String {
         .next()
         .map(|first| first.to_uppercase().chain(chars).collect())
         .unwrap_or_default()
+}
+
+/// Offset cursors (`o:<n>`) and `limit` (1 to 100, `default` when absent), or the error.
+fn paging(params: &[(String, String)], default: usize) -> Result<(usize, usize), Box<Response>> {
+    let limit = match param(params, "limit").map(str::parse::<usize>) {
+        None => default,
+        Some(Ok(limit)) if (1..=100).contains(&limit) => limit,
+        Some(_) => {
+            return Err(Box::new(invalid(
+                "limit must be an integer between 1 and 100",
+            )))
+        }
+    };
+    let offset = match param(params, "cursor") {
+        None => 0,
+        Some(cursor) => match cursor.strip_prefix("o:").and_then(|n| n.parse().ok()) {
+            Some(offset) => offset,
+            None => return Err(Box::new(invalid("Malformed cursor"))),
+        },
+    };
+    Ok((offset, limit))
+}
+
+/// Post views newest first (by `indexedAt`).
+fn newest_first<'a>(posts: impl Iterator<Item = &'a Value>) -> Vec<&'a Value> {
+    let mut posts: Vec<&Value> = posts.collect();
+    posts.sort_by(|a, b| {
+        b["indexedAt"]
+            .as_str()
+            .unwrap_or("")
+            .cmp(a["indexedAt"].as_str().unwrap_or(""))
+    });
+    posts
+}
+
+/// `app.bsky.feed.getAuthorFeed`: the actor's posts as `feedViewPost`s, newest first, with
+/// the `reply` context of answers; `filter` as in the lexicon (replies unless
+/// `posts_no_replies`).
+async fn get_author_feed(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let pds = state.lock().unwrap();
+    if let Err(refusal) = pds.authorize(&headers) {
+        return refusal.into_response();
+    }
+    let params = params(&query);
+    let Some(actor) = param(&params, "actor") else {
+        return invalid("Params must have the property \"actor\"");
+    };
+    let did = match pds.handles.get(actor) {
+        Some(did) => did.clone(),
+        None if actor.starts_with("did:") => actor.to_string(),
+        None => return invalid("Profile not found"),
+    };
+    let (offset, limit) = match paging(&params, 50) {
+        Ok(paging) => paging,
+        Err(response) => return *response,
+    };
+    let no_replies = param(&params, "filter") == Some("posts_no_replies");
+    let posts = newest_first(pds.posts.values().filter(|post| {
+        post["author"]["did"] == did.as_str()
+            && !(no_replies && post["record"].get("reply").is_some())
+    }));
+    let page: Vec<Value> = posts
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|post| {
+            let mut item = json!({ "post": post });
+            let reply = &post["record"]["reply"];
+            if let (Some(root), Some(parent)) = (
+                reply["root"]["uri"]
+                    .as_str()
+                    .and_then(|uri| pds.posts.get(uri)),
+                reply["parent"]["uri"]
+                    .as_str()
+                    .and_then(|uri| pds.posts.get(uri)),
+            ) {
+                let mut parent_view = parent.clone();
+                parent_view["$type"] = json!("app.bsky.feed.defs#postView");
+                let mut root_view = root.clone();
+                root_view["$type"] = json!("app.bsky.feed.defs#postView");
+                item["reply"] = json!({ "root": root_view, "parent": parent_view });
+            }
+            item
+        })
+        .collect();
+    let mut body = json!({ "feed": page });
+    if offset + page.len() < posts.len() {
+        body["cursor"] = json!(format!("o:{}", offset + page.len()));
+    }
+    Json(body).into_response()
+}
+
+/// `app.bsky.feed.searchPosts` (served by the AppView: without a session it answers too):
+/// posts whose text holds the query (a quoted phrase or a word, case-insensitive), newest
+/// first, from `since` (inclusive) on.
+async fn search_posts(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let pds = state.lock().unwrap();
+    if headers.contains_key("authorization") {
+        if let Err(refusal) = pds.authorize(&headers) {
+            return refusal.into_response();
+        }
+    }
+    let params = params(&query);
+    let Some(q) = param(&params, "q").filter(|q| !q.trim().is_empty()) else {
+        return invalid("Params must have the property \"q\"");
+    };
+    if let Some(sort) = param(&params, "sort") {
+        if sort != "top" && sort != "latest" {
+            return invalid("sort must be one of \"top\", \"latest\"");
+        }
+    }
+    let since = match param(&params, "since") {
+        None => None,
+        Some(since) => match DateTime::parse_from_rfc3339(since) {
+            Ok(since) => Some(timestamp(since.with_timezone(&Utc))),
+            Err(_) => return invalid("since must be a valid datetime"),
+        },
+    };
+    let (offset, limit) = match paging(&params, 25) {
+        Ok(paging) => paging,
+        Err(response) => return *response,
+    };
+    let term = q.trim().trim_matches('"').to_lowercase();
+    let posts = newest_first(pds.posts.values().filter(|post| {
+        post["record"]["text"]
+            .as_str()
+            .is_some_and(|text| text.to_lowercase().contains(&term))
+            && since.as_deref().map_or(true, |since| {
+                post["indexedAt"].as_str().unwrap_or("") >= since
+            })
+    }));
+    let page: Vec<&Value> = posts.iter().skip(offset).take(limit).copied().collect();
+    let mut body = json!({ "posts": page, "hitsTotal": posts.len() });
+    if offset + page.len() < posts.len() {
+        body["cursor"] = json!(format!("o:{}", offset + page.len()));
+    }
+    Json(body).into_response()
 }

@@ -30,6 +30,8 @@ use axum::{Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
+use tokio_stream::StreamExt;
+
 use super::FakeServer;
 
 /// The brand's account id on every fake instance.
@@ -129,6 +131,12 @@ struct Instance {
     idempotency: HashMap<String, u64>,
     created: Vec<Value>,
     rate: RateLimit,
+    /// Open notification streams (server-sent events).
+    streams: Vec<tokio::sync::mpsc::UnboundedSender<String>>,
+    /// How many stream requests are still refused (503).
+    refuse_streams: usize,
+    /// The server's own base URL (the streaming server is the same one).
+    base_url: String,
 }
 
 type Shared = Arc<Mutex<Instance>>;
@@ -168,6 +176,9 @@ impl MastodonFake {
             created: Vec::new(),
             rate,
             options,
+            streams: Vec::new(),
+            refuse_streams: 0,
+            base_url: String::new(),
         }));
         let router = Router::new()
             .route("/api/v1/notifications", get(notifications))
@@ -179,15 +190,18 @@ impl MastodonFake {
             .route("/api/v2/instance", get(instance))
             .route("/api/v1/statuses", axum::routing::post(create_status))
             .route("/api/v1/statuses/{id}", get(status))
+            .route(
+                "/api/v1/streaming/user/notification",
+                get(stream_notifications),
+            )
             .layer(middleware::from_fn_with_state(
                 shared.clone(),
                 rate_and_auth,
             ))
             .with_state(shared.clone());
-        MastodonFake {
-            server: FakeServer::start(router).await,
-            shared,
-        }
+        let server = FakeServer::start(router).await;
+        shared.lock().unwrap().base_url = server.base_url.clone();
+        MastodonFake { server, shared }
     }
 
     /// The `[[sources]]` table for this instance.
@@ -233,6 +247,13 @@ request_timeout = "400ms"
                     "status": status,
                 }),
             );
+            let event = format!(
+                "event: notification\ndata: {}\n\n",
+                instance.notifications[&notification_id]
+            );
+            instance
+                .streams
+                .retain(|stream| stream.send(event.clone()).is_ok());
         }
         id.to_string()
     }
@@ -247,6 +268,40 @@ request_timeout = "400ms"
         let mut instance = self.shared.lock().unwrap();
         let id = instance.new_status("acme", text, Some(in_reply_to), "public", Utc::now(), false);
         id.to_string()
+    }
+
+    /// A post (with its notification) that the open streams do not hear about: as if it
+    /// came while the stream was down.
+    pub fn post_unstreamed(&self, post: Post) -> String {
+        let streams = std::mem::take(&mut self.shared.lock().unwrap().streams);
+        let id = self.post(post);
+        self.shared.lock().unwrap().streams.extend(streams);
+        id
+    }
+
+    /// Ends every open notification stream (the connection drops).
+    pub fn drop_streams(&self) {
+        self.shared.lock().unwrap().streams.clear();
+    }
+
+    /// Refuses the next `count` stream requests with 503.
+    pub fn refuse_streams(&self, count: usize) {
+        self.shared.lock().unwrap().refuse_streams = count;
+    }
+
+    /// How many notification streams are open.
+    pub fn open_streams(&self) -> usize {
+        let mut instance = self.shared.lock().unwrap();
+        instance.streams.retain(|stream| !stream.is_closed());
+        instance.streams.len()
+    }
+
+    /// Sends raw text to every open stream (malformed events, heartbeats).
+    pub fn stream_raw(&self, text: &str) {
+        let mut instance = self.shared.lock().unwrap();
+        instance
+            .streams
+            .retain(|stream| stream.send(text.to_string()).is_ok());
     }
 
     /// Adds a notification exactly as given (malformed ones too), with the next id.
@@ -571,7 +626,8 @@ async fn instance(State(shared): State<Shared>) -> Response {
         "languages": ["en"],
         "api_versions": { "mastodon": 7 },
         "configuration": {
-            "urls": { "streaming": format!("wss://{domain}") },
+            // The streaming server is this one, named as Mastodon names it (ws for http).
+            "urls": { "streaming": instance.base_url.replacen("http", "ws", 1) },
             "accounts": { "max_featured_tags": 10, "max_pinned_statuses": 5 },
             "statuses": {
                 "max_characters": instance.options.max_characters,
@@ -712,4 +768,29 @@ async fn create_status(State(shared): State<Shared>, headers: HeaderMap, body: B
     let status = instance.statuses[&id].clone();
     instance.created.push(status.clone());
     Json(status).into_response()
+}
+
+/// `GET /api/v1/streaming/user/notification`: server-sent events, a `:thump` heartbeat first,
+/// then `event: notification` with the notification JSON for each new mention.
+async fn stream_notifications(State(shared): State<Shared>) -> Response {
+    let mut instance = shared.lock().unwrap();
+    if instance.refuse_streams > 0 {
+        instance.refuse_streams -= 1;
+        return error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+    }
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let _ = sender.send(":thump\n".to_string());
+    instance.streams.push(sender);
+    let body = axum::body::Body::from_stream(
+        tokio_stream::wrappers::UnboundedReceiverStream::new(receiver)
+            .map(Ok::<String, std::convert::Infallible>),
+    );
+    (
+        [
+            ("content-type", "text/event-stream"),
+            ("cache-control", "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
 }

@@ -155,12 +155,14 @@ impl FakeX {
             // Not in our specs: the user tweets timeline gets the mentions limit.
             windows.insert("tweets", Window::new(450, Duration::from_secs(15 * 60)));
             windows.insert("create", Window::new(100, Duration::from_secs(15 * 60)));
+            windows.insert("search", Window::new(450, Duration::from_secs(15 * 60)));
         }
         let router = Router::new()
             .route("/2/users/{id}", get(user))
             .route("/2/users/{id}/mentions", get(mentions))
             .route("/2/users/{id}/tweets", get(user_tweets))
             .route("/2/tweets", post(create))
+            .route("/2/tweets/search/recent", get(search_recent))
             .with_state(state.clone());
         let server = FakeServer::start(router).await;
         state.base_url.set(server.base_url.clone()).unwrap();
@@ -269,6 +271,24 @@ poll_interval = "100ms"
     /// When each mentions request was answered, and how.
     pub fn mentions_served(&self) -> Vec<Served> {
         self.state.mentions_served.lock().unwrap().clone()
+    }
+
+    /// The recorded recent-search requests' query pairs.
+    pub fn search_queries(&self) -> Vec<HashMap<String, String>> {
+        self.server
+            .requests_to("GET", "/2/tweets/search/recent")
+            .iter()
+            .map(|request| parse_query(&request.query))
+            .collect()
+    }
+
+    /// The recorded requests for the brand's own tweets, as query pairs.
+    pub fn own_tweets_queries(&self) -> Vec<HashMap<String, String>> {
+        self.server
+            .requests_to("GET", &format!("/2/users/{BRAND_ID}/tweets"))
+            .iter()
+            .map(|request| parse_query(&request.query))
+            .collect()
     }
 
     /// The recorded mentions requests' query pairs.
@@ -398,12 +418,22 @@ fn timeline(
     query: &HashMap<String, String>,
     keep: impl Fn(&FakeTweet) -> bool,
 ) -> Result<(Vec<FakeTweet>, Option<String>), Box<Response>> {
+    timeline_from(state, query, 5, keep)
+}
+
+/// [`timeline`] with another smallest `max_results` (recent search's is 10).
+fn timeline_from(
+    state: &XState,
+    query: &HashMap<String, String>,
+    min_results: usize,
+    keep: impl Fn(&FakeTweet) -> bool,
+) -> Result<(Vec<FakeTweet>, Option<String>), Box<Response>> {
     let max_results: usize = match query.get("max_results").map(|v| v.parse::<usize>()) {
         None => 10,
-        Some(Ok(n)) if (5..=100).contains(&n) => n,
+        Some(Ok(n)) if (min_results..=100).contains(&n) => n,
         _ => {
             return Err(Box::new(invalid(
-                "max_results must be between 5 and 100",
+                &format!("max_results must be between {min_results} and 100"),
                 "max_results",
             )))
         }
@@ -425,7 +455,7 @@ fn timeline(
         }
     };
     let since_id = id_param("since_id")?;
-    let until_id = match query.get("pagination_token") {
+    let until_id = match query.get("pagination_token").or(query.get("next_token")) {
         Some(token) => match u64::from_str_radix(token, 36) {
             Ok(id) => Some(id),
             Err(_) => {
@@ -631,10 +661,108 @@ async fn user_tweets(
         if !bearer_ok(&headers) {
             return unauthorized();
         }
-        match timeline(&state, &query, |tweet| tweet.author() == user_id) {
+        let excluded: Vec<String> = query
+            .get("exclude")
+            .map(|e| e.split(',').map(str::to_string).collect())
+            .unwrap_or_default();
+        let kept = |tweet: &FakeTweet| {
+            let kind = |k: &str| {
+                tweet.json["referenced_tweets"]
+                    .as_array()
+                    .is_some_and(|refs| refs.iter().any(|r| r["type"] == k))
+            };
+            tweet.author() == user_id
+                && !(excluded.iter().any(|e| e == "retweets") && kind("retweeted"))
+                && !(excluded.iter().any(|e| e == "replies") && kind("replied_to"))
+        };
+        let users = state.users.lock().unwrap().clone();
+        let expand_authors = query
+            .get("expansions")
+            .is_some_and(|e| e.split(',').any(|e| e == "author_id"));
+        match timeline(&state, &query, kept) {
             Ok((tweets, next_token)) => (
                 StatusCode::OK,
-                Json(page(&tweets, next_token, &query, None, vec![], vec![])),
+                Json(page(
+                    &tweets,
+                    next_token,
+                    &query,
+                    expand_authors.then_some(&users),
+                    vec![],
+                    vec![],
+                )),
+            )
+                .into_response(),
+            Err(response) => *response,
+        }
+    })
+}
+
+/// The terms of a query as our source writes it: `(a OR "b c") -is:retweet`. The fake
+/// understands only that much of X's query language.
+fn query_terms(query: &str) -> Vec<String> {
+    let query = query.replace("-is:retweet", "");
+    let query = query.trim().trim_start_matches('(').trim_end_matches(')');
+    query
+        .split(" OR ")
+        .map(|term| term.trim().trim_matches('"').to_lowercase())
+        .filter(|term| !term.is_empty())
+        .collect()
+}
+
+/// `GET /2/tweets/search/recent`: tweets of the last seven days matching the query, newest
+/// first, with `next_token` pages.
+async fn search_recent(
+    State(state): State<Arc<XState>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    limited(&state, "search", || {
+        if !bearer_ok(&headers) {
+            return unauthorized();
+        }
+        let Some(text) = query.get("query").filter(|q| !q.is_empty()) else {
+            return invalid("query is required", "query");
+        };
+        if text.chars().count() > 512 {
+            return invalid("query must be at most 512 characters", "query");
+        }
+        if let Some(start) = query
+            .get("start_time")
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        {
+            if start < Utc::now() - chrono::Duration::days(7) {
+                return invalid(
+                    "Invalid 'start_time':'…'. 'start_time' must be on or after the last 7 days.",
+                    "start_time",
+                );
+            }
+        }
+        let terms = query_terms(text);
+        let matches = |tweet: &FakeTweet| {
+            let body = tweet.json["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_lowercase();
+            let retweet = tweet.json["referenced_tweets"]
+                .as_array()
+                .is_some_and(|refs| refs.iter().any(|r| r["type"] == "retweeted"));
+            !retweet && terms.iter().any(|term| body.contains(term.as_str()))
+        };
+        let users = state.users.lock().unwrap().clone();
+        let expand_authors = query
+            .get("expansions")
+            .is_some_and(|e| e.split(',').any(|e| e == "author_id"));
+        match timeline_from(&state, &query, 10, matches) {
+            Ok((tweets, next_token)) => (
+                StatusCode::OK,
+                Json(page(
+                    &tweets,
+                    next_token,
+                    &query,
+                    expand_authors.then_some(&users),
+                    vec![],
+                    vec![],
+                )),
             )
                 .into_response(),
             Err(response) => *response,
