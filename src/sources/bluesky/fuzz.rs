@@ -28,6 +28,8 @@ fn source() -> &'static BlueskySource {
             poll_interval: Duration::from_secs(60),
             backfill: Duration::from_secs(3600),
             request_timeout: Duration::from_secs(1),
+            keywords: Vec::new(),
+            appview_url: None,
         })
         .expect("a client with no network settings builds")
     })

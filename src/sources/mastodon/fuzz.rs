@@ -18,6 +18,7 @@ fn source() -> &'static MastodonSource {
             poll_interval: Duration::from_secs(60),
             backfill: Duration::from_secs(3600),
             request_timeout: Duration::from_secs(1),
+            streaming: false,
         })
         .expect("a client with a valid base URL builds")
     })
@@ -27,6 +28,7 @@ fn setup() -> Setup {
     Setup {
         account_id: "109".to_string(),
         domain: "brand.example".to_string(),
+        streaming_url: None,
     }
 }
 
