@@ -145,11 +145,18 @@ impl Application {
         };
         let discord = match &settings.discord {
             Some(discord_settings) => {
-                let discord = Arc::new(DiscordChat::new(
-                    discord_settings,
-                    &settings.escalations,
-                    store.clone(),
-                ));
+                let discord = Arc::new(
+                    DiscordChat::new(discord_settings, &settings.escalations, store.clone())
+                        .with_permissions(
+                            settings
+                                .permissions
+                                .as_ref()
+                                .map(|p| p.permissions())
+                                .unwrap_or_else(Permissions::everyone),
+                            &settings.brand.name,
+                        )
+                        .with_reply_limits(ReplyLimits::new(&sources)),
+                );
                 chats.push(discord.clone());
                 Some(discord)
             }
@@ -222,7 +229,19 @@ impl Application {
             crate::training::build_triager(&self.settings, &self.store),
             &self.settings.brand.handles,
             self.outbox.clone(),
-        );
+        )
+        .with_storm((&self.settings.triage.storm).into())
+        .context("cannot read the storm window from the store")?;
+        if self.settings.triage.spike.enabled {
+            let spikes =
+                crate::pipeline::spike::SpikeHandle::new((&self.settings.triage.spike).into());
+            pipeline = pipeline.with_spikes(spikes.clone());
+            intake.spawn(crate::pipeline::spike::run(
+                spikes,
+                self.chats.clone(),
+                shutdown.clone(),
+            ));
+        }
         if self.settings.sla.enabled {
             let policy = SlaPolicy {
                 first_response: chrono::Duration::from_std(self.settings.sla.first_response)
@@ -266,7 +285,10 @@ impl Application {
         intake.spawn(actions.run(event_rx));
 
         let chat_executors = self.chats.iter().map(|chat| -> Arc<dyn Executor> {
-            Arc::new(ChatExecutor::new(chat.clone(), self.store.clone()))
+            Arc::new(
+                ChatExecutor::new(chat.clone(), self.store.clone())
+                    .with_reach(self.settings.fairness.show_reach),
+            )
         });
         let reply_executors = self.sources.iter().map(|source| -> Arc<dyn Executor> {
             Arc::new(ReplyExecutor::new(
@@ -348,7 +370,12 @@ impl Application {
             self.store.clone(),
             shutdown.clone(),
         ));
-        let mut health_router = crate::health::router(self.health.clone(), self.store.clone());
+        let mut health_router = crate::health::router(
+            self.health.clone(),
+            self.store.clone(),
+            chrono::Duration::from_std(self.settings.sla.first_response)
+                .unwrap_or(chrono::Duration::MAX),
+        );
         if let Some(slack_routes) = slack_routes {
             health_router = health_router.merge(slack_routes);
         }

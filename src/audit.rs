@@ -107,16 +107,21 @@ pub fn table(records: &[AuditRecord]) -> String {
     out
 }
 
-/// Asks a running mentiondesk on `listen` (`[http].listen`) for its audit records.
-pub async fn fetch_remote(listen: SocketAddr, since: &str) -> anyhow::Result<Vec<AuditRecord>> {
-    // A bot listening on every interface is still reached on loopback, which `/audit` wants.
+/// `http://host:port` of a running mentiondesk's `[http].listen`. A bot listening on every
+/// interface is still reached on loopback, which `/audit` and `/report` want.
+pub fn loopback_base(listen: SocketAddr) -> String {
     let host = match listen.ip() {
         ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_string(),
         ip if ip.is_unspecified() => "[::1]".to_string(),
         std::net::IpAddr::V6(ip) => format!("[{ip}]"),
         ip => ip.to_string(),
     };
-    let url = format!("http://{host}:{}/audit", listen.port());
+    format!("http://{host}:{}", listen.port())
+}
+
+/// Asks a running mentiondesk on `listen` (`[http].listen`) for its audit records.
+pub async fn fetch_remote(listen: SocketAddr, since: &str) -> anyhow::Result<Vec<AuditRecord>> {
+    let url = format!("{}/audit", loopback_base(listen));
     let response = reqwest::Client::new()
         .get(&url)
         .query(&[("since", since)])

@@ -1,6 +1,8 @@
 //! Health: each source and chat reports its last success and last error; `/healthz` shows them.
-//! The same listener serves `/audit?since=7d` (the audit log as JSON) to loopback clients
-//! only, so `mentiondesk audit` works while the bot holds the store's lock.
+//! The same listener serves `/metrics` (Prometheus text, see `metrics.rs`), and
+//! `/audit?since=7d` (the audit log as JSON) and `/report?since=7d` (the report as JSON) to
+//! loopback clients only, so `mentiondesk audit` and `mentiondesk report` work while the bot
+//! holds the store's lock.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -63,9 +65,15 @@ impl ComponentHealth {
 #[derive(Debug, Clone, Default)]
 pub struct Health {
     components: Arc<Mutex<BTreeMap<String, ComponentHealth>>>,
+    metrics: crate::metrics::Metrics,
 }
 
 impl Health {
+    /// The in-process counters `/metrics` shows next to the components' health.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
+    }
+
     /// Registers a component before it reports, so `/healthz` lists it from the start.
     pub fn register(&self, component: &str) {
         self.lock().entry(component.to_string()).or_default();
@@ -272,12 +280,92 @@ struct HealthReport {
 }
 
 /// The `/healthz` router: 200 when every component's last report was a success, 503 otherwise.
-/// Also `/audit`. Serve it with `into_make_service_with_connect_info::<SocketAddr>()`.
-pub fn router(health: Health, store: Store) -> Router {
+/// Also `/metrics`, `/audit` and `/report` (`sla_first_response` is `[sla].first_response`, for
+/// the report). Serve it with `into_make_service_with_connect_info::<SocketAddr>()`.
+pub fn router(health: Health, store: Store, sla_first_response: chrono::Duration) -> Router {
+    let report_state = (store.clone(), sla_first_response);
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .route("/audit", get(audit))
         .with_state((health, store))
+        .merge(
+            Router::new()
+                .route("/report", get(report))
+                .with_state(report_state),
+        )
+}
+
+/// `GET /metrics`: Prometheus text format.
+async fn metrics(State((health, store)): State<(Health, Store)>) -> axum::response::Response {
+    let gathered =
+        tokio::task::spawn_blocking(move || -> Result<String, crate::store::StoreError> {
+            let stats = store.stats()?;
+            let outbox = store.outbox_depth_by_lane()?;
+            Ok(crate::metrics::render(&crate::metrics::Scrape {
+                metrics: health.metrics(),
+                stats: &stats,
+                outbox: &outbox,
+                components: &health.snapshot(),
+                now: Utc::now(),
+            }))
+        })
+        .await;
+    match gathered {
+        Ok(Ok(text)) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Ok(Err(error)) => {
+            tracing::error!(error = %error, "Cannot read the store for /metrics");
+            (StatusCode::INTERNAL_SERVER_ERROR, "cannot read the store").into_response()
+        }
+        Err(error) => {
+            tracing::error!(error = %error, "The /metrics task failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "cannot gather metrics").into_response()
+        }
+    }
+}
+
+/// `GET /report?since=7d`: the report over the cases opened since then, as JSON. Loopback
+/// only, like `/audit`: it names agents.
+async fn report(
+    State((store, first_response)): State<(Store, chrono::Duration)>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(query): Query<AuditQuery>,
+) -> axum::response::Response {
+    if !peer.ip().is_loopback() {
+        tracing::warn!(peer = %peer, "Report request from off this machine refused");
+        return (
+            StatusCode::FORBIDDEN,
+            "the report is only served on loopback",
+        )
+            .into_response();
+    }
+    let now = Utc::now();
+    let since = match crate::audit::parse_since(query.since.as_deref().unwrap_or("7d"), now) {
+        Ok(since) => since,
+        Err(message) => return (StatusCode::BAD_REQUEST, message).into_response(),
+    };
+    let built = tokio::task::spawn_blocking(move || {
+        crate::report::from_store(&store, since, now, first_response)
+    })
+    .await;
+    match built {
+        Ok(Ok(report)) => Json(report).into_response(),
+        Ok(Err(error)) => {
+            tracing::error!(error = %error, "Cannot read the store for a report");
+            (StatusCode::INTERNAL_SERVER_ERROR, "cannot read the store").into_response()
+        }
+        Err(error) => {
+            tracing::error!(error = %error, "The report task failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "cannot build the report").into_response()
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]

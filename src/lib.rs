@@ -13,6 +13,8 @@
 //! - `chat`: the `ChatAdapter` trait and the adapters (the local web console).
 //! - `health`: `/healthz` (and `/audit` for loopback clients).
 //! - `audit`: reading the audit log (`mentiondesk audit`).
+//! - `report`: `mentiondesk report` (pure figures over cases and events, and their formats).
+//! - `metrics`: Prometheus text on `/metrics`.
 //! - `app`: builds and runs everything; `shutdown` and `telemetry` support it.
 //! - `failpoint`: crash-test hooks, inert unless an environment variable arms one.
 
@@ -24,8 +26,10 @@ pub mod config;
 pub mod domain;
 pub mod failpoint;
 pub mod health;
+pub mod metrics;
 pub mod outbox;
 pub mod pipeline;
+pub mod report;
 pub mod scheduler;
 pub mod shutdown;
 pub mod sources;

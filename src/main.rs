@@ -82,6 +82,23 @@ enum Command {
         #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
         format: AuditFormat,
     },
+    /// Report on the cases opened in a period: volume by network and label, time to claim and
+    /// to first public response, SLA attainment, resolution and escalation rates, per agent,
+    /// per escalation target, and response time by the customer's follower count.
+    ///
+    /// Reads the store, or, while the bot runs (and holds the store's lock), asks it over
+    /// [http].listen (GET /report, loopback only).
+    Report {
+        /// The TOML config file (default: the embedded demo config).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// How far back: a duration (7d, 12h), an RFC 3339 time or a date (2026-11-01).
+        #[arg(long, default_value = "7d")]
+        since: String,
+        /// Output: aligned tables, one JSON document, or CSV (section,key,metric,value).
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
+    },
     /// Write the whole store to stdout as JSON lines (tree, key, value); the bot must be stopped.
     Export {
         /// The TOML config file (default: the embedded demo config).
@@ -102,6 +119,13 @@ enum AuditFormat {
     Json,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ReportFormat {
+    Table,
+    Json,
+    Csv,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init(cli.log_format);
@@ -119,6 +143,11 @@ fn main() -> ExitCode {
             since,
             format,
         } => audit(config, &since, format),
+        Command::Report {
+            config,
+            since,
+            format,
+        } => report(config, &since, format),
         Command::Export { config } => export(config),
         Command::Import { config } => import(config),
     }
@@ -201,6 +230,72 @@ fn audit(path: Option<PathBuf>, since_text: &str, format: AuditFormat) -> ExitCo
     match format {
         AuditFormat::Table => print!("{}", mentiondesk::audit::table(&records)),
         AuditFormat::Json => match serde_json::to_string_pretty(&records) {
+            Ok(json) => println!("{json}"),
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::FAILURE;
+            }
+        },
+    }
+    ExitCode::SUCCESS
+}
+
+fn report(path: Option<PathBuf>, since_text: &str, format: ReportFormat) -> ExitCode {
+    let Some(settings) = load_settings(&path) else {
+        return ExitCode::FAILURE;
+    };
+    let now = chrono::Utc::now();
+    let since = match mentiondesk::audit::parse_since(since_text, now) {
+        Ok(since) => since,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if !settings.store.path.exists() {
+        eprintln!(
+            "no store at {} (store.path): nothing was recorded yet",
+            settings.store.path.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let first_response =
+        chrono::Duration::from_std(settings.sla.first_response).unwrap_or(chrono::Duration::MAX);
+    let report = match open_existing_store(&settings) {
+        Ok(store) => mentiondesk::report::from_store(&store, since, now, first_response)
+            .map_err(anyhow::Error::from),
+        Err(StoreError::Locked { path }) => {
+            // The bot runs and holds the lock: ask it instead.
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            match runtime {
+                Ok(runtime) => runtime
+                    .block_on(mentiondesk::report::fetch_remote(
+                        settings.http.listen,
+                        since_text,
+                    ))
+                    .map_err(|error| {
+                        anyhow::anyhow!(
+                            "the store at {path} is in use by a running mentiondesk, and asking it over http.listen failed: {error:#}"
+                        )
+                    }),
+                Err(error) => Err(anyhow::anyhow!("cannot start the async runtime: {error}")),
+            }
+        }
+        Err(error) => Err(error.into()),
+    };
+    let report = match report {
+        Ok(report) => report,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match format {
+        ReportFormat::Table => print!("{}", mentiondesk::report::table(&report)),
+        ReportFormat::Csv => print!("{}", mentiondesk::report::csv(&report)),
+        ReportFormat::Json => match serde_json::to_string_pretty(&report) {
             Ok(json) => println!("{json}"),
             Err(error) => {
                 eprintln!("error: {error}");

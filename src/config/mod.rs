@@ -165,6 +165,7 @@ const SECTIONS: &[&str] = &[
     "replies",
     "runtime",
     "sla",
+    "fairness",
     "permissions",
 ];
 
@@ -200,6 +201,7 @@ pub(crate) struct Parts {
     pub(crate) replies: Option<ReplySettings>,
     pub(crate) runtime: Option<RuntimeSettings>,
     pub(crate) sla: Option<SlaSettings>,
+    pub(crate) fairness: Option<FairnessSettings>,
     pub(crate) permissions_present: bool,
     pub(crate) permissions: Option<PermissionsSettings>,
 }
@@ -235,6 +237,7 @@ impl Parts {
             replies: self.replies?,
             runtime: self.runtime?,
             sla: self.sla?,
+            fairness: self.fairness?,
             permissions: if self.permissions_present {
                 Some(self.permissions?)
             } else {
@@ -310,6 +313,7 @@ fn read_parts(
     parts.replies = section_or_default(take("replies", report), "replies", report);
     parts.runtime = section_or_default(take("runtime", report), "runtime", report);
     parts.sla = section_or_default(take("sla", report), "sla", report);
+    parts.fairness = section_or_default(take("fairness", report), "fairness", report);
     if let Some(value) = take("permissions", report) {
         parts.permissions_present = true;
         parts.permissions = section(value, "permissions", report);

@@ -104,6 +104,19 @@ pub struct Settings {
     /// Who may reply publicly, escalate and resolve; `None` (no section) lets everyone.
     #[serde(default)]
     pub permissions: Option<PermissionsSettings>,
+    /// Whether cards show the customer's reach.
+    #[serde(default)]
+    pub fairness: FairnessSettings,
+}
+
+/// `[fairness]`: queues are ordered by waiting time, never by reach; follower counts stay off
+/// cards unless `show_reach` (then as a coarse bucket).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FairnessSettings {
+    /// Show the customer's follower-count bucket on cards.
+    #[serde(default)]
+    pub show_reach: bool,
 }
 
 impl Settings {
@@ -462,6 +475,12 @@ pub struct TriageSettings {
     /// How many examples the learned model must have been trained on before it is used.
     #[serde(default = "default_min_labels")]
     pub min_labels: u64,
+    /// `[triage.storm]`: near-identical complaints collapse into one incident card.
+    #[serde(default)]
+    pub storm: StormSettings,
+    /// `[triage.spike]`: complaint volume spikes raise an alert in the ops channel.
+    #[serde(default)]
+    pub spike: SpikeSettings,
 }
 
 impl Default for TriageSettings {
@@ -476,8 +495,144 @@ impl Default for TriageSettings {
             languages: Vec::new(),
             min_score: DEFAULT_MIN_SCORE,
             min_labels: DEFAULT_MIN_LABELS,
+            storm: StormSettings::default(),
+            spike: SpikeSettings::default(),
         }
     }
+}
+
+/// Default similarity from which two complaints are near-identical (storm collapse).
+pub const DEFAULT_STORM_THRESHOLD: f32 = 0.6;
+/// Default time after its last similar post during which an incident still collects members.
+pub const DEFAULT_STORM_WINDOW: Duration = Duration::from_secs(60 * 60);
+/// Default number of near-identical complaints that make an incident.
+pub const DEFAULT_STORM_MIN_MEMBERS: u32 = 2;
+/// Default length of one counting bucket of the spike detector.
+pub const DEFAULT_SPIKE_BUCKET: Duration = Duration::from_secs(5 * 60);
+/// Default ratio to the usual volume from which a bucket is a spike.
+pub const DEFAULT_SPIKE_FACTOR: f32 = 3.0;
+/// Default smallest bucket count that can be a spike.
+pub const DEFAULT_SPIKE_MIN_COUNT: u32 = 10;
+/// Default weight of the newest bucket in the usual volume (EWMA).
+pub const DEFAULT_SPIKE_SMOOTHING: f32 = 0.2;
+/// Default number of buckets counted before the first alert (the usual volume is unknown
+/// before).
+pub const DEFAULT_SPIKE_WARMUP: u32 = 3;
+/// Default quiet time after an alert before the same topic can alert again.
+pub const DEFAULT_SPIKE_COOLDOWN: Duration = Duration::from_secs(60 * 60);
+
+/// `[triage.storm]`: near-identical complaints (retweets, copy-paste campaigns, an outage)
+/// become one incident card with a counter instead of one card each.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StormSettings {
+    /// Whether complaints collapse at all.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Estimated Jaccard similarity of the posts' character shingles, between 0 and 1, from
+    /// which two complaints are near-identical.
+    #[serde(default = "default_storm_threshold")]
+    pub threshold: f32,
+    /// How long after its last similar post an incident still collects members.
+    #[serde(default = "default_storm_window", with = "duration")]
+    pub window: Duration,
+    /// How many near-identical complaints make an incident (at least 2): the ones before get
+    /// their own cards.
+    #[serde(default = "default_storm_min_members")]
+    pub min_members: u32,
+}
+
+impl Default for StormSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            threshold: DEFAULT_STORM_THRESHOLD,
+            window: DEFAULT_STORM_WINDOW,
+            min_members: DEFAULT_STORM_MIN_MEMBERS,
+        }
+    }
+}
+
+/// `[triage.spike]`: complaint volume, overall and per keyword, against its usual level.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpikeSettings {
+    /// Whether spikes are announced in the ops channel.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Topics watched beside the overall complaint volume: a complaint counts for a keyword
+    /// when its text contains it (case-insensitive).
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    /// Complaints are counted per bucket of this length.
+    #[serde(default = "default_spike_bucket", with = "duration")]
+    pub bucket: Duration,
+    /// A bucket with at least `factor` times the usual volume (and `min_count`) is a spike.
+    #[serde(default = "default_spike_factor")]
+    pub factor: f32,
+    /// The smallest bucket count that can be a spike.
+    #[serde(default = "default_spike_min_count")]
+    pub min_count: u32,
+    /// Weight of the newest bucket in the usual volume (an EWMA), between 0 and 1.
+    #[serde(default = "default_spike_smoothing")]
+    pub smoothing: f32,
+    /// Buckets counted before the first alert.
+    #[serde(default = "default_spike_warmup")]
+    pub warmup: u32,
+    /// After an alert, the same topic stays quiet this long.
+    #[serde(default = "default_spike_cooldown", with = "duration")]
+    pub cooldown: Duration,
+}
+
+impl Default for SpikeSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            keywords: Vec::new(),
+            bucket: DEFAULT_SPIKE_BUCKET,
+            factor: DEFAULT_SPIKE_FACTOR,
+            min_count: DEFAULT_SPIKE_MIN_COUNT,
+            smoothing: DEFAULT_SPIKE_SMOOTHING,
+            warmup: DEFAULT_SPIKE_WARMUP,
+            cooldown: DEFAULT_SPIKE_COOLDOWN,
+        }
+    }
+}
+
+fn default_storm_threshold() -> f32 {
+    DEFAULT_STORM_THRESHOLD
+}
+
+fn default_storm_window() -> Duration {
+    DEFAULT_STORM_WINDOW
+}
+
+fn default_storm_min_members() -> u32 {
+    DEFAULT_STORM_MIN_MEMBERS
+}
+
+fn default_spike_bucket() -> Duration {
+    DEFAULT_SPIKE_BUCKET
+}
+
+fn default_spike_factor() -> f32 {
+    DEFAULT_SPIKE_FACTOR
+}
+
+fn default_spike_min_count() -> u32 {
+    DEFAULT_SPIKE_MIN_COUNT
+}
+
+fn default_spike_smoothing() -> f32 {
+    DEFAULT_SPIKE_SMOOTHING
+}
+
+fn default_spike_warmup() -> u32 {
+    DEFAULT_SPIKE_WARMUP
+}
+
+fn default_spike_cooldown() -> Duration {
+    DEFAULT_SPIKE_COOLDOWN
 }
 
 /// `[replies]`: rules for public replies.

@@ -395,6 +395,31 @@ fn triage_and_other_problems() {
 }
 
 #[test]
+fn storm_and_spike_problems() {
+    check(
+        &with("[triage.storm]\nthreshold = 0\nwindow = \"0s\"\nmin_members = 1\n[triage.spike]\nkeywords = [\"outage\", \"\"]\nbucket = \"1s\"\nfactor = 1\nmin_count = 0\nsmoothing = 1.5"),
+        &[
+            "triage.storm.threshold: must be above 0 and at most 1, not 0",
+            "triage.storm.window: must be longer than zero",
+            "triage.storm.min_members: must be at least 2 (an incident has several posts), not 1",
+            "triage.spike.keywords[1]: must not be empty",
+            "triage.spike.bucket: must be at least 10s, not 1s",
+            "triage.spike.factor: must be above 1 (a multiple of the usual volume), not 1",
+            "triage.spike.min_count: must be at least 1",
+            "triage.spike.smoothing: must be above 0 and at most 1, not 1.5",
+        ],
+    );
+    check(
+        &with("[triage.storm]\nthreshold = 1\nwindow = \"10m\"\nmin_members = 3\n[triage.spike]\nkeywords = [\"outage\"]\nbucket = \"1m\""),
+        &[],
+    );
+    check(
+        &with("[triage.storm]\nthreshhold = 0.5"),
+        &["triage.storm.threshhold: unknown key"],
+    );
+}
+
+#[test]
 fn environment_problems() {
     check(
         &with("[slack]\nbot_token = \"${SLACK_BOT_TOKEN}\"\napp_token = \"${TOKEN}\"\nchannel = \"${SLACK_CHANNEL}\""),

@@ -402,6 +402,56 @@ fn check_triage(triage: &TriageSettings, report: &mut Report) {
             format!("must be between 0 and 1, not {}", triage.min_score),
         );
     }
+    check_storm_and_spike(triage, report);
+}
+
+fn check_storm_and_spike(triage: &TriageSettings, report: &mut Report) {
+    let storm = &triage.storm;
+    if !(storm.threshold > 0.0 && storm.threshold <= 1.0) {
+        report.problem(
+            "triage.storm.threshold",
+            format!("must be above 0 and at most 1, not {}", storm.threshold),
+        );
+    }
+    positive(report, "triage.storm.window", storm.window);
+    if storm.min_members < 2 {
+        report.problem(
+            "triage.storm.min_members",
+            format!(
+                "must be at least 2 (an incident has several posts), not {}",
+                storm.min_members
+            ),
+        );
+    }
+    let spike = &triage.spike;
+    non_empty_entries(report, "triage.spike.keywords", &spike.keywords);
+    if spike.bucket < Duration::from_secs(10) {
+        report.problem(
+            "triage.spike.bucket",
+            format!(
+                "must be at least 10s, not {}",
+                humantime::format_duration(spike.bucket)
+            ),
+        );
+    }
+    if !(spike.factor > 1.0 && spike.factor.is_finite()) {
+        report.problem(
+            "triage.spike.factor",
+            format!(
+                "must be above 1 (a multiple of the usual volume), not {}",
+                spike.factor
+            ),
+        );
+    }
+    if spike.min_count == 0 {
+        report.problem("triage.spike.min_count", "must be at least 1");
+    }
+    if !(spike.smoothing > 0.0 && spike.smoothing <= 1.0) {
+        report.problem(
+            "triage.spike.smoothing",
+            format!("must be above 0 and at most 1, not {}", spike.smoothing),
+        );
+    }
 }
 
 fn check_replies(replies: &ReplySettings, report: &mut Report) {

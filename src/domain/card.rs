@@ -57,6 +57,22 @@ pub struct Card {
     pub first_response_due: Option<DateTime<Utc>>,
     /// The first-response deadline passed without an answer.
     pub overdue: bool,
+    /// On an incident (storm collapse): how many near-identical posts it holds, the opening
+    /// post included; the members are listed in the thread.
+    #[serde(default)]
+    pub similar_posts: Option<u32>,
+    /// The customer's reach as a coarse follower-count bucket ("1k-10k followers"), only with
+    /// `[fairness] show_reach = true`; exact counts are never shown.
+    #[serde(default)]
+    pub reach: Option<String>,
+}
+
+impl Card {
+    /// The incident line ("200 similar posts · members in the thread"), on incidents only.
+    pub fn incident_line(&self) -> Option<String> {
+        self.similar_posts
+            .map(|count| format!("Incident: {count} similar posts · members in the thread"))
+    }
 }
 
 /// Which card this is.
@@ -179,7 +195,20 @@ fn base_card(case: &Case, kind: CardKind) -> Card {
             .then_some(case.first_response_due)
             .flatten(),
         overdue: sla_running(case) && case.sla_breached,
+        similar_posts: (case.similar_posts > 0).then_some(case.similar_posts + 1),
+        reach: None,
     }
+}
+
+/// The card's reach line for `[fairness] show_reach`: the follower-count bucket, or `None`
+/// when the network does not say (Bluesky).
+pub fn reach_line(case: &Case) -> Option<String> {
+    case.customer.followers.map(|followers| {
+        format!(
+            "{} followers",
+            super::mention::reach_bucket(Some(followers))
+        )
+    })
 }
 
 fn state_line(case: &Case) -> String {
@@ -586,5 +615,23 @@ mod tests {
             reply_prefill(&case_in(CaseState::New, None)),
             "@jo.bsky.social "
         );
+    }
+
+    #[test]
+    fn reach_is_a_coarse_bucket_and_off_the_card_by_default() {
+        let mut case = case_with_text("my order never arrived");
+        assert_eq!(case_card(&case, &CustomerContext::default()).reach, None);
+        let table = [
+            (None, None),
+            (Some(12), Some("<100 followers")),
+            (Some(999), Some("100-1k followers")),
+            (Some(1_000), Some("1k-10k followers")),
+            (Some(99_999), Some("10k-100k followers")),
+            (Some(100_000), Some("100k+ followers")),
+        ];
+        for (followers, line) in table {
+            case.customer.followers = followers;
+            assert_eq!(reach_line(&case).as_deref(), line, "{followers:?}");
+        }
     }
 }

@@ -10,7 +10,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::event::{CaseEvent, EventKind};
+use super::event::{member_chunks, CaseEvent, EventKind, StormMember};
 use super::mention::{Author, Mention, Network, PostRef};
 
 /// A case's number, unique within one store.
@@ -296,6 +296,10 @@ pub struct Case {
     /// The first-response deadline passed without an answer.
     #[serde(default)]
     pub sla_breached: bool,
+    /// Near-identical posts by others collapsed into this case (storm collapse): more than 0
+    /// makes the case an incident.
+    #[serde(default)]
+    pub similar_posts: u32,
 }
 
 /// A change someone or something asks for.
@@ -394,6 +398,11 @@ pub enum Command {
     SlaWarning,
     /// The first-response deadline passed.
     SlaBreach,
+    /// Near-identical posts join the case as members of an incident (storm collapse).
+    Collapse {
+        /// The posts, in the order they arrived.
+        members: Vec<StormMember>,
+    },
 }
 
 /// Why a command can't be applied, in words for the person who asked.
@@ -506,6 +515,7 @@ impl Case {
             first_response_due: None,
             sla_warned: false,
             sla_breached: false,
+            similar_posts: 0,
             opening: mention.clone(),
         };
         let kind = EventKind::Opened {
@@ -809,6 +819,21 @@ pub fn apply(case: &Case, command: Command, now: DateTime<Utc>) -> Result<Transi
             next.sla_warned = true;
             next.sla_breached = true;
             next.record(&mut events, EventKind::SlaBreached { due_at }, now);
+        }
+        Command::Collapse { members } => {
+            refuse_if_closed(case)?;
+            for chunk in member_chunks(&members) {
+                next.similar_posts += chunk.len() as u32;
+                let total = next.similar_posts + 1;
+                next.record(
+                    &mut events,
+                    EventKind::Collapsed {
+                        members: chunk.to_vec(),
+                        total,
+                    },
+                    now,
+                );
+            }
         }
     }
     next.version = case.version + 1;

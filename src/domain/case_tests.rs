@@ -334,6 +334,7 @@ fn kind_name(kind: &EventKind) -> &'static str {
         EventKind::RepliedOutside { .. } => "replied_outside",
         EventKind::SlaWarning { .. } => "sla_warning",
         EventKind::SlaBreached { .. } => "sla_breached",
+        EventKind::Collapsed { .. } => "collapsed",
     }
 }
 
@@ -949,5 +950,40 @@ fn hand_off_outcomes_are_recorded_only_for_targets_the_case_went_to() {
         Refusal::NotEscalated {
             label: "Legal".to_string()
         }
+    );
+}
+
+#[test]
+fn an_incident_counts_its_members_in_batched_notes_and_keeps_its_state() {
+    let members: Vec<super::event::StormMember> = (0..45)
+        .map(|n| super::event::StormMember {
+            post_id: format!("p{n}"),
+            author_handle: format!("user{n}"),
+            url: format!("https://bsky.app/post/p{n}"),
+        })
+        .collect();
+    let claimed = accept(&fresh_case(), Command::Claim { by: agent(ANA) }).case;
+    let grown = accept(
+        &claimed,
+        Command::Collapse {
+            members: members.clone(),
+        },
+    );
+    assert_eq!(grown.case.similar_posts, 45);
+    assert_eq!(event_names(&grown.events), ["collapsed"; 3], "20 + 20 + 5");
+    assert!(matches!(
+        grown.events.last().map(|e| &e.kind),
+        Some(EventKind::Collapsed { total: 46, .. })
+    ));
+    assert_eq!(grown.case.state, claimed.state);
+    assert_eq!(grown.case.owner, claimed.owner);
+    assert_eq!(
+        grown.case.latest_customer_post,
+        claimed.latest_customer_post
+    );
+    let resolved = accept(&grown.case, Command::Resolve { by: agent(ANA) }).case;
+    assert_eq!(
+        refuse(&resolved, Command::Collapse { members }),
+        Refusal::Closed { state: Resolved }
     );
 }

@@ -9,6 +9,54 @@ use super::text::{mask_pii, truncate_chars};
 /// The longest quote of a post or reply in a thread note, in characters.
 const NOTE_QUOTE_MAX: usize = 600;
 
+/// The most members one incident note lists.
+pub const MEMBERS_PER_NOTE: usize = 20;
+
+/// The longest member list in one incident note, in characters: one chat message in every
+/// adapter (Discord's 2000 is the smallest), with room for the heading.
+const MEMBERS_NOTE_MAX: usize = 1700;
+
+/// A post collapsed into an incident (storm collapse), as its thread lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StormMember {
+    /// The post's id.
+    pub post_id: String,
+    /// Its author's handle.
+    pub author_handle: String,
+    /// A link to it.
+    pub url: String,
+}
+
+impl StormMember {
+    fn line(&self) -> String {
+        format!(
+            "• @{} {}",
+            truncate_chars(&self.author_handle, 60),
+            truncate_chars(&self.url, 300)
+        )
+    }
+}
+
+/// Splits an incident's new members into runs that each fit one thread note.
+pub fn member_chunks(members: &[StormMember]) -> Vec<&[StormMember]> {
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    let mut chars = 0;
+    for (index, member) in members.iter().enumerate() {
+        let line = member.line().chars().count() + 1;
+        if index > start && (index - start >= MEMBERS_PER_NOTE || chars + line > MEMBERS_NOTE_MAX) {
+            chunks.push(&members[start..index]);
+            start = index;
+            chars = 0;
+        }
+        chars += line;
+    }
+    if start < members.len() {
+        chunks.push(&members[start..]);
+    }
+    chunks
+}
+
 /// One thing that happened to a case.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaseEvent {
@@ -141,6 +189,13 @@ pub enum EventKind {
         /// When it was due.
         due_at: DateTime<Utc>,
     },
+    /// Near-identical posts joined the case as members of an incident (storm collapse).
+    Collapsed {
+        /// The posts, in arrival order (one note's worth).
+        members: Vec<StormMember>,
+        /// Posts in the incident after these joined, the opening post included.
+        total: u32,
+    },
 }
 
 /// A short message under the card: what happened, who did it, when, and a link if any.
@@ -271,6 +326,18 @@ impl CaseEvent {
                 None,
                 None,
             ),
+            EventKind::Collapsed { members, total } => {
+                let noun = if members.len() == 1 { "post" } else { "posts" };
+                let mut text = format!(
+                    "Incident: {} similar {noun} joined ({total} in all)",
+                    members.len()
+                );
+                for member in members {
+                    text.push('\n');
+                    text.push_str(&member.line());
+                }
+                (text, None, None)
+            }
         };
         ThreadNote {
             text,
@@ -484,6 +551,56 @@ mod tests {
             None,
             None,
         );
+    }
+
+    fn member(n: usize) -> StormMember {
+        StormMember {
+            post_id: format!("p{n}"),
+            author_handle: format!("user{n}.bsky.social"),
+            url: format!("https://bsky.app/profile/user{n}.bsky.social/post/p{n}"),
+        }
+    }
+
+    #[test]
+    fn incident_notes_list_members_and_fit_one_message() {
+        check(
+            EventKind::Collapsed {
+                members: vec![member(1), member(2)],
+                total: 3,
+            },
+            "Incident: 2 similar posts joined (3 in all)\n• @user1.bsky.social https://bsky.app/profile/user1.bsky.social/post/p1\n• @user2.bsky.social https://bsky.app/profile/user2.bsky.social/post/p2",
+            None,
+            None,
+        );
+        let members: Vec<StormMember> = (0..199).map(member).collect();
+        let chunks = member_chunks(&members);
+        assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), 199);
+        assert!(chunks.len() <= 199 / 10, "{} notes", chunks.len());
+        for chunk in &chunks {
+            let event = CaseEvent {
+                case: CaseId(7),
+                seq: 1,
+                at: at(),
+                kind: EventKind::Collapsed {
+                    members: chunk.to_vec(),
+                    total: 200,
+                },
+            };
+            assert!(event.note().text.chars().count() <= 1900);
+            assert!(chunk.len() <= MEMBERS_PER_NOTE);
+        }
+        // Long handles and links make shorter notes, never longer ones.
+        let long: Vec<StormMember> = (0..30)
+            .map(|n| StormMember {
+                url: format!("https://example.com/{}", "x".repeat(500)),
+                ..member(n)
+            })
+            .collect();
+        for chunk in member_chunks(&long) {
+            let lines: usize = chunk.iter().map(|m| m.line().chars().count() + 1).sum();
+            assert!(lines <= MEMBERS_NOTE_MAX, "{lines}");
+        }
+        assert!(member_chunks(&[]).is_empty());
     }
 
     #[test]

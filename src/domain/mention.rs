@@ -109,6 +109,22 @@ pub struct Author {
     pub followers: Option<u64>,
 }
 
+/// The follower-count buckets, smallest first; "unknown" when the network does not say.
+pub const REACH_BUCKETS: [&str; 6] = ["<100", "100-1k", "1k-10k", "10k-100k", "100k+", "unknown"];
+
+/// A coarse bucket for a follower count (fairness: exact reach is never shown, and work is
+/// never ordered by it).
+pub fn reach_bucket(followers: Option<u64>) -> &'static str {
+    match followers {
+        None => REACH_BUCKETS[5],
+        Some(0..=99) => REACH_BUCKETS[0],
+        Some(100..=999) => REACH_BUCKETS[1],
+        Some(1_000..=9_999) => REACH_BUCKETS[2],
+        Some(10_000..=99_999) => REACH_BUCKETS[3],
+        Some(_) => REACH_BUCKETS[4],
+    }
+}
+
 /// Why the post reached us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]

@@ -25,6 +25,8 @@ pub use case::{
     apply, Agent, Case, CaseId, CaseState, Command, Draft, Escalation, Label, MessageRef,
     PendingReply, Refusal, SentReply, Transition, Triage,
 };
-pub use event::{CaseEvent, EventKind, ThreadNote};
-pub use mention::{normalize_handle, Author, Mention, MentionKind, Network, PostRef};
+pub use event::{CaseEvent, EventKind, StormMember, ThreadNote};
+pub use mention::{
+    normalize_handle, reach_bucket, Author, Mention, MentionKind, Network, PostRef, REACH_BUCKETS,
+};
 pub use permission::{Permission, Permissions, Principal};

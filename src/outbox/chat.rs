@@ -11,12 +11,32 @@ use crate::store::{OutboxEntry, OutboxKey, OutboxTask, Store, StoreError};
 pub struct ChatExecutor {
     chat: Arc<dyn ChatAdapter>,
     store: Store,
+    show_reach: bool,
 }
 
 impl ChatExecutor {
     /// An executor posting through `chat`.
     pub fn new(chat: Arc<dyn ChatAdapter>, store: Store) -> ChatExecutor {
-        ChatExecutor { chat, store }
+        ChatExecutor {
+            chat,
+            store,
+            show_reach: false,
+        }
+    }
+
+    /// Shows the customer's follower-count bucket on cards (`[fairness] show_reach`).
+    pub fn with_reach(mut self, show_reach: bool) -> ChatExecutor {
+        self.show_reach = show_reach;
+        self
+    }
+
+    /// The case's card as this chat shows it.
+    fn card(&self, case: &Case, context: &crate::domain::CustomerContext) -> crate::domain::Card {
+        let mut card = case_card(case, context);
+        if self.show_reach {
+            card.reach = crate::domain::card::reach_line(case);
+        }
+        card
     }
 
     /// The case's card in this chat: posted now if it isn't yet, and the reference recorded.
@@ -25,7 +45,7 @@ impl ChatExecutor {
             return Ok(message.clone());
         }
         let context = self.store.customer_context(case).map_err(store_retry)?;
-        let card = case_card(case, &context);
+        let card = self.card(case, &context);
         let channel = self.chat.main_channel();
         let message = self
             .chat
@@ -98,7 +118,7 @@ impl Executor for ChatExecutor {
                 if let Some(message) = case.chat_refs.get(self.chat.name()) {
                     let context = self.store.customer_context(&case).map_err(store_retry)?;
                     self.chat
-                        .update_card(message, &case_card(&case, &context))
+                        .update_card(message, &self.card(&case, &context))
                         .await
                         .map_err(chat_retry)?;
                     self.record_ref(&case, message, Some(key)).await

@@ -230,9 +230,17 @@ pub async fn run_lane(
             _ = stop.cancelled() => break,
         };
         match result {
-            Ok(()) => health.ok(&lane),
+            Ok(()) => {
+                health.ok(&lane);
+                if let Some(chat) = lane.strip_prefix("chat/") {
+                    health.metrics().chat_delivered(chat, &entry.task);
+                }
+            }
             Err(retry) => {
                 health.error(&lane, &retry.message);
+                health
+                    .metrics()
+                    .api_error(&lane, &retry.message, retry.after.is_some());
                 let wait = handle_retry(&store, &lane, &key, entry, &retry);
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}

@@ -101,11 +101,15 @@ pub async fn run_poll_loop(
             Err(SourceError::RateLimited { retry_after }) => {
                 tracing::warn!(source = %name, ?retry_after, "Rate limited");
                 health.error(&component, "rate limited");
+                health.metrics().api_error(&component, "", true);
                 retry_after
             }
             Err(error) => {
                 tracing::warn!(source = %name, error = %error, "Fetch failed");
                 health.error(&component, &error.to_string());
+                health
+                    .metrics()
+                    .api_error(&component, &error.to_string(), false);
                 next_backoff(&mut backoff)
             }
         };

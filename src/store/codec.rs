@@ -1,16 +1,28 @@
 //! Key layout. Numbers are big-endian so sled's byte order is numeric order; text parts are
 //! separated by a NUL byte, which no network id, source name or lane contains.
 
-use crate::domain::{CaseId, Network, PostRef};
+use crate::domain::{AuditAction, CaseId, CaseState, Network, PostRef};
 
 /// The schema version this build writes. Bump it (and add a migration here) when a stored
 /// layout changes incompatibly.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version 2 added the `cases_by_opened` index and the `stat/` counters in `meta`; a version 1
+/// store is brought up to date on open (`Store::migrate`).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// `meta` key of the schema version.
 pub const SCHEMA_KEY: &[u8] = b"schema_version";
 /// `meta` key of the next case number.
 pub const NEXT_CASE_KEY: &[u8] = b"next_case_id";
+
+/// Prefix of the `meta` keys holding the storm window (one cluster per case).
+pub const STORM_PREFIX: &[u8] = b"storm/";
+
+/// `meta` key of a storm cluster: the prefix then the case number.
+pub fn storm_key(id: CaseId) -> Vec<u8> {
+    let mut key = STORM_PREFIX.to_vec();
+    key.extend_from_slice(&id.0.to_be_bytes());
+    key
+}
 
 /// `cases` key, and the prefix of the case's `events` keys.
 pub fn case_key(id: CaseId) -> [u8; 8] {
@@ -64,6 +76,82 @@ pub fn audit_prefix(at_millis: i64) -> Vec<u8> {
 /// `chat` key: chat NUL adapter key.
 pub fn chat_key(chat: &str, key: &str) -> Vec<u8> {
     joined(chat, key)
+}
+
+/// `cases_by_opened` key: the case's opening time in milliseconds since the epoch (times before
+/// 1970 count as 1970), then the case id, so the tree reads in opening order.
+pub fn opened_key(opened_at_millis: i64, id: CaseId) -> [u8; 16] {
+    let mut key = [0; 16];
+    key[..8].copy_from_slice(&opened_prefix(opened_at_millis));
+    key[8..].copy_from_slice(&id.0.to_be_bytes());
+    key
+}
+
+/// The first `cases_by_opened` key at or after `at_millis`.
+pub fn opened_prefix(at_millis: i64) -> [u8; 8] {
+    (at_millis.max(0) as u64).to_be_bytes()
+}
+
+/// `cases_by_opened` value: the case's state and flags as the index last saw them, so a
+/// write can tell what changed without decoding the old case.
+pub fn opened_value(state: CaseState, sla_breached: bool) -> [u8; 2] {
+    [state_code(state), u8::from(sla_breached)]
+}
+
+/// Reads an `opened_value` (a short or unknown value reads as `None`).
+pub fn decode_opened_value(bytes: &[u8]) -> Option<(CaseState, bool)> {
+    match bytes {
+        [state, flags, ..] => Some((state_from_code(*state)?, flags & 1 == 1)),
+        _ => None,
+    }
+}
+
+/// `meta` key of the number of mentions stored from customers on a network.
+pub fn stat_ingested_key(network: Network) -> Vec<u8> {
+    format!("stat/ingested/{}", network.as_str()).into_bytes()
+}
+
+/// `meta` key of the number of cases in a state.
+pub fn stat_state_key(state: CaseState) -> Vec<u8> {
+    format!("stat/cases/{}", state_name(state)).into_bytes()
+}
+
+/// `meta` key of the number of first-response deadlines that passed unanswered.
+pub const STAT_SLA_BREACHES_KEY: &[u8] = b"stat/sla_breaches";
+
+/// `meta` key of the number of audit records of an action.
+pub fn stat_audit_key(action: AuditAction) -> Vec<u8> {
+    format!("stat/audit/{}", action.as_str()).into_bytes()
+}
+
+/// Every case state, in the order the codes give them.
+pub const STATES: [CaseState; 6] = [
+    CaseState::New,
+    CaseState::Claimed,
+    CaseState::Replied,
+    CaseState::CustomerReplied,
+    CaseState::Resolved,
+    CaseState::Dismissed,
+];
+
+/// The snake_case name of a state (as serde writes it).
+pub fn state_name(state: CaseState) -> &'static str {
+    match state {
+        CaseState::New => "new",
+        CaseState::Claimed => "claimed",
+        CaseState::Replied => "replied",
+        CaseState::CustomerReplied => "customer_replied",
+        CaseState::Resolved => "resolved",
+        CaseState::Dismissed => "dismissed",
+    }
+}
+
+fn state_code(state: CaseState) -> u8 {
+    STATES.iter().position(|s| *s == state).unwrap_or(0) as u8 + 1
+}
+
+fn state_from_code(code: u8) -> Option<CaseState> {
+    STATES.get(usize::from(code).checked_sub(1)?).copied()
 }
 
 /// Reads a big-endian u32, treating a short value as 0.

@@ -5,7 +5,8 @@
 //! callers then [`Store::flush`] before acknowledging anything to anyone.
 //!
 //! Trees (keys are documented in `codec.rs`):
-//! - `meta`: schema version and counters;
+//! - `meta`: schema version and counters; under `storm/<case>`, the storm window's clusters
+//!   (the pipeline's near-duplicate signatures, written with the case changes they imply);
 //! - `cases`: case id → `Case`;
 //! - `posts`: (network, post id) → `StoredPost`, the dedupe index and the post → case index;
 //! - `events`: (case, seq) → `CaseEvent`, the append-only log per case;
@@ -19,11 +20,16 @@
 //! - `counters`: name → a u64 that only grows (a source's monthly API budget use, e.g.
 //!   `x-budget/<source>/<yyyy-mm>/reads`).
 //! - `models`: name → a model's bytes (the learned triage model, written by `train`).
+//! - `cases_by_opened`: (opened-at millis, case id) → the case's state and SLA flag, written
+//!   by `Tx::put_case` with the case: reports read a time range without scanning every case,
+//!   and the `stat/` counters in `meta` (cases by state, SLA breaches, mentions ingested by
+//!   network, audit records by action) are kept in the same transaction as what they count.
 
 mod codec;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -158,6 +164,20 @@ pub enum OutboxTask {
     },
 }
 
+/// Counters the store keeps in the transaction of what they count (`stat/` keys in `meta`),
+/// so they are exact and survive restarts: the Prometheus metrics read them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StoreStats {
+    /// Customers' posts stored, by network name.
+    pub ingested: BTreeMap<String, u64>,
+    /// Cases by state (snake_case name), every state present.
+    pub cases_by_state: BTreeMap<String, u64>,
+    /// First-response deadlines that passed unanswered.
+    pub sla_breaches: u64,
+    /// Audit records by action (`reply_sent`, `reply_failed`, ...).
+    pub audit: BTreeMap<String, u64>,
+}
+
 /// An outbox entry's key: its lane and its position in the lane.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxKey(Vec<u8>);
@@ -191,6 +211,7 @@ pub struct Store {
     counters: sled::Tree,
     models: sled::Tree,
     audit: sled::Tree,
+    cases_by_opened: sled::Tree,
 }
 
 impl std::fmt::Debug for Store {
@@ -210,6 +231,7 @@ pub struct Tx<'a> {
     authors: &'a TransactionalTree,
     labels: &'a TransactionalTree,
     audit: &'a TransactionalTree,
+    cases_by_opened: &'a TransactionalTree,
 }
 
 impl Store {
@@ -239,6 +261,7 @@ impl Store {
             counters: db.open_tree("counters")?,
             models: db.open_tree("models")?,
             audit: db.open_tree("audit")?,
+            cases_by_opened: db.open_tree("cases_by_opened")?,
             db,
         };
         match store.meta.get(codec::SCHEMA_KEY)? {
@@ -250,6 +273,9 @@ impl Store {
                         found,
                         supported: SCHEMA_VERSION,
                     });
+                }
+                if found < SCHEMA_VERSION {
+                    store.migrate(found)?;
                 }
             }
             None => {
@@ -275,10 +301,22 @@ impl Store {
             &self.authors,
             &self.labels,
             &self.audit,
+            &self.cases_by_opened,
         );
         trees
             .transaction(
-                |(meta, cases, posts, events, outbox, cursors, authors, labels, audit)| {
+                |(
+                    meta,
+                    cases,
+                    posts,
+                    events,
+                    outbox,
+                    cursors,
+                    authors,
+                    labels,
+                    audit,
+                    cases_by_opened,
+                )| {
                     work(&Tx {
                         meta,
                         cases,
@@ -289,6 +327,7 @@ impl Store {
                         authors,
                         labels,
                         audit,
+                        cases_by_opened,
                     })
                 },
             )
@@ -315,6 +354,127 @@ impl Store {
             let bytes = value?;
             decode("cases", &bytes)
         })
+    }
+
+    /// The cases opened in `[from, to)`, in opening order, read through the
+    /// `cases_by_opened` index (the cost is the range's size, not the store's).
+    pub fn cases_opened(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Iterator<Item = Result<Case, StoreError>> + '_ {
+        let range = codec::opened_prefix(from.timestamp_millis())
+            ..codec::opened_prefix(to.timestamp_millis());
+        let range = if range.start < range.end {
+            range
+        } else {
+            range.start..range.start
+        };
+        self.cases_by_opened.range(range).keys().filter_map(|key| {
+            let key = match key {
+                Ok(key) => key,
+                Err(error) => return Some(Err(error.into())),
+            };
+            let id = CaseId(codec::decode_u64(&key[8..]));
+            // An index entry always has its case (both are written in one transaction).
+            self.case(id).transpose()
+        })
+    }
+
+    /// The counters kept with the data they count (see [`StoreStats`]).
+    pub fn stats(&self) -> Result<StoreStats, StoreError> {
+        let mut stats = StoreStats::default();
+        for item in self.meta.scan_prefix(b"stat/") {
+            let (key, value) = item?;
+            let value = codec::decode_u64(&value);
+            let key = String::from_utf8_lossy(&key);
+            let mut parts = key.splitn(3, '/').skip(1);
+            match (parts.next(), parts.next()) {
+                (Some("ingested"), Some(network)) => {
+                    stats.ingested.insert(network.to_string(), value);
+                }
+                (Some("cases"), Some(state)) => {
+                    stats.cases_by_state.insert(state.to_string(), value);
+                }
+                (Some("audit"), Some(action)) => {
+                    stats.audit.insert(action.to_string(), value);
+                }
+                (Some("sla_breaches"), None) => stats.sla_breaches = value,
+                _ => {}
+            }
+        }
+        for state in codec::STATES {
+            stats
+                .cases_by_state
+                .entry(codec::state_name(state).to_string())
+                .or_insert(0);
+        }
+        Ok(stats)
+    }
+
+    /// How many side effects wait in each outbox lane (dead letters under `dead/<lane>`).
+    pub fn outbox_depth_by_lane(&self) -> Result<BTreeMap<String, u64>, StoreError> {
+        let mut depth = BTreeMap::new();
+        for key in self.outbox.iter().keys() {
+            let key = key?;
+            let lane_end = key.iter().position(|&byte| byte == 0).unwrap_or(key.len());
+            let lane = String::from_utf8_lossy(&key[..lane_end]).into_owned();
+            *depth.entry(lane).or_insert(0) += 1;
+        }
+        Ok(depth)
+    }
+
+    /// Brings a store written by an older version up to date: version 1 had no
+    /// `cases_by_opened` index and no `stat/` counters, so both are rebuilt from the cases,
+    /// posts and audit records (one pass over each; seconds for a million cases).
+    fn migrate(&self, found: u32) -> Result<(), StoreError> {
+        tracing::info!(
+            from = found,
+            to = SCHEMA_VERSION,
+            "Upgrading the store: building the case index and counters"
+        );
+        let mut stats: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+        self.cases_by_opened.clear()?;
+        for item in self.cases.iter() {
+            let (_, value) = item?;
+            let case: Case = decode("cases", &value)?;
+            self.cases_by_opened.insert(
+                codec::opened_key(case.opened_at.timestamp_millis(), case.id),
+                &codec::opened_value(case.state, case.sla_breached),
+            )?;
+            *stats.entry(codec::stat_state_key(case.state)).or_default() += 1;
+            if case.sla_breached {
+                *stats
+                    .entry(codec::STAT_SLA_BREACHES_KEY.to_vec())
+                    .or_default() += 1;
+            }
+        }
+        for item in self.posts.iter() {
+            let (key, value) = item?;
+            let stored: StoredPost = decode("posts", &value)?;
+            let network = key
+                .iter()
+                .position(|&byte| byte == 0)
+                .and_then(|end| std::str::from_utf8(&key[..end]).ok())
+                .and_then(|name| name.parse::<crate::domain::Network>().ok());
+            if let (PostOrigin::Customer, Some(network)) = (stored.origin, network) {
+                *stats.entry(codec::stat_ingested_key(network)).or_default() += 1;
+            }
+        }
+        for item in self.audit.iter() {
+            let (_, value) = item?;
+            let record: AuditRecord = decode("audit", &value)?;
+            *stats
+                .entry(codec::stat_audit_key(record.action))
+                .or_default() += 1;
+        }
+        for (key, value) in stats {
+            self.meta.insert(key, &value.to_be_bytes())?;
+        }
+        self.meta
+            .insert(codec::SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+        self.db.flush()?;
+        Ok(())
     }
 
     /// A case's events, in order.
@@ -451,6 +611,15 @@ impl Store {
             .range(codec::audit_prefix(since.timestamp_millis())..)
             .values()
             .map(|value| decode("audit", &value?))
+            .collect()
+    }
+
+    /// The storm window's clusters, by case number (see `pipeline::storm`).
+    pub fn storm_clusters<T: DeserializeOwned>(&self) -> Result<Vec<T>, StoreError> {
+        self.meta
+            .scan_prefix(codec::STORM_PREFIX)
+            .values()
+            .map(|value| decode("meta", &value?))
             .collect()
     }
 
@@ -616,9 +785,47 @@ impl Tx<'_> {
         tx_get_json(self.cases, "cases", &codec::case_key(id))
     }
 
-    /// Writes a case.
+    /// Writes a case, its `cases_by_opened` entry and the counters its change moves (cases by
+    /// state, SLA breaches).
     pub fn put_case(&self, case: &Case) -> Result<(), TxError> {
-        tx_put_json(self.cases, "cases", &codec::case_key(case.id), case)
+        tx_put_json(self.cases, "cases", &codec::case_key(case.id), case)?;
+        let index_key = codec::opened_key(case.opened_at.timestamp_millis(), case.id);
+        let before = self
+            .cases_by_opened
+            .get(index_key)?
+            .and_then(|bytes| codec::decode_opened_value(&bytes));
+        let after = (case.state, case.sla_breached);
+        if before == Some(after) {
+            return Ok(());
+        }
+        self.cases_by_opened.insert(
+            &index_key,
+            &codec::opened_value(case.state, case.sla_breached),
+        )?;
+        match before {
+            Some((state, _)) if state == case.state => {}
+            Some((state, _)) => {
+                self.add_stat(&codec::stat_state_key(state), -1)?;
+                self.add_stat(&codec::stat_state_key(case.state), 1)?;
+            }
+            None => self.add_stat(&codec::stat_state_key(case.state), 1)?,
+        }
+        let breached_before = before.is_some_and(|(_, breached)| breached);
+        if case.sla_breached && !breached_before {
+            self.add_stat(codec::STAT_SLA_BREACHES_KEY, 1)?;
+        }
+        Ok(())
+    }
+
+    fn add_stat(&self, key: &[u8], delta: i64) -> Result<(), TxError> {
+        let value = self
+            .meta
+            .get(key)?
+            .map(|bytes| codec::decode_u64(&bytes))
+            .unwrap_or(0);
+        let next = value.saturating_add_signed(delta);
+        self.meta.insert(key, &next.to_be_bytes())?;
+        Ok(())
     }
 
     /// Takes the next case number (gapless: the counter is part of the transaction).
@@ -638,9 +845,15 @@ impl Tx<'_> {
         tx_get_json(self.posts, "posts", &codec::post_key(post))
     }
 
-    /// Records a post.
+    /// Records a post (a customer's post seen for the first time counts as ingested).
     pub fn put_post(&self, post: &PostRef, stored: &StoredPost) -> Result<(), TxError> {
-        tx_put_json(self.posts, "posts", &codec::post_key(post), stored)
+        let key = codec::post_key(post);
+        let new = stored.origin == PostOrigin::Customer && self.posts.get(&key)?.is_none();
+        tx_put_json(self.posts, "posts", &key, stored)?;
+        if new {
+            self.add_stat(&codec::stat_ingested_key(post.network), 1)?;
+        }
+        Ok(())
     }
 
     /// Appends events to their cases' logs.
@@ -711,7 +924,23 @@ impl Tx<'_> {
                 &codec::audit_key(record.at.timestamp_millis(), seq),
                 record,
             )?;
+            self.add_stat(&codec::stat_audit_key(record.action), 1)?;
         }
+        Ok(())
+    }
+
+    /// Writes a storm cluster (see `pipeline::storm`), keyed by its case.
+    pub fn put_storm_cluster<T: Serialize>(
+        &self,
+        case: CaseId,
+        cluster: &T,
+    ) -> Result<(), TxError> {
+        tx_put_json(self.meta, "meta", &codec::storm_key(case), cluster)
+    }
+
+    /// Removes the storm cluster of a case (expired, or its case was closed).
+    pub fn remove_storm_cluster(&self, case: CaseId) -> Result<(), TxError> {
+        self.meta.remove(codec::storm_key(case))?;
         Ok(())
     }
 

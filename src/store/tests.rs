@@ -461,3 +461,124 @@ async fn counters_add_up_per_name_and_survive_a_reopen() {
         "saturates instead of wrapping"
     );
 }
+
+/// Stores a case opened `minutes` after `at()`, in `state`.
+fn store_case_at(store: &Store, minutes: i64, state: CaseState) -> Case {
+    store
+        .transact(|tx| {
+            let id = tx.next_case_id()?;
+            let (mut case, events) = opened(id.0, Network::Mastodon, "kim");
+            case.opened_at = at() + chrono::Duration::minutes(minutes);
+            case.state = state;
+            tx.put_case(&case)?;
+            tx.append_events(&events)?;
+            Ok(case)
+        })
+        .unwrap()
+}
+
+fn ids(cases: impl Iterator<Item = Result<Case, StoreError>>) -> Vec<u64> {
+    cases.map(|case| case.unwrap().id.0).collect()
+}
+
+#[test]
+fn cases_opened_reads_a_half_open_time_range_in_opening_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    // Ids and opening times in different orders: the index orders by time.
+    for minutes in [30, 10, 20, 40] {
+        store_case_at(&store, minutes, CaseState::New);
+    }
+    let minute = |m: i64| at() + chrono::Duration::minutes(m);
+    let table: [(i64, i64, &[u64]); 5] = [
+        (0, 60, &[2, 3, 1, 4]),
+        (10, 30, &[2, 3]),
+        (11, 40, &[3, 1]),
+        (41, 60, &[]),
+        (30, 10, &[]),
+    ];
+    for (from, to, expected) in table {
+        assert_eq!(
+            ids(store.cases_opened(minute(from), minute(to))),
+            expected,
+            "[{from}, {to})"
+        );
+    }
+}
+
+#[test]
+fn counters_follow_case_states_breaches_posts_and_audit_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let first = store_case(&store, Network::Bluesky, "jo");
+    store_case(&store, Network::Bluesky, "sam");
+    store_case(&store, Network::X, "lee");
+    let mut claimed = first.clone();
+    claimed.state = CaseState::Claimed;
+    claimed.sla_breached = true;
+    store.transact(|tx| tx.put_case(&claimed)).unwrap();
+    // Writing the same state again moves nothing.
+    store.transact(|tx| tx.put_case(&claimed)).unwrap();
+    // The same post stored again is not ingested twice.
+    store
+        .transact(|tx| {
+            tx.put_post(
+                &first.opening.post_ref(),
+                &StoredPost {
+                    case: Some(first.id),
+                    origin: PostOrigin::Customer,
+                    triage: None,
+                    mention: None,
+                    stored_at: at(),
+                },
+            )
+        })
+        .unwrap();
+    let stats = store.stats().unwrap();
+    assert_eq!(stats.cases_by_state["new"], 2);
+    assert_eq!(stats.cases_by_state["claimed"], 1);
+    assert_eq!(stats.cases_by_state["resolved"], 0);
+    assert_eq!(stats.sla_breaches, 1);
+    assert_eq!(stats.ingested["bluesky"], 2);
+    assert_eq!(stats.ingested["x"], 1);
+    assert!(stats.audit.is_empty());
+}
+
+#[test]
+fn a_version_1_store_gets_its_index_and_counters_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store_case(&store, Network::Bluesky, "jo");
+        store_case_at(&store, 5, CaseState::Resolved);
+        let stats_before = store.stats().unwrap();
+        assert_eq!(stats_before.cases_by_state["resolved"], 1);
+        // Make it look like a store written before the index existed.
+        store.cases_by_opened.clear().unwrap();
+        for key in store.meta.scan_prefix(b"stat/").keys() {
+            store.meta.remove(key.unwrap()).unwrap();
+        }
+        store
+            .meta
+            .insert(codec::SCHEMA_KEY, &1u32.to_be_bytes())
+            .unwrap();
+        store.db.flush().unwrap();
+        assert_eq!(
+            store
+                .cases_opened(at(), at() + chrono::Duration::hours(1))
+                .count(),
+            0
+        );
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(
+        ids(store.cases_opened(at(), at() + chrono::Duration::hours(1))),
+        [1, 2]
+    );
+    let stats = store.stats().unwrap();
+    assert_eq!(stats.cases_by_state["new"], 1);
+    assert_eq!(stats.cases_by_state["resolved"], 1);
+    assert_eq!(stats.ingested["bluesky"], 1);
+    let version = store.meta.get(codec::SCHEMA_KEY).unwrap().unwrap();
+    assert_eq!(codec::decode_u32(&version), SCHEMA_VERSION);
+}

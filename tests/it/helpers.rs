@@ -32,8 +32,15 @@ pub struct TestApp {
     client: reqwest::Client,
 }
 
-/// The config every test starts from; `{dir}` is the temp directory.
+/// The config every test starts from; `{dir}` is the temp directory. Storm collapse is off
+/// unless `extra` has a `[triage.storm]` table: many tests post the same complaint by several
+/// customers and expect a card each.
 pub fn test_config(dir: &Path, extra: &str) -> String {
+    let storm = if extra.contains("[triage.storm]") {
+        ""
+    } else {
+        "\n[triage.storm]\nenabled = false\n"
+    };
     format!(
         r#"
 [store]
@@ -63,7 +70,7 @@ label = "Billing team"
 
 [runtime]
 shutdown_timeout = "5s"
-{extra}
+{extra}{storm}
 "#,
         dir = dir.display()
     )

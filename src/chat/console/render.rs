@@ -120,11 +120,24 @@ pub fn card(message: &ConsoleMessage, now: DateTime<Utc>) -> String {
         score = card.triage.score,
         reason = escape(&card.triage.reason),
     );
+    if let Some(count) = card.similar_posts {
+        let _ = write!(
+            html,
+            r#"<li class="incident-line"><span class="label">Incident</span><strong class="similar-count">{count}</strong> similar posts · members in the thread</li>"#,
+        );
+    }
     if let Some(context) = &card.context {
         let _ = write!(
             html,
             r#"<li class="context-line"><span class="label">Customer</span>{}</li>"#,
             escape(context)
+        );
+    }
+    if let Some(reach) = &card.reach {
+        let _ = write!(
+            html,
+            r#"<li class="reach-line"><span class="label">Reach</span>{}</li>"#,
+            escape(reach)
         );
     }
     let _ = write!(
@@ -319,6 +332,8 @@ mod tests {
             opened_at: now() - chrono::Duration::minutes(5),
             first_response_due: None,
             overdue: false,
+            similar_posts: None,
+            reach: None,
             buttons: [ActionKind::Claim, ActionKind::Reply, ActionKind::Dismiss]
                 .into_iter()
                 .map(|kind| Button {

@@ -97,8 +97,17 @@ pub fn card_message(card: &Card, mention: Option<&str>) -> CardMessage {
         ),
         SECTION_MAX,
     )));
+    if let Some(incident) = card.incident_line() {
+        blocks.push(section(fit(
+            &format!("*{}*", escape(&incident)),
+            SECTION_MAX,
+        )));
+    }
     if let Some(context) = &card.context {
         blocks.push(context_block(&escape(context)));
+    }
+    if let Some(reach) = &card.reach {
+        blocks.push(context_block(&escape(reach)));
     }
     blocks.push(context_block(&state_line(card)));
     if let Some(actions) = actions_block(card) {

@@ -46,6 +46,8 @@ fn sample_card() -> Card {
         opened_at: opened(),
         first_response_due: None,
         overdue: false,
+        similar_posts: None,
+        reach: None,
         buttons: vec![
             button(ActionKind::Claim, ButtonStyle::Primary),
             button(ActionKind::Reply, ButtonStyle::Default),
