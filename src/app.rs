@@ -365,6 +365,7 @@ impl Application {
             self.health.clone(),
             self.chats.clone(),
             self.settings.runtime.health_notice_after,
+            self.store.clone(),
             shutdown.clone(),
         ));
         let mut health_router = crate::health::router(

@@ -95,6 +95,15 @@ impl TestApp {
         Self::start(dir, config, overrides).await
     }
 
+    /// Starts the app with a config of the test's own making (`{dir}` given), e.g. the test
+    /// config with the replay source slowed down for a paused-time test.
+    pub async fn spawn_with_config(config: impl FnOnce(&Path) -> String) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = config(dir.path());
+        std::fs::write(dir.path().join("mentions.jsonl"), "").expect("mentions file");
+        Self::start(dir, config, Overrides::default()).await
+    }
+
     async fn start(dir: TempDir, config: String, overrides: Overrides) -> TestApp {
         let settings = config::parse(&config, &|_| None, dir.path()).expect("valid test config");
         let app = Application::build_with(settings, overrides.clone())

@@ -1160,6 +1160,10 @@ fn store_error(error: StoreError) -> ChatError {
     ChatError::Transient(format!("discord records in the store: {error}"))
 }
 
+/// Entry points for the fuzz targets in `fuzz/`.
+#[doc(hidden)]
+pub mod fuzz;
+
 #[cfg(test)]
 mod tests {
     use super::*;

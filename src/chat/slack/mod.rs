@@ -942,6 +942,10 @@ fn log_listener_error(
     HttpStatusCode::OK
 }
 
+/// Entry points for the fuzz targets in `fuzz/`.
+#[doc(hidden)]
+pub mod fuzz;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -301,6 +301,11 @@ impl FakeDiscord {
         sockets.len()
     }
 
+    /// Cuts every gateway socket without a close frame: a network drop.
+    pub fn drop_sockets(&self) {
+        self.shared.sockets.lock().unwrap().clear();
+    }
+
     /// Sends op 7 RECONNECT on every socket.
     pub fn reconnect(&self) {
         for socket in self.shared.sockets.lock().unwrap().iter() {
