@@ -92,9 +92,15 @@ impl Application {
                 settings.store.path.display()
             )
         })?;
-        let store = Store::open(&settings.store.path.join("sled")).with_context(|| {
-            format!("cannot open the store at {}", settings.store.path.display())
-        })?;
+        // Off the async threads: opening may wait for a previous handle in this process to let
+        // go of the lock (tasks that hold it must be able to run meanwhile) and may migrate.
+        let sled_path = settings.store.path.join("sled");
+        let store = tokio::task::spawn_blocking(move || Store::open(&sled_path))
+            .await
+            .context("the store opener stopped")?
+            .with_context(|| {
+                format!("cannot open the store at {}", settings.store.path.display())
+            })?;
         let health = Health::default();
         let http = TcpListener::bind(settings.http.listen)
             .await
