@@ -67,6 +67,7 @@ fn note(n: usize, length: usize) -> ThreadNote {
         by: Some(format!("agent-{n}")),
         at: now(),
         link: Some(format!("https://bsky.app/profile/carol.example/post/{n}")),
+        mention: None,
     }
 }
 
@@ -81,6 +82,7 @@ fn maximal() -> (Card, Vec<ThreadNote>) {
         &case(&text),
         &CustomerContext {
             earlier: (1..50).map(|n| (CaseId(n), CaseState::Resolved)).collect(),
+            ..Default::default()
         },
     );
     card.text = text.chars().take(CARD_TEXT_MAX).collect();

@@ -329,10 +329,7 @@ fn main() {
     let mut scheduler = Scheduler::new(
         store.clone(),
         Outbox::new(&["console".to_string()], &["demo".to_string()]),
-        SlaPolicy {
-            first_response: Duration::hours(1),
-            warning_at: 0.75,
-        },
+        SlaPolicy::new(Duration::hours(1), 0.75),
     );
     let pending = scheduler.load().expect("the scheduler loads");
     println!(

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use crate::chat::{ActionOutcome, ChatEvent};
 use crate::domain::text::{find_pii, reply_length};
-use crate::domain::{apply, Agent, ChatAction, Command, Label, Permission, Permissions, Refusal};
+use crate::domain::{apply, Agent, ChatAction, Command, Label, Permissions, Refusal};
 use crate::outbox::Outbox;
 use crate::sources::SourceClient;
 use crate::store::{LabelRecord, Store};
@@ -179,10 +179,10 @@ impl Actions {
         agent: &Agent,
         request: &crate::domain::ActionRequest,
     ) -> Option<ActionOutcome> {
-        let permission = Permission::required_for(&request.action)?;
-        if self.settings.permissions.allows(permission, agent) {
-            return None;
-        }
+        let (permission, message) =
+            self.settings
+                .permissions
+                .refusal(&request.action, agent, &self.settings.brand)?;
         let verb = request.action.kind().verb();
         tracing::warn!(
             chat,
@@ -193,20 +193,7 @@ impl Actions {
             permission = permission.key(),
             "Action not permitted"
         );
-        let what = match &request.action {
-            ChatAction::Reply { .. } => "reply publicly",
-            ChatAction::Escalate { .. } => "escalate cases",
-            ChatAction::Dismiss => "dismiss cases",
-            ChatAction::Reopen => "reopen cases",
-            _ => "resolve cases",
-        };
-        Some(ActionOutcome::Refused {
-            message: format!(
-                "You are not allowed to {what} for {}. Ask an admin to add you to [permissions].{}.",
-                self.settings.brand,
-                permission.key()
-            ),
-        })
+        Some(ActionOutcome::Refused { message })
     }
 
     /// Checks the request's fields and turns it into a domain command.

@@ -145,11 +145,18 @@ impl Application {
         };
         let discord = match &settings.discord {
             Some(discord_settings) => {
-                let discord = Arc::new(DiscordChat::new(
-                    discord_settings,
-                    &settings.escalations,
-                    store.clone(),
-                ));
+                let discord = Arc::new(
+                    DiscordChat::new(discord_settings, &settings.escalations, store.clone())
+                        .with_permissions(
+                            settings
+                                .permissions
+                                .as_ref()
+                                .map(|p| p.permissions())
+                                .unwrap_or_else(Permissions::everyone),
+                            &settings.brand.name,
+                        )
+                        .with_reply_limits(ReplyLimits::new(&sources)),
+                );
                 chats.push(discord.clone());
                 Some(discord)
             }
@@ -222,14 +229,23 @@ impl Application {
             crate::training::build_triager(&self.settings, &self.store),
             &self.settings.brand.handles,
             self.outbox.clone(),
-        );
+        )
+        .with_storm((&self.settings.triage.storm).into())
+        .context("cannot read the storm window from the store")?;
+        if self.settings.triage.spike.enabled {
+            let spikes =
+                crate::pipeline::spike::SpikeHandle::new((&self.settings.triage.spike).into());
+            pipeline = pipeline.with_spikes(spikes.clone());
+            intake.spawn(crate::pipeline::spike::run(
+                spikes,
+                self.chats.clone(),
+                shutdown.clone(),
+            ));
+        }
         if self.settings.sla.enabled {
-            let policy = SlaPolicy {
-                first_response: chrono::Duration::from_std(self.settings.sla.first_response)
-                    .context("sla.first_response is too long")?,
-                warning_at: self.settings.sla.warning_at,
-            };
-            let mut scheduler = Scheduler::new(self.store.clone(), self.outbox.clone(), policy);
+            let policy = SlaPolicy::from_settings(&self.settings)?;
+            let mut scheduler =
+                Scheduler::new(self.store.clone(), self.outbox.clone(), policy.clone());
             pipeline = pipeline.with_sla(policy, scheduler.handle());
             let stopping = shutdown.clone();
             // Rebuilding the clocks reads every case (seconds for a million): do it off the
@@ -268,6 +284,7 @@ impl Application {
         let chat_executors = self.chats.iter().map(|chat| -> Arc<dyn Executor> {
             Arc::new(
                 ChatExecutor::new(chat.clone(), self.store.clone())
+                    .with_repeat_within(self.settings.customers.repeat_within)
                     .with_reach(self.settings.fairness.show_reach),
             )
         });
@@ -348,6 +365,7 @@ impl Application {
             self.health.clone(),
             self.chats.clone(),
             self.settings.runtime.health_notice_after,
+            self.store.clone(),
             shutdown.clone(),
         ));
         let mut health_router = crate::health::router(

@@ -19,6 +19,23 @@ use serde::Serialize;
 
 use crate::store::Store;
 
+/// The store namespace (in the `chat` tree) and key of the notices already given, so a
+/// restart in the middle of an outage does not announce it again.
+const NOTICES_NAMESPACE: &str = "health";
+const NOTICES_KEY: &str = "notices";
+
+/// The time health is told in: the wall clock when first asked, moved on by the monotonic
+/// (tokio) clock since. Outages are measured in it, so paused-time tests can let a source
+/// fail for hours in milliseconds; in production it is the wall clock give or take any clock
+/// step since the start.
+pub fn now() -> DateTime<Utc> {
+    static ANCHOR: std::sync::OnceLock<(DateTime<Utc>, tokio::time::Instant)> =
+        std::sync::OnceLock::new();
+    let (wall, monotonic) = *ANCHOR.get_or_init(|| (Utc::now(), tokio::time::Instant::now()));
+    let elapsed = tokio::time::Instant::now().saturating_duration_since(monotonic);
+    wall + chrono::Duration::from_std(elapsed).unwrap_or_default()
+}
+
 /// One component's health.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct ComponentHealth {
@@ -66,7 +83,7 @@ impl Health {
     pub fn ok(&self, component: &str) {
         let mut components = self.lock();
         let entry = components.entry(component.to_string()).or_default();
-        entry.last_success = Some(Utc::now());
+        entry.last_success = Some(now());
         entry.failing_since = None;
     }
 
@@ -74,7 +91,7 @@ impl Health {
     pub fn error(&self, component: &str, error: &str) {
         let mut components = self.lock();
         let entry = components.entry(component.to_string()).or_default();
-        let now = Utc::now();
+        let now = now();
         if !entry.is_failing() || entry.failing_since.is_none() {
             entry.failing_since = Some(now);
         }
@@ -97,8 +114,10 @@ impl Health {
 
 /// Decides the connector-health notices: one when a component has failed without a break for
 /// longer than `after`, one when it works again. Pure apart from the clock it is given, so the
-/// loop in [`notify_loop`] is a thin wrapper.
-#[derive(Debug, Default)]
+/// loop in [`notify_loop`] is a thin wrapper. The loop keeps it in the store ([`Notices::load`],
+/// [`Notices::save`]): after a restart an outage already announced is not announced again, and
+/// its recovery is announced once, with the outage's length counted from before the restart.
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Notices {
     /// Components a failure notice went out for, with when they started failing.
     noticed: BTreeMap<String, DateTime<Utc>>,
@@ -125,7 +144,9 @@ impl Notices {
                     ));
                     self.noticed.insert(name.clone(), since);
                 }
-                (None, Some(since)) => {
+                // Recovered: it worked since. (Right after a restart a component has not reported
+                // yet: no recovery until it actually works.)
+                (None, Some(since)) if component.last_success.is_some() => {
                     let until = component.last_success.unwrap_or(now);
                     notices.push(format!(
                         "✅ {name} works again, after failing for {}",
@@ -138,6 +159,34 @@ impl Notices {
         }
         notices
     }
+
+    /// The components a failure notice went out for and not yet their recovery, with since
+    /// when they have been failing.
+    pub fn outstanding(&self) -> &BTreeMap<String, DateTime<Utc>> {
+        &self.noticed
+    }
+
+    /// The notices given before a restart (none when the store has none or cannot say).
+    pub fn load(store: &Store) -> Notices {
+        let noticed = match store.chat_get(NOTICES_NAMESPACE, NOTICES_KEY) {
+            Ok(Some(bytes)) => serde_json::from_slice(&bytes).unwrap_or_else(|error| {
+                tracing::warn!(error = %error, "Unreadable health notices in the store; starting afresh");
+                BTreeMap::new()
+            }),
+            Ok(None) => BTreeMap::new(),
+            Err(error) => {
+                tracing::warn!(error = %error, "Cannot read the health notices from the store");
+                BTreeMap::new()
+            }
+        };
+        Notices { noticed }
+    }
+
+    /// Keeps the notices given in the store (durably).
+    pub async fn save(&self, store: &Store) -> Result<(), crate::store::StoreError> {
+        let bytes = serde_json::to_vec(&self.noticed).unwrap_or_default();
+        store.chat_put(NOTICES_NAMESPACE, NOTICES_KEY, &bytes).await
+    }
 }
 
 /// A duration for people, to the second.
@@ -148,28 +197,38 @@ fn rounded(duration: chrono::Duration) -> String {
 
 /// Watches the registry until `shutdown` and posts each notice to every chat (chats without an
 /// ops channel ignore it) and to the log. Checks a few times per `after`, at most every 30 s.
+/// What was announced is kept in `store` after it was posted (a crash in between can repeat a
+/// notice, never lose one).
 pub async fn notify_loop(
     health: Health,
     chats: Vec<std::sync::Arc<dyn crate::chat::ChatAdapter>>,
     after: std::time::Duration,
+    store: Store,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
     let tick = (after / 4).clamp(
         std::time::Duration::from_millis(50),
         std::time::Duration::from_secs(30),
     );
-    let mut notices = Notices::default();
+    let mut notices = Notices::load(&store);
     loop {
         tokio::select! {
             _ = tokio::time::sleep(tick) => {}
             _ = shutdown.cancelled() => break,
         }
-        for notice in notices.due(&health.snapshot(), Utc::now(), after) {
+        let before = notices.clone();
+        let due = notices.due(&health.snapshot(), now(), after);
+        for notice in due {
             tracing::warn!(notice = %notice, "Connector health notice");
             for chat in &chats {
                 if let Err(error) = chat.post_notice(&notice).await {
                     tracing::warn!(chat = chat.name(), error = %error, "Cannot post a health notice");
                 }
+            }
+        }
+        if notices != before {
+            if let Err(error) = notices.save(&store).await {
+                tracing::warn!(error = %error, "Cannot keep the health notices in the store");
             }
         }
     }
@@ -422,6 +481,69 @@ mod tests {
         recovered.failing_since = None;
         components.insert("chat/slack".to_string(), recovered);
         assert!(notices.due(&components, at(400), after).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_restart_mid_outage_announces_nothing_again_and_the_recovery_once() {
+        let after = Duration::from_secs(300);
+        let store = Store::temporary().unwrap();
+        let mut notices = Notices::load(&store);
+        let mut components = BTreeMap::new();
+        components.insert("source:masto".to_string(), failing(0, 400));
+        assert_eq!(notices.due(&components, at(400), after).len(), 1);
+        notices.save(&store).await.unwrap();
+
+        // Restarted at 1000 s: the registry starts empty-handed, then fails anew.
+        let mut restarted = Notices::load(&store);
+        assert_eq!(restarted, notices);
+        let mut components = BTreeMap::new();
+        components.insert("source:masto".to_string(), ComponentHealth::default());
+        assert!(
+            restarted.due(&components, at(1000), after).is_empty(),
+            "not reported yet: neither failing nor recovered"
+        );
+        components.insert(
+            "source:masto".to_string(),
+            ComponentHealth {
+                last_success: None,
+                last_error_at: Some(at(1001)),
+                last_error: Some("HTTP 503".to_string()),
+                failing_since: Some(at(1001)),
+            },
+        );
+        assert!(restarted.due(&components, at(1500), after).is_empty());
+        assert!(restarted.due(&components, at(7000), after).is_empty());
+        components.insert(
+            "source:masto".to_string(),
+            ComponentHealth {
+                last_success: Some(at(7200)),
+                last_error_at: Some(at(7100)),
+                last_error: Some("HTTP 503".to_string()),
+                failing_since: None,
+            },
+        );
+        assert_eq!(
+            restarted.due(&components, at(7201), after),
+            ["✅ source:masto works again, after failing for 2h"],
+            "the outage counted from before the restart"
+        );
+        restarted.save(&store).await.unwrap();
+        assert!(Notices::load(&store).outstanding().is_empty());
+    }
+
+    #[test]
+    fn the_health_clock_follows_paused_time() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let before = now();
+            tokio::time::advance(Duration::from_secs(7200)).await;
+            let gone = now() - before;
+            assert!(gone >= chrono::Duration::seconds(7200), "{gone}");
+        });
     }
 
     #[test]

@@ -167,6 +167,7 @@ const SECTIONS: &[&str] = &[
     "sla",
     "fairness",
     "permissions",
+    "customers",
 ];
 
 /// The sections that could be read, before the cross-field checks.
@@ -204,6 +205,7 @@ pub(crate) struct Parts {
     pub(crate) fairness: Option<FairnessSettings>,
     pub(crate) permissions_present: bool,
     pub(crate) permissions: Option<PermissionsSettings>,
+    pub(crate) customers: Option<CustomerSettings>,
 }
 
 impl Parts {
@@ -243,6 +245,7 @@ impl Parts {
             } else {
                 None
             },
+            customers: self.customers?,
         })
     }
 }
@@ -318,6 +321,7 @@ fn read_parts(
         parts.permissions_present = true;
         parts.permissions = section(value, "permissions", report);
     }
+    parts.customers = section_or_default(take("customers", report), "customers", report);
     parts
 }
 

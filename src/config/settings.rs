@@ -62,6 +62,18 @@ pub const DEFAULT_FIRST_RESPONSE: Duration = Duration::from_secs(60 * 60);
 pub const DEFAULT_HEALTH_NOTICE_AFTER: Duration = Duration::from_secs(5 * 60);
 /// Default share of the first-response target after which the warning is threaded.
 pub const DEFAULT_SLA_WARNING_AT: f32 = 0.75;
+/// Default next-response target (after the customer writes again).
+pub const DEFAULT_NEXT_RESPONSE: Duration = Duration::from_secs(60 * 60);
+/// Default working days of `[sla.business_hours]`.
+pub const DEFAULT_BUSINESS_DAYS: &[&str] = &["mon", "tue", "wed", "thu", "fri"];
+/// Every weekday name `[sla.business_hours].days` accepts, Monday first.
+pub const WEEKDAYS: &[&str] = &["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+/// Default opening time of `[sla.business_hours]`.
+pub const DEFAULT_OPENS: &str = "09:00";
+/// Default closing time of `[sla.business_hours]`.
+pub const DEFAULT_CLOSES: &str = "17:00";
+/// Default window in which a customer's second case is flagged as a repeat.
+pub const DEFAULT_REPEAT_WITHIN: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -104,6 +116,9 @@ pub struct Settings {
     /// Who may reply publicly, escalate and resolve; `None` (no section) lets everyone.
     #[serde(default)]
     pub permissions: Option<PermissionsSettings>,
+    /// What cards say about the customer's other cases.
+    #[serde(default)]
+    pub customers: CustomerSettings,
     /// Whether cards show the customer's reach.
     #[serde(default)]
     pub fairness: FairnessSettings,
@@ -475,6 +490,12 @@ pub struct TriageSettings {
     /// How many examples the learned model must have been trained on before it is used.
     #[serde(default = "default_min_labels")]
     pub min_labels: u64,
+    /// `[triage.storm]`: near-identical complaints collapse into one incident card.
+    #[serde(default)]
+    pub storm: StormSettings,
+    /// `[triage.spike]`: complaint volume spikes raise an alert in the ops channel.
+    #[serde(default)]
+    pub spike: SpikeSettings,
 }
 
 impl Default for TriageSettings {
@@ -489,8 +510,144 @@ impl Default for TriageSettings {
             languages: Vec::new(),
             min_score: DEFAULT_MIN_SCORE,
             min_labels: DEFAULT_MIN_LABELS,
+            storm: StormSettings::default(),
+            spike: SpikeSettings::default(),
         }
     }
+}
+
+/// Default similarity from which two complaints are near-identical (storm collapse).
+pub const DEFAULT_STORM_THRESHOLD: f32 = 0.6;
+/// Default time after its last similar post during which an incident still collects members.
+pub const DEFAULT_STORM_WINDOW: Duration = Duration::from_secs(60 * 60);
+/// Default number of near-identical complaints that make an incident.
+pub const DEFAULT_STORM_MIN_MEMBERS: u32 = 2;
+/// Default length of one counting bucket of the spike detector.
+pub const DEFAULT_SPIKE_BUCKET: Duration = Duration::from_secs(5 * 60);
+/// Default ratio to the usual volume from which a bucket is a spike.
+pub const DEFAULT_SPIKE_FACTOR: f32 = 3.0;
+/// Default smallest bucket count that can be a spike.
+pub const DEFAULT_SPIKE_MIN_COUNT: u32 = 10;
+/// Default weight of the newest bucket in the usual volume (EWMA).
+pub const DEFAULT_SPIKE_SMOOTHING: f32 = 0.2;
+/// Default number of buckets counted before the first alert (the usual volume is unknown
+/// before).
+pub const DEFAULT_SPIKE_WARMUP: u32 = 3;
+/// Default quiet time after an alert before the same topic can alert again.
+pub const DEFAULT_SPIKE_COOLDOWN: Duration = Duration::from_secs(60 * 60);
+
+/// `[triage.storm]`: near-identical complaints (retweets, copy-paste campaigns, an outage)
+/// become one incident card with a counter instead of one card each.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StormSettings {
+    /// Whether complaints collapse at all.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Estimated Jaccard similarity of the posts' character shingles, between 0 and 1, from
+    /// which two complaints are near-identical.
+    #[serde(default = "default_storm_threshold")]
+    pub threshold: f32,
+    /// How long after its last similar post an incident still collects members.
+    #[serde(default = "default_storm_window", with = "duration")]
+    pub window: Duration,
+    /// How many near-identical complaints make an incident (at least 2): the ones before get
+    /// their own cards.
+    #[serde(default = "default_storm_min_members")]
+    pub min_members: u32,
+}
+
+impl Default for StormSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            threshold: DEFAULT_STORM_THRESHOLD,
+            window: DEFAULT_STORM_WINDOW,
+            min_members: DEFAULT_STORM_MIN_MEMBERS,
+        }
+    }
+}
+
+/// `[triage.spike]`: complaint volume, overall and per keyword, against its usual level.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpikeSettings {
+    /// Whether spikes are announced in the ops channel.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Topics watched beside the overall complaint volume: a complaint counts for a keyword
+    /// when its text contains it (case-insensitive).
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    /// Complaints are counted per bucket of this length.
+    #[serde(default = "default_spike_bucket", with = "duration")]
+    pub bucket: Duration,
+    /// A bucket with at least `factor` times the usual volume (and `min_count`) is a spike.
+    #[serde(default = "default_spike_factor")]
+    pub factor: f32,
+    /// The smallest bucket count that can be a spike.
+    #[serde(default = "default_spike_min_count")]
+    pub min_count: u32,
+    /// Weight of the newest bucket in the usual volume (an EWMA), between 0 and 1.
+    #[serde(default = "default_spike_smoothing")]
+    pub smoothing: f32,
+    /// Buckets counted before the first alert.
+    #[serde(default = "default_spike_warmup")]
+    pub warmup: u32,
+    /// After an alert, the same topic stays quiet this long.
+    #[serde(default = "default_spike_cooldown", with = "duration")]
+    pub cooldown: Duration,
+}
+
+impl Default for SpikeSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            keywords: Vec::new(),
+            bucket: DEFAULT_SPIKE_BUCKET,
+            factor: DEFAULT_SPIKE_FACTOR,
+            min_count: DEFAULT_SPIKE_MIN_COUNT,
+            smoothing: DEFAULT_SPIKE_SMOOTHING,
+            warmup: DEFAULT_SPIKE_WARMUP,
+            cooldown: DEFAULT_SPIKE_COOLDOWN,
+        }
+    }
+}
+
+fn default_storm_threshold() -> f32 {
+    DEFAULT_STORM_THRESHOLD
+}
+
+fn default_storm_window() -> Duration {
+    DEFAULT_STORM_WINDOW
+}
+
+fn default_storm_min_members() -> u32 {
+    DEFAULT_STORM_MIN_MEMBERS
+}
+
+fn default_spike_bucket() -> Duration {
+    DEFAULT_SPIKE_BUCKET
+}
+
+fn default_spike_factor() -> f32 {
+    DEFAULT_SPIKE_FACTOR
+}
+
+fn default_spike_min_count() -> u32 {
+    DEFAULT_SPIKE_MIN_COUNT
+}
+
+fn default_spike_smoothing() -> f32 {
+    DEFAULT_SPIKE_SMOOTHING
+}
+
+fn default_spike_warmup() -> u32 {
+    DEFAULT_SPIKE_WARMUP
+}
+
+fn default_spike_cooldown() -> Duration {
+    DEFAULT_SPIKE_COOLDOWN
 }
 
 /// `[replies]`: rules for public replies.
@@ -559,6 +716,20 @@ pub struct SlaSettings {
     /// The share of `first_response` after which a warning is threaded (0 < x < 1).
     #[serde(default = "default_sla_warning_at")]
     pub warning_at: f32,
+    /// How soon the brand should answer again after the customer follows up on a case it
+    /// already answered.
+    #[serde(default = "default_next_response", with = "duration")]
+    pub next_response: Duration,
+    /// The escalation target (its `id`) a case is escalated to when a deadline passes, and that
+    /// new complaints arriving outside business hours go to.
+    #[serde(default)]
+    pub on_call: Option<String>,
+    /// When the team works; without it every hour counts.
+    #[serde(default)]
+    pub business_hours: Option<BusinessHoursSettings>,
+    /// Targets for some cases, by network, source and triage label; the first match wins.
+    #[serde(default)]
+    pub routes: Vec<SlaRoute>,
 }
 
 impl Default for SlaSettings {
@@ -567,6 +738,71 @@ impl Default for SlaSettings {
             enabled: true,
             first_response: DEFAULT_FIRST_RESPONSE,
             warning_at: DEFAULT_SLA_WARNING_AT,
+            next_response: DEFAULT_NEXT_RESPONSE,
+            on_call: None,
+            business_hours: None,
+            routes: Vec::new(),
+        }
+    }
+}
+
+/// `[sla.business_hours]`: SLA clocks count only this time.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessHoursSettings {
+    /// IANA time zone name ("Europe/Berlin"); hours and holidays are in it.
+    pub timezone: String,
+    /// Working days: `mon` … `sun`.
+    #[serde(default = "default_business_days")]
+    pub days: Vec<String>,
+    /// Opening time, "HH:MM".
+    #[serde(default = "default_opens")]
+    pub opens: String,
+    /// Closing time, "HH:MM", after `opens`.
+    #[serde(default = "default_closes")]
+    pub closes: String,
+    /// Dates without work, "YYYY-MM-DD".
+    #[serde(default)]
+    pub holidays: Vec<String>,
+}
+
+/// One `[[sla.routes]]` table: other targets for the cases it matches. A route matches a case
+/// when every key it sets matches (network, the source's name, the opening post's triage
+/// label); keys it leaves out match anything.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaRoute {
+    /// `bluesky`, `mastodon` or `x`.
+    #[serde(default)]
+    pub network: Option<String>,
+    /// A `[[sources]]` name.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// A triage label (`complaint`, `question`, ...).
+    #[serde(default)]
+    pub label: Option<String>,
+    /// The first-response target for these cases (default: `[sla].first_response`).
+    #[serde(default, with = "optional_duration")]
+    pub first_response: Option<Duration>,
+    /// The next-response target for these cases (default: `[sla].next_response`).
+    #[serde(default, with = "optional_duration")]
+    pub next_response: Option<Duration>,
+}
+
+/// `[customers]`: the customer context on cards.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerSettings {
+    /// A case opened within this long after another by the same customer is flagged as a
+    /// repeat on its card; "0s" turns the flag off.
+    #[serde(default = "default_repeat_within", with = "duration")]
+    pub repeat_within: Duration,
+}
+
+impl Default for CustomerSettings {
+    fn default() -> Self {
+        Self {
+            repeat_within: DEFAULT_REPEAT_WITHIN,
         }
     }
 }
@@ -605,6 +841,29 @@ fn default_first_response() -> Duration {
 
 fn default_sla_warning_at() -> f32 {
     DEFAULT_SLA_WARNING_AT
+}
+
+fn default_next_response() -> Duration {
+    DEFAULT_NEXT_RESPONSE
+}
+
+fn default_business_days() -> Vec<String> {
+    DEFAULT_BUSINESS_DAYS
+        .iter()
+        .map(|&day| day.to_owned())
+        .collect()
+}
+
+fn default_opens() -> String {
+    DEFAULT_OPENS.to_owned()
+}
+
+fn default_closes() -> String {
+    DEFAULT_CLOSES.to_owned()
+}
+
+fn default_repeat_within() -> Duration {
+    DEFAULT_REPEAT_WITHIN
 }
 
 fn default_store_path() -> PathBuf {
@@ -709,5 +968,17 @@ mod duration {
                 "invalid duration \"{text}\" ({error}): write it like \"30s\", \"15m\" or \"1h\""
             ))
         })
+    }
+}
+
+mod optional_duration {
+    use std::time::Duration;
+
+    use serde::Deserializer;
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        super::duration::deserialize(deserializer).map(Some)
     }
 }

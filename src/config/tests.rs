@@ -395,6 +395,122 @@ fn triage_and_other_problems() {
 }
 
 #[test]
+fn sla_problems_name_their_keys() {
+    let valid = parse_ok(&with(
+        r#"
+[[escalations]]
+id = "oncall"
+label = "On-call"
+
+[sla]
+next_response = "2h"
+on_call = "oncall"
+
+[sla.business_hours]
+timezone = "Europe/Berlin"
+days = ["mon", "tue", "wed", "thu", "fri"]
+opens = "08:30"
+closes = "17:30"
+holidays = ["2026-12-25"]
+
+[[sla.routes]]
+network = "x"
+label = "complaint"
+first_response = "15m"
+
+[customers]
+repeat_within = "3d"
+"#,
+    ));
+    assert_eq!(valid.sla.next_response, Duration::from_secs(2 * 3600));
+    assert_eq!(
+        valid.sla.routes[0].first_response,
+        Some(Duration::from_secs(900))
+    );
+    assert_eq!(valid.sla.routes[0].next_response, None);
+    assert_eq!(
+        valid.customers.repeat_within,
+        Duration::from_secs(3 * 86400)
+    );
+    let defaults = parse_ok(BASE);
+    assert_eq!(defaults.sla.business_hours, None);
+    assert_eq!(
+        defaults.customers.repeat_within,
+        Duration::from_secs(7 * 86400)
+    );
+
+    check(
+        &with(
+            r#"
+[sla]
+next_response = "0s"
+on_call = "pager"
+
+[sla.business_hours]
+timezone = "Mars/Olympus"
+days = ["mon", "funday"]
+opens = "18:00"
+closes = "9:00"
+holidays = ["2026-02-30"]
+
+[[sla.routes]]
+first_response = "10m"
+
+[[sla.routes]]
+network = "myspace"
+source = "nowhere"
+label = "spam"
+"#,
+        ),
+        &[
+            "sla.next_response: must be longer than zero",
+            "sla.on_call: \"pager\" is not the id of an [[escalations]] target",
+            "sla.business_hours.timezone: unknown time zone \"Mars/Olympus\" (failed to find time zone `Mars/Olympus` in time zone database): use an IANA name like \"Europe/Berlin\"",
+            "sla.business_hours.days[1]: unknown day \"funday\", expected one of mon, tue, wed, thu, fri, sat, sun",
+            "sla.business_hours.closes: must be after opens (18:00), not \"9:00\"",
+            "sla.business_hours.holidays[0]: expected a date like \"2026-12-25\", not \"2026-02-30\"",
+            "sla.routes[0]: matches every case: set network, source or label (or change [sla] itself)",
+            "sla.routes[1]: sets no target: set first_response or next_response",
+            "sla.routes[1].network: unknown network \"myspace\", expected bluesky, mastodon or x",
+            "sla.routes[1].source: \"nowhere\" is not the name of a [[sources]] table",
+            "sla.routes[1].label: unknown label \"spam\", expected one of complaint, question, praise, other",
+        ],
+    );
+    check(
+        &with("[sla.business_hours]\ntimezone = \"UTC\"\ndays = []\nopens = \"9\""),
+        &[
+            "sla.business_hours.days: must list at least one working day, or no deadline would ever come",
+            "sla.business_hours.opens: expected a time like \"09:00\", not \"9\"",
+        ],
+    );
+}
+
+#[test]
+fn storm_and_spike_problems() {
+    check(
+        &with("[triage.storm]\nthreshold = 0\nwindow = \"0s\"\nmin_members = 1\n[triage.spike]\nkeywords = [\"outage\", \"\"]\nbucket = \"1s\"\nfactor = 1\nmin_count = 0\nsmoothing = 1.5"),
+        &[
+            "triage.storm.threshold: must be above 0 and at most 1, not 0",
+            "triage.storm.window: must be longer than zero",
+            "triage.storm.min_members: must be at least 2 (an incident has several posts), not 1",
+            "triage.spike.keywords[1]: must not be empty",
+            "triage.spike.bucket: must be at least 10s, not 1s",
+            "triage.spike.factor: must be above 1 (a multiple of the usual volume), not 1",
+            "triage.spike.min_count: must be at least 1",
+            "triage.spike.smoothing: must be above 0 and at most 1, not 1.5",
+        ],
+    );
+    check(
+        &with("[triage.storm]\nthreshold = 1\nwindow = \"10m\"\nmin_members = 3\n[triage.spike]\nkeywords = [\"outage\"]\nbucket = \"1m\""),
+        &[],
+    );
+    check(
+        &with("[triage.storm]\nthreshhold = 0.5"),
+        &["triage.storm.threshhold: unknown key"],
+    );
+}
+
+#[test]
 fn environment_problems() {
     check(
         &with("[slack]\nbot_token = \"${SLACK_BOT_TOKEN}\"\napp_token = \"${TOKEN}\"\nchannel = \"${SLACK_CHANNEL}\""),

@@ -2,7 +2,7 @@
 //!
 //! Each check looks only at the parts that could be read, so a broken section produces its own
 //! problems once and is not blamed again here. Nothing in this module does IO: URLs are parsed,
-//! never fetched.
+//! never fetched (time zone names are looked up in the tz database, a local read).
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use super::read::{join_index, join_key, Report};
 use super::{
-    BrandSettings, ConsoleSettings, DiscordSettings, EscalationTarget, Parts, PermissionsSettings,
-    ReplySettings, RuntimeSettings, Secret, SlaSettings, SlackSettings, SourceSettings,
-    TriageSettings, TRIAGE_LABELS,
+    BrandSettings, BusinessHoursSettings, ConsoleSettings, DiscordSettings, EscalationTarget,
+    Parts, PermissionsSettings, ReplySettings, RuntimeSettings, Secret, SlaSettings, SlackSettings,
+    SourceSettings, TriageSettings, TRIAGE_LABELS,
 };
 
 /// Runs every cross-field check, adding one problem per finding.
@@ -45,7 +45,7 @@ pub(crate) fn check(parts: &Parts, report: &mut Report) {
         check_replies(replies, report);
     }
     if let Some(sla) = &parts.sla {
-        check_sla(sla, report);
+        check_sla(sla, parts, report);
     }
     if let Some(runtime) = &parts.runtime {
         check_runtime(runtime, report);
@@ -402,6 +402,56 @@ fn check_triage(triage: &TriageSettings, report: &mut Report) {
             format!("must be between 0 and 1, not {}", triage.min_score),
         );
     }
+    check_storm_and_spike(triage, report);
+}
+
+fn check_storm_and_spike(triage: &TriageSettings, report: &mut Report) {
+    let storm = &triage.storm;
+    if !(storm.threshold > 0.0 && storm.threshold <= 1.0) {
+        report.problem(
+            "triage.storm.threshold",
+            format!("must be above 0 and at most 1, not {}", storm.threshold),
+        );
+    }
+    positive(report, "triage.storm.window", storm.window);
+    if storm.min_members < 2 {
+        report.problem(
+            "triage.storm.min_members",
+            format!(
+                "must be at least 2 (an incident has several posts), not {}",
+                storm.min_members
+            ),
+        );
+    }
+    let spike = &triage.spike;
+    non_empty_entries(report, "triage.spike.keywords", &spike.keywords);
+    if spike.bucket < Duration::from_secs(10) {
+        report.problem(
+            "triage.spike.bucket",
+            format!(
+                "must be at least 10s, not {}",
+                humantime::format_duration(spike.bucket)
+            ),
+        );
+    }
+    if !(spike.factor > 1.0 && spike.factor.is_finite()) {
+        report.problem(
+            "triage.spike.factor",
+            format!(
+                "must be above 1 (a multiple of the usual volume), not {}",
+                spike.factor
+            ),
+        );
+    }
+    if spike.min_count == 0 {
+        report.problem("triage.spike.min_count", "must be at least 1");
+    }
+    if !(spike.smoothing > 0.0 && spike.smoothing <= 1.0) {
+        report.problem(
+            "triage.spike.smoothing",
+            format!("must be above 0 and at most 1, not {}", spike.smoothing),
+        );
+    }
 }
 
 fn check_replies(replies: &ReplySettings, report: &mut Report) {
@@ -410,8 +460,9 @@ fn check_replies(replies: &ReplySettings, report: &mut Report) {
     }
 }
 
-fn check_sla(sla: &SlaSettings, report: &mut Report) {
+fn check_sla(sla: &SlaSettings, parts: &Parts, report: &mut Report) {
     positive(report, "sla.first_response", sla.first_response);
+    positive(report, "sla.next_response", sla.next_response);
     if !(sla.warning_at > 0.0 && sla.warning_at < 1.0) {
         report.problem(
             "sla.warning_at",
@@ -420,6 +471,122 @@ fn check_sla(sla: &SlaSettings, report: &mut Report) {
                 sla.warning_at
             ),
         );
+    }
+    if let Some(on_call) = &sla.on_call {
+        let known = parts
+            .escalation_ids
+            .iter()
+            .flatten()
+            .any(|id| id == on_call);
+        if !known {
+            report.problem(
+                "sla.on_call",
+                format!("\"{on_call}\" is not the id of an [[escalations]] target"),
+            );
+        }
+    }
+    if let Some(hours) = &sla.business_hours {
+        check_business_hours(hours, report);
+    }
+    for (index, route) in sla.routes.iter().enumerate() {
+        let key = join_index("sla.routes", index);
+        if route.network.is_none() && route.source.is_none() && route.label.is_none() {
+            report.problem(
+                &key,
+                "matches every case: set network, source or label (or change [sla] itself)",
+            );
+        }
+        if route.first_response.is_none() && route.next_response.is_none() {
+            report.problem(&key, "sets no target: set first_response or next_response");
+        }
+        if let Some(network) = &route.network {
+            if let Err(message) = network.parse::<crate::domain::Network>() {
+                report.problem(
+                    join_key(&key, "network"),
+                    format!("{message}, expected bluesky, mastodon or x"),
+                );
+            }
+        }
+        if let Some(source) = &route.source {
+            let known = parts
+                .source_names
+                .iter()
+                .flatten()
+                .any(|name| name == source);
+            if !known {
+                report.problem(
+                    join_key(&key, "source"),
+                    format!("\"{source}\" is not the name of a [[sources]] table"),
+                );
+            }
+        }
+        if let Some(label) = &route.label {
+            if !TRIAGE_LABELS.contains(&label.as_str()) {
+                report.problem(
+                    join_key(&key, "label"),
+                    format!(
+                        "unknown label \"{label}\", expected one of {}",
+                        TRIAGE_LABELS.join(", ")
+                    ),
+                );
+            }
+        }
+        for (name, target) in [
+            ("first_response", route.first_response),
+            ("next_response", route.next_response),
+        ] {
+            if let Some(target) = target {
+                positive(report, &join_key(&key, name), target);
+            }
+        }
+    }
+}
+
+fn check_business_hours(hours: &BusinessHoursSettings, report: &mut Report) {
+    let key = "sla.business_hours";
+    if let Err(error) = jiff::tz::TimeZone::get(hours.timezone.trim()) {
+        report.problem(
+            join_key(key, "timezone"),
+            format!(
+                "unknown time zone \"{}\" ({error}): use an IANA name like \"Europe/Berlin\"",
+                hours.timezone
+            ),
+        );
+    }
+    if hours.days.is_empty() {
+        report.problem(
+            join_key(key, "days"),
+            "must list at least one working day, or no deadline would ever come",
+        );
+    }
+    for (index, day) in hours.days.iter().enumerate() {
+        if let Err(message) = crate::domain::parse_weekday(day) {
+            report.problem(join_index(&join_key(key, "days"), index), message);
+        }
+    }
+    let opens = crate::domain::parse_clock_time(&hours.opens);
+    let closes = crate::domain::parse_clock_time(&hours.closes);
+    if let Err(message) = &opens {
+        report.problem(join_key(key, "opens"), message);
+    }
+    if let Err(message) = &closes {
+        report.problem(join_key(key, "closes"), message);
+    }
+    if let (Ok(opens), Ok(closes)) = (opens, closes) {
+        if opens >= closes {
+            report.problem(
+                join_key(key, "closes"),
+                format!(
+                    "must be after opens ({}), not \"{}\"",
+                    hours.opens, hours.closes
+                ),
+            );
+        }
+    }
+    for (index, date) in hours.holidays.iter().enumerate() {
+        if let Err(message) = crate::domain::parse_date(date) {
+            report.problem(join_index(&join_key(key, "holidays"), index), message);
+        }
     }
 }
 

@@ -3,11 +3,13 @@
 //! Every chat adapter renders this same `Card` within its own limits; none of them looks at a
 //! `Case` directly. Text here is already PII masked and bounded.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::action::{ActionKind, Payload};
-use super::case::{Case, CaseId, CaseState, Escalation, Triage};
+use super::case::{Case, CaseId, CaseState, Escalation, MessageRef, Triage};
 use super::mention::Network;
 use super::text::{mask_pii, truncate_chars};
 
@@ -57,10 +59,39 @@ pub struct Card {
     pub first_response_due: Option<DateTime<Utc>>,
     /// The first-response deadline passed without an answer.
     pub overdue: bool,
+    /// When the next public response is due (the customer wrote again), while that clock runs.
+    #[serde(default)]
+    pub next_response_due: Option<DateTime<Utc>>,
+    /// The customer had other cases shortly before this one.
+    #[serde(default)]
+    pub repeat: Option<RepeatFlag>,
+    /// On an incident (storm collapse): how many near-identical posts it holds, the opening
+    /// post included; the members are listed in the thread.
+    #[serde(default)]
+    pub similar_posts: Option<u32>,
     /// The customer's reach as a coarse follower-count bucket ("1k-10k followers"), only with
     /// `[fairness] show_reach = true`; exact counts are never shown.
     #[serde(default)]
     pub reach: Option<String>,
+}
+
+/// "repeat customer: 3rd case in 7 days", with where the last one is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepeatFlag {
+    /// The line shown on the card.
+    pub text: String,
+    /// The customer's previous case.
+    pub last_case: CaseId,
+    /// That case's card in each chat, by chat name, for a link where the chat can make one.
+    pub last_cards: BTreeMap<String, MessageRef>,
+}
+
+impl Card {
+    /// The incident line ("200 similar posts · members in the thread"), on incidents only.
+    pub fn incident_line(&self) -> Option<String> {
+        self.similar_posts
+            .map(|count| format!("Incident: {count} similar posts · members in the thread"))
+    }
 }
 
 /// Which card this is.
@@ -110,6 +141,13 @@ pub enum ButtonStyle {
 pub struct CustomerContext {
     /// Earlier cases by the same author, oldest first: id and state.
     pub earlier: Vec<(CaseId, CaseState)>,
+    /// When each earlier case opened, in the order of `earlier` (empty: no repeat flag).
+    pub earlier_opened: Vec<DateTime<Utc>>,
+    /// The last earlier case's card in each chat, by chat name.
+    pub last_cards: BTreeMap<String, MessageRef>,
+    /// `[customers].repeat_within`: a case opened this soon after another by the same
+    /// customer is flagged. `None` turns the flag off.
+    pub repeat_within: Option<chrono::Duration>,
 }
 
 impl CustomerContext {
@@ -121,12 +159,62 @@ impl CustomerContext {
             "{count} earlier {cases} from this customer; last {last_id} ({last_state})"
         ))
     }
+
+    /// The repeat flag for a case opened at `opened_at`, if earlier cases fall in the window.
+    fn repeat(&self, opened_at: DateTime<Utc>) -> Option<RepeatFlag> {
+        let window = self
+            .repeat_within
+            .filter(|w| *w > chrono::Duration::zero())?;
+        let (last_case, _) = *self.earlier.last()?;
+        let recent = self
+            .earlier_opened
+            .iter()
+            .filter(|&&at| at <= opened_at && opened_at - at <= window)
+            .count();
+        if recent == 0 {
+            return None;
+        }
+        Some(RepeatFlag {
+            text: format!(
+                "repeat customer: {} case in {}",
+                ordinal(recent + 1),
+                span(window)
+            ),
+            last_case,
+            last_cards: self.last_cards.clone(),
+        })
+    }
+}
+
+/// "2nd", "11th", "23rd".
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// "7 days", "1 day", "36 hours", "90 minutes".
+fn span(window: chrono::Duration) -> String {
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    if window.num_hours() % 24 == 0 && window.num_hours() > 0 && window.num_minutes() % 60 == 0 {
+        plural(window.num_days(), "day")
+    } else if window.num_minutes() % 60 == 0 && window.num_minutes() > 0 {
+        plural(window.num_hours(), "hour")
+    } else {
+        plural(window.num_minutes().max(1), "minute")
+    }
 }
 
 /// The card for a case.
 pub fn case_card(case: &Case, context: &CustomerContext) -> Card {
     let mut card = base_card(case, CardKind::Case);
     card.context = context.line();
+    card.repeat = context.repeat(case.opened_at);
     card.buttons = buttons_for(case);
     card
 }
@@ -182,8 +270,26 @@ fn base_card(case: &Case, kind: CardKind) -> Card {
         first_response_due: sla_running(case)
             .then_some(case.first_response_due)
             .flatten(),
-        overdue: sla_running(case) && case.sla_breached,
+        overdue: (sla_running(case) && case.sla_breached)
+            || next_clock(case).is_some_and(|clock| clock.breached),
+        next_response_due: next_clock(case).map(|clock| clock.due_at),
+        repeat: None,
+        similar_posts: (case.similar_posts > 0).then_some(case.similar_posts + 1),
         reach: None,
+    }
+}
+
+/// The next-response clock, while it runs.
+fn next_clock(case: &Case) -> Option<super::case::ResponseClock> {
+    case.next_response.filter(|_| !case.state.is_closed())
+}
+
+/// "10:05" on the day the clock started, "Mon 09 Mar 09:20" on another day.
+fn due_time(due: DateTime<Utc>, started: DateTime<Utc>) -> String {
+    if due.date_naive() == started.date_naive() {
+        due.format("%H:%M").to_string()
+    } else {
+        due.format("%a %d %b %H:%M").to_string()
     }
 }
 
@@ -224,13 +330,19 @@ fn state_line(case: &Case) -> String {
         parts.push("last reply failed".to_string());
     }
     if let (true, Some(due)) = (sla_running(case), case.first_response_due) {
+        let at = due_time(due, case.opened_at);
         if case.sla_breached {
-            parts.push(format!(
-                "first response overdue (due {} UTC)",
-                due.format("%H:%M")
-            ));
+            parts.push(format!("first response overdue (due {at} UTC)"));
         } else {
-            parts.push(format!("first response due {} UTC", due.format("%H:%M")));
+            parts.push(format!("first response due {at} UTC"));
+        }
+    }
+    if let Some(clock) = next_clock(case) {
+        let at = due_time(clock.due_at, clock.started_at);
+        if clock.breached {
+            parts.push(format!("next response overdue (due {at} UTC)"));
+        } else {
+            parts.push(format!("next response due {at} UTC"));
         }
     }
     if !case.escalations.is_empty() {
@@ -565,7 +677,13 @@ mod tests {
     }
 
     fn check_context(earlier: Vec<(CaseId, CaseState)>, expected: Option<&str>) {
-        let card = case_card(&case_in(CaseState::New, None), &CustomerContext { earlier });
+        let card = case_card(
+            &case_in(CaseState::New, None),
+            &CustomerContext {
+                earlier,
+                ..Default::default()
+            },
+        );
         assert_eq!(card.context.as_deref(), expected);
     }
 
@@ -583,6 +701,109 @@ mod tests {
             ],
             Some("2 earlier cases from this customer; last #5 (customer replied)"),
         );
+    }
+
+    #[test]
+    fn a_repeat_within_the_window_is_flagged() {
+        let opened = opened_at();
+        let days = chrono::Duration::days;
+        let refs: BTreeMap<String, MessageRef> = [(
+            "console".to_string(),
+            MessageRef {
+                channel: "cases".to_string(),
+                message: "m5".to_string(),
+                thread: None,
+            },
+        )]
+        .into_iter()
+        .collect();
+        let flag = |opened_before: Vec<i64>, within: Option<i64>| {
+            let earlier = (0..opened_before.len())
+                .map(|i| (CaseId(i as u64 + 1), CaseState::Resolved))
+                .collect();
+            let context = CustomerContext {
+                earlier,
+                earlier_opened: opened_before.iter().map(|d| opened - days(*d)).collect(),
+                last_cards: refs.clone(),
+                repeat_within: within.map(days),
+            };
+            case_card(&case_in(CaseState::New, None), &context)
+                .repeat
+                .map(|flag| (flag.text, flag.last_case))
+        };
+        // (days before this case each earlier one opened, window in days, expected)
+        assert_eq!(flag(vec![], Some(7)), None, "a first case");
+        assert_eq!(flag(vec![30], Some(7)), None, "too long ago");
+        assert_eq!(flag(vec![3], None), None, "flag turned off");
+        assert_eq!(flag(vec![3], Some(0)), None, "a zero window is off");
+        assert_eq!(
+            flag(vec![3], Some(7)),
+            Some(("repeat customer: 2nd case in 7 days".to_string(), CaseId(1)))
+        );
+        assert_eq!(
+            flag(vec![40, 6, 1], Some(7)),
+            Some(("repeat customer: 3rd case in 7 days".to_string(), CaseId(3)))
+        );
+        assert_eq!(
+            flag(vec![0; 10], Some(1)),
+            Some((
+                "repeat customer: 11th case in 1 day".to_string(),
+                CaseId(10)
+            ))
+        );
+        let context = CustomerContext {
+            earlier: vec![(CaseId(5), CaseState::Resolved)],
+            earlier_opened: vec![opened - chrono::Duration::hours(2)],
+            last_cards: refs.clone(),
+            repeat_within: Some(chrono::Duration::hours(36)),
+        };
+        let card = case_card(&case_in(CaseState::New, None), &context);
+        let repeat = card.repeat.unwrap();
+        assert_eq!(repeat.text, "repeat customer: 2nd case in 36 hours");
+        assert_eq!(repeat.last_cards, refs);
+        assert_eq!(ordinal(21), "21st");
+        assert_eq!(ordinal(112), "112th");
+    }
+
+    #[test]
+    fn the_state_line_shows_both_clocks() {
+        let mut case = case_in(CaseState::CustomerReplied, Some("ana"));
+        case.first_response_at = Some(opened_at());
+        case.first_response_due = Some(opened_at() + chrono::Duration::minutes(30));
+        let started = opened_at() + chrono::Duration::hours(1);
+        case.next_response = Some(crate::domain::ResponseClock {
+            started_at: started,
+            warning_at: started + chrono::Duration::minutes(20),
+            due_at: started + chrono::Duration::minutes(30),
+            warned: false,
+            breached: false,
+        });
+        let card = case_card(&case, &CustomerContext::default());
+        assert_eq!(
+            card.state_line,
+            "Customer replied · owner ana · next response due 10:30 UTC"
+        );
+        assert_eq!(
+            card.next_response_due,
+            Some(started + chrono::Duration::minutes(30))
+        );
+        assert!(!card.overdue);
+
+        // Over a weekend the day is shown; a breach marks the card overdue.
+        let mut clock = case.next_response.unwrap();
+        clock.due_at = Utc.with_ymd_and_hms(2026, 3, 9, 8, 20, 0).unwrap();
+        clock.breached = true;
+        case.next_response = Some(clock);
+        let card = case_card(&case, &CustomerContext::default());
+        assert_eq!(
+            card.state_line,
+            "Customer replied · owner ana · next response overdue (due Mon 09 Mar 08:20 UTC)"
+        );
+        assert!(card.overdue);
+
+        case.state = CaseState::Resolved;
+        let card = case_card(&case, &CustomerContext::default());
+        assert_eq!((card.next_response_due, card.overdue), (None, false));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::event::{CaseEvent, EventKind};
+use super::event::{member_chunks, CaseEvent, EventKind, StormMember};
 use super::mention::{Author, Mention, Network, PostRef};
 
 /// A case's number, unique within one store.
@@ -296,6 +296,39 @@ pub struct Case {
     /// The first-response deadline passed without an answer.
     #[serde(default)]
     pub sla_breached: bool,
+    /// When the first-response warning is due (a share of the target, in business time);
+    /// cases stored before it existed compute it from the policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_response_warning_at: Option<DateTime<Utc>>,
+    /// Since when a follow-up by the customer waits for our next public answer (only once we
+    /// answered at least once; cleared by an answer or by closing the case).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub awaiting_reply_since: Option<DateTime<Utc>>,
+    /// The next-response clock, while one runs (`[sla]` sets it when `awaiting_reply_since`
+    /// starts; an answer or closing the case stops it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_response: Option<ResponseClock>,
+    /// Near-identical posts by others collapsed into this case (storm collapse): more than 0
+    /// makes the case an incident.
+    #[serde(default)]
+    pub similar_posts: u32,
+}
+
+/// A response clock after the first: from the customer's follow-up to our next answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponseClock {
+    /// When it started (the follow-up's arrival).
+    pub started_at: DateTime<Utc>,
+    /// When the warning comes.
+    pub warning_at: DateTime<Utc>,
+    /// When the answer is due.
+    pub due_at: DateTime<Utc>,
+    /// The warning was threaded.
+    #[serde(default)]
+    pub warned: bool,
+    /// The deadline passed without an answer.
+    #[serde(default)]
+    pub breached: bool,
 }
 
 /// A change someone or something asks for.
@@ -394,6 +427,21 @@ pub enum Command {
     SlaWarning,
     /// The first-response deadline passed.
     SlaBreach,
+    /// The next-response deadline `due_at` is near (a clock restarted since is not warned).
+    NextResponseWarning {
+        /// The deadline of the clock the warning is for.
+        due_at: DateTime<Utc>,
+    },
+    /// The next-response deadline `due_at` passed.
+    NextResponseBreach {
+        /// The deadline of the clock the breach is for.
+        due_at: DateTime<Utc>,
+    },
+    /// Near-identical posts join the case as members of an incident (storm collapse).
+    Collapse {
+        /// The posts, in the order they arrived.
+        members: Vec<StormMember>,
+    },
 }
 
 /// Why a command can't be applied, in words for the person who asked.
@@ -506,6 +554,10 @@ impl Case {
             first_response_due: None,
             sla_warned: false,
             sla_breached: false,
+            first_response_warning_at: None,
+            awaiting_reply_since: None,
+            next_response: None,
+            similar_posts: 0,
             opening: mention.clone(),
         };
         let kind = EventKind::Opened {
@@ -621,6 +673,7 @@ pub fn apply(case: &Case, command: Command, now: DateTime<Utc>) -> Result<Transi
                 next.state = CaseState::Replied;
             }
             next.first_response_at.get_or_insert(now);
+            answered(&mut next);
             next.replies.push(SentReply {
                 reply_id,
                 by: pending.by.clone(),
@@ -693,6 +746,7 @@ pub fn apply(case: &Case, command: Command, now: DateTime<Utc>) -> Result<Transi
             }
             next.state = CaseState::Resolved;
             next.closed_at = Some(now);
+            answered(&mut next);
             next.record(&mut events, EventKind::Resolved { by }, now);
         }
         Command::Dismiss { by } => {
@@ -703,6 +757,7 @@ pub fn apply(case: &Case, command: Command, now: DateTime<Utc>) -> Result<Transi
             }
             next.state = CaseState::Dismissed;
             next.closed_at = Some(now);
+            answered(&mut next);
             next.record(&mut events, EventKind::Dismissed { by }, now);
         }
         Command::Reopen { by } => {
@@ -717,6 +772,10 @@ pub fn apply(case: &Case, command: Command, now: DateTime<Utc>) -> Result<Transi
             next.follow_ups += 1;
             if mention.author.id == case.customer.id {
                 next.latest_customer_post = mention.post_ref();
+                // Once we answered, the customer writing again waits for our next answer.
+                if case.first_response_at.is_some() && case.state != CaseState::Dismissed {
+                    next.awaiting_reply_since.get_or_insert(now);
+                }
             }
             next.record(
                 &mut events,
@@ -740,6 +799,7 @@ pub fn apply(case: &Case, command: Command, now: DateTime<Utc>) -> Result<Transi
         }
         Command::RepliedOutside { mention } => {
             next.first_response_at.get_or_insert(now);
+            answered(&mut next);
             next.reply_guard = case.version + 1;
             if matches!(
                 case.state,
@@ -799,7 +859,8 @@ pub fn apply(case: &Case, command: Command, now: DateTime<Utc>) -> Result<Transi
                 return Err(Refusal::SlaAlreadyNoted);
             }
             next.sla_warned = true;
-            next.record(&mut events, EventKind::SlaWarning { due_at }, now);
+            let owner = case.owner.clone();
+            next.record(&mut events, EventKind::SlaWarning { due_at, owner }, now);
         }
         Command::SlaBreach => {
             let due_at = running_clock(case)?;
@@ -809,6 +870,47 @@ pub fn apply(case: &Case, command: Command, now: DateTime<Utc>) -> Result<Transi
             next.sla_warned = true;
             next.sla_breached = true;
             next.record(&mut events, EventKind::SlaBreached { due_at }, now);
+        }
+        Command::NextResponseWarning { due_at } => {
+            let clock = running_next_clock(case, due_at)?;
+            if clock.warned || clock.breached {
+                return Err(Refusal::SlaAlreadyNoted);
+            }
+            if let Some(clock) = next.next_response.as_mut() {
+                clock.warned = true;
+            }
+            let owner = case.owner.clone();
+            next.record(
+                &mut events,
+                EventKind::NextResponseWarning { due_at, owner },
+                now,
+            );
+        }
+        Command::NextResponseBreach { due_at } => {
+            let clock = running_next_clock(case, due_at)?;
+            if clock.breached {
+                return Err(Refusal::SlaAlreadyNoted);
+            }
+            if let Some(clock) = next.next_response.as_mut() {
+                clock.warned = true;
+                clock.breached = true;
+            }
+            next.record(&mut events, EventKind::NextResponseBreached { due_at }, now);
+        }
+        Command::Collapse { members } => {
+            refuse_if_closed(case)?;
+            for chunk in member_chunks(&members) {
+                next.similar_posts += chunk.len() as u32;
+                let total = next.similar_posts + 1;
+                next.record(
+                    &mut events,
+                    EventKind::Collapsed {
+                        members: chunk.to_vec(),
+                        total,
+                    },
+                    now,
+                );
+            }
         }
     }
     next.version = case.version + 1;
@@ -822,6 +924,20 @@ fn running_clock(case: &Case) -> Result<DateTime<Utc>, Refusal> {
         Some(due_at) if case.first_response_at.is_none() && !case.state.is_closed() => Ok(due_at),
         _ => Err(Refusal::SlaStopped),
     }
+}
+
+/// The next-response clock with deadline `due_at`, if it still runs.
+fn running_next_clock(case: &Case, due_at: DateTime<Utc>) -> Result<ResponseClock, Refusal> {
+    match case.next_response {
+        Some(clock) if clock.due_at == due_at && !case.state.is_closed() => Ok(clock),
+        _ => Err(Refusal::SlaStopped),
+    }
+}
+
+/// A public answer (or closing the case) stops the next-response clock.
+fn answered(case: &mut Case) {
+    case.awaiting_reply_since = None;
+    case.next_response = None;
 }
 
 fn refuse_if_closed(case: &Case) -> Result<(), Refusal> {

@@ -32,6 +32,8 @@ enum Op {
     RepliedOutside,
     SlaWarning,
     SlaBreach,
+    NextWarning,
+    NextBreach,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -56,6 +58,8 @@ fn op() -> impl Strategy<Value = Op> {
         Just(Op::RepliedOutside),
         Just(Op::SlaWarning),
         Just(Op::SlaBreach),
+        Just(Op::NextWarning),
+        Just(Op::NextBreach),
     ]
 }
 
@@ -154,7 +158,20 @@ fn command(case: &Case, op: &Op, step: usize) -> Command {
         },
         Op::SlaWarning => Command::SlaWarning,
         Op::SlaBreach => Command::SlaBreach,
+        Op::NextWarning => Command::NextResponseWarning {
+            due_at: next_due(case),
+        },
+        Op::NextBreach => Command::NextResponseBreach {
+            due_at: next_due(case),
+        },
     }
+}
+
+/// The running next-response deadline, or one no clock has.
+fn next_due(case: &Case) -> DateTime<Utc> {
+    case.next_response
+        .map(|clock| clock.due_at)
+        .unwrap_or_else(|| at(999))
 }
 
 /// Commands a closed case may still accept: opening it again, news from the network, and the
@@ -183,6 +200,21 @@ fn check_case(case: &Case) -> Result<(), TestCaseError> {
         _ => {}
     }
     prop_assert_eq!(case.closed_at.is_some(), case.state.is_closed());
+    // The next-response clock runs only while a follow-up waits for our answer, after we
+    // answered at least once, and never on a closed case.
+    if case.next_response.is_some() {
+        prop_assert!(
+            case.awaiting_reply_since.is_some(),
+            "a clock with nobody waiting"
+        );
+    }
+    if case.awaiting_reply_since.is_some() {
+        prop_assert!(
+            case.first_response_at.is_some(),
+            "waiting for a next answer before a first"
+        );
+        prop_assert!(!case.state.is_closed(), "a closed case waits for an answer");
+    }
     if let Some(pending) = &case.pending_reply {
         prop_assert!(
             case.replies
@@ -249,6 +281,17 @@ proptest! {
                     prop_assert!(next.replies.starts_with(&case.replies));
                     log.extend(transition.events);
                     prop_assert_eq!(next.next_event_seq as usize, log.len());
+                    let mut next = next;
+                    // What the pipeline does with `[sla]`: start the next-response clock.
+                    if next.awaiting_reply_since.is_some() && next.next_response.is_none() {
+                        next.next_response = Some(crate::domain::ResponseClock {
+                            started_at: now,
+                            warning_at: now + chrono::Duration::minutes(3),
+                            due_at: now + chrono::Duration::minutes(4),
+                            warned: false,
+                            breached: false,
+                        });
+                    }
                     check_case(&next)?;
                     case = next;
                 }

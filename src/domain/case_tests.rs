@@ -333,7 +333,10 @@ fn kind_name(kind: &EventKind) -> &'static str {
         EventKind::Dismissed { .. } => "dismissed",
         EventKind::RepliedOutside { .. } => "replied_outside",
         EventKind::SlaWarning { .. } => "sla_warning",
+        EventKind::NextResponseWarning { .. } => "next_response_warning",
+        EventKind::NextResponseBreached { .. } => "next_response_breached",
         EventKind::SlaBreached { .. } => "sla_breached",
+        EventKind::Collapsed { .. } => "collapsed",
     }
 }
 
@@ -900,7 +903,7 @@ fn the_first_response_clock_warns_once_breaches_once_and_stops_when_answered() {
 
     let warned = accept(&case, Command::SlaWarning);
     assert!(
-        matches!(warned.events[..], [CaseEvent { kind: EventKind::SlaWarning { due_at }, .. }] if due_at == due)
+        matches!(warned.events[..], [CaseEvent { kind: EventKind::SlaWarning { due_at, .. }, .. }] if due_at == due)
     );
     assert_eq!(
         refuse(&warned.case, Command::SlaWarning),
@@ -921,6 +924,72 @@ fn the_first_response_clock_warns_once_breaches_once_and_stops_when_answered() {
     assert_eq!(refuse(&answered, Command::SlaWarning), Refusal::SlaStopped);
     let resolved = accept(&case, Command::Resolve { by: agent(ANA) }).case;
     assert_eq!(refuse(&resolved, Command::SlaBreach), Refusal::SlaStopped);
+}
+
+#[test]
+fn a_follow_up_after_our_answer_waits_for_the_next_one() {
+    let case = fresh_case();
+    // Before any answer a follow-up is part of the first response's wait.
+    let before = accept(&case, follow_up("p2")).case;
+    assert_eq!(before.awaiting_reply_since, None);
+    let answered = accept(&case, replied_outside()).case;
+    let waiting = accept(&answered, follow_up("p3")).case;
+    assert_eq!(waiting.awaiting_reply_since, Some(now()));
+    // A second follow-up does not restart the wait.
+    let later = now() + Duration::minutes(5);
+    let mut again = apply(&waiting, follow_up("p4"), later).unwrap().case;
+    assert_eq!(again.awaiting_reply_since, Some(now()));
+
+    // The clock (set by [sla]) warns once and breaches once, for its own deadline only.
+    let due = now() + Duration::hours(1);
+    again.next_response = Some(super::case::ResponseClock {
+        started_at: now(),
+        warning_at: now() + Duration::minutes(45),
+        due_at: due,
+        warned: false,
+        breached: false,
+    });
+    let stale = due - Duration::minutes(1);
+    assert_eq!(
+        refuse(&again, Command::NextResponseWarning { due_at: stale }),
+        Refusal::SlaStopped,
+        "a deadline of an earlier clock"
+    );
+    let warned = accept(&again, Command::NextResponseWarning { due_at: due });
+    assert_eq!(event_names(&warned.events), ["next_response_warning"]);
+    assert_eq!(
+        refuse(&warned.case, Command::NextResponseWarning { due_at: due }),
+        Refusal::SlaAlreadyNoted
+    );
+    let breached = accept(&warned.case, Command::NextResponseBreach { due_at: due });
+    assert_eq!(event_names(&breached.events), ["next_response_breached"]);
+    assert!(breached.case.next_response.is_some_and(|c| c.breached));
+    assert_eq!(
+        refuse(&breached.case, Command::NextResponseBreach { due_at: due }),
+        Refusal::SlaAlreadyNoted
+    );
+
+    // An answer stops it, and so does closing the case.
+    let replied = accept(&breached.case, replied_outside()).case;
+    assert_eq!(
+        (replied.awaiting_reply_since, replied.next_response),
+        (None, None)
+    );
+    let resolved = accept(&again, Command::Resolve { by: agent(ANA) }).case;
+    assert_eq!(resolved.next_response, None);
+    assert_eq!(
+        refuse(&resolved, Command::NextResponseBreach { due_at: due }),
+        Refusal::SlaStopped
+    );
+    // Someone else writing in the conversation starts nothing.
+    let other = accept(
+        &answered,
+        Command::FollowUp {
+            mention: post("p5", brand(), "hi"),
+        },
+    )
+    .case;
+    assert_eq!(other.awaiting_reply_since, None);
 }
 
 #[test]
@@ -949,5 +1018,40 @@ fn hand_off_outcomes_are_recorded_only_for_targets_the_case_went_to() {
         Refusal::NotEscalated {
             label: "Legal".to_string()
         }
+    );
+}
+
+#[test]
+fn an_incident_counts_its_members_in_batched_notes_and_keeps_its_state() {
+    let members: Vec<super::event::StormMember> = (0..45)
+        .map(|n| super::event::StormMember {
+            post_id: format!("p{n}"),
+            author_handle: format!("user{n}"),
+            url: format!("https://bsky.app/post/p{n}"),
+        })
+        .collect();
+    let claimed = accept(&fresh_case(), Command::Claim { by: agent(ANA) }).case;
+    let grown = accept(
+        &claimed,
+        Command::Collapse {
+            members: members.clone(),
+        },
+    );
+    assert_eq!(grown.case.similar_posts, 45);
+    assert_eq!(event_names(&grown.events), ["collapsed"; 3], "20 + 20 + 5");
+    assert!(matches!(
+        grown.events.last().map(|e| &e.kind),
+        Some(EventKind::Collapsed { total: 46, .. })
+    ));
+    assert_eq!(grown.case.state, claimed.state);
+    assert_eq!(grown.case.owner, claimed.owner);
+    assert_eq!(
+        grown.case.latest_customer_post,
+        claimed.latest_customer_post
+    );
+    let resolved = accept(&grown.case, Command::Resolve { by: agent(ANA) }).case;
+    assert_eq!(
+        refuse(&resolved, Command::Collapse { members }),
+        Refusal::Closed { state: Resolved }
     );
 }

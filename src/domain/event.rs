@@ -9,6 +9,54 @@ use super::text::{mask_pii, truncate_chars};
 /// The longest quote of a post or reply in a thread note, in characters.
 const NOTE_QUOTE_MAX: usize = 600;
 
+/// The most members one incident note lists.
+pub const MEMBERS_PER_NOTE: usize = 20;
+
+/// The longest member list in one incident note, in characters: one chat message in every
+/// adapter (Discord's 2000 is the smallest), with room for the heading.
+const MEMBERS_NOTE_MAX: usize = 1700;
+
+/// A post collapsed into an incident (storm collapse), as its thread lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StormMember {
+    /// The post's id.
+    pub post_id: String,
+    /// Its author's handle.
+    pub author_handle: String,
+    /// A link to it.
+    pub url: String,
+}
+
+impl StormMember {
+    fn line(&self) -> String {
+        format!(
+            "• @{} {}",
+            truncate_chars(&self.author_handle, 60),
+            truncate_chars(&self.url, 300)
+        )
+    }
+}
+
+/// Splits an incident's new members into runs that each fit one thread note.
+pub fn member_chunks(members: &[StormMember]) -> Vec<&[StormMember]> {
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    let mut chars = 0;
+    for (index, member) in members.iter().enumerate() {
+        let line = member.line().chars().count() + 1;
+        if index > start && (index - start >= MEMBERS_PER_NOTE || chars + line > MEMBERS_NOTE_MAX) {
+            chunks.push(&members[start..index]);
+            start = index;
+            chars = 0;
+        }
+        chars += line;
+    }
+    if start < members.len() {
+        chunks.push(&members[start..]);
+    }
+    chunks
+}
+
 /// One thing that happened to a case.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaseEvent {
@@ -135,11 +183,34 @@ pub enum EventKind {
     SlaWarning {
         /// When it is due.
         due_at: DateTime<Utc>,
+        /// The owner then, mentioned in the note (the channel is, when nobody owns the case).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<Agent>,
     },
     /// The first-response deadline passed.
     SlaBreached {
         /// When it was due.
         due_at: DateTime<Utc>,
+    },
+    /// The next-response deadline (after a follow-up by the customer) is near.
+    NextResponseWarning {
+        /// When it is due.
+        due_at: DateTime<Utc>,
+        /// The owner then, mentioned in the note.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<Agent>,
+    },
+    /// The next-response deadline passed.
+    NextResponseBreached {
+        /// When it was due.
+        due_at: DateTime<Utc>,
+    },
+    /// Near-identical posts joined the case as members of an incident (storm collapse).
+    Collapsed {
+        /// The posts, in arrival order (one note's worth).
+        members: Vec<StormMember>,
+        /// Posts in the incident after these joined, the opening post included.
+        total: u32,
     },
 }
 
@@ -154,11 +225,60 @@ pub struct ThreadNote {
     pub at: DateTime<Utc>,
     /// A link (the customer's post, our reply).
     pub link: Option<String>,
+    /// Someone to notify with the note (an SLA warning): each chat renders its own mention.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mention: Option<NoteMention>,
+}
+
+/// Whom a note notifies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum NoteMention {
+    /// An agent, by chat-qualified id (`slack:U123`, `discord:123`, `console:ana`); a chat
+    /// mentions ids of its own and shows the name otherwise.
+    Agent {
+        /// The chat-qualified id.
+        id: String,
+        /// The name.
+        name: String,
+    },
+    /// Whoever is in the channel (Slack `<!here>`, Discord `@here`).
+    Channel,
+}
+
+impl NoteMention {
+    /// The mention for a case's owner, or the channel when nobody owns it.
+    pub fn owner_or_channel(owner: Option<&Agent>) -> NoteMention {
+        match owner {
+            Some(agent) => NoteMention::Agent {
+                id: agent.id.clone(),
+                name: agent.name.clone(),
+            },
+            None => NoteMention::Channel,
+        }
+    }
+
+    /// The agent's id within `chat` (`U123` for `slack:U123` in `slack`), if it is one of it.
+    pub fn id_in(&self, chat: &str) -> Option<&str> {
+        match self {
+            NoteMention::Agent { id, .. } => id
+                .strip_prefix(chat)
+                .and_then(|rest| rest.strip_prefix(':'))
+                .filter(|rest| !rest.is_empty()),
+            NoteMention::Channel => None,
+        }
+    }
 }
 
 impl CaseEvent {
     /// The thread note for this event. Quotes are PII masked: threads are read by the whole team.
     pub fn note(&self) -> ThreadNote {
+        let mention = match &self.kind {
+            EventKind::SlaWarning { owner, .. } | EventKind::NextResponseWarning { owner, .. } => {
+                Some(NoteMention::owner_or_channel(owner.as_ref()))
+            }
+            _ => None,
+        };
         let (text, by, link) = match &self.kind {
             EventKind::Opened {
                 author_handle,
@@ -255,7 +375,7 @@ impl CaseEvent {
                 None,
                 Some(url.clone()),
             ),
-            EventKind::SlaWarning { due_at } => (
+            EventKind::SlaWarning { due_at, .. } => (
                 format!(
                     "First response due at {} UTC",
                     due_at.format("%Y-%m-%d %H:%M")
@@ -271,12 +391,41 @@ impl CaseEvent {
                 None,
                 None,
             ),
+            EventKind::NextResponseWarning { due_at, .. } => (
+                format!(
+                    "The customer wrote again: next response due at {} UTC",
+                    due_at.format("%Y-%m-%d %H:%M")
+                ),
+                None,
+                None,
+            ),
+            EventKind::NextResponseBreached { due_at } => (
+                format!(
+                    "Next response overdue since {} UTC",
+                    due_at.format("%Y-%m-%d %H:%M")
+                ),
+                None,
+                None,
+            ),
+            EventKind::Collapsed { members, total } => {
+                let noun = if members.len() == 1 { "post" } else { "posts" };
+                let mut text = format!(
+                    "Incident: {} similar {noun} joined ({total} in all)",
+                    members.len()
+                );
+                for member in members {
+                    text.push('\n');
+                    text.push_str(&member.line());
+                }
+                (text, None, None)
+            }
         };
         ThreadNote {
             text,
             by: by.map(|agent| agent.name.clone()),
             at: self.at,
             link,
+            mention,
         }
     }
 }
@@ -307,13 +456,16 @@ mod tests {
             at: at(),
             kind: kind.clone(),
         };
+        let mut note = event.note();
+        note.mention = None;
         let expected = ThreadNote {
             text: text.to_string(),
             by: by.map(str::to_string),
             at: at(),
             link: link.map(str::to_string),
+            mention: None,
         };
-        assert_eq!(event.note(), expected, "{kind:?}");
+        assert_eq!(note, expected, "{kind:?}");
     }
 
     #[test]
@@ -473,7 +625,10 @@ mod tests {
             Some(url),
         );
         check(
-            EventKind::SlaWarning { due_at: due },
+            EventKind::SlaWarning {
+                due_at: due,
+                owner: None,
+            },
             "First response due at 2026-03-02 10:05 UTC",
             None,
             None,
@@ -484,6 +639,71 @@ mod tests {
             None,
             None,
         );
+        check(
+            EventKind::NextResponseWarning {
+                due_at: due,
+                owner: None,
+            },
+            "The customer wrote again: next response due at 2026-03-02 10:05 UTC",
+            None,
+            None,
+        );
+        check(
+            EventKind::NextResponseBreached { due_at: due },
+            "Next response overdue since 2026-03-02 10:05 UTC",
+            None,
+            None,
+        );
+    }
+
+    fn member(n: usize) -> StormMember {
+        StormMember {
+            post_id: format!("p{n}"),
+            author_handle: format!("user{n}.bsky.social"),
+            url: format!("https://bsky.app/profile/user{n}.bsky.social/post/p{n}"),
+        }
+    }
+
+    #[test]
+    fn incident_notes_list_members_and_fit_one_message() {
+        check(
+            EventKind::Collapsed {
+                members: vec![member(1), member(2)],
+                total: 3,
+            },
+            "Incident: 2 similar posts joined (3 in all)\n• @user1.bsky.social https://bsky.app/profile/user1.bsky.social/post/p1\n• @user2.bsky.social https://bsky.app/profile/user2.bsky.social/post/p2",
+            None,
+            None,
+        );
+        let members: Vec<StormMember> = (0..199).map(member).collect();
+        let chunks = member_chunks(&members);
+        assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), 199);
+        assert!(chunks.len() <= 199 / 10, "{} notes", chunks.len());
+        for chunk in &chunks {
+            let event = CaseEvent {
+                case: CaseId(7),
+                seq: 1,
+                at: at(),
+                kind: EventKind::Collapsed {
+                    members: chunk.to_vec(),
+                    total: 200,
+                },
+            };
+            assert!(event.note().text.chars().count() <= 1900);
+            assert!(chunk.len() <= MEMBERS_PER_NOTE);
+        }
+        // Long handles and links make shorter notes, never longer ones.
+        let long: Vec<StormMember> = (0..30)
+            .map(|n| StormMember {
+                url: format!("https://example.com/{}", "x".repeat(500)),
+                ..member(n)
+            })
+            .collect();
+        for chunk in member_chunks(&long) {
+            let lines: usize = chunk.iter().map(|m| m.line().chars().count() + 1).sum();
+            assert!(lines <= MEMBERS_NOTE_MAX, "{lines}");
+        }
+        assert!(member_chunks(&[]).is_empty());
     }
 
     #[test]
@@ -506,5 +726,43 @@ mod tests {
             .expect("a quote");
         assert_eq!(quoted.chars().count(), NOTE_QUOTE_MAX);
         assert!(quoted.ends_with('…'));
+    }
+
+    #[test]
+    fn warnings_mention_the_owner_or_the_channel() {
+        let due = Utc.with_ymd_and_hms(2026, 3, 2, 10, 5, 0).unwrap();
+        let note = |kind| {
+            CaseEvent {
+                case: CaseId(7),
+                seq: 2,
+                at: at(),
+                kind,
+            }
+            .note()
+            .mention
+        };
+        let owned = note(EventKind::SlaWarning {
+            due_at: due,
+            owner: Some(ana()),
+        })
+        .unwrap();
+        assert_eq!(
+            owned,
+            NoteMention::Agent {
+                id: "slack:U-ana".to_string(),
+                name: "Ana".to_string()
+            }
+        );
+        assert_eq!(owned.id_in("slack"), Some("U-ana"));
+        assert_eq!(owned.id_in("discord"), None);
+        assert_eq!(owned.id_in("slac"), None);
+        assert_eq!(
+            note(EventKind::NextResponseWarning {
+                due_at: due,
+                owner: None
+            }),
+            Some(NoteMention::Channel)
+        );
+        assert_eq!(note(EventKind::SlaBreached { due_at: due }), None);
     }
 }

@@ -12,6 +12,7 @@ mod case_props;
 #[cfg(test)]
 mod case_tests;
 pub mod event;
+pub mod hours;
 pub mod mention;
 pub mod permission;
 pub mod summary;
@@ -20,13 +21,15 @@ pub mod text;
 pub use action::{ActionKind, ActionRequest, ChatAction, Payload, PayloadError};
 pub use audit::{AuditAction, AuditRecord};
 pub use card::{
-    case_card, escalation_card, reply_prefill, Button, ButtonStyle, Card, CardKind, CustomerContext,
+    case_card, escalation_card, reply_prefill, Button, ButtonStyle, Card, CardKind,
+    CustomerContext, RepeatFlag,
 };
 pub use case::{
     apply, Agent, Case, CaseId, CaseState, Command, Draft, Escalation, Label, MessageRef,
-    PendingReply, Refusal, SentReply, Transition, Triage,
+    PendingReply, Refusal, ResponseClock, SentReply, Transition, Triage,
 };
-pub use event::{CaseEvent, EventKind, ThreadNote};
+pub use event::{CaseEvent, EventKind, NoteMention, StormMember, ThreadNote};
+pub use hours::{deadline, parse_clock_time, parse_date, parse_weekday, BusinessHours};
 pub use mention::{
     normalize_handle, reach_bucket, Author, Mention, MentionKind, Network, PostRef, REACH_BUCKETS,
 };

@@ -189,6 +189,36 @@ impl Permissions {
         }
     }
 
+    /// The private refusal when `agent` may not do `action` (the permission it needs and the
+    /// sentence for the person), `None` when they may. The actions engine answers with it; an
+    /// adapter may also use it to refuse a form before opening it (Discord's Reply and
+    /// Escalate), the engine still checking the submit.
+    pub fn refusal(
+        &self,
+        action: &ChatAction,
+        agent: &Agent,
+        brand: &str,
+    ) -> Option<(Permission, String)> {
+        let permission = Permission::required_for(action)?;
+        if self.allows(permission, agent) {
+            return None;
+        }
+        let what = match action {
+            ChatAction::Reply { .. } => "reply publicly",
+            ChatAction::Escalate { .. } => "escalate cases",
+            ChatAction::Dismiss => "dismiss cases",
+            ChatAction::Reopen => "reopen cases",
+            _ => "resolve cases",
+        };
+        Some((
+            permission,
+            format!(
+                "You are not allowed to {what} for {brand}. Ask an admin to add you to [permissions].{}.",
+                permission.key()
+            ),
+        ))
+    }
+
     /// The groups named anywhere in the lists whose principal starts with `prefix`
     /// (`"slack-group:"`), without the prefix: the only groups an adapter needs to look up.
     pub fn groups(&self, prefix: &str) -> Vec<String> {

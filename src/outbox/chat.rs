@@ -4,13 +4,14 @@ use std::sync::Arc;
 
 use super::{chat_lane, Executor, Retry};
 use crate::chat::{ChatAdapter, ChatError};
-use crate::domain::{case_card, escalation_card, Case, MessageRef};
+use crate::domain::{case_card, escalation_card, Case, CustomerContext, MessageRef};
 use crate::store::{OutboxEntry, OutboxKey, OutboxTask, Store, StoreError};
 
 /// Executes one chat adapter's lane.
 pub struct ChatExecutor {
     chat: Arc<dyn ChatAdapter>,
     store: Store,
+    repeat_within: Option<chrono::Duration>,
     show_reach: bool,
 }
 
@@ -20,8 +21,24 @@ impl ChatExecutor {
         ChatExecutor {
             chat,
             store,
+            repeat_within: None,
             show_reach: false,
         }
+    }
+
+    /// Flags a case on its card when the customer had another within `window`
+    /// (`[customers].repeat_within`; zero turns it off).
+    pub fn with_repeat_within(mut self, window: std::time::Duration) -> ChatExecutor {
+        self.repeat_within = chrono::Duration::from_std(window)
+            .ok()
+            .filter(|window| *window > chrono::Duration::zero());
+        self
+    }
+
+    fn customer_context(&self, case: &Case) -> Result<CustomerContext, Retry> {
+        let mut context = self.store.customer_context(case).map_err(store_retry)?;
+        context.repeat_within = self.repeat_within;
+        Ok(context)
     }
 
     /// Shows the customer's follower-count bucket on cards (`[fairness] show_reach`).
@@ -44,7 +61,7 @@ impl ChatExecutor {
         if let Some(message) = case.chat_refs.get(self.chat.name()) {
             return Ok(message.clone());
         }
-        let context = self.store.customer_context(case).map_err(store_retry)?;
+        let context = self.customer_context(case)?;
         let card = self.card(case, &context);
         let channel = self.chat.main_channel();
         let message = self
@@ -116,7 +133,7 @@ impl Executor for ChatExecutor {
                     return self.complete(key).await;
                 }
                 if let Some(message) = case.chat_refs.get(self.chat.name()) {
-                    let context = self.store.customer_context(&case).map_err(store_retry)?;
+                    let context = self.customer_context(&case)?;
                     self.chat
                         .update_card(message, &self.card(&case, &context))
                         .await

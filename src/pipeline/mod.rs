@@ -3,18 +3,27 @@
 //! Batches from every source are stored in one transaction and one flush per round (a storm
 //! does not pay one fsync per post); the sources' cursors advance in that same transaction.
 //! Dedupe is by (network, post id). A post replying to, or rooted in, a post of a case joins
-//! that case; the brand's own posts there become `replied_outside`.
+//! that case; the brand's own posts there become `replied_outside`. Near-identical complaints
+//! within a window join the first one's case as an incident (`storm.rs`): each member post
+//! is stored and indexed to the incident, and each incident that grew gets one card sync and
+//! a few batched member notes per round, however many posts joined.
 
+pub mod spike;
+pub mod storm;
 pub mod triage;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
-use crate::domain::{apply, normalize_handle, Case, Command, Mention};
+use crate::domain::{apply, normalize_handle, Case, CaseId, Command, Mention, StormMember};
 use crate::outbox::Outbox;
 use crate::scheduler::{SchedulerHandle, SlaPolicy};
 use crate::sources::SourceBatch;
 use crate::store::{PostOrigin, Store, StoreError, StoredPost, Tx, TxError};
+use storm::{Signature, StormDecision, StormRules, StormWindow};
 pub use triage::{TriageRules, Triager};
 
 /// The most mentions stored in one transaction.
@@ -33,6 +42,10 @@ pub struct IngestReport {
     pub skipped: usize,
     /// The cases opened, as stored.
     pub opened_cases: Vec<Case>,
+    /// Cases whose next-response clock started (a follow-up by an answered customer).
+    pub clocks_started: Vec<Case>,
+    /// Complaints collapsed into an incident (storm collapse).
+    pub collapsed: usize,
 }
 
 /// The pipeline task's state.
@@ -44,6 +57,23 @@ pub struct Pipeline {
     outbox: Outbox,
     sla: Option<SlaPolicy>,
     scheduler: SchedulerHandle,
+    storm_rules: StormRules,
+    /// The storm window as of the last committed round; each round works on a copy (sled may
+    /// run a transaction twice) and replaces it after the commit.
+    storm: Arc<Mutex<StormWindow>>,
+    spikes: Option<spike::SpikeHandle>,
+}
+
+/// What one round changes beside the store: the storm window and the incidents' new members.
+struct Round {
+    window: StormWindow,
+    members: BTreeMap<CaseId, Vec<StormMember>>,
+    /// The complaints stored (handle, text), for the spike detector.
+    complaints: Vec<(String, String)>,
+    /// Clusters to write at the end of the round.
+    changed: BTreeSet<CaseId>,
+    /// Incidents known to be open in this round.
+    open_incidents: BTreeSet<CaseId>,
 }
 
 impl Pipeline {
@@ -61,7 +91,34 @@ impl Pipeline {
             outbox,
             sla: None,
             scheduler: SchedulerHandle::default(),
+            storm_rules: StormRules {
+                enabled: false,
+                ..StormRules::default()
+            },
+            storm: Arc::default(),
+            spikes: None,
         }
+    }
+
+    /// Counts every complaint it stores in the spike detector behind `spikes`.
+    pub fn with_spikes(mut self, spikes: spike::SpikeHandle) -> Pipeline {
+        self.spikes = Some(spikes);
+        self
+    }
+
+    /// Collapses near-identical complaints into incidents, starting from the window the store
+    /// kept (so a restart in the middle of a storm keeps adding to the same incident).
+    pub fn with_storm(mut self, rules: StormRules) -> Result<Pipeline, StoreError> {
+        let clusters = self.store.storm_clusters()?;
+        self.storm_rules = rules;
+        self.storm = Arc::new(Mutex::new(StormWindow::new(clusters)));
+        Ok(self)
+    }
+
+    fn storm_window(&self) -> std::sync::MutexGuard<'_, StormWindow> {
+        self.storm
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Gives new cases a first-response clock, watched by the scheduler behind `scheduler`.
@@ -107,24 +164,58 @@ impl Pipeline {
 
     /// Stores a round of batches in one transaction and flushes it.
     pub async fn ingest(&self, round: &[SourceBatch]) -> Result<IngestReport, StoreError> {
-        let now = Utc::now();
-        let report = self.store.transact(|tx| {
+        self.ingest_at(round, Utc::now()).await
+    }
+
+    /// `ingest` with "now" given: the time cases open and clocks start (tests pick a Friday
+    /// evening).
+    pub async fn ingest_at(
+        &self,
+        round: &[SourceBatch],
+        now: DateTime<Utc>,
+    ) -> Result<IngestReport, StoreError> {
+        let window = self.storm_window().clone();
+        let (report, window, complaints) = self.store.transact(|tx| {
             let mut report = IngestReport::default();
+            let mut storm = Round {
+                window: window.clone(),
+                members: BTreeMap::new(),
+                complaints: Vec::new(),
+                changed: BTreeSet::new(),
+                open_incidents: BTreeSet::new(),
+            };
+            for expired in storm.window.expire(&self.storm_rules, now) {
+                tx.remove_storm_cluster(expired)?;
+            }
             for batch in round {
                 for mention in &batch.mentions {
-                    self.ingest_one(tx, mention, now, &mut report)?;
+                    self.ingest_one(tx, mention, now, &mut report, &mut storm)?;
                 }
                 if let Some(cursor) = &batch.cursor {
                     tx.set_cursor(&batch.source, cursor)?;
                 }
             }
-            Ok(report)
+            for cluster in storm.window.clusters() {
+                if storm.changed.contains(&cluster.case) {
+                    tx.put_storm_cluster(cluster.case, cluster)?;
+                }
+            }
+            for (case_id, members) in std::mem::take(&mut storm.members) {
+                self.collapse(tx, case_id, members, now)?;
+            }
+            Ok((report, storm.window, storm.complaints))
         })?;
+        *self.storm_window() = window;
+        if let Some(spikes) = &self.spikes {
+            for (handle, text) in &complaints {
+                spikes.observe(handle, text);
+            }
+        }
         self.store.flush().await?;
-        if report.opened + report.joined > 0 {
+        if report.opened + report.joined + report.collapsed > 0 {
             self.outbox.wake_all();
         }
-        for case in &report.opened_cases {
+        for case in report.opened_cases.iter().chain(&report.clocks_started) {
             self.scheduler.watch(case);
         }
         Ok(report)
@@ -136,6 +227,7 @@ impl Pipeline {
         mention: &Mention,
         now: DateTime<Utc>,
         report: &mut IngestReport,
+        storm: &mut Round,
     ) -> Result<(), TxError> {
         let post_ref = mention.post_ref();
         if tx.post(&post_ref)?.is_some() {
@@ -179,7 +271,12 @@ impl Pipeline {
                 }
             };
             match apply(&case, command, now) {
-                Ok(transition) => {
+                Ok(mut transition) => {
+                    if let Some(policy) = &self.sla {
+                        if policy.start_next_response(&mut transition.case) {
+                            report.clocks_started.push(transition.case.clone());
+                        }
+                    }
                     tx.put_case(&transition.case)?;
                     tx.append_events(&transition.events)?;
                     self.outbox
@@ -204,9 +301,60 @@ impl Pipeline {
             report.skipped += 1;
             return Ok(());
         }
+        if self.spikes.is_some() {
+            storm
+                .complaints
+                .push((mention.author.handle.clone(), mention.text.clone()));
+        }
+        let signature = Signature::of(&mention.text);
+        let mut starts_cluster = true;
+        loop {
+            let (decision, _) = storm.window.observe(&self.storm_rules, &signature, now);
+            match decision {
+                StormDecision::Open => break,
+                StormDecision::OpenCounted { case } => {
+                    storm.changed.insert(case);
+                    starts_cluster = false;
+                    break;
+                }
+                StormDecision::Join { case } => {
+                    let open = storm.open_incidents.contains(&case)
+                        || tx.case(case)?.is_some_and(|c| !c.state.is_closed());
+                    if !open {
+                        // A closed (or lost) case takes no members: the next storm is new work.
+                        storm.window.forget(case);
+                        storm.changed.remove(&case);
+                        tx.remove_storm_cluster(case)?;
+                        continue;
+                    }
+                    storm.open_incidents.insert(case);
+                    storm.changed.insert(case);
+                    tx.put_post(&post_ref, &stored(Some(case), Some(triage)))?;
+                    storm.members.entry(case).or_default().push(StormMember {
+                        post_id: mention.id.clone(),
+                        author_handle: mention.author.handle.clone(),
+                        url: mention.url.clone(),
+                    });
+                    report.collapsed += 1;
+                    return Ok(());
+                }
+            }
+        }
         let id = tx.next_case_id()?;
         let mut opened = Case::open(id, mention.clone(), triage.clone(), now);
-        opened.case.first_response_due = self.sla.map(|policy| policy.due_at(now));
+        if let Some(policy) = &self.sla {
+            policy.start_first_response(&mut opened.case);
+            // Out of hours, a new complaint also goes to the on-call target at once.
+            if let Some(escalate) = policy.out_of_hours_escalation(now) {
+                crate::scheduler::escalate_in(
+                    tx,
+                    &mut opened.case,
+                    &mut opened.events,
+                    escalate,
+                    now,
+                )?;
+            }
+        }
         tx.put_case(&opened.case)?;
         tx.append_events(&opened.events)?;
         tx.add_author_case(&opened.case)?;
@@ -215,6 +363,36 @@ impl Pipeline {
         tx.put_post(&post_ref, &stored(Some(id), Some(triage)))?;
         report.opened += 1;
         report.opened_cases.push(opened.case);
+        if self.storm_rules.enabled && starts_cluster && !signature.is_empty() {
+            storm.window.start(id, signature, now);
+            storm.changed.insert(id);
+        }
+        Ok(())
+    }
+
+    /// Adds a round's members to an incident: one case change, one card sync and a note per
+    /// [`crate::domain::event::MEMBERS_PER_NOTE`] members.
+    fn collapse(
+        &self,
+        tx: &Tx,
+        case_id: CaseId,
+        members: Vec<StormMember>,
+        now: DateTime<Utc>,
+    ) -> Result<(), TxError> {
+        let Some(case) = tx.case(case_id)? else {
+            return Ok(());
+        };
+        match apply(&case, Command::Collapse { members }, now) {
+            Ok(transition) => {
+                tx.put_case(&transition.case)?;
+                tx.append_events(&transition.events)?;
+                self.outbox
+                    .enqueue_effects(tx, &transition.case, &transition.events, now)?;
+            }
+            Err(refusal) => {
+                tracing::warn!(case = %case.id, refusal = %refusal, "Incident members not added");
+            }
+        }
         Ok(())
     }
 

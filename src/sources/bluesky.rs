@@ -1411,6 +1411,10 @@ struct FacetFeature {
     did: String,
 }
 
+/// Entry points for the fuzz targets in `fuzz/`.
+#[doc(hidden)]
+pub mod fuzz;
+
 #[cfg(test)]
 mod tests {
     use super::*;

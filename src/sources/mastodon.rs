@@ -1057,5 +1057,9 @@ struct StatusLimits {
     max_characters: Option<usize>,
 }
 
+/// Entry points for the fuzz targets in `fuzz/`.
+#[doc(hidden)]
+pub mod fuzz;
+
 #[cfg(test)]
 mod tests;

@@ -1055,6 +1055,10 @@ fn comparable_text(text: &str) -> String {
         .join(" ")
 }
 
+/// Entry points for the fuzz targets in `fuzz/`.
+#[doc(hidden)]
+pub mod fuzz;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,16 @@ pub const SCHEMA_KEY: &[u8] = b"schema_version";
 /// `meta` key of the next case number.
 pub const NEXT_CASE_KEY: &[u8] = b"next_case_id";
 
+/// Prefix of the `meta` keys holding the storm window (one cluster per case).
+pub const STORM_PREFIX: &[u8] = b"storm/";
+
+/// `meta` key of a storm cluster: the prefix then the case number.
+pub fn storm_key(id: CaseId) -> Vec<u8> {
+    let mut key = STORM_PREFIX.to_vec();
+    key.extend_from_slice(&id.0.to_be_bytes());
+    key
+}
+
 /// `cases` key, and the prefix of the case's `events` keys.
 pub fn case_key(id: CaseId) -> [u8; 8] {
     id.0.to_be_bytes()

@@ -5,7 +5,8 @@
 //! callers then [`Store::flush`] before acknowledging anything to anyone.
 //!
 //! Trees (keys are documented in `codec.rs`):
-//! - `meta`: schema version and counters;
+//! - `meta`: schema version and counters; under `storm/<case>`, the storm window's clusters
+//!   (the pipeline's near-duplicate signatures, written with the case changes they imply);
 //! - `cases`: case id → `Case`;
 //! - `posts`: (network, post id) → `StoredPost`, the dedupe index and the post → case index;
 //! - `events`: (case, seq) → `CaseEvent`, the append-only log per case;
@@ -568,13 +569,15 @@ impl Store {
             &codec::author_key(case.network, &case.customer.id),
         )?
         .unwrap_or_default();
-        let mut earlier = Vec::new();
+        let mut context = CustomerContext::default();
         for id in ids.into_iter().filter(|&id| id < case.id.0) {
             if let Some(other) = self.case(CaseId(id))? {
-                earlier.push((other.id, other.state));
+                context.earlier.push((other.id, other.state));
+                context.earlier_opened.push(other.opened_at);
+                context.last_cards = other.chat_refs;
             }
         }
-        Ok(CustomerContext { earlier })
+        Ok(context)
     }
 
     /// Stores an adapter's value under (chat, key), durably.
@@ -641,6 +644,15 @@ impl Store {
             .range(codec::audit_prefix(since.timestamp_millis())..)
             .values()
             .map(|value| decode("audit", &value?))
+            .collect()
+    }
+
+    /// The storm window's clusters, by case number (see `pipeline::storm`).
+    pub fn storm_clusters<T: DeserializeOwned>(&self) -> Result<Vec<T>, StoreError> {
+        self.meta
+            .scan_prefix(codec::STORM_PREFIX)
+            .values()
+            .map(|value| decode("meta", &value?))
             .collect()
     }
 
@@ -984,6 +996,21 @@ impl Tx<'_> {
             )?;
             self.add_stat(&codec::stat_audit_key(record.action), 1)?;
         }
+        Ok(())
+    }
+
+    /// Writes a storm cluster (see `pipeline::storm`), keyed by its case.
+    pub fn put_storm_cluster<T: Serialize>(
+        &self,
+        case: CaseId,
+        cluster: &T,
+    ) -> Result<(), TxError> {
+        tx_put_json(self.meta, "meta", &codec::storm_key(case), cluster)
+    }
+
+    /// Removes the storm cluster of a case (expired, or its case was closed).
+    pub fn remove_storm_cluster(&self, case: CaseId) -> Result<(), TxError> {
+        self.meta.remove(codec::storm_key(case))?;
         Ok(())
     }
 

@@ -2,8 +2,9 @@
 //
 // It starts the built mentiondesk binary on a replay source, opens the console page in
 // headless Chromium and works one card the way an agent would: set the name, claim, reply
-// publicly, and see the card and its thread change live. It saves a screenshot of the page
-// to docs/console.png for the README.
+// publicly, and see the card and its thread change live. A second source points at a port
+// nobody listens on, so the ops-notices panel shows its connector-health notice. It saves a
+// screenshot of the page to docs/console.png for the README.
 //
 // Environment:
 //   MENTIONDESK_BIN       path to the built mentiondesk binary (required)
@@ -50,7 +51,7 @@ function tomlString(value) {
   return JSON.stringify(value);
 }
 
-function writeConfig(directory, examples, consolePort, httpPort) {
+function writeConfig(directory, examples, consolePort, httpPort, downPort) {
   const configPath = path.join(directory, 'mentiondesk.toml');
   const config = `# Written by tests/browser/console.test.mjs.
 [store]
@@ -70,6 +71,16 @@ name = "demo"
 path = ${tomlString(examples)}
 sent_path = ${tomlString(path.join(directory, 'sent.jsonl'))}
 pace = false
+
+# Nothing listens here: the source fails from the start and is announced in the ops panel.
+[[sources]]
+type = "mastodon"
+name = "down"
+base_url = "http://127.0.0.1:${downPort}"
+access_token = "unused"
+
+[runtime]
+health_notice_after = "2s"
 
 [console]
 listen = "127.0.0.1:${consolePort}"
@@ -128,7 +139,8 @@ test('an agent claims a card and replies publicly from the console page', async 
   const directory = mkdtempSync(path.join(tmpdir(), 'mentiondesk-browser-'));
   const consolePort = await freePort();
   const httpPort = await freePort();
-  const configPath = writeConfig(directory, examples, consolePort, httpPort);
+  const downPort = await freePort();
+  const configPath = writeConfig(directory, examples, consolePort, httpPort, downPort);
   const baseUrl = `http://127.0.0.1:${consolePort}`;
 
   const bot = startBot(binary, configPath, directory);
@@ -216,6 +228,14 @@ test('an agent claims a card and replies publicly from the console page', async 
       },
       { id: cardId, before: threadBefore },
     );
+
+    // The failing source is announced once in the ops panel (on load or live over SSE).
+    await page.waitForFunction(() => {
+      const panel = document.getElementById('notices');
+      return Boolean(panel && !panel.hidden && /source:down has been failing/.test(panel.textContent));
+    });
+    const downNotices = await page.locator('#notice-list li', { hasText: 'source:down' }).count();
+    assert.equal(downNotices, 1, 'one notice for the failing source');
 
     assert.deepEqual(pageErrors, [], 'the page script raised no errors');
 

@@ -83,3 +83,48 @@ async fn a_failing_source_is_announced_once_and_its_recovery_too() {
         .iter()
         .all(|m| m.channel == OPS || !m.all_text().contains("source:masto")));
 }
+
+/// A restart in the middle of an outage does not announce it again; the recovery after the
+/// restart is announced once, with the outage counted from before the restart. Paused time.
+#[tokio::test(start_paused = true)]
+async fn a_restart_mid_outage_is_not_announced_again_and_the_recovery_once() {
+    let mastodon = MastodonFake::start().await;
+    let source = mastodon
+        .source_toml("masto")
+        .replace("poll_interval = \"50ms\"", "poll_interval = \"30s\"");
+    let extra = format!("health_notice_after = \"5m\"\n{source}");
+    let config = |dir: &std::path::Path| {
+        crate::helpers::test_config(dir, &extra).replacen(
+            "poll_interval = \"50ms\"",
+            "poll_interval = \"1h\"",
+            1,
+        )
+    };
+    let app = TestApp::spawn_with_config(config).await;
+    mastodon
+        .server
+        .set_outage("/api/", Some(Fault::Status(503, "maintenance")));
+    tokio::time::sleep(std::time::Duration::from_secs(10 * 60)).await;
+    let about_masto = |notices: Vec<String>| -> Vec<String> {
+        notices
+            .into_iter()
+            .filter(|n| n.contains("source:masto"))
+            .collect()
+    };
+    assert_eq!(about_masto(notices(&app).await).len(), 1);
+
+    // Restarted while still down: nothing new, however long it stays down.
+    let app = app.restart().await;
+    tokio::time::sleep(std::time::Duration::from_secs(30 * 60)).await;
+    let seen = about_masto(notices(&app).await);
+    assert_eq!(seen.len(), 1, "not announced again: {seen:?}");
+
+    mastodon.server.set_outage("/api/", None);
+    tokio::time::sleep(std::time::Duration::from_secs(10 * 60)).await;
+    let seen = about_masto(notices(&app).await);
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(
+        seen[1].starts_with("✅ source:masto works again, after failing for 4"),
+        "counted from before the restart (about 45 minutes): {seen:?}"
+    );
+}

@@ -32,8 +32,15 @@ pub struct TestApp {
     client: reqwest::Client,
 }
 
-/// The config every test starts from; `{dir}` is the temp directory.
+/// The config every test starts from; `{dir}` is the temp directory. Storm collapse is off
+/// unless `extra` has a `[triage.storm]` table: many tests post the same complaint by several
+/// customers and expect a card each.
 pub fn test_config(dir: &Path, extra: &str) -> String {
+    let storm = if extra.contains("[triage.storm]") {
+        ""
+    } else {
+        "\n[triage.storm]\nenabled = false\n"
+    };
     format!(
         r#"
 [store]
@@ -63,7 +70,7 @@ label = "Billing team"
 
 [runtime]
 shutdown_timeout = "5s"
-{extra}
+{extra}{storm}
 "#,
         dir = dir.display()
     )
@@ -86,6 +93,15 @@ impl TestApp {
         let config = test_config(dir.path(), extra);
         std::fs::write(dir.path().join("mentions.jsonl"), "").expect("mentions file");
         Self::start(dir, config, overrides).await
+    }
+
+    /// Starts the app with a config of the test's own making (`{dir}` given), e.g. the test
+    /// config with the replay source slowed down for a paused-time test.
+    pub async fn spawn_with_config(config: impl FnOnce(&Path) -> String) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = config(dir.path());
+        std::fs::write(dir.path().join("mentions.jsonl"), "").expect("mentions file");
+        Self::start(dir, config, Overrides::default()).await
     }
 
     async fn start(dir: TempDir, config: String, overrides: Overrides) -> TestApp {

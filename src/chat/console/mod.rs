@@ -34,6 +34,8 @@ pub const MAIN_CHANNEL_LABEL: &str = "Mentions";
 
 /// How many changes a slow page may fall behind before it is told to reload.
 const CHANGE_BUFFER: usize = 256;
+/// The channel name notices are announced in (`/api/notices` lists them).
+pub const OPS_CHANNEL: &str = "ops";
 
 /// Store key prefixes inside the console's chat area.
 const MESSAGE_PREFIX: &str = "m/";
@@ -114,6 +116,8 @@ pub enum ChangeKind {
     Updated,
     /// A note was added to the thread.
     Thread,
+    /// A notice was posted in the ops channel ([`OPS_CHANNEL`]; `message_id` is the notice's).
+    Notice,
 }
 
 /// The console chat adapter. Cheap to share behind an `Arc`; all state is in the store.
@@ -394,7 +398,14 @@ impl ChatAdapter for ConsoleChat {
         self.store
             .chat_put(CHAT_NAME, &format!("{NOTICE_PREFIX}{id}"), &bytes)
             .await
-            .map_err(store_error)
+            .map_err(store_error)?;
+        // Nobody listening is normal (no page open).
+        let _ = self.changes.send(ConsoleChange {
+            channel: OPS_CHANNEL.to_string(),
+            message_id: id,
+            kind: ChangeKind::Notice,
+        });
+        Ok(())
     }
 }
 

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 
 use super::{Channel, ConsoleMessage};
-use crate::domain::{ButtonStyle, Card, CardKind, ThreadNote};
+use crate::domain::{ButtonStyle, Card, CardKind, NoteMention, ThreadNote};
 
 /// The page shell, with `{{...}}` placeholders filled by [`page`].
 const PAGE_TEMPLATE: &str = include_str!("assets/page.html");
@@ -120,11 +120,32 @@ pub fn card(message: &ConsoleMessage, now: DateTime<Utc>) -> String {
         score = card.triage.score,
         reason = escape(&card.triage.reason),
     );
+    if let Some(count) = card.similar_posts {
+        let _ = write!(
+            html,
+            r#"<li class="incident-line"><span class="label">Incident</span><strong class="similar-count">{count}</strong> similar posts · members in the thread</li>"#,
+        );
+    }
     if let Some(context) = &card.context {
         let _ = write!(
             html,
             r#"<li class="context-line"><span class="label">Customer</span>{}</li>"#,
             escape(context)
+        );
+    }
+    if let Some(repeat) = &card.repeat {
+        let last = match repeat.last_cards.get("console") {
+            Some(last) => format!(
+                r##"<a href="#msg-{}">{}</a>"##,
+                escape(&last.message),
+                escape(&repeat.last_case.to_string())
+            ),
+            None => escape(&repeat.last_case.to_string()),
+        };
+        let _ = write!(
+            html,
+            r#"<li class="repeat-line"><span class="label">Repeat</span>{} · last case {last}</li>"#,
+            escape(&repeat.text)
         );
     }
     if let Some(reach) = &card.reach {
@@ -201,6 +222,13 @@ fn thread(notes: &[ThreadNote]) -> String {
     let mut html = String::from(r#"<ol class="thread">"#);
     for note in notes {
         html.push_str(r#"<li class="note">"#);
+        match &note.mention {
+            Some(NoteMention::Agent { name, .. }) => {
+                let _ = write!(html, r#"<span class="mention">@{}</span> "#, escape(name));
+            }
+            Some(NoteMention::Channel) => html.push_str(r#"<span class="mention">@here</span> "#),
+            None => {}
+        }
         // Most notes already name the person ("Claimed by Ana"); say who only when not.
         if let Some(by) = note.by.as_deref().filter(|by| !note.text.contains(*by)) {
             let _ = write!(html, r#"<span class="who">{}</span> "#, escape(by));
@@ -326,6 +354,9 @@ mod tests {
             opened_at: now() - chrono::Duration::minutes(5),
             first_response_due: None,
             overdue: false,
+            next_response_due: None,
+            repeat: None,
+            similar_posts: None,
             reach: None,
             buttons: [ActionKind::Claim, ActionKind::Reply, ActionKind::Dismiss]
                 .into_iter()
@@ -410,6 +441,53 @@ mod tests {
     }
 
     #[test]
+    fn a_repeat_links_to_the_last_card_and_warnings_name_the_owner() {
+        let mut repeat = sample_card();
+        repeat.repeat = Some(crate::domain::RepeatFlag {
+            text: "repeat customer: 2nd case in 7 days".to_string(),
+            last_case: crate::domain::CaseId(5),
+            last_cards: [(
+                "console".to_string(),
+                crate::domain::MessageRef {
+                    channel: "mentions".to_string(),
+                    message: "000000000004".to_string(),
+                    thread: None,
+                },
+            )]
+            .into_iter()
+            .collect(),
+        });
+        let notes = vec![
+            ThreadNote {
+                text: "First response due at 2026-03-02 10:05 UTC".to_string(),
+                by: None,
+                at: now(),
+                link: None,
+                mention: Some(NoteMention::Agent {
+                    id: "slack:U0ANA".to_string(),
+                    name: "Ana".to_string(),
+                }),
+            },
+            ThreadNote {
+                text: "Next response due at 2026-03-02 11:05 UTC".to_string(),
+                by: None,
+                at: now(),
+                link: None,
+                mention: Some(NoteMention::Channel),
+            },
+        ];
+        let html = card(&message(repeat, notes), now());
+        check_contains(
+            &html,
+            &[
+                r##"repeat customer: 2nd case in 7 days · last case <a href="#msg-000000000004">#5</a>"##,
+                r#"<span class="mention">@Ana</span> <span class="note-text">First response"#,
+                r#"<span class="mention">@here</span> <span class="note-text">Next response"#,
+            ],
+        );
+    }
+
+    #[test]
     fn hostile_text_is_escaped_everywhere() {
         let mut hostile = sample_card();
         hostile.title = "<img src=x onerror=alert(1)>".to_string();
@@ -427,6 +505,7 @@ mod tests {
             by: Some("<Mallory>".to_string()),
             at: now(),
             link: Some("data:text/html,<script>".to_string()),
+            mention: None,
         };
         let html = card(&message(hostile, vec![note]), now());
         for forbidden in [
@@ -466,18 +545,21 @@ mod tests {
                 by: Some("Ana".to_string()),
                 at: now(),
                 link: None,
+                mention: None,
             },
             ThreadNote {
                 text: "Escalated to Billing team".to_string(),
                 by: Some("Bo".to_string()),
                 at: now(),
                 link: None,
+                mention: None,
             },
             ThreadNote {
                 text: "Ana replied publicly: “Sorry!”".to_string(),
                 by: Some("Ana".to_string()),
                 at: now(),
                 link: Some("https://bsky.app/profile/acme/post/9".to_string()),
+                mention: None,
             },
         ];
         let html = card(&message(sample_card(), notes), now());

@@ -126,6 +126,7 @@ async fn updates_and_thread_notes_are_stored_once() {
         by: Some("Ana".to_string()),
         at: Utc::now(),
         link: None,
+        mention: None,
     };
     chat.post_thread("note:1:1", &message, &note).await.unwrap();
     chat.post_thread("note:1:1", &message, &note).await.unwrap();
@@ -287,6 +288,7 @@ async fn api_shapes() {
         by: None,
         at: Utc::now(),
         link: Some("https://bsky.app/profile/carol.example/post/1".to_string()),
+        mention: None,
     };
     console
         .chat

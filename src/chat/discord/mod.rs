@@ -6,11 +6,17 @@
 //! the `GUILDS` intent, started from and shut down with our token via
 //! `ShardManager::shutdown_all`) and turns `INTERACTION_CREATE` into `ChatEvent`s:
 //!
-//! - a button (Claim, Unclaim, Resolve, Not a complaint, Reopen) is answered at once with a
-//!   deferred update (Discord allows 3 s) and handed to the actions engine; the card itself is
-//!   edited by the outbox, and a refusal ("Already claimed by Ana.") or notice goes back to that
-//!   person only, as an ephemeral follow-up;
-//! - Reply publicly and Escalate answer with their modal, which must be the first response;
+//! - a button (Claim, Unclaim, Resolve, Not a complaint, Reopen) is handed to the actions
+//!   engine and answered with its outcome when that comes within 2 s (Discord allows 3 s for
+//!   the first response): UPDATE_MESSAGE (type 7) with the card re-rendered from the store, or
+//!   for a refusal ("Already claimed by Ana.") a message only that person sees (type 4, flag
+//!   64). When the engine is late the click gets a deferred update (type 6) and any message
+//!   comes as an ephemeral follow-up; the outbox edits the card in every case;
+//! - Reply publicly and Escalate answer with their modal, which must be the first response, or
+//!   with a private refusal when `[permissions]` would refuse the submit (the engine checks
+//!   the submit again);
+//! - `/mentiondesk queue | mine | stats` (a guild command registered at the first READY with a
+//!   bulk overwrite) is answered privately from `chat::commands`;
 //! - a modal submit is acknowledged, then handed to the engine. Discord cannot keep a modal open
 //!   with errors, so a wrong reply (too long, personal data) comes back as an ephemeral message
 //!   and the typed text is kept in the store's chat area: the next Reply modal starts from it.
@@ -23,7 +29,9 @@
 //! anything is posted again. Posts are paced per channel (one every 1.1 s, under five per five
 //! seconds); in
 //! production serenity's rate limiter waits out Discord's buckets, and a 429 that still comes
-//! back is `RateLimited` for the outbox.
+//! back is `RateLimited` for the outbox. With the rate limiter off (a proxy, the test fake) the
+//! server's `retry_after` cannot be read: serenity 0.12.5's `ErrorResponse` keeps only the
+//! status and the body's `code`, `message` and `errors`, so a default wait is used.
 
 pub mod render;
 
@@ -32,22 +40,25 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serenity::all::{
-    ActionRowComponent, Builder, ChannelId, ClientBuilder, ComponentInteraction, Context,
-    CreateAllowedMentions, CreateInteractionResponse, CreateInteractionResponseFollowup,
-    CreateMessage, CreateThread, EditMessage, EventHandler, GatewayIntents, GetMessages, Http,
-    HttpBuilder, Interaction, Member, MessageId, ModalInteraction, Nonce, Ready, ResumedEvent,
-    User,
+    ActionRowComponent, ApplicationId, Builder, Channel, ChannelId, ClientBuilder,
+    CommandInteraction, ComponentInteraction, Context, CreateAllowedMentions, CreateEmbed,
+    CreateInteractionResponse, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
+    CreateMessage, CreateThread, EditInteractionResponse, EditMessage, EventHandler,
+    GatewayIntents, GetMessages, GuildId, Http, HttpBuilder, Interaction, Member, Message,
+    MessageId, ModalInteraction, Nonce, Ready, ResumedEvent, User,
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::chat::commands::{self, CommandAnswer, CommandContext};
 use crate::chat::delivery::{Pacer, PostRecords};
+use crate::chat::limits::ReplyLimits;
 use crate::chat::{ActionOutcome, ChatAdapter, ChatError, ChatEvent, MessageRef};
 use crate::config::{DiscordSettings, EscalationTarget, DEFAULT_DISCORD_BASE_URL};
 use crate::domain::{
-    reply_prefill, ActionKind, ActionRequest, Agent, Card, CardKind, ChatAction, Payload,
-    ThreadNote,
+    case_card, reply_prefill, ActionKind, ActionRequest, Agent, Card, CardKind, CaseId, ChatAction,
+    NoteMention, Payload, Permissions, ThreadNote,
 };
 use crate::store::{Store, StoreError};
 use render::ReplyForm;
@@ -63,6 +74,10 @@ pub const PERMISSIONS: u64 = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 16) | (1 
 /// How long a click waits for the actions engine before giving up on telling the person.
 const ACTION_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a button click waits for the engine before deferring: well under the 3 s Discord
+/// gives the first response, leaving room for the callback request itself.
+const CLICK_ANSWER_BOUND: Duration = Duration::from_secs(2);
+
 /// One message every 1.1 s per channel: within Discord's five per five seconds per channel,
 /// with a margin for requests that arrive a little apart from when they were sent...
 const PACE_INTERVAL: Duration = Duration::from_millis(1100);
@@ -75,7 +90,9 @@ const RECOVERY_MESSAGES: u8 = 100;
 /// Discord's JSON error code for "a thread has already been created for this message".
 const THREAD_EXISTS: isize = 160_004;
 
-/// How long to wait on a 429 that came back without the rate limiter (behind a proxy).
+/// How long to wait on a 429 that came back without the rate limiter (behind a proxy): the
+/// server's `retry_after` (body) and `Retry-After` (header) are dropped by serenity 0.12.5's
+/// `ErrorResponse`, so the outbox waits this and tries again (another 429 waits again).
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Store key prefixes in the adapter's chat area.
@@ -113,6 +130,11 @@ pub struct DiscordChat {
     pacer: Pacer,
     records: PostRecords,
     events: Mutex<Option<mpsc::Sender<ChatEvent>>>,
+    permissions: Permissions,
+    brand: String,
+    registered: std::sync::atomic::AtomicBool,
+    click_bound: Duration,
+    limits: ReplyLimits,
 }
 
 impl std::fmt::Debug for DiscordChat {
@@ -180,7 +202,34 @@ impl DiscordChat {
             store,
             pacer: Pacer::new(PACE_INTERVAL, PACE_BURST),
             events: Mutex::new(None),
+            permissions: Permissions::everyone(),
+            brand: String::new(),
+            registered: std::sync::atomic::AtomicBool::new(false),
+            click_bound: CLICK_ANSWER_BOUND,
+            limits: ReplyLimits::default(),
         }
+    }
+
+    /// The sources' reply limits, so the Reply form allows what the engine accepts (a
+    /// Mastodon instance may allow more than the network's default).
+    pub fn with_reply_limits(mut self, limits: ReplyLimits) -> DiscordChat {
+        self.limits = limits;
+        self
+    }
+
+    /// How long a click or command waits for its answer before deferring (default
+    /// [`CLICK_ANSWER_BOUND`]; tests shorten it to see the deferred path).
+    pub fn with_click_bound(mut self, bound: Duration) -> DiscordChat {
+        self.click_bound = bound;
+        self
+    }
+
+    /// `[permissions]` and the brand's name, so Reply and Escalate refuse at the click (before
+    /// a form is opened) those the engine would refuse at the submit.
+    pub fn with_permissions(mut self, permissions: Permissions, brand: &str) -> DiscordChat {
+        self.permissions = permissions;
+        self.brand = brand.to_string();
+        self
     }
 
     /// Keeps the gateway connection until `shutdown` fires, sending clicks to `events`.
@@ -229,6 +278,7 @@ impl DiscordChat {
         match interaction {
             Interaction::Component(click) => self.on_click(&http, click).await,
             Interaction::Modal(submit) => self.on_submit(&http, submit).await,
+            Interaction::Command(command) => self.on_command(&http, command).await,
             other => {
                 tracing::debug!(chat = CHAT_NAME, kind = ?other.kind(), "Interaction ignored");
             }
@@ -246,41 +296,320 @@ impl DiscordChat {
         let agent = agent(&click.user, click.member.as_ref());
         tracing::debug!(chat = CHAT_NAME, case_id = %payload.case, action = payload.kind.verb(), agent = %agent.id, roles = ?roles(click.member.as_ref()), "Click received");
         let response = match payload.kind {
-            ActionKind::Reply => match self.reply_form(&payload, &agent) {
-                Ok(form) => CreateInteractionResponse::Modal(render::reply_modal(&form)),
-                Err(message) => ephemeral_response(&message),
-            },
-            ActionKind::Escalate => {
-                let targets: Vec<(String, String)> = self
-                    .targets
-                    .iter()
-                    .map(|target| (target.id.clone(), target.label.clone()))
-                    .collect();
-                CreateInteractionResponse::Modal(render::escalate_modal(
-                    &payload.to_string(),
-                    &targets,
-                ))
+            ActionKind::Reply | ActionKind::Escalate => {
+                // A form nobody may submit is not opened: the engine would refuse the submit
+                // anyway (it checks again), and the typed text would be lost.
+                if let Some(message) = self.refusal(&payload, &agent) {
+                    ephemeral_response(&message)
+                } else if payload.kind == ActionKind::Reply {
+                    match self.reply_form(&payload, &agent) {
+                        Ok(form) => CreateInteractionResponse::Modal(render::reply_modal(&form)),
+                        Err(message) => ephemeral_response(&message),
+                    }
+                } else {
+                    let targets: Vec<(String, String)> = self
+                        .targets
+                        .iter()
+                        .map(|target| (target.id.clone(), target.label.clone()))
+                        .collect();
+                    CreateInteractionResponse::Modal(render::escalate_modal(
+                        &payload.to_string(),
+                        &targets,
+                    ))
+                }
             }
             _ => {
-                let Some(request) = ActionRequest::from_button(payload) else {
-                    return;
-                };
-                // Acked now (the card is edited by the outbox); the answer comes privately.
-                if let Err(error) = click
-                    .create_response(http, CreateInteractionResponse::Acknowledge)
-                    .await
-                {
-                    tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot acknowledge a click");
-                }
-                let outcome = self.ask(agent, request).await;
-                if let Some(text) = outcome.as_ref().and_then(outcome_text) {
-                    followup(http, &click.token, &text).await;
+                if let Some(request) = ActionRequest::from_button(payload) {
+                    self.on_button(http, &click, agent, request).await;
                 }
                 return;
             }
         };
         if let Err(error) = click.create_response(http, response).await {
             tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot answer a click with a modal");
+        }
+    }
+
+    /// The refusal for opening the Reply or Escalate form, when `[permissions]` says no.
+    fn refusal(&self, payload: &Payload, agent: &Agent) -> Option<String> {
+        let action = match payload.kind {
+            ActionKind::Reply => ChatAction::Reply {
+                text: String::new(),
+                confirm_pii: false,
+            },
+            ActionKind::Escalate => ChatAction::Escalate {
+                target: String::new(),
+                note: String::new(),
+            },
+            _ => return None,
+        };
+        let (permission, message) = self.permissions.refusal(&action, agent, &self.brand)?;
+        tracing::warn!(chat = CHAT_NAME, case_id = %payload.case, agent = %agent.id, permission = permission.key(), "Form not opened: not permitted");
+        Some(message)
+    }
+
+    /// Claim, Unclaim, Resolve, Not a complaint, Reopen. When the engine answers within
+    /// [`CLICK_ANSWER_BOUND`] the click is answered with its result: the re-rendered card
+    /// (UPDATE_MESSAGE) or, for a refusal, a message only that person sees. When it is late the
+    /// click is deferred (Discord allows 3 s), the outbox edits the card, and any message comes
+    /// as an ephemeral follow-up.
+    async fn on_button(
+        &self,
+        http: &Arc<Http>,
+        click: &ComponentInteraction,
+        agent: Agent,
+        request: ActionRequest,
+    ) {
+        let case = request.case;
+        let Some(mut answer) = self.send(agent, request).await else {
+            // Shutting down: ack so the person's client does not show a failure.
+            if let Err(error) = click
+                .create_response(http, CreateInteractionResponse::Acknowledge)
+                .await
+            {
+                tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot acknowledge a click");
+            }
+            return;
+        };
+        let outcome = match tokio::time::timeout(self.click_bound, &mut answer).await {
+            Ok(outcome) => outcome.ok(),
+            Err(_) => {
+                tracing::debug!(chat = CHAT_NAME, case_id = %case, "Engine late; deferring the click");
+                if let Err(error) = click
+                    .create_response(http, CreateInteractionResponse::Acknowledge)
+                    .await
+                {
+                    tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot acknowledge a click");
+                }
+                let late = tokio::time::timeout(ACTION_TIMEOUT, answer).await;
+                if let Some(text) = late
+                    .ok()
+                    .and_then(Result::ok)
+                    .as_ref()
+                    .and_then(outcome_text)
+                {
+                    followup(http, &click.token, &text).await;
+                }
+                return;
+            }
+        };
+        let (response, shown, notice) = match &outcome {
+            Some(ActionOutcome::Done { notice }) => match self.current_card(case, &click.message) {
+                Some((message, version)) => (
+                    CreateInteractionResponse::UpdateMessage(message),
+                    Some(version),
+                    notice.clone(),
+                ),
+                None => (CreateInteractionResponse::Acknowledge, None, notice.clone()),
+            },
+            Some(other) => match outcome_text(other) {
+                Some(text) => (ephemeral_response(&text), None, None),
+                None => (CreateInteractionResponse::Acknowledge, None, None),
+            },
+            None => (CreateInteractionResponse::Acknowledge, None, None),
+        };
+        if let Err(error) = click.create_response(http, response).await {
+            tracing::warn!(chat = CHAT_NAME, case_id = %case, error = %error, "Cannot answer a click");
+            return;
+        }
+        if let Some(version) = shown {
+            self.catch_up(case, version).await;
+        }
+        if let Some(text) = notice {
+            followup(http, &click.token, &text).await;
+        }
+    }
+
+    /// The case's card as it is now, for an UPDATE_MESSAGE answer, and the case version it
+    /// shows; `None` when the clicked message is not the case's card here (the outbox edits it).
+    fn current_card(
+        &self,
+        case: CaseId,
+        clicked: &Message,
+    ) -> Option<(CreateInteractionResponseMessage, u64)> {
+        let case = match self.store.case(case) {
+            Ok(Some(case)) => case,
+            Ok(None) => return None,
+            Err(error) => {
+                tracing::warn!(chat = CHAT_NAME, case_id = %case, error = %error, "Cannot read case for the click answer");
+                return None;
+            }
+        };
+        // The case card: its footer names the key (the store's ref may not be recorded yet
+        // when a click comes right after the post).
+        let key = format!("case-{}", case.id.0);
+        let by_footer = clicked.embeds.iter().any(|embed| {
+            embed
+                .footer
+                .as_ref()
+                .is_some_and(|footer| footer.text.ends_with(&format!(" {key}")))
+        });
+        let by_ref = case
+            .chat_refs
+            .get(CHAT_NAME)
+            .is_some_and(|posted| posted.message == clicked.id.to_string());
+        if !by_footer && !by_ref {
+            return None;
+        }
+        let context = self
+            .store
+            .customer_context(&case)
+            .map_err(|error| {
+                tracing::warn!(chat = CHAT_NAME, case_id = %case.id, error = %error, "Cannot read the customer's context");
+            })
+            .ok()?;
+        let card = case_card(&case, &context);
+        let rendered = render::card_message(&card, &key, None);
+        let message = CreateInteractionResponseMessage::new()
+            .embed(rendered.embed)
+            .components(rendered.components);
+        Some((message, case.version))
+    }
+
+    /// After answering with a card of `shown` version: if the case moved on meanwhile (another
+    /// click whose edit may have landed before ours), edit the card to the newest version so
+    /// an older answer never stays on screen. The outbox's own sync of each version still runs.
+    async fn catch_up(&self, case: CaseId, shown: u64) {
+        let Ok(Some(current)) = self.store.case(case) else {
+            return;
+        };
+        if current.version == shown {
+            return;
+        }
+        let (Some(message), Ok(context)) = (
+            current.chat_refs.get(CHAT_NAME),
+            self.store.customer_context(&current),
+        ) else {
+            return;
+        };
+        if let Err(error) = self
+            .update_card(message, &case_card(&current, &context))
+            .await
+        {
+            tracing::warn!(chat = CHAT_NAME, case_id = %case, error = %error, "Cannot bring a card up to date after a click");
+        }
+    }
+
+    /// `/mentiondesk queue | mine | stats`: answered with a message only the asker sees. The
+    /// answer is read from the store within [`CLICK_ANSWER_BOUND`]; when that is not enough
+    /// (a very large store) the command is deferred and the answer edited in.
+    async fn on_command(&self, http: &Arc<Http>, command: CommandInteraction) {
+        if command.data.name != render::COMMAND_NAME {
+            tracing::debug!(chat = CHAT_NAME, name = %command.data.name, "Command that is not ours; skipped");
+            return;
+        }
+        let word = command
+            .data
+            .options
+            .first()
+            .map(|option| option.name.clone())
+            .unwrap_or_default();
+        let parsed = commands::parse(&word);
+        let agent = agent(&command.user, command.member.as_deref());
+        tracing::debug!(chat = CHAT_NAME, command = ?parsed, agent = %agent.id, "Command received");
+        let store = self.store.clone();
+        let mut work = tokio::task::spawn_blocking(move || {
+            let context = CommandContext {
+                chat: CHAT_NAME,
+                agent_id: &agent.id,
+                now: chrono::Utc::now(),
+            };
+            commands::answer_from_store(&store, &parsed, context)
+        });
+        let base = self.settings.base_url.trim_end_matches('/').to_string();
+        let guild = command.guild_id;
+        let link = move |message: &MessageRef| {
+            let guild = guild?;
+            Some(format!(
+                "{base}/channels/{guild}/{}/{}",
+                message.channel, message.message
+            ))
+        };
+        let embed = |answer: Result<Result<CommandAnswer, StoreError>, tokio::task::JoinError>| {
+            let (title, description) = match answer {
+                Ok(Ok(answer)) => render::command_answer(&answer, &link),
+                Ok(Err(error)) => {
+                    tracing::error!(chat = CHAT_NAME, error = %error, "Cannot read cases for a command");
+                    (
+                        "mentiondesk".to_string(),
+                        "mentiondesk cannot read its cases right now. Try again.".to_string(),
+                    )
+                }
+                Err(error) => {
+                    tracing::error!(chat = CHAT_NAME, error = %error, "Command answer failed");
+                    (
+                        "mentiondesk".to_string(),
+                        "mentiondesk could not answer. Try again.".to_string(),
+                    )
+                }
+            };
+            CreateEmbed::new().title(title).description(description)
+        };
+        match tokio::time::timeout(self.click_bound, &mut work).await {
+            Ok(answer) => {
+                let message = CreateInteractionResponseMessage::new()
+                    .embed(embed(answer))
+                    .ephemeral(true)
+                    .allowed_mentions(CreateAllowedMentions::new().empty_users().empty_roles());
+                if let Err(error) = command
+                    .create_response(http, CreateInteractionResponse::Message(message))
+                    .await
+                {
+                    tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot answer a command");
+                }
+            }
+            Err(_) => {
+                let deferred = CreateInteractionResponse::Defer(
+                    CreateInteractionResponseMessage::new().ephemeral(true),
+                );
+                if let Err(error) = command.create_response(http, deferred).await {
+                    tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot defer a command");
+                    return;
+                }
+                let edit = EditInteractionResponse::new().embed(embed(work.await));
+                if let Err(error) = command.edit_response(http, edit).await {
+                    tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot send a late command answer");
+                }
+            }
+        }
+    }
+
+    /// Registers `/mentiondesk` in the guild of the cards' channel (a bulk overwrite, so a
+    /// restart replaces rather than adds), once per process: at the first READY.
+    async fn register_commands(&self, application: ApplicationId) {
+        if self
+            .registered
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return;
+        }
+        self.http.set_application_id(application);
+        let registered = async {
+            let channel = ChannelId::new(parse_id(&self.settings.channel)?);
+            let guild = match channel.to_channel(&self.http).await.map_err(chat_error)? {
+                Channel::Guild(channel) => channel.guild_id,
+                _ => {
+                    return Err(ChatError::Rejected(
+                        "discord.channel is not a server channel".into(),
+                    ))
+                }
+            };
+            guild
+                .set_commands(&self.http, vec![render::command()])
+                .await
+                .map_err(chat_error)?;
+            Ok::<GuildId, ChatError>(guild)
+        };
+        match registered.await {
+            Ok(guild) => {
+                tracing::info!(chat = CHAT_NAME, guild = %guild, "Registered /mentiondesk");
+            }
+            Err(error) => {
+                // Tried again at the next READY.
+                self.registered
+                    .store(false, std::sync::atomic::Ordering::SeqCst);
+                tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot register /mentiondesk; cards and buttons work without it");
+            }
         }
     }
 
@@ -299,7 +628,7 @@ impl DiscordChat {
             payload: payload.to_string(),
             handle: case.customer.handle.clone(),
             network: case.network,
-            limit: case.network.default_reply_limit(),
+            limit: self.limits.limit(&case),
             initial: kept.or(failed).unwrap_or_else(|| reply_prefill(&case)),
         })
     }
@@ -400,6 +729,19 @@ impl DiscordChat {
     /// Sends a request to the engine and waits for the answer; `None` when the engine is gone
     /// or too slow.
     async fn ask(&self, agent: Agent, request: ActionRequest) -> Option<ActionOutcome> {
+        let answer = self.send(agent, request).await?;
+        tokio::time::timeout(ACTION_TIMEOUT, answer)
+            .await
+            .ok()?
+            .ok()
+    }
+
+    /// Hands a request to the engine; the receiver gets its answer. `None` after shutdown.
+    async fn send(
+        &self,
+        agent: Agent,
+        request: ActionRequest,
+    ) -> Option<oneshot::Receiver<ActionOutcome>> {
         let sender = lock(&self.events).clone()?;
         let (respond, answer) = oneshot::channel();
         let event = ChatEvent {
@@ -409,10 +751,7 @@ impl DiscordChat {
             respond,
         };
         sender.send(event).await.ok()?;
-        tokio::time::timeout(ACTION_TIMEOUT, answer)
-            .await
-            .ok()?
-            .ok()
+        Some(answer)
     }
 
     fn draft(&self, case: u64, agent: &str) -> Option<String> {
@@ -662,9 +1001,20 @@ impl ChatAdapter for DiscordChat {
         }
         let thread = self.thread_of(parent).await?;
         let text = render::note_text(note);
+        // Only an SLA warning pings: its owner, or whoever is here when nobody owns the case.
+        let mut allowed = CreateAllowedMentions::new().empty_users().empty_roles();
+        match &note.mention {
+            Some(NoteMention::Channel) => allowed = allowed.everyone(true),
+            Some(mention) => {
+                if let Some(user) = render::note_user(mention) {
+                    allowed = allowed.users([serenity::all::UserId::new(user)]);
+                }
+            }
+            None => {}
+        }
         let message = CreateMessage::new()
             .content(text.clone())
-            .allowed_mentions(CreateAllowedMentions::new().empty_users().empty_roles());
+            .allowed_mentions(allowed);
         self.post_once(key, thread, Mine::Note(&text), message)
             .await
             .map(|_| ())
@@ -680,6 +1030,9 @@ struct Handler {
 impl EventHandler for Handler {
     async fn ready(&self, _ctx: Context, ready: Ready) {
         tracing::info!(chat = CHAT_NAME, bot = %ready.user.name, guilds = ready.guilds.len(), "Discord gateway ready");
+        if let Some(chat) = self.chat.upgrade() {
+            chat.register_commands(ready.application.id).await;
+        }
     }
 
     async fn resume(&self, _ctx: Context, _event: ResumedEvent) {
@@ -727,7 +1080,7 @@ fn outcome_text(outcome: &ActionOutcome) -> Option<String> {
 
 fn ephemeral_response(text: &str) -> CreateInteractionResponse {
     CreateInteractionResponse::Message(
-        serenity::all::CreateInteractionResponseMessage::new()
+        CreateInteractionResponseMessage::new()
             .content(render::fit(text, render::CONTENT_MAX))
             .ephemeral(true),
     )
@@ -806,6 +1159,10 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn store_error(error: StoreError) -> ChatError {
     ChatError::Transient(format!("discord records in the store: {error}"))
 }
+
+/// Entry points for the fuzz targets in `fuzz/`.
+#[doc(hidden)]
+pub mod fuzz;
 
 #[cfg(test)]
 mod tests {

@@ -7,11 +7,16 @@
 //! and the embed's total stays within 6000 characters.
 
 use serenity::all::{
-    ButtonStyle as DiscordButtonStyle, CreateActionRow, CreateButton, CreateEmbed,
-    CreateEmbedFooter, CreateInputText, CreateModal, InputTextStyle,
+    ButtonStyle as DiscordButtonStyle, CommandOptionType, CreateActionRow, CreateButton,
+    CreateCommand, CreateCommandOption, CreateEmbed, CreateEmbedFooter, CreateInputText,
+    CreateModal, InputTextStyle,
 };
 
-use crate::domain::{ActionKind, ButtonStyle, Card, CardKind, CaseState, Network, ThreadNote};
+use crate::chat::commands::{short_duration, CaseLine, CommandAnswer, USAGE};
+use crate::domain::{
+    ActionKind, ButtonStyle, Card, CardKind, CaseState, MessageRef, Network, NoteMention,
+    ThreadNote,
+};
 
 /// Embed title, in characters.
 pub const TITLE_MAX: usize = 256;
@@ -98,6 +103,13 @@ pub fn card_message(card: &Card, footer: &str, mention: Option<&str>) -> CardMes
         }
         fields.push(("Escalated".into(), value, false));
     }
+    if let Some(count) = card.similar_posts {
+        fields.push((
+            "Incident".into(),
+            format!("**{count}** similar posts · members in the thread"),
+            false,
+        ));
+    }
     fields.push(("Network".into(), card.network.label().to_string(), true));
     fields.push(("Author".into(), author(card), true));
     fields.push((
@@ -118,16 +130,40 @@ pub fn card_message(card: &Card, footer: &str, mention: Option<&str>) -> CardMes
     state.push_str(&format!(" · opened <t:{}:R>", card.opened_at.timestamp()));
     fields.push(("Owner and state".into(), state, false));
     if card.overdue {
-        fields.push(("SLA".into(), "first response overdue".into(), true));
+        let which = if card.first_response_due.is_none() && card.next_response_due.is_some() {
+            "next response"
+        } else {
+            "first response"
+        };
+        fields.push(("SLA".into(), format!("{which} overdue"), true));
     } else if let Some(due) = card.first_response_due {
         fields.push((
             "SLA".into(),
             format!("first response due <t:{}:R>", due.timestamp()),
             true,
         ));
+    } else if let Some(due) = card.next_response_due {
+        fields.push((
+            "SLA".into(),
+            format!("next response due <t:{}:R>", due.timestamp()),
+            true,
+        ));
     }
     if let Some(context) = &card.context {
         fields.push(("Customer".into(), escape(context), false));
+    }
+    if let Some(repeat) = &card.repeat {
+        // A message link needs the server id, which the bot does not keep: the last case is
+        // named, not linked.
+        fields.push((
+            "Repeat".into(),
+            format!(
+                "🔁 {} · last case {}",
+                escape(&repeat.text),
+                repeat.last_case
+            ),
+            false,
+        ));
     }
     if let Some(reach) = &card.reach {
         fields.push(("Reach".into(), escape(reach), true));
@@ -226,6 +262,14 @@ pub fn action_rows(card: &Card) -> Vec<CreateActionRow> {
 /// A thread note as message content: who (when the note doesn't already say), what, the link.
 pub fn note_text(note: &ThreadNote) -> String {
     let mut text = String::new();
+    match &note.mention {
+        Some(NoteMention::Channel) => text.push_str("@here "),
+        Some(mention @ NoteMention::Agent { name, .. }) => match note_user(mention) {
+            Some(id) => text.push_str(&format!("<@{id}> ")),
+            None => text.push_str(&format!("@{} ", escape(name))),
+        },
+        None => {}
+    }
     if let Some(by) = note.by.as_deref().filter(|by| !note.text.contains(*by)) {
         text.push_str(&format!("**{}**: ", escape(by)));
     }
@@ -241,6 +285,14 @@ pub fn note_text(note: &ThreadNote) -> String {
         text.push_str(&link);
     }
     text
+}
+
+/// The Discord user a note mentions, if it mentions one of this chat's users.
+pub fn note_user(mention: &NoteMention) -> Option<u64> {
+    mention
+        .id_in("discord")
+        .and_then(|id| id.parse::<u64>().ok())
+        .filter(|id| *id > 0)
 }
 
 /// The name of a card's thread.
@@ -343,6 +395,119 @@ pub fn role_id(mention: &str) -> Option<u64> {
         .and_then(|rest| rest.strip_suffix('>'))
         .unwrap_or(mention);
     id.parse().ok().filter(|id| *id > 0)
+}
+
+/// The application command's name: `/mentiondesk queue | mine | stats`.
+pub const COMMAND_NAME: &str = "mentiondesk";
+
+/// The guild command registered at start (one command, a subcommand per answer).
+pub fn command() -> CreateCommand {
+    let sub = |name: &str, description: &str| {
+        CreateCommandOption::new(CommandOptionType::SubCommand, name, description)
+    };
+    CreateCommand::new(COMMAND_NAME)
+        .description("mentiondesk: the queue, your cases, today's numbers (only you see them)")
+        .add_option(sub(
+            "queue",
+            "Open cases nobody owns, the longest waiting first",
+        ))
+        .add_option(sub("mine", "Your open cases, oldest first"))
+        .add_option(sub(
+            "stats",
+            "Today's cases by state and the median first response",
+        ))
+}
+
+/// A command's answer as an embed's title and description (within the embed limits).
+/// `link` gives a case card's URL in this chat, when it has one.
+pub fn command_answer(
+    answer: &CommandAnswer,
+    link: &dyn Fn(&MessageRef) -> Option<String>,
+) -> (String, String) {
+    let (title, body) = match answer {
+        CommandAnswer::Queue { cases, more } => (
+            format!("Queue: {} open, unclaimed", cases.len() + more),
+            case_lines(
+                cases,
+                *more,
+                link,
+                "Nothing waiting: every open case has an owner.",
+            ),
+        ),
+        CommandAnswer::Mine { cases, more } => (
+            format!("Your open cases: {}", cases.len() + more),
+            case_lines(cases, *more, link, "You own no open cases."),
+        ),
+        CommandAnswer::Stats(stats) => {
+            let states: Vec<String> = stats
+                .by_state
+                .iter()
+                .map(|(state, count)| format!("{} {count}", state.label()))
+                .collect();
+            let median = stats
+                .median_first_response
+                .map(|median| format!(", median {}", short_duration(median)))
+                .unwrap_or_default();
+            (
+                format!("Today ({} UTC)", stats.day),
+                format!(
+                    "Opened today: **{}** ({})\nOpen now: **{}**, {} unclaimed\nFirst public replies today: **{}**{median}",
+                    stats.opened,
+                    states.join(" · "),
+                    stats.open,
+                    stats.unclaimed,
+                    stats.first_responses,
+                ),
+            )
+        }
+        CommandAnswer::Help { unknown } => {
+            let start = unknown
+                .as_ref()
+                .map(|word| format!("Unknown command \"{}\". ", escape(word)))
+                .unwrap_or_default();
+            (
+                "mentiondesk commands".to_string(),
+                format!("{start}/{COMMAND_NAME} {}", escape(USAGE)),
+            )
+        }
+    };
+    (fit(&title, TITLE_MAX), fit(&body, DESCRIPTION_MAX))
+}
+
+fn case_lines(
+    cases: &[CaseLine],
+    more: usize,
+    link: &dyn Fn(&MessageRef) -> Option<String>,
+    empty: &str,
+) -> String {
+    if cases.is_empty() {
+        return empty.to_string();
+    }
+    let mut lines: Vec<String> = cases
+        .iter()
+        .map(|line| {
+            let mut text = format!(
+                "**Case {}** · {} · @{} · {} · waiting {}",
+                line.case.0,
+                line.network.label(),
+                escape(&line.handle),
+                line.owner
+                    .as_ref()
+                    .map(|owner| format!("{} by {}", line.state.label(), escape(owner)))
+                    .unwrap_or_else(|| line.state.label().to_string()),
+                short_duration(line.waiting),
+            );
+            if let Some(url) = line.card.as_ref().and_then(link) {
+                text.push_str(&format!(" · [card]({url})"));
+            }
+            text.push_str(&format!("\n> {}", escape(&line.excerpt)));
+            text
+        })
+        .collect();
+    if more > 0 {
+        lines.push(format!("… and {more} more"));
+    }
+    lines.join("\n")
 }
 
 /// Escapes Discord markdown and mention syntax with backslashes.

@@ -371,6 +371,13 @@ impl SlackChat {
         }
     }
 
+    /// The workspace's URL when the card links to the customer's last card in Slack (a repeat).
+    async fn repeat_link_root(&self, card: &Card) -> Option<String> {
+        let repeat = card.repeat.as_ref()?;
+        repeat.last_cards.get(CHAT_NAME)?;
+        self.workspace_url(Some(NAME_LOOKUP_TIMEOUT)).await
+    }
+
     /// The workspace's URL from `auth.test` (read once, then cached); `None` if Slack can't
     /// say within `timeout`, and links to cards are left out.
     async fn workspace_url(&self, timeout: Option<Duration>) -> Option<String> {
@@ -804,7 +811,8 @@ impl ChatAdapter for SlackChat {
         card: &Card,
     ) -> Result<MessageRef, ChatError> {
         let mention = self.mention_for(key, channel);
-        let message = render::card_message(card, mention.as_deref());
+        let workspace = self.repeat_link_root(card).await;
+        let message = render::card_message_linked(card, mention.as_deref(), workspace.as_deref());
         let content = SlackMessageContent::new()
             .with_text(message.text)
             .with_blocks(message.blocks)
@@ -818,7 +826,8 @@ impl ChatAdapter for SlackChat {
     }
 
     async fn update_card(&self, message: &MessageRef, card: &Card) -> Result<(), ChatError> {
-        let rendered = render::card_message(card, None);
+        let workspace = self.repeat_link_root(card).await;
+        let rendered = render::card_message_linked(card, None, workspace.as_deref());
         let content = SlackMessageContent::new()
             .with_text(rendered.text)
             .with_blocks(rendered.blocks);
@@ -932,6 +941,10 @@ fn log_listener_error(
     tracing::warn!(chat = CHAT_NAME, error = %error, "Slack Socket Mode error");
     HttpStatusCode::OK
 }
+
+/// Entry points for the fuzz targets in `fuzz/`.
+#[doc(hidden)]
+pub mod fuzz;
 
 #[cfg(test)]
 mod tests {

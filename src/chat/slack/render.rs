@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use slack_morphism::prelude::*;
 
 use crate::chat::commands::{short_duration, CaseLine, CommandAnswer, USAGE};
-use crate::domain::{ActionKind, ButtonStyle, Card, CardKind, Network, ThreadNote};
+use crate::domain::{ActionKind, ButtonStyle, Card, CardKind, Network, NoteMention, ThreadNote};
 
 /// Header block text, in characters.
 pub const HEADER_MAX: usize = 150;
@@ -68,6 +68,16 @@ pub struct CardMessage {
 
 /// Renders a card. `mention` is the target's user group (or user) on an escalation card.
 pub fn card_message(card: &Card, mention: Option<&str>) -> CardMessage {
+    card_message_linked(card, mention, None)
+}
+
+/// `card_message`, with the workspace's URL (from `auth.test`) so the repeat line can link to
+/// the customer's last case.
+pub fn card_message_linked(
+    card: &Card,
+    mention: Option<&str>,
+    workspace_url: Option<&str>,
+) -> CardMessage {
     let mut blocks: Vec<SlackBlock> = Vec::new();
     blocks.push(SlackHeaderBlock::new(plain(&card.title, HEADER_MAX)).into());
     if let CardKind::Escalation { target, by, note } = &card.kind {
@@ -97,8 +107,30 @@ pub fn card_message(card: &Card, mention: Option<&str>) -> CardMessage {
         ),
         SECTION_MAX,
     )));
+    if let Some(incident) = card.incident_line() {
+        blocks.push(section(fit(
+            &format!("*{}*", escape(&incident)),
+            SECTION_MAX,
+        )));
+    }
     if let Some(context) = &card.context {
         blocks.push(context_block(&escape(context)));
+    }
+    if let Some(repeat) = &card.repeat {
+        let number = repeat.last_case.to_string();
+        let last = match (repeat.last_cards.get("slack"), workspace_url) {
+            (Some(card), Some(url)) => format!(
+                "<{}archives/{}/p{}|{number}>",
+                link_target(&format!("{}/", url.trim_end_matches('/'))),
+                link_target(&card.channel),
+                card.message.replace('.', "")
+            ),
+            _ => number,
+        };
+        blocks.push(context_block(&format!(
+            ":repeat: {} · last case {last}",
+            escape(&repeat.text)
+        )));
     }
     if let Some(reach) = &card.reach {
         blocks.push(context_block(&escape(reach)));
@@ -117,6 +149,16 @@ pub fn card_message(card: &Card, mention: Option<&str>) -> CardMessage {
 /// A thread note as mrkdwn text: who (when the note doesn't already say), what, and the link.
 pub fn note_text(note: &ThreadNote) -> String {
     let mut text = String::new();
+    match &note.mention {
+        Some(NoteMention::Channel) => text.push_str("<!here> "),
+        Some(mention @ NoteMention::Agent { name, .. }) => match mention.id_in("slack") {
+            Some(id) if id.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+                text.push_str(&format!("<@{id}> "))
+            }
+            _ => text.push_str(&format!("@{} ", escape(name))),
+        },
+        None => {}
+    }
     if let Some(by) = note.by.as_deref().filter(|by| !note.text.contains(*by)) {
         text.push_str(&format!("*{}*: ", escape(by)));
     }

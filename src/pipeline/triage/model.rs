@@ -2,10 +2,15 @@
 //! lexicon's findings, trained on the team's labels. Complaint or not; a post that is not a
 //! complaint gets question, praise or other from the lexicon.
 //!
-//! Features: word unigrams and bigrams and character 3- to 5-grams of the normalized text,
-//! hashed (FNV-1a, signed) into 2^18 buckets, each group scaled to a fixed length, plus a few
-//! dense features (the default's logit, cue sums, valence, `?`, `@`, links). Training is
-//! AdaGrad over shuffled examples with L2, deterministic for a given seed.
+//! Features: word unigrams and bigrams and character 3- to 5-grams of the normalized text;
+//! the word unigrams and bigrams again, conjoined with the post's register (addressed to
+//! someone or not, with a link or not), so a word can weigh differently in a reply to a brand
+//! than in a broadcast post; the post's length in tokens (binned); and conjunctions of the
+//! lexicon's findings (negative and addressed, cue and question...), the few interactions a
+//! linear model cannot form by itself. All hashed (FNV-1a, signed) into 2^18 buckets, each
+//! n-gram group scaled to a fixed length, plus a few dense features (the default's logit, cue
+//! sums, valence, `?`, `@`, links). Training is AdaGrad over shuffled examples with L2,
+//! deterministic for a given seed.
 
 use super::lexicon::{Analysis, FNV_OFFSET, FNV_PRIME};
 use super::scoring::sigmoid;
@@ -17,7 +22,7 @@ const BUCKETS: usize = 1 << HASH_BITS;
 /// How many dense features there are.
 pub const DENSE: usize = 12;
 /// Bumped whenever features change, so an old saved model is refused instead of misread.
-pub const FEATURE_VERSION: u32 = 1;
+pub const FEATURE_VERSION: u32 = 2;
 const MAGIC: &[u8; 8] = b"mdtriage";
 
 /// A post as the learned model sees it.
@@ -31,7 +36,7 @@ pub struct Features {
 
 /// Extracts a post's features; `default_logit` is the hand-set model's logit.
 pub fn features(post: &Normalized, analysis: &Analysis, default_logit: f32) -> Features {
-    let mut sparse = Vec::with_capacity(post.text.len() * 3 + post.tokens.len() * 2 + 8);
+    let mut sparse = Vec::with_capacity(post.text.len() * 3 + post.tokens.len() * 4 + 16);
     // Word unigrams and bigrams.
     let words_start = sparse.len();
     for index in 0..post.tokens.len() {
@@ -40,7 +45,7 @@ pub fn features(post: &Normalized, analysis: &Analysis, default_logit: f32) -> F
             sparse.push(bucket(2, pair.as_bytes()));
         }
     }
-    scale(&mut sparse[words_start..]);
+    scale(&mut sparse[words_start..], GROUP_LENGTH);
     // Character n-grams over the text padded with spaces, so word starts and ends count.
     let chars_start = sparse.len();
     let mut padded = Vec::with_capacity(post.text.len() + 2);
@@ -52,7 +57,51 @@ pub fn features(post: &Normalized, analysis: &Analysis, default_logit: f32) -> F
             sparse.push(bucket(n as u64, window));
         }
     }
-    scale(&mut sparse[chars_start..]);
+    scale(&mut sparse[chars_start..], GROUP_LENGTH);
+    // Word unigrams and bigrams conjoined with the register.
+    let register = u64::from(post.starts_with_mention) + 2 * u64::from(post.urls > 0);
+    let conjoined_start = sparse.len();
+    for index in 0..post.tokens.len() {
+        sparse.push(bucket(16 + register, post.token(index).as_bytes()));
+        if let Some(pair) = post.phrase(index, 2) {
+            sparse.push(bucket(32 + register, pair.as_bytes()));
+        }
+    }
+    scale(&mut sparse[conjoined_start..], GROUP_LENGTH);
+    // Length in tokens, binned.
+    let length_bin: u8 = match post.tokens.len() {
+        0..=4 => 0,
+        5..=8 => 1,
+        9..=12 => 2,
+        13..=17 => 3,
+        18..=24 => 4,
+        _ => 5,
+    };
+    let (length_bucket, sign) = bucket(8, &[length_bin]);
+    sparse.push((length_bucket, sign * LENGTH_VALUE));
+    // Conjunctions of the lexicon's findings.
+    let addressed = u8::from(post.starts_with_mention || post.mentions > 0);
+    let negative = u8::from(analysis.negative > 0.0);
+    let cue = u8::from(analysis.complaint > 0.0);
+    let question = u8::from(analysis.question_mark || analysis.question > 0.0);
+    let positive = u8::from(analysis.praise > 0.0 || analysis.positive > 0.0);
+    let link = u8::from(post.urls > 0);
+    let pairs: [(u8, u8, u8); 10] = [
+        (0, addressed, negative),
+        (1, addressed, cue),
+        (2, addressed, question),
+        (3, addressed, positive),
+        (4, negative, question),
+        (5, cue, question),
+        (6, negative, positive),
+        (7, addressed, link),
+        (8, cue, positive),
+        (9, addressed * 2 + negative, cue * 2 + question),
+    ];
+    for (id, a, b) in pairs {
+        let (combo_bucket, sign) = bucket(9, &[id, a, b]);
+        sparse.push((combo_bucket, sign * COMBO_VALUE));
+    }
     let flag = |on: bool| if on { 1.0 } else { 0.0 };
     let dense = [
         default_logit / 2.0,
@@ -88,16 +137,20 @@ fn bucket(namespace: u64, bytes: &[u8]) -> (u32, f32) {
     ((hash as usize & (BUCKETS - 1)) as u32, sign)
 }
 
-/// The length each sparse group is scaled to. Below 1 the dense lexicon features weigh more
+/// The length each n-gram group is scaled to. Below 1 the dense lexicon features weigh more
 /// against the n-grams (chosen by cross-validation: 0.5 beat 0.3 and 1.0).
 const GROUP_LENGTH: f32 = 0.5;
+/// The value of the length bin's feature (cross-validated: 0.6 against 0.3 and 1.0).
+const LENGTH_VALUE: f32 = 0.6;
+/// The value of each lexicon conjunction (cross-validated: 0.3 against 0.6 and 1.0).
+const COMBO_VALUE: f32 = 0.3;
 
-/// Scales a feature group (signed unit values) to length `GROUP_LENGTH`.
-fn scale(group: &mut [(u32, f32)]) {
+/// Scales a feature group (signed unit values) to length `length`.
+fn scale(group: &mut [(u32, f32)], length: f32) {
     if group.is_empty() {
         return;
     }
-    let norm = (group.len() as f32).sqrt() / GROUP_LENGTH;
+    let norm = (group.len() as f32).sqrt() / length;
     for (_, value) in group.iter_mut() {
         *value /= norm;
     }
@@ -123,7 +176,7 @@ impl Default for TrainOptions {
         TrainOptions {
             epochs: 12,
             learning_rate: 0.1,
-            l2: 1e-3,
+            l2: 3e-4,
             balanced: true,
             seed: 42,
         }

@@ -2,14 +2,20 @@
 //! serenity's `HttpBuilder::proxy`) and a gateway WebSocket, speaking Discord's wire format.
 //!
 //! REST: `GET /gateway` and `/gateway/bot` (returning this fake's `ws://` URL), `GET /users/@me`,
-//! message create (with embed, component and content limits, `nonce` + `enforce_nonce`: the
-//! same nonce returns the earlier message), edit and list, threads from a message, interaction
-//! callbacks and webhook follow-ups. Errors are Discord's JSON bodies (`{code, message,
-//! errors}`), rate limits are Discord's 429 (`retry_after`, `global`, `X-RateLimit-*`) with a
-//! per-channel bucket of 5 messages per 5 s.
+//! `GET /channels/{id}` (its guild), message create (with embed, component and content limits,
+//! `nonce` + `enforce_nonce`: the same nonce returns the earlier message), edit and list,
+//! threads from a message, interaction callbacks (recorded with their type and body; a type 7
+//! UPDATE_MESSAGE edits the message the clicked component is on; message bodies checked like a
+//! create), webhook follow-ups and `@original` edits, and the guild commands' bulk overwrite
+//! (`PUT /applications/{app}/guilds/{guild}/commands`). Errors are Discord's JSON bodies
+//! (`{code, message, errors}`), rate limits are Discord's 429 (`retry_after`, `global`,
+//! `X-RateLimit-*`) with a per-channel bucket of 5 messages per 5 s.
 //!
-//! Gateway: HELLO with `heartbeat_interval`, IDENTIFY → READY, heartbeat → ACK, dispatches
-//! pushed by tests (`INTERACTION_CREATE`), op 7 RECONNECT, RESUME → RESUMED.
+//! Gateway: HELLO with `heartbeat_interval`, IDENTIFY → READY (whose `resume_gateway_url` is
+//! this server's `/resume` path, a URL distinct from the one `GET /gateway` gives, as the real
+//! gateway names another host), heartbeat → ACK, dispatches pushed by tests
+//! (`INTERACTION_CREATE`), op 7 RECONNECT, RESUME → RESUMED on either URL (the path each RESUME
+//! came on is recorded).
 //!
 //! Shapes and limits come from `specs/discord/specs/openapi.json` and
 //! `specs/platform-limits.json`.
@@ -38,6 +44,8 @@ pub const BOT_TOKEN: &str = "MTIzNDU2Nzg5MDEyMzQ1Njc4.fake.discord-bot-token";
 pub const BOT_ID: &str = "111111111111111111";
 /// The guild everything lives in.
 pub const GUILD: &str = "222222222222222222";
+/// The path of READY's `resume_gateway_url`.
+pub const RESUME_PATH: &str = "/resume";
 
 /// A message the bot posted (or a thread message).
 #[derive(Debug, Clone)]
@@ -50,8 +58,10 @@ pub struct Posted {
     pub body: Value,
     /// The message as it is now (after edits).
     pub current: Value,
-    /// How many times it was edited.
+    /// How many times it was edited (`PATCH`).
     pub edits: u32,
+    /// How many times a click on it was answered with UPDATE_MESSAGE (callback type 7).
+    pub updates: u32,
 }
 
 impl Posted {
@@ -90,7 +100,11 @@ struct Shared {
     nonces: Mutex<HashMap<String, String>>,
     threads: Mutex<HashMap<String, String>>,
     callbacks: Mutex<Vec<(String, Value)>>,
+    /// Interaction id → (channel, message) of the message its component is on.
+    interaction_messages: Mutex<HashMap<String, (String, String)>>,
     followups: Mutex<Vec<Value>>,
+    /// The guild's application commands, as the last bulk overwrite set them.
+    commands: Mutex<Vec<Value>>,
     buckets: Mutex<HashMap<String, Vec<Instant>>>,
     forced_429: AtomicU64,
     rate_limited: AtomicU64,
@@ -99,6 +113,9 @@ struct Shared {
     connections: AtomicU64,
     identifies: AtomicU64,
     resumes: AtomicU64,
+    /// The URL path of each connection that sent a RESUME (`/` is the `GET /gateway` URL,
+    /// `/resume` the `resume_gateway_url` READY named).
+    resume_paths: Mutex<Vec<String>>,
     interaction: AtomicU64,
 }
 
@@ -129,6 +146,15 @@ impl FakeDiscord {
             .route("/api/v10/gateway", get(gateway))
             .route("/api/v10/gateway/bot", get(gateway_bot))
             .route("/api/v10/users/@me", get(users_me))
+            .route("/api/v10/channels/{channel}", get(get_channel))
+            .route(
+                "/api/v10/applications/{app}/guilds/{guild}/commands",
+                axum::routing::put(bulk_set_guild_commands),
+            )
+            .route(
+                "/api/v10/webhooks/{app}/{token}/messages/@original",
+                patch(edit_original),
+            )
             .route(
                 "/api/v10/channels/{channel}/messages",
                 post(create_message).get(list_messages),
@@ -217,6 +243,11 @@ impl FakeDiscord {
             .unwrap()
     }
 
+    /// The guild commands registered (the last `PUT .../commands`).
+    pub fn commands(&self) -> Vec<Value> {
+        self.shared.commands.lock().unwrap().clone()
+    }
+
     /// Every webhook follow-up body.
     pub fn followups(&self) -> Vec<Value> {
         self.shared.followups.lock().unwrap().clone()
@@ -245,6 +276,17 @@ impl FakeDiscord {
         )
     }
 
+    /// The URL path each RESUME arrived on, in order.
+    pub fn resume_paths(&self) -> Vec<String> {
+        self.shared.resume_paths.lock().unwrap().clone()
+    }
+
+    /// The `resume_gateway_url` READY hands out: a distinct path on the same server, as
+    /// Discord's real gateway names another host to resume on.
+    pub fn resume_url(&self) -> String {
+        format!("{}{RESUME_PATH}", self.shared.ws_url.lock().unwrap())
+    }
+
     /// Waits until the bot identified (READY sent) `identifies` times in total.
     pub async fn wait_ready(&self) {
         wait_until("a gateway session", || {
@@ -259,6 +301,11 @@ impl FakeDiscord {
         sockets.len()
     }
 
+    /// Cuts every gateway socket without a close frame: a network drop.
+    pub fn drop_sockets(&self) {
+        self.shared.sockets.lock().unwrap().clear();
+    }
+
     /// Sends op 7 RECONNECT on every socket.
     pub fn reconnect(&self) {
         for socket in self.shared.sockets.lock().unwrap().iter() {
@@ -268,12 +315,34 @@ impl FakeDiscord {
         }
     }
 
+    /// Closes every socket with a close frame of `code` (4000 is Discord's "unknown error,
+    /// reconnect"), as the gateway does when it drops a session it lets you resume.
+    pub fn close_all(&self, code: u16) {
+        use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
+        for socket in self.shared.sockets.lock().unwrap().iter() {
+            let _ = socket.send(WsMessage::Close(Some(CloseFrame {
+                code: CloseCode::from(code),
+                reason: "Unknown error.".into(),
+            })));
+        }
+    }
+
     /// Dispatches INTERACTION_CREATE on the newest socket; returns the interaction id.
     pub fn push_interaction(&self, mut interaction: Value) -> String {
         let number = self.shared.interaction.fetch_add(1, Ordering::SeqCst) + 1;
         let id = format!("{}", 1_400_000_000_000_000_000u64 + number);
         interaction["id"] = json!(id);
         interaction["token"] = json!(format!("interaction-token-{number}"));
+        if let (Some(channel), Some(message)) = (
+            interaction["channel_id"].as_str(),
+            interaction["message"]["id"].as_str(),
+        ) {
+            self.shared
+                .interaction_messages
+                .lock()
+                .unwrap()
+                .insert(id.clone(), (channel.to_string(), message.to_string()));
+        }
         let frame = json!({"op": 0, "t": "INTERACTION_CREATE", "d": interaction});
         let mut sockets = self.shared.sockets.lock().unwrap();
         sockets.retain(|socket| !socket.is_closed());
@@ -296,6 +365,36 @@ impl FakeDiscord {
             "member": member(user),
             "version": 1,
             "message": message.current,
+            "app_permissions": "309237730304",
+            "locale": "en-US",
+            "guild_locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": GUILD},
+            "context": 0,
+            "attachment_size_limit": 10485760
+        })
+    }
+
+    /// `/mentiondesk <sub>` (an APPLICATION_COMMAND interaction, type 2) by `user` in `channel`.
+    pub fn command(&self, user: (&str, &str), channel: &str, sub: &str) -> Value {
+        let command = self
+            .commands()
+            .into_iter()
+            .find(|c| c["name"] == "mentiondesk");
+        let id = command
+            .as_ref()
+            .map(|c| c["id"].clone())
+            .unwrap_or(json!("1500000000000000001"));
+        json!({
+            "application_id": BOT_ID,
+            "type": 2,
+            "data": {"id": id, "name": "mentiondesk", "type": 1, "guild_id": GUILD,
+                "options": [{"name": sub, "type": 1, "options": []}]},
+            "guild_id": GUILD,
+            "channel_id": channel,
+            "channel": {"id": channel, "type": 0},
+            "member": member(user),
+            "version": 1,
             "app_permissions": "309237730304",
             "locale": "en-US",
             "guild_locale": "en-US",
@@ -459,6 +558,144 @@ async fn users_me(headers: HeaderMap) -> Response {
     me["mfa_enabled"] = json!(false);
     me["flags"] = json!(0);
     Json(me).into_response()
+}
+
+async fn get_channel(
+    State(shared): State<Arc<Shared>>,
+    Path(channel): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(response) = unauthorized(&headers) {
+        return response;
+    }
+    if !shared.channels.lock().unwrap().contains(&channel) {
+        return error(404, 10003, "Unknown Channel", None);
+    }
+    Json(json!({
+        "id": channel,
+        "type": 0,
+        "guild_id": GUILD,
+        "name": "mentions",
+        "position": 0,
+        "permission_overwrites": [],
+        "parent_id": null,
+        "topic": null,
+        "nsfw": false,
+        "last_message_id": null,
+        "rate_limit_per_user": 0,
+        "flags": 0
+    }))
+    .into_response()
+}
+
+/// `PUT /applications/{app}/guilds/{guild}/commands`: replaces the guild's commands with the
+/// body (`ApplicationCommandUpdateRequest[]`, at most 130; names 1–32 lowercase, descriptions
+/// 1–100, at most 25 options) and answers with them as `ApplicationCommandResponse`s.
+async fn bulk_set_guild_commands(
+    State(shared): State<Arc<Shared>>,
+    Path((app, guild)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Some(response) = unauthorized(&headers) {
+        return response;
+    }
+    if app != BOT_ID {
+        return error(404, 10002, "Unknown Application", None);
+    }
+    if guild != GUILD {
+        return error(404, 10004, "Unknown Guild", None);
+    }
+    let Some(list) = body.as_array() else {
+        return error(
+            400,
+            50035,
+            "Invalid Form Body",
+            Some(json!({"_errors": [{"code": "BASE_TYPE_ARRAY", "message": "Must be an array."}]})),
+        );
+    };
+    let mut problems = serde_json::Map::new();
+    if list.len() > 130 {
+        problems.insert(
+            "_errors".into(),
+            json!([{"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 130 or fewer in length."}]),
+        );
+    }
+    let name_ok = |name: &Value| {
+        let name = name.as_str().unwrap_or_default();
+        (1..=32).contains(&name.chars().count())
+            && name
+                .chars()
+                .all(|c| c.is_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    };
+    for (i, command) in list.iter().enumerate() {
+        if !name_ok(&command["name"]) {
+            problems.insert(format!("{i}.name"), json!({"_errors": [{"code": "APPLICATION_COMMAND_INVALID_NAME", "message": "Command name is invalid"}]}));
+        }
+        if !(1..=100).contains(&chars(&command["description"])) {
+            problems.insert(format!("{i}.description"), json!({"_errors": [{"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 1 and 100 in length."}]}));
+        }
+        let options = command["options"].as_array().cloned().unwrap_or_default();
+        if options.len() > 25 {
+            problems.insert(format!("{i}.options"), json!({"_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 25 or fewer in length."}]}));
+        }
+        for (j, option) in options.iter().enumerate() {
+            if !name_ok(&option["name"]) || !(1..=100).contains(&chars(&option["description"])) {
+                problems.insert(format!("{i}.options.{j}"), json!({"_errors": [{"code": "APPLICATION_COMMAND_OPTION_INVALID", "message": "Option is invalid"}]}));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return error(
+            400,
+            50035,
+            "Invalid Form Body",
+            Some(Value::Object(problems)),
+        );
+    }
+    let saved: Vec<Value> = list
+        .iter()
+        .map(|command| {
+            json!({
+                "id": next_id(&shared),
+                "application_id": BOT_ID,
+                "version": next_id(&shared),
+                "default_member_permissions": null,
+                "type": command.get("type").cloned().unwrap_or(json!(1)),
+                "name": command["name"],
+                "description": command["description"],
+                "guild_id": GUILD,
+                "options": command.get("options").cloned().unwrap_or(json!([])),
+                "nsfw": false
+            })
+        })
+        .collect();
+    *shared.commands.lock().unwrap() = saved.clone();
+    Json(Value::Array(saved)).into_response()
+}
+
+/// `PATCH /webhooks/{app}/{token}/messages/@original`: a deferred answer's content, recorded
+/// with the follow-ups.
+async fn edit_original(
+    State(shared): State<Arc<Shared>>,
+    Path((app, _token)): Path<(String, String)>,
+    Json(body): Json<Value>,
+) -> Response {
+    if app != BOT_ID {
+        return error(404, 10015, "Unknown Webhook", None);
+    }
+    let problems = message_problems(&body);
+    if !problems.is_empty() {
+        return error(
+            400,
+            50035,
+            "Invalid Form Body",
+            Some(Value::Object(problems)),
+        );
+    }
+    shared.followups.lock().unwrap().push(body.clone());
+    let id = next_id(&shared);
+    Json(message_json(&id, "0", &body)).into_response()
 }
 
 fn message_json(id: &str, channel: &str, body: &Value) -> Value {
@@ -712,6 +949,7 @@ async fn create_message(
         body,
         current: current.clone(),
         edits: 0,
+        updates: 0,
     });
     if let Some(nonce) = nonce {
         shared.nonces.lock().unwrap().insert(nonce, id);
@@ -887,6 +1125,68 @@ async fn interaction_callback(
             return error(400, 50035, "Invalid Form Body", Some(Value::Object(errors)));
         }
     }
+    match body["type"].as_u64() {
+        // CHANNEL_MESSAGE_WITH_SOURCE and UPDATE_MESSAGE carry a message body.
+        Some(4) | Some(7) => {
+            let problems = message_problems(&body["data"]);
+            if !problems.is_empty() {
+                let errors = problems
+                    .into_iter()
+                    .map(|(path, error)| (format!("data.{path}"), error))
+                    .collect();
+                return error(400, 50035, "Invalid Form Body", Some(Value::Object(errors)));
+            }
+        }
+        Some(5) | Some(6) | Some(9) => {}
+        _ => {
+            return error(
+                400,
+                50035,
+                "Invalid Form Body",
+                Some(
+                    json!({"type": {"_errors": [{"code": "BASE_TYPE_CHOICES", "message": "Value must be one of {1, 4, 5, 6, 7, 8, 9, 12, 13}."}]}}),
+                ),
+            )
+        }
+    }
+    if body["type"] == 4 && chars(&body["data"]["content"]) == 0 && body["data"]["embeds"].is_null()
+    {
+        return error(400, 50006, "Cannot send an empty message", None);
+    }
+    if body["type"] == 7 {
+        // The message the clicked component is on is edited, as by PATCH.
+        let target = shared
+            .interaction_messages
+            .lock()
+            .unwrap()
+            .get(&id)
+            .cloned();
+        let Some((channel, message)) = target else {
+            // (The fake's wording: UPDATE_MESSAGE only answers a component on a message.)
+            return error(
+                400,
+                50035,
+                "Invalid Form Body",
+                Some(
+                    json!({"type": {"_errors": [{"code": "INTERACTION_NO_MESSAGE", "message": "This interaction has no message to update."}]}}),
+                ),
+            );
+        };
+        let mut messages = shared.messages.lock().unwrap();
+        let Some(posted) = messages
+            .iter_mut()
+            .find(|m| m.id == message && m.channel == channel)
+        else {
+            return error(404, 10008, "Unknown Message", None);
+        };
+        for key in ["content", "embeds", "components"] {
+            if let Some(value) = body["data"].get(key) {
+                posted.current[key] = value.clone();
+            }
+        }
+        posted.current["edited_timestamp"] = json!("2026-03-02T09:05:00.000000+00:00");
+        posted.updates += 1;
+    }
     callbacks.push((id, body));
     StatusCode::NO_CONTENT.into_response()
 }
@@ -917,9 +1217,20 @@ async fn serve_gateway(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
     while let Ok((stream, _)) = listener.accept().await {
         let shared = shared.clone();
         tokio::spawn(async move {
-            let Ok(socket) = tokio_tungstenite::accept_async(stream).await else {
+            let path = Arc::new(Mutex::new(String::from("/")));
+            let seen = path.clone();
+            // The Result type is tungstenite's handshake callback signature, not ours.
+            #[allow(clippy::result_large_err)]
+            let callback =
+                move |request: &tokio_tungstenite::tungstenite::handshake::server::Request,
+                      response| {
+                    *seen.lock().unwrap() = request.uri().path().to_string();
+                    Ok(response)
+                };
+            let Ok(socket) = tokio_tungstenite::accept_hdr_async(stream, callback).await else {
                 return;
             };
+            let path = path.lock().unwrap().clone();
             let (mut writer, mut reader) = socket.split();
             let (sender, mut outgoing) = mpsc::unbounded_channel::<WsMessage>();
             shared.connections.fetch_add(1, Ordering::SeqCst);
@@ -947,7 +1258,8 @@ async fn serve_gateway(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
                             }
                         }
                         Some(other) => {
-                            if writer.send(other).await.is_err() {
+                            let closing = matches!(other, WsMessage::Close(_));
+                            if writer.send(other).await.is_err() || closing {
                                 break;
                             }
                         }
@@ -966,13 +1278,14 @@ async fn serve_gateway(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
                                         "user": user(BOT_ID, "MentiondeskBot", true),
                                         "guilds": [{"id": GUILD, "unavailable": true}],
                                         "session_id": format!("session-{}", shared.identifies.load(Ordering::SeqCst)),
-                                        "resume_gateway_url": shared.ws_url.lock().unwrap().clone(),
+                                        "resume_gateway_url": format!("{}{RESUME_PATH}", shared.ws_url.lock().unwrap()),
                                         "shard": [0, 1],
                                         "application": {"id": BOT_ID, "flags": 0}
                                     }}))
                                 }
                                 Some(6) => {
                                     shared.resumes.fetch_add(1, Ordering::SeqCst);
+                                    shared.resume_paths.lock().unwrap().push(path.clone());
                                     seq = frame["d"]["seq"].as_u64().unwrap_or(seq) + 1;
                                     Some(json!({"op": 0, "s": seq, "t": "RESUMED", "d": {}}))
                                 }

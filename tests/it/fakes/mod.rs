@@ -41,6 +41,8 @@ pub struct Recorded {
     pub headers: HeaderMap,
     /// The body.
     pub body: Bytes,
+    /// When it arrived (the end-to-end bench times against it).
+    pub at: std::time::Instant,
 }
 
 impl Recorded {
@@ -69,12 +71,16 @@ pub enum Fault {
     Malformed,
     /// Wait this long, then answer normally (longer than the client's timeout: a timeout).
     Delay(Duration),
+    /// 200 and the headers, then the connection is cut before the body (as a reset would).
+    Reset,
 }
 
 #[derive(Default)]
 struct Shared {
     requests: Mutex<Vec<Recorded>>,
     faults: Mutex<VecDeque<(String, Fault)>>,
+    /// A fault for every request under a path prefix until lifted (an outage).
+    outage: Mutex<Option<(String, Fault)>>,
 }
 
 /// A running fake.
@@ -130,6 +136,12 @@ impl FakeServer {
             .unwrap()
             .push_back((path_prefix.to_string(), fault));
     }
+
+    /// Answers every request whose path starts with `path_prefix` with `fault` (after any
+    /// queued one-off faults) until `None` lifts it: an outage.
+    pub fn set_outage(&self, path_prefix: &str, fault: Option<Fault>) {
+        *self.shared.outage.lock().unwrap() = fault.map(|fault| (path_prefix.to_string(), fault));
+    }
 }
 
 async fn record_and_fault(
@@ -142,7 +154,9 @@ async fn record_and_fault(
         .await
         .unwrap_or_default();
     let path = parts.uri.path().to_string();
+    let at = std::time::Instant::now();
     shared.requests.lock().unwrap().push(Recorded {
+        at,
         method: parts.method.clone(),
         path: path.clone(),
         query: parts.uri.query().unwrap_or_default().to_string(),
@@ -157,6 +171,15 @@ async fn record_and_fault(
         index
             .and_then(|index| faults.remove(index))
             .map(|(_, fault)| fault)
+            .or_else(|| {
+                shared
+                    .outage
+                    .lock()
+                    .unwrap()
+                    .as_ref()
+                    .filter(|(prefix, _)| path.starts_with(prefix.as_str()))
+                    .map(|(_, fault)| fault.clone())
+            })
     };
     match fault {
         Some(Fault::RateLimited { retry_after_secs }) => {
@@ -183,6 +206,20 @@ async fn record_and_fault(
                 .into_response();
         }
         Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
+        Some(Fault::Reset) => {
+            let cut = futures_util::stream::once(async {
+                Err::<Bytes, _>(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "connection reset by the fake",
+                ))
+            });
+            return (
+                StatusCode::OK,
+                [("content-type", "application/json")],
+                Body::from_stream(cut),
+            )
+                .into_response();
+        }
         None => {}
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))

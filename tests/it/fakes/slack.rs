@@ -18,7 +18,10 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// The rate buckets follow tokio's clock, so a paused-time test sees Slack's pace in its time.
+use tokio::time::Instant;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -385,6 +388,11 @@ impl FakeSlack {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Cuts every socket without a word (no `disconnect`, no close frame): a network drop.
+    pub fn drop_sockets(&self) {
+        self.shared.sockets.lock().unwrap().clear();
     }
 
     /// Sends Slack's `disconnect` (refresh) on every socket, then drops them.

@@ -17,6 +17,9 @@
   var agentForm = document.getElementById('agent-form');
   var agentInput = document.getElementById('agent-input');
   var agentNameElement = document.getElementById('agent-name');
+  var noticesElement = document.getElementById('notices');
+  var noticeListElement = document.getElementById('notice-list');
+  var NOTICES_SHOWN = 5;
 
   // The agent's name, kept in this browser only.
 
@@ -397,6 +400,26 @@
     });
   }
 
+  // The ops channel: connector-health notices (a source or chat failing, then working again),
+  // the newest first, shown above the cards once there is one.
+
+  function loadNotices() {
+    return getJson('/api/notices').then(function (notices) {
+      if (!Array.isArray(notices) || notices.length === 0) return;
+      noticeListElement.replaceChildren();
+      notices.slice(-NOTICES_SHOWN).reverse().forEach(function (notice) {
+        var item = element('li', { class: 'notice' });
+        var at = new Date(notice.at);
+        item.appendChild(element('time', { datetime: notice.at }, isNaN(at) ? '' : at.toLocaleString()));
+        item.appendChild(document.createTextNode(' ' + notice.text));
+        noticeListElement.appendChild(item);
+      });
+      noticesElement.hidden = false;
+    }).catch(function () {
+      // Shown again with the next notice or a reload.
+    });
+  }
+
   var hadError = false;
   function connectEvents() {
     if (!window.EventSource) return;
@@ -406,6 +429,10 @@
       try {
         change = JSON.parse(event.data);
       } catch (error) {
+        return;
+      }
+      if (change.kind === 'notice') {
+        loadNotices();
         return;
       }
       if (change.channel === currentChannel) {
@@ -433,6 +460,7 @@
 
   showAgent();
   updateBadges();
+  loadNotices();
   if (!agentName()) askAgent();
   connectEvents();
 })();

@@ -46,6 +46,9 @@ fn sample_card() -> Card {
         opened_at: opened(),
         first_response_due: Some(Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap()),
         overdue: false,
+        next_response_due: None,
+        repeat: None,
+        similar_posts: None,
         reach: None,
         buttons: vec![
             button(ActionKind::Claim, ButtonStyle::Primary),
@@ -297,6 +300,7 @@ fn notes_name_who_and_link_without_embeds() {
                 by: Some("Ana".into()),
                 at,
                 link: None,
+                mention: None,
             },
             "Claimed by Ana",
         ),
@@ -306,6 +310,7 @@ fn notes_name_who_and_link_without_embeds() {
                 by: Some("Bo".into()),
                 at,
                 link: Some("https://bsky.app/p/1".into()),
+                mention: None,
             },
             "**Bo**: replied publicly <https://bsky.app/p/1>",
         ),
@@ -315,6 +320,7 @@ fn notes_name_who_and_link_without_embeds() {
                 by: None,
                 at,
                 link: Some("javascript:x".into()),
+                mention: None,
             },
             "",
         ),
@@ -371,4 +377,153 @@ fn the_escalate_modal_lists_the_targets() {
     assert!(target.get("value").map_or(true, Value::is_null));
     let one = serde_json::to_value(escalate_modal("escalate:7:3", &targets[..1])).unwrap();
     assert_eq!(one["components"][0]["components"][0]["value"], "tier2");
+}
+
+#[test]
+fn sla_warnings_mention_the_discord_owner_or_here() {
+    let note = |mention| ThreadNote {
+        text: "Next response overdue".to_string(),
+        by: None,
+        at: opened(),
+        link: None,
+        mention: Some(mention),
+    };
+    let agent = |id: &str| NoteMention::Agent {
+        id: id.to_string(),
+        name: "Ana".to_string(),
+    };
+    for (mention, expected, user) in [
+        (
+            agent("discord:80351110224678912"),
+            "<@80351110224678912> Next",
+            Some(80351110224678912),
+        ),
+        (agent("slack:U0ANA"), "@Ana Next", None),
+        (agent("discord:abc"), "@Ana Next", None),
+        (NoteMention::Channel, "@here Next", None),
+    ] {
+        assert!(
+            note_text(&note(mention.clone())).starts_with(expected),
+            "{mention:?}"
+        );
+        assert_eq!(note_user(&mention), user);
+    }
+}
+
+#[test]
+fn a_repeat_customer_and_a_next_response_show_as_fields() {
+    let mut card = sample_card();
+    card.first_response_due = None;
+    card.next_response_due = Some(opened());
+    card.repeat = Some(crate::domain::RepeatFlag {
+        text: "repeat customer: 2nd case in 7 days".to_string(),
+        last_case: CaseId(5),
+        last_cards: Default::default(),
+    });
+    let (embed, _) = json(&card_message(&card, "case-7", None));
+    assert_eq!(
+        field(&embed, "Repeat"),
+        "🔁 repeat customer\\: 2nd case in 7 days · last case #5"
+    );
+    assert!(field(&embed, "SLA").starts_with("next response due <t:"));
+    card.overdue = true;
+    let (embed, _) = json(&card_message(&card, "case-7", None));
+    assert_eq!(field(&embed, "SLA"), "next response overdue");
+}
+
+#[test]
+fn command_answers_list_cases_with_card_links_and_escape_text() {
+    use crate::chat::commands::{CaseLine, CommandAnswer, Stats, STATES};
+    let line = CaseLine {
+        case: CaseId(3),
+        network: Network::Bluesky,
+        handle: "jo_*x".into(),
+        excerpt: "my **order** never arrived".into(),
+        state: CaseState::New,
+        owner: None,
+        opened_at: opened(),
+        waiting: chrono::Duration::minutes(125),
+        card: Some(MessageRef {
+            channel: "5".into(),
+            message: "6".into(),
+            thread: None,
+        }),
+    };
+    let link = |message: &MessageRef| {
+        Some(format!(
+            "https://discord.com/channels/1/{}/{}",
+            message.channel, message.message
+        ))
+    };
+    let (title, body) = command_answer(
+        &CommandAnswer::Queue {
+            cases: vec![line.clone()],
+            more: 2,
+        },
+        &link,
+    );
+    assert_eq!(title, "Queue: 3 open, unclaimed");
+    assert_eq!(
+        body,
+        "**Case 3** · Bluesky · @jo\\_\\*x · new · waiting 2h 05m · [card](https://discord.com/channels/1/5/6)\n> my \\*\\*order\\*\\* never arrived\n… and 2 more"
+    );
+    let (title, body) = command_answer(
+        &CommandAnswer::Mine {
+            cases: Vec::new(),
+            more: 0,
+        },
+        &link,
+    );
+    assert_eq!(
+        (title.as_str(), body.as_str()),
+        ("Your open cases: 0", "You own no open cases.")
+    );
+
+    let stats = Stats {
+        day: opened().date_naive(),
+        opened: 4,
+        by_state: STATES.iter().map(|state| (*state, 1)).collect(),
+        open: 3,
+        unclaimed: 1,
+        first_responses: 2,
+        median_first_response: Some(chrono::Duration::minutes(12)),
+    };
+    let (title, body) = command_answer(&CommandAnswer::Stats(stats), &link);
+    assert_eq!(title, "Today (2026-03-02 UTC)");
+    assert!(
+        body.starts_with("Opened today: **4** (new 1 · claimed 1"),
+        "{body}"
+    );
+    assert!(
+        body.ends_with("First public replies today: **2**, median 12m"),
+        "{body}"
+    );
+
+    let (_, body) = command_answer(
+        &CommandAnswer::Help {
+            unknown: Some("<@1>".into()),
+        },
+        &link,
+    );
+    assert!(
+        body.starts_with("Unknown command \"\\<\\@1\\>\". /mentiondesk queue"),
+        "{body}"
+    );
+}
+
+#[test]
+fn the_command_has_a_subcommand_per_answer() {
+    let json = serde_json::to_value(command()).unwrap();
+    assert_eq!(json["name"], "mentiondesk");
+    let names: Vec<&str> = json["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|option| {
+            assert_eq!(option["type"], 1);
+            option["name"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(names, ["queue", "mine", "stats"]);
+    assert!(json["description"].as_str().unwrap().chars().count() <= 100);
 }

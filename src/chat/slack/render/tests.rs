@@ -46,6 +46,9 @@ fn sample_card() -> Card {
         opened_at: opened(),
         first_response_due: None,
         overdue: false,
+        next_response_due: None,
+        repeat: None,
+        similar_posts: None,
         reach: None,
         buttons: vec![
             button(ActionKind::Claim, ButtonStyle::Primary),
@@ -287,6 +290,7 @@ fn notes_name_who_only_when_the_text_does_not() {
             by: by.map(str::to_string),
             at,
             link: link.map(str::to_string),
+            mention: None,
         };
         assert_eq!(note_text(&note), expected);
     }
@@ -383,6 +387,68 @@ fn fit_never_splits_an_entity_or_a_link() {
     assert_eq!(fit("abcdef", 4), "abc…");
     assert_eq!(fit("ab &amp; cd", 6), "ab …");
     assert_eq!(fit("ab <https://x.y|z> cd", 8), "ab …");
+}
+
+#[test]
+fn sla_warnings_mention_the_slack_owner_or_here() {
+    let note = |mention| ThreadNote {
+        text: "First response due at 2026-03-02 10:05 UTC".to_string(),
+        by: None,
+        at: opened(),
+        link: None,
+        mention: Some(mention),
+    };
+    let agent = |id: &str| crate::domain::NoteMention::Agent {
+        id: id.to_string(),
+        name: "Ana <3".to_string(),
+    };
+    for (mention, expected) in [
+        (agent("slack:U0ANA"), "<@U0ANA> First response"),
+        (agent("console:ana"), "@Ana &lt;3 First response"),
+        (agent("slack:<!channel>"), "@Ana &lt;3 First response"),
+        (
+            crate::domain::NoteMention::Channel,
+            "<!here> First response",
+        ),
+    ] {
+        let text = note_text(&note(mention.clone()));
+        assert!(text.starts_with(expected), "{mention:?}: {text}");
+    }
+}
+
+#[test]
+fn a_repeat_customer_is_flagged_by_case_number() {
+    let mut card = sample_card();
+    card.repeat = Some(crate::domain::RepeatFlag {
+        text: "repeat customer: 3rd case in 7 days".to_string(),
+        last_case: CaseId(5),
+        last_cards: Default::default(),
+    });
+    let all = texts(&blocks_json(&card_message(&card, None)));
+    assert!(
+        all.contains(":repeat: repeat customer: 3rd case in 7 days · last case #5"),
+        "{all}"
+    );
+    let repeat = card.repeat.as_mut().unwrap();
+    repeat.last_cards.insert(
+        "slack".to_string(),
+        crate::domain::MessageRef {
+            channel: "C0MENTIONS1".to_string(),
+            message: "1763000000.000100".to_string(),
+            thread: None,
+        },
+    );
+    let linked = texts(&blocks_json(&card_message_linked(
+        &card,
+        None,
+        Some("https://acme.slack.com/"),
+    )));
+    assert!(
+        linked.contains(
+            ":repeat: repeat customer: 3rd case in 7 days · last case <https://acme.slack.com/archives/C0MENTIONS1/p1763000000000100|#5>"
+        ),
+        "{linked}"
+    );
 }
 
 #[test]
