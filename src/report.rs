@@ -1,7 +1,8 @@
 //! `mentiondesk report`: what the team did with the cases opened in a period.
 //!
-//! The computation is pure: a [`ReportBuilder`] is fed each case opened in `[from, to)` with
-//! its events (the store reads them through its `cases_by_opened` index) and gives a
+//! The computation is pure: a [`ReportBuilder`] is fed each case opened in `[from, to)` as a
+//! [`CaseSummary`] (the store keeps one per case in its `cases_by_opened` index, so a report
+//! reads no cases and no events), or as a case with its events, and gives a
 //! [`Report`]; [`table`] and [`csv`] format it. The command does the IO, and while the bot
 //! holds the store it asks the bot over `[http].listen` (`GET /report`, loopback only), like
 //! `mentiondesk audit`.
@@ -26,7 +27,7 @@ use std::net::SocketAddr;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{reach_bucket, Case, CaseEvent, CaseState, EventKind, REACH_BUCKETS};
+use crate::domain::{reach_bucket, Case, CaseEvent, CaseState, CaseSummary, REACH_BUCKETS};
 
 /// The period and the target a report is computed for.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -229,7 +230,14 @@ impl ReportBuilder {
     }
 
     /// Adds one case and its events (in order). Cases opened outside the period are ignored.
+    /// The same as [`ReportBuilder::add_summary`] of the case's summary.
     pub fn add(&mut self, case: &Case, events: &[CaseEvent]) {
+        self.add_summary(&CaseSummary::of(case, events));
+    }
+
+    /// Adds one case as the store's `cases_by_opened` index keeps it. Cases opened outside
+    /// the period are ignored.
+    pub fn add_summary(&mut self, case: &CaseSummary) {
         if case.opened_at < self.period.from || case.opened_at >= self.period.to {
             return;
         }
@@ -238,44 +246,36 @@ impl ReportBuilder {
             .volume
             .entry((
                 case.network.as_str().to_string(),
-                case.triage.label.as_str().to_string(),
+                case.label.as_str().to_string(),
             ))
             .or_default() += 1;
         let since_opening = |at: DateTime<Utc>| (at - case.opened_at).num_seconds().max(0);
 
-        let mut claimed_at = None;
-        for event in events {
-            match &event.kind {
-                EventKind::Claimed { by } => {
-                    claimed_at.get_or_insert(event.at);
-                    let agent = self.agents.entry(by.id.clone()).or_default();
-                    agent.name.clone_from(&by.name);
-                    agent.claimed += 1;
-                }
-                EventKind::EscalationDelivered { target, label, .. } => {
-                    let acc = self.targets.entry(target.clone()).or_default();
-                    acc.label.clone_from(label);
-                    acc.delivered += 1;
-                }
-                EventKind::EscalationFailed { target, label, .. } => {
-                    let acc = self.targets.entry(target.clone()).or_default();
-                    acc.label.clone_from(label);
-                    acc.failed += 1;
-                }
-                _ => {}
-            }
+        for claim in &case.claims {
+            let agent = self.agents.entry(claim.agent.clone()).or_default();
+            agent.name.clone_from(&claim.name);
+            agent.claimed += 1;
         }
-        if let Some(at) = claimed_at {
-            self.claim.push(since_opening(at));
+        if let Some(claim) = case.claims.first() {
+            self.claim.push(since_opening(claim.at));
+        }
+        for delivery in &case.deliveries {
+            let acc = self.targets.entry(delivery.target.clone()).or_default();
+            acc.label.clone_from(&delivery.label);
+            if delivery.delivered {
+                acc.delivered += 1;
+            } else {
+                acc.failed += 1;
+            }
         }
 
         let mut answered_by: Vec<&str> = Vec::new();
         for reply in &case.replies {
-            let agent = self.agents.entry(reply.by.id.clone()).or_default();
-            agent.name.clone_from(&reply.by.name);
+            let agent = self.agents.entry(reply.agent.clone()).or_default();
+            agent.name.clone_from(&reply.name);
             agent.replies += 1;
-            if !answered_by.contains(&reply.by.id.as_str()) {
-                answered_by.push(&reply.by.id);
+            if !answered_by.contains(&reply.agent.as_str()) {
+                answered_by.push(&reply.agent);
                 agent.response.push(since_opening(reply.at));
             }
         }
@@ -299,7 +299,7 @@ impl ReportBuilder {
         let deadline = self.deadline(case);
         let bucket = self
             .buckets
-            .entry(reach_bucket(case.customer.followers))
+            .entry(reach_bucket(case.followers))
             .or_default();
         bucket.cases += 1;
         if let Some(seconds) = response {
@@ -310,7 +310,7 @@ impl ReportBuilder {
         count(&mut bucket.sla, deadline);
     }
 
-    fn deadline(&self, case: &Case) -> Deadline {
+    fn deadline(&self, case: &CaseSummary) -> Deadline {
         let due = case
             .first_response_due
             .unwrap_or(case.opened_at + self.period.first_response);
@@ -699,8 +699,8 @@ fn csv_field(text: &str) -> String {
     }
 }
 
-/// The report over the cases opened in `[since, now)`, read through the store's
-/// `cases_by_opened` index (the IO around [`ReportBuilder`]).
+/// The report over the cases opened in `[since, now)`: one range scan of the store's
+/// `cases_by_opened` index, whose values are the cases' summaries (no case or event reads).
 pub fn from_store(
     store: &crate::store::Store,
     since: DateTime<Utc>,
@@ -713,10 +713,8 @@ pub fn from_store(
         now,
         first_response,
     });
-    for case in store.cases_opened(since, now) {
-        let case = case?;
-        let events = store.events(case.id)?;
-        builder.add(&case, &events);
+    for summary in store.case_summaries(since, now) {
+        builder.add_summary(&summary?);
     }
     Ok(builder.finish())
 }

@@ -15,6 +15,7 @@ pub mod event;
 pub mod hours;
 pub mod mention;
 pub mod permission;
+pub mod summary;
 pub mod text;
 
 pub use action::{ActionKind, ActionRequest, ChatAction, Payload, PayloadError};
@@ -33,3 +34,4 @@ pub use mention::{
     normalize_handle, reach_bucket, Author, Mention, MentionKind, Network, PostRef, REACH_BUCKETS,
 };
 pub use permission::{Permission, Permissions, Principal};
+pub use summary::{CaseSummary, Delivery, Handoff, Touch};

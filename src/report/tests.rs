@@ -4,7 +4,8 @@ use chrono::TimeZone;
 
 use super::*;
 use crate::domain::{
-    Agent, Author, CaseId, Escalation, Label, Mention, MentionKind, Network, SentReply, Triage,
+    Agent, Author, CaseId, Escalation, EventKind, Label, Mention, MentionKind, Network, SentReply,
+    Triage,
 };
 
 fn start() -> DateTime<Utc> {
@@ -357,10 +358,16 @@ fn a_case_closed_in_time_without_an_answer_owes_nothing_but_one_closed_late_miss
     let (mut early, _) = case(1, Network::X, Label::Complaint, None, start());
     early.state = CaseState::Resolved;
     early.closed_at = Some(start() + minutes(59));
-    assert_eq!(builder.deadline(&early), Deadline::NotOwed);
+    assert_eq!(
+        builder.deadline(&CaseSummary::of(&early, &[])),
+        Deadline::NotOwed
+    );
     let mut late = early.clone();
     late.closed_at = Some(start() + minutes(61));
-    assert_eq!(builder.deadline(&late), Deadline::Missed);
+    assert_eq!(
+        builder.deadline(&CaseSummary::of(&late, &[])),
+        Deadline::Missed
+    );
 }
 
 #[test]
@@ -413,4 +420,22 @@ fn table_and_csv_carry_the_figures() {
         lines.iter().all(|line| line.split(',').count() == 4),
         "{csv}"
     );
+}
+
+/// The store keeps each case's summary in its index; a report read from the store (one range
+/// scan, no events) has the same figures as the cases fed with their events.
+#[test]
+fn a_report_from_the_store_summaries_matches_the_cases_with_their_events() {
+    let store = crate::store::Store::temporary().unwrap();
+    for (case, events) in seeded() {
+        store
+            .transact(|tx| {
+                tx.put_case(&case)?;
+                tx.append_events(&events)
+            })
+            .unwrap();
+    }
+    let period = period();
+    let from_store = from_store(&store, period.from, period.to, period.first_response).unwrap();
+    assert_eq!(from_store, report());
 }

@@ -5,9 +5,10 @@ use crate::domain::{AuditAction, CaseId, CaseState, Network, PostRef};
 
 /// The schema version this build writes. Bump it (and add a migration here) when a stored
 /// layout changes incompatibly.
-/// Version 2 added the `cases_by_opened` index and the `stat/` counters in `meta`; a version 1
-/// store is brought up to date on open (`Store::migrate`).
-pub const SCHEMA_VERSION: u32 = 2;
+/// Version 2 added the `cases_by_opened` index and the `stat/` counters in `meta`; version 3
+/// put each case's `CaseSummary` in the index's values (and `Case::activity` on the cases).
+/// An older store is brought up to date on open (`Store::migrate`).
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// `meta` key of the schema version.
 pub const SCHEMA_KEY: &[u8] = b"schema_version";
@@ -92,10 +93,20 @@ pub fn opened_prefix(at_millis: i64) -> [u8; 8] {
     (at_millis.max(0) as u64).to_be_bytes()
 }
 
-/// `cases_by_opened` value: the case's state and flags as the index last saw them, so a
-/// write can tell what changed without decoding the old case.
-pub fn opened_value(state: CaseState, sla_breached: bool) -> [u8; 2] {
-    [state_code(state), u8::from(sla_breached)]
+/// `cases_by_opened` value: the case's state and flags as the index last saw them (two
+/// bytes, so a write can tell what changed without decoding anything), then the case's
+/// summary as JSON (what a report reads).
+pub fn opened_value(state: CaseState, sla_breached: bool, summary_json: &[u8]) -> Vec<u8> {
+    let mut value = Vec::with_capacity(2 + summary_json.len());
+    value.push(state_code(state));
+    value.push(u8::from(sla_breached));
+    value.extend_from_slice(summary_json);
+    value
+}
+
+/// The summary JSON of an `opened_value` (empty in a version 2 value).
+pub fn opened_summary(bytes: &[u8]) -> &[u8] {
+    bytes.get(2..).unwrap_or_default()
 }
 
 /// Reads an `opened_value` (a short or unknown value reads as `None`).

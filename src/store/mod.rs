@@ -20,9 +20,9 @@
 //! - `counters`: name → a u64 that only grows (a source's monthly API budget use, e.g.
 //!   `x-budget/<source>/<yyyy-mm>/reads`).
 //! - `models`: name → a model's bytes (the learned triage model, written by `train`).
-//! - `cases_by_opened`: (opened-at millis, case id) → the case's state and SLA flag, written
-//!   by `Tx::put_case` with the case: reports read a time range without scanning every case,
-//!   and the `stat/` counters in `meta` (cases by state, SLA breaches, mentions ingested by
+//! - `cases_by_opened`: (opened-at millis, case id) → the case's state and SLA flag, then its
+//!   `CaseSummary` (JSON), written by `Tx::put_case` with the case: a report over a time range
+//!   is one range scan of this tree (no case or event reads), and the `stat/` counters in `meta` (cases by state, SLA breaches, mentions ingested by
 //!   network, audit records by action) are kept in the same transaction as what they count.
 
 mod codec;
@@ -38,7 +38,8 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use sled::Transactional;
 
 use crate::domain::{
-    AuditRecord, Case, CaseEvent, CaseId, CustomerContext, Label, Mention, PostRef, Triage,
+    AuditRecord, Case, CaseEvent, CaseId, CaseSummary, CustomerContext, Label, Mention, PostRef,
+    Triage,
 };
 
 pub use codec::SCHEMA_VERSION;
@@ -381,6 +382,26 @@ impl Store {
         })
     }
 
+    /// The summaries of the cases opened in `[from, to)`, in opening order: one range scan of
+    /// the `cases_by_opened` index, whose values carry them (what a report reads).
+    pub fn case_summaries(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Iterator<Item = Result<CaseSummary, StoreError>> + '_ {
+        let range = codec::opened_prefix(from.timestamp_millis())
+            ..codec::opened_prefix(to.timestamp_millis());
+        let range = if range.start < range.end {
+            range
+        } else {
+            range.start..range.start
+        };
+        self.cases_by_opened
+            .range(range)
+            .values()
+            .map(|value| decode_summary(&value?))
+    }
+
     /// The counters kept with the data they count (see [`StoreStats`]).
     pub fn stats(&self) -> Result<StoreStats, StoreError> {
         let mut stats = StoreStats::default();
@@ -424,23 +445,31 @@ impl Store {
         Ok(depth)
     }
 
-    /// Brings a store written by an older version up to date: version 1 had no
-    /// `cases_by_opened` index and no `stat/` counters, so both are rebuilt from the cases,
-    /// posts and audit records (one pass over each; seconds for a million cases).
+    /// Brings a store written by an older version up to date (one pass over the cases and
+    /// their events: tens of seconds for a million cases):
+    /// - below 3: the `cases_by_opened` index is rebuilt with each case's summary (from the
+    ///   case and its events);
+    /// - below 2 (no `stat/` counters yet): the counters are counted from the cases, posts
+    ///   and audit records.
     fn migrate(&self, found: u32) -> Result<(), StoreError> {
         tracing::info!(
             from = found,
             to = SCHEMA_VERSION,
-            "Upgrading the store: building the case index and counters"
+            "Upgrading the store: building the case index with case summaries"
         );
         let mut stats: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
         self.cases_by_opened.clear()?;
         for item in self.cases.iter() {
             let (_, value) = item?;
             let case: Case = decode("cases", &value)?;
+            let summary = CaseSummary::of(&case, &self.events(case.id)?);
             self.cases_by_opened.insert(
                 codec::opened_key(case.opened_at.timestamp_millis(), case.id),
-                &codec::opened_value(case.state, case.sla_breached),
+                codec::opened_value(
+                    case.state,
+                    case.sla_breached,
+                    &encode("cases_by_opened", &summary)?,
+                ),
             )?;
             *stats.entry(codec::stat_state_key(case.state)).or_default() += 1;
             if case.sla_breached {
@@ -449,27 +478,29 @@ impl Store {
                     .or_default() += 1;
             }
         }
-        for item in self.posts.iter() {
-            let (key, value) = item?;
-            let stored: StoredPost = decode("posts", &value)?;
-            let network = key
-                .iter()
-                .position(|&byte| byte == 0)
-                .and_then(|end| std::str::from_utf8(&key[..end]).ok())
-                .and_then(|name| name.parse::<crate::domain::Network>().ok());
-            if let (PostOrigin::Customer, Some(network)) = (stored.origin, network) {
-                *stats.entry(codec::stat_ingested_key(network)).or_default() += 1;
+        if found < 2 {
+            for item in self.posts.iter() {
+                let (key, value) = item?;
+                let stored: StoredPost = decode("posts", &value)?;
+                let network = key
+                    .iter()
+                    .position(|&byte| byte == 0)
+                    .and_then(|end| std::str::from_utf8(&key[..end]).ok())
+                    .and_then(|name| name.parse::<crate::domain::Network>().ok());
+                if let (PostOrigin::Customer, Some(network)) = (stored.origin, network) {
+                    *stats.entry(codec::stat_ingested_key(network)).or_default() += 1;
+                }
             }
-        }
-        for item in self.audit.iter() {
-            let (_, value) = item?;
-            let record: AuditRecord = decode("audit", &value)?;
-            *stats
-                .entry(codec::stat_audit_key(record.action))
-                .or_default() += 1;
-        }
-        for (key, value) in stats {
-            self.meta.insert(key, &value.to_be_bytes())?;
+            for item in self.audit.iter() {
+                let (_, value) = item?;
+                let record: AuditRecord = decode("audit", &value)?;
+                *stats
+                    .entry(codec::stat_audit_key(record.action))
+                    .or_default() += 1;
+            }
+            for (key, value) in stats {
+                self.meta.insert(key, &value.to_be_bytes())?;
+            }
         }
         self.meta
             .insert(codec::SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
@@ -787,23 +818,31 @@ impl Tx<'_> {
         tx_get_json(self.cases, "cases", &codec::case_key(id))
     }
 
-    /// Writes a case, its `cases_by_opened` entry and the counters its change moves (cases by
-    /// state, SLA breaches).
+    /// Writes a case, its `cases_by_opened` entry (with the case's summary) and the counters
+    /// its change moves (cases by state, SLA breaches).
     pub fn put_case(&self, case: &Case) -> Result<(), TxError> {
         tx_put_json(self.cases, "cases", &codec::case_key(case.id), case)?;
         let index_key = codec::opened_key(case.opened_at.timestamp_millis(), case.id);
-        let before = self
-            .cases_by_opened
-            .get(index_key)?
-            .and_then(|bytes| codec::decode_opened_value(&bytes));
-        let after = (case.state, case.sla_breached);
-        if before == Some(after) {
+        let previous = self.cases_by_opened.get(index_key)?;
+        // The summary's claims and webhook outcomes come from the events (`append_events`).
+        let kept = match &previous {
+            Some(bytes) => decode_summary(bytes).ok(),
+            None => None,
+        };
+        let value = codec::opened_value(
+            case.state,
+            case.sla_breached,
+            &encode("cases_by_opened", &CaseSummary::updated(case, kept))
+                .map_err(ConflictableTransactionError::Abort)?,
+        );
+        if previous.as_deref() == Some(value.as_slice()) {
             return Ok(());
         }
-        self.cases_by_opened.insert(
-            &index_key,
-            &codec::opened_value(case.state, case.sla_breached),
-        )?;
+        let before = previous.and_then(|bytes| codec::decode_opened_value(&bytes));
+        self.cases_by_opened.insert(&index_key, value)?;
+        if before == Some((case.state, case.sla_breached)) {
+            return Ok(());
+        }
         match before {
             Some((state, _)) if state == case.state => {}
             Some((state, _)) => {
@@ -858,7 +897,8 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Appends events to their cases' logs.
+    /// Appends events to their cases' logs; claims and webhook outcomes also go into the
+    /// case's summary in `cases_by_opened` (write the case first).
     pub fn append_events(&self, events: &[CaseEvent]) -> Result<(), TxError> {
         for event in events {
             tx_put_json(
@@ -867,7 +907,35 @@ impl Tx<'_> {
                 &codec::event_key(event.case, event.seq),
                 event,
             )?;
+            if CaseSummary::notes(event) {
+                self.note_in_summary(event)?;
+            }
         }
+        Ok(())
+    }
+
+    /// Folds an event into its case's summary in `cases_by_opened` (write the case first:
+    /// the index entry is keyed by its opening time). Rare: claims and webhook outcomes.
+    fn note_in_summary(&self, event: &CaseEvent) -> Result<(), TxError> {
+        #[derive(Deserialize)]
+        struct Opening {
+            opened_at: DateTime<Utc>,
+        }
+        let Some(case) = tx_get_json::<Opening>(self.cases, "cases", &codec::case_key(event.case))?
+        else {
+            return Ok(());
+        };
+        let key = codec::opened_key(case.opened_at.timestamp_millis(), event.case);
+        let Some(value) = self.cases_by_opened.get(key)? else {
+            return Ok(());
+        };
+        let mut summary = decode_summary(&value).map_err(ConflictableTransactionError::Abort)?;
+        summary.note(event);
+        let json =
+            encode("cases_by_opened", &summary).map_err(ConflictableTransactionError::Abort)?;
+        let mut next = value[..2].to_vec();
+        next.extend_from_slice(&json);
+        self.cases_by_opened.insert(&key, next)?;
         Ok(())
     }
 
@@ -974,6 +1042,17 @@ fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
 
 fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|error| StoreError::Codec {
+        tree,
+        message: error.to_string(),
+    })
+}
+
+fn decode_summary(opened_value: &[u8]) -> Result<CaseSummary, StoreError> {
+    decode("cases_by_opened", codec::opened_summary(opened_value))
+}
+
+fn encode<T: Serialize>(tree: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|error| StoreError::Codec {
         tree,
         message: error.to_string(),
     })

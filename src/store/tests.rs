@@ -582,3 +582,88 @@ fn a_version_1_store_gets_its_index_and_counters_on_open() {
     let version = store.meta.get(codec::SCHEMA_KEY).unwrap().unwrap();
     assert_eq!(codec::decode_u32(&version), SCHEMA_VERSION);
 }
+
+fn summaries(store: &Store) -> Vec<CaseSummary> {
+    store
+        .case_summaries(at(), at() + chrono::Duration::hours(1))
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn claim(store: &Store, case: &Case, minutes: i64) -> (Case, Vec<CaseEvent>) {
+    let transition = crate::domain::apply(
+        case,
+        crate::domain::Command::Claim {
+            by: crate::domain::Agent::new("console:ana", "Ana"),
+        },
+        at() + chrono::Duration::minutes(minutes),
+    )
+    .unwrap();
+    store
+        .transact(|tx| {
+            tx.put_case(&transition.case)?;
+            tx.append_events(&transition.events)
+        })
+        .unwrap();
+    (transition.case, transition.events)
+}
+
+#[test]
+fn the_index_keeps_each_case_summary_in_step_with_the_case_and_its_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let case = store_case(&store, Network::X, "jo");
+    assert_eq!(summaries(&store), [CaseSummary::of(&case, &[])]);
+    let (claimed, events) = claim(&store, &case, 5);
+    let after = summaries(&store);
+    assert_eq!(after, [CaseSummary::of(&claimed, &events)]);
+    assert_eq!(after[0].state, CaseState::Claimed);
+    assert_eq!(after[0].claims.len(), 1);
+    // A later write of the case keeps what the events gave the summary.
+    let mut resolved = claimed.clone();
+    resolved.state = CaseState::Resolved;
+    store.transact(|tx| tx.put_case(&resolved)).unwrap();
+    let after = summaries(&store);
+    assert_eq!(after[0].state, CaseState::Resolved);
+    assert_eq!(after[0].claims, CaseSummary::of(&claimed, &events).claims);
+    // The counters moved once per change.
+    let stats = store.stats().unwrap();
+    assert_eq!(stats.cases_by_state["new"], 0);
+    assert_eq!(stats.cases_by_state["claimed"], 0);
+    assert_eq!(stats.cases_by_state["resolved"], 1);
+}
+
+#[test]
+fn a_version_2_store_gets_case_summaries_from_cases_and_events_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = {
+        let store = Store::open(dir.path()).unwrap();
+        let case = store_case(&store, Network::X, "jo");
+        let (claimed, _) = claim(&store, &case, 5);
+        let expected = CaseSummary::of(&claimed, &store.events(claimed.id).unwrap());
+        assert_eq!(expected.claims.len(), 1);
+        // Make it look like a version 2 store: index values of two bytes (state and SLA
+        // flag), no summary.
+        for item in store.cases_by_opened.iter() {
+            let (key, value) = item.unwrap();
+            store
+                .cases_by_opened
+                .insert(key, value[..2].to_vec())
+                .unwrap();
+        }
+        store
+            .meta
+            .insert(codec::SCHEMA_KEY, &2u32.to_be_bytes())
+            .unwrap();
+        store.db.flush().unwrap();
+        expected
+    };
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(summaries(&store), [expected]);
+    // A version 2 store's counters are kept as they were.
+    let stats = store.stats().unwrap();
+    assert_eq!(stats.cases_by_state["claimed"], 1);
+    assert_eq!(stats.ingested["x"], 1);
+    let version = store.meta.get(codec::SCHEMA_KEY).unwrap().unwrap();
+    assert_eq!(codec::decode_u32(&version), SCHEMA_VERSION);
+}
