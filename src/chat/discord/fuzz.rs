@@ -2,11 +2,11 @@
 //! gateway frame, decoded by serenity as the shard does, then read the way `on_click` and
 //! `on_submit` read an interaction (custom ids, modal inputs). Never panics.
 
-use serenity::all::{ActionRowComponent, Interaction};
+use serenity::all::Interaction;
 use serenity::model::event::{Event, GatewayEvent};
 
 use super::render;
-use crate::domain::{ActionRequest, ChatAction, Payload};
+use crate::domain::{ActionRequest, Payload};
 
 /// What the adapter would ask of the engine (or the forms it would open) for this frame.
 pub fn decode_gateway(bytes: &[u8]) -> Vec<ActionRequest> {
@@ -36,33 +36,7 @@ pub fn decode_gateway(bytes: &[u8]) -> Vec<ActionRequest> {
             let Ok(payload) = payload.parse::<Payload>() else {
                 return Vec::new();
             };
-            let input = |id: &str| -> String {
-                submit
-                    .data
-                    .components
-                    .iter()
-                    .flat_map(|row| row.components.iter())
-                    .find_map(|component| match component {
-                        ActionRowComponent::InputText(input) if input.custom_id == id => {
-                            input.value.clone()
-                        }
-                        _ => None,
-                    })
-                    .unwrap_or_default()
-            };
-            let action = if form == render::REPLY_MODAL {
-                ChatAction::Reply {
-                    text: input(render::TEXT_INPUT),
-                    confirm_pii: input(render::CONFIRM_INPUT)
-                        .trim()
-                        .eq_ignore_ascii_case(render::CONFIRM_WORD),
-                }
-            } else {
-                ChatAction::Escalate {
-                    target: input(render::TARGET_INPUT).trim().to_string(),
-                    note: input(render::NOTE_INPUT),
-                }
-            };
+            let action = super::form_action(form, &submit.data);
             vec![ActionRequest {
                 case: payload.case,
                 version: payload.version,

@@ -650,33 +650,7 @@ impl DiscordChat {
                 return;
             }
         };
-        let input = |id: &str| -> String {
-            submit
-                .data
-                .components
-                .iter()
-                .flat_map(|row| row.components.iter())
-                .find_map(|component| match component {
-                    ActionRowComponent::InputText(input) if input.custom_id == id => {
-                        input.value.clone()
-                    }
-                    _ => None,
-                })
-                .unwrap_or_default()
-        };
-        let action = if form == render::REPLY_MODAL {
-            ChatAction::Reply {
-                text: input(render::TEXT_INPUT),
-                confirm_pii: input(render::CONFIRM_INPUT)
-                    .trim()
-                    .eq_ignore_ascii_case(render::CONFIRM_WORD),
-            }
-        } else {
-            ChatAction::Escalate {
-                target: input(render::TARGET_INPUT).trim().to_string(),
-                note: input(render::NOTE_INPUT),
-            }
-        };
+        let action = form_action(form, &submit.data);
         let typed = match &action {
             ChatAction::Reply { text, .. } => Some(text.clone()),
             _ => None,
@@ -1163,6 +1137,36 @@ fn store_error(error: StoreError) -> ChatError {
 /// Entry points for the fuzz targets in `fuzz/`.
 #[doc(hidden)]
 pub mod fuzz;
+
+/// The action a submitted Reply (`form` = `render::REPLY_MODAL`) or Escalate modal asks for,
+/// read from its text inputs.
+pub(crate) fn form_action(form: &str, data: &serenity::all::ModalInteractionData) -> ChatAction {
+    let input = |id: &str| -> String {
+        data.components
+            .iter()
+            .flat_map(|row| row.components.iter())
+            .find_map(|component| match component {
+                ActionRowComponent::InputText(input) if input.custom_id == id => {
+                    input.value.clone()
+                }
+                _ => None,
+            })
+            .unwrap_or_default()
+    };
+    if form == render::REPLY_MODAL {
+        ChatAction::Reply {
+            text: input(render::TEXT_INPUT),
+            confirm_pii: input(render::CONFIRM_INPUT)
+                .trim()
+                .eq_ignore_ascii_case(render::CONFIRM_WORD),
+        }
+    } else {
+        ChatAction::Escalate {
+            target: input(render::TARGET_INPUT).trim().to_string(),
+            note: input(render::NOTE_INPUT),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

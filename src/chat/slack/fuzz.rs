@@ -5,8 +5,8 @@
 
 use slack_morphism::prelude::*;
 
-use super::render::{self, FormMetadata};
-use crate::domain::{ActionKind, ActionRequest, ChatAction, Payload};
+use super::render::FormMetadata;
+use crate::domain::{ActionRequest, Payload};
 
 /// What the adapter would ask of the engine (or the forms it would open) for this frame.
 pub fn decode_socket_mode(bytes: &[u8]) -> Vec<ActionRequest> {
@@ -93,41 +93,8 @@ fn requests(event: SlackInteractionEvent) -> Vec<ActionRequest> {
             let Ok(payload) = metadata.payload.parse::<Payload>() else {
                 return Vec::new();
             };
-            let values = event
-                .view
-                .state_params
-                .state
-                .map(|state| state.values)
-                .unwrap_or_default();
-            let input = |block: &str| {
-                values
-                    .iter()
-                    .find(|(id, _)| id.to_string() == block)
-                    .and_then(|(_, actions)| actions.values().next().cloned())
-            };
-            let action = match payload.kind {
-                ActionKind::Reply => ChatAction::Reply {
-                    text: input(render::REPLY_BLOCK)
-                        .and_then(|value| value.value)
-                        .unwrap_or_default(),
-                    confirm_pii: input(render::CONFIRM_BLOCK)
-                        .and_then(|value| value.selected_options)
-                        .is_some_and(|options| {
-                            options
-                                .iter()
-                                .any(|option| option.value == render::CONFIRM_VALUE)
-                        }),
-                },
-                ActionKind::Escalate => ChatAction::Escalate {
-                    target: input(render::TARGET_BLOCK)
-                        .and_then(|value| value.selected_option)
-                        .map(|option| option.value)
-                        .unwrap_or_default(),
-                    note: input(render::NOTE_BLOCK)
-                        .and_then(|value| value.value)
-                        .unwrap_or_default(),
-                },
-                _ => return Vec::new(),
+            let Some(action) = super::form_action(payload.kind, &event.view) else {
+                return Vec::new();
             };
             vec![ActionRequest {
                 case: payload.case,

@@ -550,42 +550,8 @@ impl SlackChat {
                 return SlackInteractionResponse::Empty;
             }
         };
-        let values = event
-            .view
-            .state_params
-            .state
-            .as_ref()
-            .map(|state| state.values.clone())
-            .unwrap_or_default();
-        let input = |block: &str| {
-            values
-                .iter()
-                .find(|(id, _)| id.to_string() == block)
-                .and_then(|(_, actions)| actions.values().next().cloned())
-        };
-        let action = match payload.kind {
-            ActionKind::Reply => ChatAction::Reply {
-                text: input(render::REPLY_BLOCK)
-                    .and_then(|value| value.value)
-                    .unwrap_or_default(),
-                confirm_pii: input(render::CONFIRM_BLOCK)
-                    .and_then(|value| value.selected_options)
-                    .is_some_and(|options| {
-                        options
-                            .iter()
-                            .any(|option| option.value == render::CONFIRM_VALUE)
-                    }),
-            },
-            ActionKind::Escalate => ChatAction::Escalate {
-                target: input(render::TARGET_BLOCK)
-                    .and_then(|value| value.selected_option)
-                    .map(|option| option.value)
-                    .unwrap_or_default(),
-                note: input(render::NOTE_BLOCK)
-                    .and_then(|value| value.value)
-                    .unwrap_or_default(),
-            },
-            _ => return SlackInteractionResponse::Empty,
+        let Some(action) = form_action(payload.kind, &event.view) else {
+            return SlackInteractionResponse::Empty;
         };
         let request = ActionRequest {
             case: payload.case,
@@ -945,6 +911,48 @@ fn log_listener_error(
 /// Entry points for the fuzz targets in `fuzz/`.
 #[doc(hidden)]
 pub mod fuzz;
+
+/// The action a submitted Reply or Escalate modal asks for, read from the view's state (one
+/// input per block); `None` for any other kind of form.
+pub(crate) fn form_action(kind: ActionKind, view: &SlackStatefulView) -> Option<ChatAction> {
+    let values = view
+        .state_params
+        .state
+        .as_ref()
+        .map(|state| state.values.clone())
+        .unwrap_or_default();
+    let input = |block: &str| {
+        values
+            .iter()
+            .find(|(id, _)| id.to_string() == block)
+            .and_then(|(_, actions)| actions.values().next().cloned())
+    };
+    let action = match kind {
+        ActionKind::Reply => ChatAction::Reply {
+            text: input(render::REPLY_BLOCK)
+                .and_then(|value| value.value)
+                .unwrap_or_default(),
+            confirm_pii: input(render::CONFIRM_BLOCK)
+                .and_then(|value| value.selected_options)
+                .is_some_and(|options| {
+                    options
+                        .iter()
+                        .any(|option| option.value == render::CONFIRM_VALUE)
+                }),
+        },
+        ActionKind::Escalate => ChatAction::Escalate {
+            target: input(render::TARGET_BLOCK)
+                .and_then(|value| value.selected_option)
+                .map(|option| option.value)
+                .unwrap_or_default(),
+            note: input(render::NOTE_BLOCK)
+                .and_then(|value| value.value)
+                .unwrap_or_default(),
+        },
+        _ => return None,
+    };
+    Some(action)
+}
 
 #[cfg(test)]
 mod tests {
