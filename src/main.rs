@@ -179,6 +179,33 @@ fn open_existing_store(settings: &Settings) -> Result<Store, StoreError> {
     Store::open(&settings.store.path.join("sled"))
 }
 
+/// Reads what a command needs from the store, or, when a running mentiondesk holds the store's
+/// lock, asks that bot for it over `http.listen` (`remote`).
+fn read_store_or_ask<T, F>(
+    settings: &Settings,
+    local: impl FnOnce(&Store) -> anyhow::Result<T>,
+    remote: impl FnOnce() -> F,
+) -> anyhow::Result<T>
+where
+    F: std::future::Future<Output = anyhow::Result<T>>,
+{
+    match open_existing_store(settings) {
+        Ok(store) => local(&store),
+        Err(StoreError::Locked { path }) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|error| anyhow::anyhow!("cannot start the async runtime: {error}"))?;
+            runtime.block_on(remote()).map_err(|error| {
+                anyhow::anyhow!(
+                    "the store at {path} is in use by a running mentiondesk, and asking it over http.listen failed: {error:#}"
+                )
+            })
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
 fn audit(path: Option<PathBuf>, since_text: &str, format: AuditFormat) -> ExitCode {
     let Some(settings) = load_settings(&path) else {
         return ExitCode::FAILURE;
@@ -197,29 +224,11 @@ fn audit(path: Option<PathBuf>, since_text: &str, format: AuditFormat) -> ExitCo
         );
         return ExitCode::FAILURE;
     }
-    let records = match open_existing_store(&settings) {
-        Ok(store) => store.audit_since(since).map_err(anyhow::Error::from),
-        Err(StoreError::Locked { path }) => {
-            // The bot runs and holds the lock: ask it instead.
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            match runtime {
-                Ok(runtime) => runtime
-                    .block_on(mentiondesk::audit::fetch_remote(
-                        settings.http.listen,
-                        since_text,
-                    ))
-                    .map_err(|error| {
-                        anyhow::anyhow!(
-                            "the store at {path} is in use by a running mentiondesk, and asking it over http.listen failed: {error:#}"
-                        )
-                    }),
-                Err(error) => Err(anyhow::anyhow!("cannot start the async runtime: {error}")),
-            }
-        }
-        Err(error) => Err(error.into()),
-    };
+    let records = read_store_or_ask(
+        &settings,
+        |store| Ok(store.audit_since(since)?),
+        || mentiondesk::audit::fetch_remote(settings.http.listen, since_text),
+    );
     let records = match records {
         Ok(records) => records,
         Err(error) => {
@@ -261,30 +270,18 @@ fn report(path: Option<PathBuf>, since_text: &str, format: ReportFormat) -> Exit
     }
     let first_response =
         chrono::Duration::from_std(settings.sla.first_response).unwrap_or(chrono::Duration::MAX);
-    let report = match open_existing_store(&settings) {
-        Ok(store) => mentiondesk::report::from_store(&store, since, now, first_response)
-            .map_err(anyhow::Error::from),
-        Err(StoreError::Locked { path }) => {
-            // The bot runs and holds the lock: ask it instead.
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            match runtime {
-                Ok(runtime) => runtime
-                    .block_on(mentiondesk::report::fetch_remote(
-                        settings.http.listen,
-                        since_text,
-                    ))
-                    .map_err(|error| {
-                        anyhow::anyhow!(
-                            "the store at {path} is in use by a running mentiondesk, and asking it over http.listen failed: {error:#}"
-                        )
-                    }),
-                Err(error) => Err(anyhow::anyhow!("cannot start the async runtime: {error}")),
-            }
-        }
-        Err(error) => Err(error.into()),
-    };
+    let report = read_store_or_ask(
+        &settings,
+        |store| {
+            Ok(mentiondesk::report::from_store(
+                store,
+                since,
+                now,
+                first_response,
+            )?)
+        },
+        || mentiondesk::report::fetch_remote(settings.http.listen, since_text),
+    );
     let report = match report {
         Ok(report) => report,
         Err(error) => {
