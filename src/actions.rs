@@ -13,10 +13,13 @@ use tokio::sync::mpsc;
 
 use crate::chat::{ActionOutcome, ChatEvent};
 use crate::domain::text::{find_pii, reply_length};
-use crate::domain::{apply, Agent, ChatAction, Command, Label, Permissions, Refusal};
+use crate::domain::{
+    apply, Agent, Case, ChatAction, Command, Label, Moved, Permissions, Refusal, Triage,
+};
 use crate::outbox::Outbox;
+use crate::scheduler::{SchedulerHandle, SlaPolicy};
 use crate::sources::SourceClient;
-use crate::store::{LabelRecord, Store};
+use crate::store::{LabelRecord, PostOrigin, Store, StoredPost};
 
 /// An escalation target as the engine needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +52,9 @@ pub struct Actions {
     outbox: Outbox,
     sources: HashMap<String, Arc<dyn SourceClient>>,
     settings: Arc<ActionSettings>,
+    /// Starts the first-response clock of a case opened by "Mark as complaint".
+    sla: Option<SlaPolicy>,
+    scheduler: SchedulerHandle,
 }
 
 impl Actions {
@@ -67,7 +73,16 @@ impl Actions {
                 .map(|source| (source.name().to_string(), source.clone()))
                 .collect(),
             settings: Arc::new(settings),
+            sla: None,
+            scheduler: SchedulerHandle::default(),
         }
+    }
+
+    /// Gives cases opened by "Mark as complaint" a first-response clock, like the pipeline's.
+    pub fn with_sla(mut self, policy: SlaPolicy, scheduler: SchedulerHandle) -> Actions {
+        self.sla = Some(policy);
+        self.scheduler = scheduler;
+        self
     }
 
     /// Runs until every chat has dropped its sender (the drain on shutdown).
@@ -90,6 +105,9 @@ impl Actions {
         let case_id = request.case;
         if let Some(refused) = self.refuse_unpermitted(chat, agent, &request) {
             return refused;
+        }
+        if request.action == ChatAction::MarkComplaint {
+            return self.mark_complaint(chat, agent, request.case.0).await;
         }
         let command = match self.command(agent, &request) {
             Ok(command) => command,
@@ -170,6 +188,93 @@ impl Actions {
         ActionOutcome::Done { notice }
     }
 
+    /// "Mark as complaint" on a kudos card: opens a complaint case for the post (its card
+    /// goes to every chat's main channel), stores the label for training, and edits the kudos
+    /// card to say who moved it. The kudos is read inside the transaction, so a second click
+    /// (or a retry after a crash) finds it moved and opens nothing.
+    async fn mark_complaint(&self, chat: &str, agent: &Agent, kudos_id: u64) -> ActionOutcome {
+        let now = Utc::now();
+        let result = self.store.transact(|tx| {
+            let Some(mut kudos) = tx.kudos(kudos_id)? else {
+                return Ok(Err(format!("kudos {kudos_id} does not exist")));
+            };
+            if let Some(moved) = &kudos.moved {
+                return Ok(Err(format!(
+                    "Already moved to the complaint queue by {} as case {}.",
+                    moved.by, moved.case
+                )));
+            }
+            let id = tx.next_case_id()?;
+            let triage = Triage {
+                label: Label::Complaint,
+                score: 1.0,
+                reason: format!("marked as a complaint by {}", agent.name),
+            };
+            let mut opened = Case::open(id, kudos.mention.clone(), triage.clone(), now);
+            if let Some(policy) = &self.sla {
+                policy.start_first_response(&mut opened.case);
+            }
+            tx.put_case(&opened.case)?;
+            tx.append_events(&opened.events)?;
+            tx.add_author_case(&opened.case)?;
+            self.outbox
+                .enqueue_effects(tx, &opened.case, &opened.events, now)?;
+            let post_ref = kudos.mention.post_ref();
+            let stored_at = tx.post(&post_ref)?.map_or(now, |post| post.stored_at);
+            tx.put_post(
+                &post_ref,
+                &StoredPost {
+                    case: Some(id),
+                    origin: PostOrigin::Customer,
+                    triage: Some(triage),
+                    mention: Some(kudos.mention.clone()),
+                    stored_at,
+                },
+            )?;
+            tx.put_label(
+                &post_ref,
+                &LabelRecord {
+                    text: kudos.mention.text.clone(),
+                    label: Label::Complaint,
+                    by: agent.id.clone(),
+                    at: now,
+                },
+            )?;
+            kudos.moved = Some(Moved {
+                case: id,
+                by: agent.name.clone(),
+                at: now,
+            });
+            kudos.version += 1;
+            tx.put_kudos(&kudos)?;
+            self.outbox.enqueue_kudos(tx, kudos.id, now)?;
+            Ok(Ok(opened.case))
+        });
+        let case = match result {
+            Ok(Ok(case)) => case,
+            Ok(Err(message)) => return ActionOutcome::Refused { message },
+            Err(error) => {
+                tracing::error!(chat, kudos = kudos_id, error = %error, "Cannot mark a kudos as a complaint");
+                return ActionOutcome::Refused {
+                    message: "mentiondesk could not save this action; nothing was done. Try again"
+                        .to_string(),
+                };
+            }
+        };
+        if let Err(error) = self.store.flush().await {
+            tracing::error!(chat, kudos = kudos_id, error = %error, "Cannot flush an action");
+            return ActionOutcome::Refused {
+                message: "mentiondesk could not save this action. Try again".to_string(),
+            };
+        }
+        self.outbox.wake_all();
+        self.scheduler.watch(&case);
+        tracing::info!(chat, kudos = kudos_id, case = %case.id, agent = %agent.name, "Kudos marked as a complaint");
+        ActionOutcome::Done {
+            notice: Some(format!("Moved to the complaint queue as case {}", case.id)),
+        }
+    }
+
     /// The private refusal for someone `[permissions]` does not allow to do this, logged;
     /// `None` when they may. Runs before anything else, so a refused person learns nothing
     /// about the case or the form.
@@ -209,6 +314,11 @@ impl Actions {
             ChatAction::Resolve => Command::Resolve { by },
             ChatAction::Dismiss => Command::Dismiss { by },
             ChatAction::Reopen => Command::Reopen { by },
+            ChatAction::MarkComplaint => {
+                return Err(ActionOutcome::Refused {
+                    message: "only a kudos card can be marked as a complaint".to_string(),
+                })
+            }
             ChatAction::Escalate { target, note } => {
                 let Some(found) = self.settings.targets.iter().find(|t| &t.id == target) else {
                     return Err(ActionOutcome::Invalid {

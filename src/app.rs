@@ -124,7 +124,11 @@ impl Application {
                     .iter()
                     .map(|target| (target.id.clone(), target.label.clone()))
                     .collect();
-                let console = Arc::new(ConsoleChat::new(store.clone(), channels));
+                let mut console = ConsoleChat::new(store.clone(), channels);
+                if settings.triage.kudos {
+                    console = console.with_kudos();
+                }
+                let console = Arc::new(console);
                 chats.push(console.clone());
                 Some((listener, console))
             }
@@ -237,7 +241,9 @@ impl Application {
             self.outbox.clone(),
         )
         .with_storm((&self.settings.triage.storm).into())
-        .context("cannot read the storm window from the store")?;
+        .context("cannot read the storm window from the store")?
+        .with_kudos(self.settings.triage.kudos);
+        let mut actions_sla = None;
         if self.settings.triage.spike.enabled {
             let spikes =
                 crate::pipeline::spike::SpikeHandle::new((&self.settings.triage.spike).into());
@@ -252,7 +258,8 @@ impl Application {
             let policy = SlaPolicy::from_settings(&self.settings)?;
             let mut scheduler =
                 Scheduler::new(self.store.clone(), self.outbox.clone(), policy.clone());
-            pipeline = pipeline.with_sla(policy, scheduler.handle());
+            pipeline = pipeline.with_sla(policy.clone(), scheduler.handle());
+            actions_sla = Some((policy, scheduler.handle()));
             let stopping = shutdown.clone();
             // Rebuilding the clocks reads every case (seconds for a million): do it off the
             // start path, so sources, chats and actions are up at once. New cases announced
@@ -279,12 +286,15 @@ impl Application {
         }
         intake.spawn(pipeline.run(batch_rx));
 
-        let actions = Actions::new(
+        let mut actions = Actions::new(
             self.store.clone(),
             self.outbox.clone(),
             &self.sources,
             action_settings(&self.settings),
         );
+        if let Some((policy, handle)) = actions_sla {
+            actions = actions.with_sla(policy, handle);
+        }
         intake.spawn(actions.run(event_rx));
 
         let chat_executors = self.chats.iter().map(|chat| -> Arc<dyn Executor> {

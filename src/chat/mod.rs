@@ -48,6 +48,12 @@ pub trait ChatAdapter: Send + Sync {
     /// id) has one here.
     fn escalation_channel(&self, target: &str) -> Option<String>;
 
+    /// The channel kudos cards (praise, `[triage].kudos`) go to in this chat; `None` (the
+    /// default) posts none here.
+    fn kudos_channel(&self) -> Option<String> {
+        None
+    }
+
     /// Posts a card. Idempotent on `key`: posting the same key again (after a crash between
     /// posting and recording) must find the existing message rather than post a second one.
     async fn post_card(

@@ -382,6 +382,9 @@ pub struct SlackSettings {
     /// Channel id for operational alerts such as volume spikes.
     #[serde(default)]
     pub ops_channel: Option<String>,
+    /// Channel id kudos cards (praise, with `[triage].kudos = true`) go to; none without it.
+    #[serde(default)]
+    pub kudos_channel: Option<String>,
 }
 
 /// `[discord]`: the Discord server.
@@ -398,6 +401,10 @@ pub struct DiscordSettings {
     /// Numeric channel id for operational alerts such as volume spikes.
     #[serde(default)]
     pub ops_channel: Option<String>,
+    /// Numeric channel id kudos cards (praise, with `[triage].kudos = true`) go to; none
+    /// without it.
+    #[serde(default)]
+    pub kudos_channel: Option<String>,
     /// Whether serenity's own rate limiter runs. Keep it on; serenity only sends requests to a
     /// `base_url` other than Discord's with it off, so turn it off only for a proxy that rate
     /// limits by itself (twilight-http-proxy) or a test fake.
@@ -496,6 +503,10 @@ pub struct TriageSettings {
     /// `[triage.spike]`: complaint volume spikes raise an alert in the ops channel.
     #[serde(default)]
     pub spike: SpikeSettings,
+    /// Post praise as light "kudos" cards (with a "Mark as complaint" button) in each chat's
+    /// kudos channel (console: "Kudos"; Slack and Discord: `kudos_channel`).
+    #[serde(default)]
+    pub kudos: bool,
 }
 
 impl Default for TriageSettings {
@@ -512,6 +523,7 @@ impl Default for TriageSettings {
             min_labels: DEFAULT_MIN_LABELS,
             storm: StormSettings::default(),
             spike: SpikeSettings::default(),
+            kudos: false,
         }
     }
 }

@@ -236,6 +236,9 @@ fn check_slack(slack: &SlackSettings, report: &mut Report) {
     if let Some(ops_channel) = &slack.ops_channel {
         slack_channel(report, "slack.ops_channel", ops_channel);
     }
+    if let Some(kudos_channel) = &slack.kudos_channel {
+        slack_channel(report, "slack.kudos_channel", kudos_channel);
+    }
 }
 
 fn check_discord(discord: &DiscordSettings, report: &mut Report) {
@@ -252,6 +255,9 @@ fn check_discord(discord: &DiscordSettings, report: &mut Report) {
     }
     if let Some(ops_channel) = &discord.ops_channel {
         discord_channel(report, "discord.ops_channel", ops_channel);
+    }
+    if let Some(kudos_channel) = &discord.kudos_channel {
+        discord_channel(report, "discord.kudos_channel", kudos_channel);
     }
 }
 

@@ -29,11 +29,13 @@ pub enum ActionKind {
     Dismiss,
     /// Open again.
     Reopen,
+    /// Move a kudos (praise) to the complaint queue; the payload's case is the kudos id.
+    MarkComplaint,
 }
 
 impl ActionKind {
     /// Every kind, in the order cards show them.
-    pub const ALL: [ActionKind; 7] = [
+    pub const ALL: [ActionKind; 8] = [
         ActionKind::Claim,
         ActionKind::Unclaim,
         ActionKind::Reply,
@@ -41,6 +43,7 @@ impl ActionKind {
         ActionKind::Resolve,
         ActionKind::Dismiss,
         ActionKind::Reopen,
+        ActionKind::MarkComplaint,
     ];
 
     /// The verb used in payloads.
@@ -53,6 +56,7 @@ impl ActionKind {
             ActionKind::Resolve => "resolve",
             ActionKind::Dismiss => "dismiss",
             ActionKind::Reopen => "reopen",
+            ActionKind::MarkComplaint => "complaint",
         }
     }
 
@@ -66,6 +70,7 @@ impl ActionKind {
             ActionKind::Resolve => "Resolve",
             ActionKind::Dismiss => "Not a complaint",
             ActionKind::Reopen => "Reopen",
+            ActionKind::MarkComplaint => "Mark as complaint",
         }
     }
 }
@@ -154,6 +159,8 @@ pub enum ChatAction {
     Dismiss,
     /// Open again.
     Reopen,
+    /// Move the kudos whose id is the request's case to the complaint queue.
+    MarkComplaint,
 }
 
 impl ChatAction {
@@ -167,6 +174,7 @@ impl ChatAction {
             ChatAction::Resolve => ActionKind::Resolve,
             ChatAction::Dismiss => ActionKind::Dismiss,
             ChatAction::Reopen => ActionKind::Reopen,
+            ChatAction::MarkComplaint => ActionKind::MarkComplaint,
         }
     }
 }
@@ -192,6 +200,7 @@ impl ActionRequest {
             ActionKind::Resolve => ChatAction::Resolve,
             ActionKind::Dismiss => ChatAction::Dismiss,
             ActionKind::Reopen => ChatAction::Reopen,
+            ActionKind::MarkComplaint => ChatAction::MarkComplaint,
             ActionKind::Reply | ActionKind::Escalate => return None,
         };
         Some(ActionRequest {

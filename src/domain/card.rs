@@ -109,6 +109,8 @@ pub enum CardKind {
         /// The internal note.
         note: String,
     },
+    /// A praise post in the kudos channel (`domain::kudos`): no state, one button.
+    Kudos,
 }
 
 /// A button on a card.

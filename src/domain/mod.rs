@@ -13,6 +13,7 @@ mod case_props;
 mod case_tests;
 pub mod event;
 pub mod hours;
+pub mod kudos;
 pub mod mention;
 pub mod permission;
 pub mod summary;
@@ -30,6 +31,7 @@ pub use case::{
 };
 pub use event::{CaseEvent, EventKind, NoteMention, StormMember, ThreadNote};
 pub use hours::{deadline, parse_clock_time, parse_date, parse_weekday, BusinessHours};
+pub use kudos::{kudos_card, kudos_key, Kudos, Moved};
 pub use mention::{
     normalize_handle, reach_bucket, Author, Mention, MentionKind, Network, PostRef, REACH_BUCKETS,
 };

@@ -49,9 +49,10 @@ impl Permission {
         match action {
             ChatAction::Reply { .. } => Some(Permission::Reply),
             ChatAction::Escalate { .. } => Some(Permission::Escalate),
-            ChatAction::Resolve | ChatAction::Dismiss | ChatAction::Reopen => {
-                Some(Permission::Resolve)
-            }
+            ChatAction::Resolve
+            | ChatAction::Dismiss
+            | ChatAction::Reopen
+            | ChatAction::MarkComplaint => Some(Permission::Resolve),
             ChatAction::Claim | ChatAction::Unclaim => None,
         }
     }
@@ -208,6 +209,7 @@ impl Permissions {
             ChatAction::Escalate { .. } => "escalate cases",
             ChatAction::Dismiss => "dismiss cases",
             ChatAction::Reopen => "reopen cases",
+            ChatAction::MarkComplaint => "move posts to the complaint queue",
             _ => "resolve cases",
         };
         Some((
@@ -372,6 +374,7 @@ mod tests {
             (ChatAction::Resolve, Some(Permission::Resolve)),
             (ChatAction::Dismiss, Some(Permission::Resolve)),
             (ChatAction::Reopen, Some(Permission::Resolve)),
+            (ChatAction::MarkComplaint, Some(Permission::Resolve)),
         ];
         for (action, expected) in table {
             assert_eq!(Permission::required_for(&action), expected, "{action:?}");

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use super::{chat_lane, Executor, Retry};
 use crate::chat::{ChatAdapter, ChatError};
-use crate::domain::{case_card, escalation_card, Case, CustomerContext, MessageRef};
+use crate::domain::{
+    case_card, escalation_card, kudos_card, kudos_key, Case, CustomerContext, MessageRef,
+};
 use crate::store::{OutboxEntry, OutboxKey, OutboxTask, Store, StoreError};
 
 /// Executes one chat adapter's lane.
@@ -108,6 +110,56 @@ impl ChatExecutor {
         self.store.flush().await.map_err(store_retry)
     }
 
+    /// Posts a kudos card in this chat's kudos channel, or edits it to its current state
+    /// (moved: who moved it, with a link to the complaint's card in this chat).
+    async fn sync_kudos(&self, key: &OutboxKey, id: u64) -> Result<(), Retry> {
+        let Some(channel) = self.chat.kudos_channel() else {
+            return self.complete(key).await;
+        };
+        let Some(kudos) = self.store.kudos(id).map_err(store_retry)? else {
+            tracing::warn!(kudos = id, "Outbox entry for an unknown kudos; dropping it");
+            return self.complete(key).await;
+        };
+        let case_cards = match &kudos.moved {
+            Some(moved) => self
+                .store
+                .case(moved.case)
+                .map_err(store_retry)?
+                .map(|case| case.chat_refs)
+                .unwrap_or_default(),
+            None => Default::default(),
+        };
+        let card = kudos_card(&kudos, &case_cards);
+        let chat = self.chat.name().to_string();
+        let message = match kudos.chat_refs.get(&chat) {
+            Some(message) => {
+                self.chat
+                    .update_card(message, &card)
+                    .await
+                    .map_err(chat_retry)?;
+                message.clone()
+            }
+            None => self
+                .chat
+                .post_card(&kudos_key(id), &channel, &card)
+                .await
+                .map_err(chat_retry)?,
+        };
+        self.store
+            .transact(|tx| {
+                if let Some(mut current) = tx.kudos(id)? {
+                    if !current.chat_refs.contains_key(&chat) {
+                        current.chat_refs.insert(chat.clone(), message.clone());
+                        tx.put_kudos(&current)?;
+                    }
+                }
+                tx.complete(key)?;
+                Ok(())
+            })
+            .map_err(store_retry)?;
+        self.store.flush().await.map_err(store_retry)
+    }
+
     async fn complete(&self, key: &OutboxKey) -> Result<(), Retry> {
         super::finish(&self.store, key).await
     }
@@ -120,6 +172,9 @@ impl Executor for ChatExecutor {
     }
 
     async fn execute(&self, key: &OutboxKey, entry: &OutboxEntry) -> Result<(), Retry> {
+        if let OutboxTask::KudosCard { kudos } = &entry.task {
+            return self.sync_kudos(key, *kudos).await;
+        }
         let Some(case) = self.store.case(entry.case).map_err(store_retry)? else {
             tracing::warn!(case = %entry.case, "Outbox entry for an unknown case; dropping it");
             return self.complete(key).await;
@@ -171,7 +226,9 @@ impl Executor for ChatExecutor {
                 }
                 self.complete(key).await
             }
-            OutboxTask::PublicReply { .. } | OutboxTask::Webhook { .. } => {
+            OutboxTask::PublicReply { .. }
+            | OutboxTask::Webhook { .. }
+            | OutboxTask::KudosCard { .. } => {
                 tracing::error!(case = %case.id, task = ?entry.task, "A task was queued on the wrong lane; dropping it");
                 self.complete(key).await
             }

@@ -130,6 +130,24 @@ impl Outbox {
         Ok(())
     }
 
+    /// Queues, for every chat, posting or editing a kudos card (chats without a kudos channel
+    /// drop the entry). The entry's case is unused: `CaseId(0)`.
+    pub fn enqueue_kudos(&self, tx: &Tx, kudos: u64, now: DateTime<Utc>) -> Result<(), TxError> {
+        for chat in self.chats.iter() {
+            tx.enqueue(
+                &chat_lane(chat),
+                &OutboxEntry {
+                    case: crate::domain::CaseId(0),
+                    task: OutboxTask::KudosCard { kudos },
+                    attempts: 0,
+                    last_error: None,
+                    created_at: now,
+                },
+            )?;
+        }
+        Ok(())
+    }
+
     /// Queues the case's pending public reply on its source's lane.
     pub fn enqueue_reply(&self, tx: &Tx, case: &Case, now: DateTime<Utc>) -> Result<(), TxError> {
         if let Some(pending) = &case.pending_reply {

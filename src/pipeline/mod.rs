@@ -18,7 +18,9 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
-use crate::domain::{apply, normalize_handle, Case, CaseId, Command, Mention, StormMember};
+use crate::domain::{
+    apply, normalize_handle, Case, CaseId, Command, Kudos, Label, Mention, StormMember,
+};
 use crate::outbox::Outbox;
 use crate::scheduler::{SchedulerHandle, SlaPolicy};
 use crate::sources::SourceBatch;
@@ -46,6 +48,8 @@ pub struct IngestReport {
     pub clocks_started: Vec<Case>,
     /// Complaints collapsed into an incident (storm collapse).
     pub collapsed: usize,
+    /// Praise posted as kudos cards (also counted in `skipped`).
+    pub kudos: usize,
 }
 
 /// The pipeline task's state.
@@ -62,6 +66,8 @@ pub struct Pipeline {
     /// run a transaction twice) and replaces it after the commit.
     storm: Arc<Mutex<StormWindow>>,
     spikes: Option<spike::SpikeHandle>,
+    /// Praise gets a kudos card (`[triage].kudos`).
+    kudos: bool,
 }
 
 /// What one round changes beside the store: the storm window and the incidents' new members.
@@ -97,7 +103,14 @@ impl Pipeline {
             },
             storm: Arc::default(),
             spikes: None,
+            kudos: false,
         }
+    }
+
+    /// Posts praise as kudos cards in the chats' kudos channels (`[triage].kudos`).
+    pub fn with_kudos(mut self, kudos: bool) -> Pipeline {
+        self.kudos = kudos;
+        self
     }
 
     /// Counts every complaint it stores in the spike detector behind `spikes`.
@@ -212,7 +225,7 @@ impl Pipeline {
             }
         }
         self.store.flush().await?;
-        if report.opened + report.joined + report.collapsed > 0 {
+        if report.opened + report.joined + report.collapsed + report.kudos > 0 {
             self.outbox.wake_all();
         }
         for case in report.opened_cases.iter().chain(&report.clocks_started) {
@@ -297,6 +310,20 @@ impl Pipeline {
         }
         let triage = self.triager.triage(mention);
         if !self.triager.wants_card(&triage) {
+            if self.kudos && triage.label == Label::Praise {
+                let kudos = Kudos {
+                    id: tx.next_kudos_id()?,
+                    version: 0,
+                    mention: mention.clone(),
+                    triage: triage.clone(),
+                    chat_refs: BTreeMap::new(),
+                    moved: None,
+                    at: now,
+                };
+                tx.put_kudos(&kudos)?;
+                self.outbox.enqueue_kudos(tx, kudos.id, now)?;
+                report.kudos += 1;
+            }
             tx.put_post(&post_ref, &stored(None, Some(triage)))?;
             report.skipped += 1;
             return Ok(());

@@ -15,6 +15,19 @@ pub const SCHEMA_KEY: &[u8] = b"schema_version";
 /// `meta` key of the next case number.
 pub const NEXT_CASE_KEY: &[u8] = b"next_case_id";
 
+/// `meta` key of the next kudos id.
+pub const NEXT_KUDOS_KEY: &[u8] = b"next_kudos_id";
+
+/// Prefix of the `meta` keys holding kudos (praise shown in a kudos channel).
+pub const KUDOS_PREFIX: &[u8] = b"kudos/";
+
+/// `meta` key of a kudos: the prefix then its id.
+pub fn kudos_key(id: u64) -> Vec<u8> {
+    let mut key = KUDOS_PREFIX.to_vec();
+    key.extend_from_slice(&id.to_be_bytes());
+    key
+}
+
 /// Prefix of the `meta` keys holding the storm window (one cluster per case).
 pub const STORM_PREFIX: &[u8] = b"storm/";
 

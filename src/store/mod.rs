@@ -163,6 +163,11 @@ pub enum OutboxTask {
         /// The pending reply's id.
         reply_id: String,
     },
+    /// Post or edit a kudos card in the chat's kudos channel (the entry's case is unused).
+    KudosCard {
+        /// The kudos id.
+        kudos: u64,
+    },
 }
 
 /// Counters the store keeps in the transaction of what they count (`stat/` keys in `meta`),
@@ -656,6 +661,11 @@ impl Store {
             .collect()
     }
 
+    /// A kudos by id.
+    pub fn kudos(&self, id: u64) -> Result<Option<crate::domain::Kudos>, StoreError> {
+        get_json(&self.meta, "meta", &codec::kudos_key(id))
+    }
+
     /// Labels the team gave, for training.
     pub fn labels(&self) -> impl Iterator<Item = Result<LabelRecord, StoreError>> + '_ {
         self.labels
@@ -1012,6 +1022,28 @@ impl Tx<'_> {
     pub fn remove_storm_cluster(&self, case: CaseId) -> Result<(), TxError> {
         self.meta.remove(codec::storm_key(case))?;
         Ok(())
+    }
+
+    /// Takes the next kudos id.
+    pub fn next_kudos_id(&self) -> Result<u64, TxError> {
+        let next = self
+            .meta
+            .get(codec::NEXT_KUDOS_KEY)?
+            .map(|bytes| codec::decode_u64(&bytes))
+            .unwrap_or(1);
+        self.meta
+            .insert(codec::NEXT_KUDOS_KEY, &(next + 1).to_be_bytes())?;
+        Ok(next)
+    }
+
+    /// A kudos by id.
+    pub fn kudos(&self, id: u64) -> Result<Option<crate::domain::Kudos>, TxError> {
+        tx_get_json(self.meta, "meta", &codec::kudos_key(id))
+    }
+
+    /// Writes a kudos.
+    pub fn put_kudos(&self, kudos: &crate::domain::Kudos) -> Result<(), TxError> {
+        tx_put_json(self.meta, "meta", &codec::kudos_key(kudos.id), kudos)
     }
 
     /// Records a label the team gave a post.

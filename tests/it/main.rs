@@ -14,6 +14,7 @@ mod fuzz_regressions;
 mod health_notices;
 mod helpers;
 mod ingest;
+mod kudos;
 mod mastodon;
 mod outage;
 mod permissions;

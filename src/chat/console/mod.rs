@@ -32,6 +32,12 @@ pub const MAIN_CHANNEL: &str = "mentions";
 /// The main channel's label on the page.
 pub const MAIN_CHANNEL_LABEL: &str = "Mentions";
 
+/// The channel kudos cards go to (with `[triage].kudos = true`).
+pub const KUDOS_CHANNEL: &str = "kudos";
+
+/// The kudos channel's label on the page.
+pub const KUDOS_CHANNEL_LABEL: &str = "Kudos";
+
 /// How many changes a slow page may fall behind before it is told to reload.
 const CHANGE_BUFFER: usize = 256;
 /// The channel name notices are announced in (`/api/notices` lists them).
@@ -162,6 +168,23 @@ impl ConsoleChat {
         }
     }
 
+    /// Adds the kudos channel (`[triage].kudos = true`), unless an escalation target took its
+    /// id.
+    pub fn with_kudos(mut self) -> ConsoleChat {
+        if self.channel(KUDOS_CHANNEL).is_none() {
+            self.channels.push(Channel {
+                id: KUDOS_CHANNEL.to_string(),
+                label: KUDOS_CHANNEL_LABEL.to_string(),
+            });
+        } else {
+            tracing::warn!(
+                chat = CHAT_NAME,
+                "An escalation target is called \"kudos\": no kudos channel in the console"
+            );
+        }
+        self
+    }
+
     /// Every channel, the main one first.
     pub fn channels(&self) -> &[Channel] {
         &self.channels
@@ -278,6 +301,14 @@ impl ChatAdapter for ConsoleChat {
 
     fn main_channel(&self) -> String {
         MAIN_CHANNEL.to_string()
+    }
+
+    fn kudos_channel(&self) -> Option<String> {
+        self.channels
+            .iter()
+            .skip(1)
+            .find(|channel| channel.id == KUDOS_CHANNEL && channel.label == KUDOS_CHANNEL_LABEL)
+            .map(|channel| channel.id.clone())
     }
 
     fn escalation_channel(&self, target: &str) -> Option<String> {

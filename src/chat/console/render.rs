@@ -261,6 +261,7 @@ fn thread(notes: &[ThreadNote]) -> String {
 fn state_class(card: &Card) -> &'static str {
     match card.kind {
         CardKind::Escalation { .. } => "escalated",
+        CardKind::Kudos => "kudos",
         CardKind::Case => match card.state {
             crate::domain::CaseState::New => "new",
             crate::domain::CaseState::Claimed => "claimed",

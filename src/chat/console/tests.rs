@@ -243,7 +243,10 @@ impl TestConsole {
                         message: "Unknown target".to_string(),
                     },
                     // Dropping the responder stands for an engine that died mid-request.
-                    ChatAction::Resolve | ChatAction::Dismiss | ChatAction::Reopen => continue,
+                    ChatAction::Resolve
+                    | ChatAction::Dismiss
+                    | ChatAction::Reopen
+                    | ChatAction::MarkComplaint => continue,
                 };
                 let _ = event.respond.send(outcome);
             }

@@ -911,6 +911,10 @@ impl ChatAdapter for DiscordChat {
         self.settings.channel.clone()
     }
 
+    fn kudos_channel(&self) -> Option<String> {
+        self.settings.kudos_channel.clone()
+    }
+
     fn escalation_channel(&self, target: &str) -> Option<String> {
         self.targets
             .iter()
@@ -951,6 +955,7 @@ impl ChatAdapter for DiscordChat {
         let key = match card.kind {
             CardKind::Case => format!("case-{}", card.case_id.0),
             CardKind::Escalation { .. } => format!("case-{}-escalation", card.case_id.0),
+            CardKind::Kudos => crate::domain::kudos_key(card.case_id.0),
         };
         let rendered = render::card_message(card, &key, None);
         let edit = EditMessage::new()

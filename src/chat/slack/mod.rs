@@ -93,6 +93,8 @@ pub struct SlackChat {
     channel: String,
     /// `[slack].ops_channel`: where connector-health notices go, if set.
     ops_channel: Option<String>,
+    /// `[slack].kudos_channel`: where kudos cards go, if set.
+    kudos_channel: Option<String>,
     app_token: Option<String>,
     /// `[slack].signing_secret`: HTTP mode's request URLs are served when it is set.
     signing_secret: Option<String>,
@@ -135,6 +137,7 @@ impl SlackChat {
             api,
             channel: settings.channel.clone(),
             ops_channel: settings.ops_channel.clone(),
+            kudos_channel: settings.kudos_channel.clone(),
             app_token: settings
                 .app_token
                 .as_ref()
@@ -761,6 +764,10 @@ impl ChatAdapter for SlackChat {
 
     fn main_channel(&self) -> String {
         self.channel.clone()
+    }
+
+    fn kudos_channel(&self) -> Option<String> {
+        self.kudos_channel.clone()
     }
 
     fn escalation_channel(&self, target: &str) -> Option<String> {
