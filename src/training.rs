@@ -1,6 +1,7 @@
 //! Training and evaluating triage: the IO around the pure classifier in `pipeline/triage/`.
 //!
-//! `train` gathers the team's labels from the store ("Not a complaint" clicks, replies sent)
+//! `train` gathers the team's labels from the store ("Not a complaint" and "Mark as complaint"
+//! clicks, replies sent)
 //! and/or a labelled CSV, trains the learned model and saves it in the store; `build_triager`
 //! gives the pipeline the learned model once it was trained on `[triage].min_labels` examples,
 //! and the built-in default otherwise. `evaluate_file` is `mentiondesk eval`.

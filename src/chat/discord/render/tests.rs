@@ -527,3 +527,24 @@ fn the_command_has_a_subcommand_per_answer() {
     assert_eq!(names, ["queue", "mine", "stats"]);
     assert!(json["description"].as_str().unwrap().chars().count() <= 100);
 }
+
+#[test]
+fn a_kudos_card_has_one_mark_as_complaint_button_and_no_sla() {
+    let mut card = sample_card();
+    card.kind = CardKind::Kudos;
+    card.title = "Praise on Bluesky".to_string();
+    card.first_response_due = None;
+    card.state_line = "Kudos · no action needed".to_string();
+    card.buttons = vec![button(ActionKind::MarkComplaint, ButtonStyle::Default)];
+    let (embed, rows) = json(&card_message(&card, "kudos-7", None));
+    assert_eq!(embed["title"], "Praise on Bluesky");
+    assert_eq!(embed["footer"]["text"], "mentiondesk · kudos-7");
+    assert!(embed["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["name"] != "SLA"));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["components"][0]["custom_id"], "complaint:7:3");
+    assert_eq!(rows[0]["components"][0]["label"], "Mark as complaint");
+}
