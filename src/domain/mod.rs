@@ -29,7 +29,10 @@ pub use case::{
     PendingReply, Refusal, ResponseClock, SentReply, Transition, Triage,
 };
 pub use event::{CaseEvent, EventKind, NoteMention, StormMember, ThreadNote};
-pub use hours::{deadline, parse_clock_time, parse_date, parse_weekday, BusinessHours};
+pub use hours::{
+    deadline, from_timestamp, parse_clock_time, parse_date, parse_weekday, to_timestamp,
+    BusinessHours,
+};
 pub use mention::{
     normalize_handle, reach_bucket, Author, Mention, MentionKind, Network, PostRef, REACH_BUCKETS,
 };
