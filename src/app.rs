@@ -277,6 +277,13 @@ impl Application {
                 }
             });
         }
+        if let Some(digest) = crate::digest::DigestTask::from_settings(
+            &self.settings,
+            self.store.clone(),
+            &self.chats,
+        )? {
+            intake.spawn(digest.run(shutdown.clone()));
+        }
         intake.spawn(pipeline.run(batch_rx));
 
         let actions = Actions::new(

@@ -200,6 +200,31 @@ pub enum DigestError {
     Chart(#[from] chart::ChartError),
 }
 
+/// The digest's slot from `[digest]`, in `[sla.business_hours]`'s zone when set, else
+/// `[digest].timezone` (default UTC).
+pub fn schedule_from_settings(
+    settings: &crate::config::Settings,
+) -> anyhow::Result<WeeklySchedule> {
+    let digest = &settings.digest;
+    let zone_name = settings
+        .sla
+        .business_hours
+        .as_ref()
+        .map(|hours| hours.timezone.trim().to_string())
+        .or_else(|| digest.timezone.as_ref().map(|zone| zone.trim().to_string()))
+        .unwrap_or_else(|| "UTC".to_string());
+    let zone = jiff::tz::TimeZone::get(&zone_name)
+        .map_err(|error| anyhow::anyhow!("digest: time zone {zone_name}: {error}"))?;
+    Ok(WeeklySchedule {
+        zone,
+        zone_name,
+        weekday: crate::domain::parse_weekday(&digest.weekday)
+            .map_err(|error| anyhow::anyhow!("digest.weekday: {error}"))?,
+        time: crate::domain::parse_clock_time(&digest.time)
+            .map_err(|error| anyhow::anyhow!("digest.time: {error}"))?,
+    })
+}
+
 /// What the store remembers: the week last posted and the chats that took it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Posted {
@@ -261,6 +286,53 @@ impl DigestTask {
             size: (chart::WIDTH, chart::HEIGHT),
             anchor: (Utc::now(), tokio::time::Instant::now()),
         }
+    }
+
+    /// The task `[digest]` asks for, posting to `chats` (each to its digest channel; a chat
+    /// without one is left out). `None` when the digest is off or no chat has a channel.
+    pub fn from_settings(
+        settings: &crate::config::Settings,
+        store: Store,
+        chats: &[Arc<dyn ChatAdapter>],
+    ) -> anyhow::Result<Option<DigestTask>> {
+        let digest = &settings.digest;
+        if !digest.enabled {
+            return Ok(None);
+        }
+        let schedule = schedule_from_settings(settings)?;
+        let targets: Vec<(Arc<dyn ChatAdapter>, String)> = chats
+            .iter()
+            .filter_map(|chat| {
+                let channel = match chat.name() {
+                    "console" => Some(digest.console_channel.clone()),
+                    "slack" => digest.slack_channel.clone().or_else(|| {
+                        settings.slack.as_ref().and_then(|s| s.ops_channel.clone())
+                    }),
+                    "discord" => digest.discord_channel.clone().or_else(|| {
+                        settings.discord.as_ref().and_then(|d| d.ops_channel.clone())
+                    }),
+                    _ => None,
+                };
+                if channel.is_none() {
+                    tracing::warn!(chat = chat.name(), "No digest channel (nor ops channel) for this chat; it gets no weekly digest");
+                }
+                channel.map(|channel| (chat.clone(), channel))
+            })
+            .collect();
+        if targets.is_empty() {
+            return Ok(None);
+        }
+        let ops = OpsNotices::default();
+        ops.connect(chats);
+        let first_response = chrono::Duration::from_std(settings.sla.first_response)
+            .unwrap_or_else(|_| chrono::Duration::hours(1));
+        Ok(Some(DigestTask::new(
+            store,
+            schedule,
+            first_response,
+            targets,
+            ops,
+        )))
     }
 
     /// Takes "now" to be `wall` at this instant of tokio's clock (paused-time tests).

@@ -42,7 +42,7 @@ use async_trait::async_trait;
 use serenity::all::{
     ActionRowComponent, ApplicationId, Builder, Channel, ChannelId, ClientBuilder,
     CommandInteraction, ComponentInteraction, Context, CreateAllowedMentions, CreateEmbed,
-    CreateInteractionResponse, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
+    CreateAttachment, CreateInteractionResponse, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
     CreateMessage, CreateThread, EditInteractionResponse, EditMessage, EventHandler,
     GatewayIntents, GetMessages, GuildId, Http, HttpBuilder, Interaction, Member, Message,
     MessageId, ModalInteraction, Nonce, Ready, ResumedEvent, User,
@@ -56,6 +56,7 @@ use crate::chat::delivery::{Pacer, PostRecords};
 use crate::chat::limits::ReplyLimits;
 use crate::chat::{ActionOutcome, ChatAdapter, ChatError, ChatEvent, MessageRef};
 use crate::config::{DiscordSettings, EscalationTarget, DEFAULT_DISCORD_BASE_URL};
+use crate::digest::Digest as WeeklyDigest;
 use crate::domain::{
     case_card, reply_prefill, ActionKind, ActionRequest, Agent, Card, CardKind, CaseId, ChatAction,
     NoteMention, Payload, Permissions, ThreadNote,
@@ -990,6 +991,22 @@ impl ChatAdapter for DiscordChat {
             .content(text.clone())
             .allowed_mentions(allowed);
         self.post_once(key, thread, Mine::Note(&text), message)
+            .await
+            .map(|_| ())
+    }
+
+    async fn post_digest(&self, channel: &str, digest: &WeeklyDigest) -> Result<(), ChatError> {
+        let channel_id = ChannelId::new(parse_id(channel)?);
+        let text = render::digest_text(&digest.title, &digest.text);
+        let message = CreateMessage::new()
+            .content(text.clone())
+            .allowed_mentions(CreateAllowedMentions::new().empty_users().empty_roles())
+            .add_file(CreateAttachment::bytes(
+                digest.png.clone(),
+                digest.filename.clone(),
+            ));
+        let key = format!("{}/{channel}", digest.key);
+        self.post_once(&key, channel_id, Mine::Note(&text), message)
             .await
             .map(|_| ())
     }
