@@ -15,8 +15,8 @@ pub mod slack;
 use async_trait::async_trait;
 use tokio::sync::oneshot;
 
-pub use crate::domain::MessageRef;
 use crate::digest::Digest;
+pub use crate::domain::MessageRef;
 use crate::domain::{ActionRequest, Agent, Card, ThreadNote};
 
 /// What can go wrong talking to a chat, in the terms callers branch on.

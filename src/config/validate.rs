@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use super::read::{join_index, join_key, Report};
 use super::{
-    BrandSettings, BusinessHoursSettings, ConsoleSettings, DigestSettings, DiscordSettings, EscalationTarget,
-    Parts, PermissionsSettings, ReplySettings, RuntimeSettings, Secret, SlaSettings, SlackSettings,
-    SourceSettings, TriageSettings, TRIAGE_LABELS,
+    BrandSettings, BusinessHoursSettings, ConsoleSettings, DigestSettings, DiscordSettings,
+    EscalationTarget, Parts, PermissionsSettings, ReplySettings, RuntimeSettings, Secret,
+    SlaSettings, SlackSettings, SourceSettings, TriageSettings, TRIAGE_LABELS,
 };
 
 /// Runs every cross-field check, adding one problem per finding.

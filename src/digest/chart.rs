@@ -105,6 +105,7 @@ pub fn render(title: &str, days: &[Day], width: u32, height: u32) -> Result<Vec<
             .disable_x_mesh()
             .x_labels(count * 2 + 1)
             .x_label_formatter(&label_of)
+            .y_label_formatter(&|y: &f64| format!("{y:.0}"))
             .y_desc("complaints")
             .label_style((FAMILY, 16))
             .axis_desc_style((FAMILY, 18))
@@ -112,6 +113,7 @@ pub fn render(title: &str, days: &[Day], width: u32, height: u32) -> Result<Vec<
             .map_err(draw_error)?;
         chart
             .configure_secondary_axes()
+            .y_label_formatter(&|y: &f64| format!("{y:.0}"))
             .y_desc("median first reply (minutes)")
             .label_style((FAMILY, 16))
             .axis_desc_style((FAMILY, 18))
@@ -187,7 +189,8 @@ pub fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
     if bytes.len() < 24 || &bytes[..8] != SIGNATURE || &bytes[12..16] != b"IHDR" {
         return None;
     }
-    let word = |at: usize| u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    let word =
+        |at: usize| u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
     Some((word(16), word(20)))
 }
 
@@ -196,15 +199,25 @@ mod tests {
     use super::*;
 
     fn week() -> Vec<Day> {
-        ["Mon 16", "Tue 17", "Wed 18", "Thu 19", "Fri 20", "Sat 21", "Sun 22"]
-            .iter()
-            .enumerate()
-            .map(|(index, label)| Day {
-                label: label.to_string(),
-                complaints: [3, 7, 2, 0, 12, 1, 4][index],
-                median_response_secs: [Some(600), Some(1800), None, None, Some(5400), Some(60), Some(900)][index],
-            })
-            .collect()
+        [
+            "Mon 16", "Tue 17", "Wed 18", "Thu 19", "Fri 20", "Sat 21", "Sun 22",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(index, label)| Day {
+            label: label.to_string(),
+            complaints: [3, 7, 2, 0, 12, 1, 4][index],
+            median_response_secs: [
+                Some(600),
+                Some(1800),
+                None,
+                None,
+                Some(5400),
+                Some(60),
+                Some(900),
+            ][index],
+        })
+        .collect()
     }
 
     #[test]

@@ -140,7 +140,10 @@ fn percent(rate: Option<f64>) -> String {
 pub fn text(report: &Report) -> String {
     let mut by_network: Vec<(String, Vec<String>, u64)> = Vec::new();
     for row in &report.volume {
-        match by_network.iter_mut().find(|(network, _, _)| *network == row.network) {
+        match by_network
+            .iter_mut()
+            .find(|(network, _, _)| *network == row.network)
+        {
             Some((_, labels, total)) => {
                 labels.push(format!("{} {}", row.cases, row.label));
                 *total += row.cases;
@@ -394,8 +397,11 @@ impl DigestTask {
             return;
         }
         let store = self.store.clone();
-        let (zone, first_response, size) =
-            (self.schedule.zone_name.clone(), self.first_response, self.size);
+        let (zone, first_response, size) = (
+            self.schedule.zone_name.clone(),
+            self.first_response,
+            self.size,
+        );
         let composing = slot.clone();
         let digest = tokio::task::spawn_blocking(move || {
             compose(&store, &composing, &zone, first_response, now, size)
@@ -428,7 +434,8 @@ impl DigestTask {
     ) {
         for (chat, channel) in pending {
             if let Err(error) = self.deliver(chat.as_ref(), channel, digest).await {
-                self.give_up(&slot.week, chat.name(), &error.to_string()).await;
+                self.give_up(&slot.week, chat.name(), &error.to_string())
+                    .await;
             } else {
                 tracing::info!(chat = chat.name(), channel = %channel, week = %slot.week, "Weekly digest posted");
             }

@@ -460,7 +460,11 @@ impl ChatAdapter for ConsoleChat {
         let id = self.next_message_id().await?;
         // The chart first: a digest record never points at a missing image.
         self.store
-            .chat_put(CHAT_NAME, &format!("{DIGEST_CHART_PREFIX}{id}"), &digest.png)
+            .chat_put(
+                CHAT_NAME,
+                &format!("{DIGEST_CHART_PREFIX}{id}"),
+                &digest.png,
+            )
             .await
             .map_err(store_error)?;
         let record = ConsoleDigest {

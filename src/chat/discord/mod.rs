@@ -41,11 +41,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serenity::all::{
     ActionRowComponent, ApplicationId, Builder, Channel, ChannelId, ClientBuilder,
-    CommandInteraction, ComponentInteraction, Context, CreateAllowedMentions, CreateEmbed,
-    CreateAttachment, CreateInteractionResponse, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
-    CreateMessage, CreateThread, EditInteractionResponse, EditMessage, EventHandler,
-    GatewayIntents, GetMessages, GuildId, Http, HttpBuilder, Interaction, Member, Message,
-    MessageId, ModalInteraction, Nonce, Ready, ResumedEvent, User,
+    CommandInteraction, ComponentInteraction, Context, CreateAllowedMentions, CreateAttachment,
+    CreateEmbed, CreateInteractionResponse, CreateInteractionResponseFollowup,
+    CreateInteractionResponseMessage, CreateMessage, CreateThread, EditInteractionResponse,
+    EditMessage, EventHandler, GatewayIntents, GetMessages, GuildId, Http, HttpBuilder,
+    Interaction, Member, Message, MessageId, ModalInteraction, Nonce, Ready, ResumedEvent, User,
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};

@@ -119,11 +119,13 @@ impl SlackApi {
             )),
         )
         .await?;
-        let complete = SlackApiFilesCompleteUploadExternalRequest::new(vec![
-            SlackApiFilesComplete::new(ticket.file_id.clone()).with_title(title.to_string()),
-        ])
-        .with_channel_id(channel.into())
-        .with_initial_comment(comment.to_string());
+        let complete =
+            SlackApiFilesCompleteUploadExternalRequest::new(vec![SlackApiFilesComplete::new(
+                ticket.file_id.clone(),
+            )
+            .with_title(title.to_string())])
+            .with_channel_id(channel.into())
+            .with_initial_comment(comment.to_string());
         call(session.files_complete_upload_external(&complete)).await?;
         Ok(ticket.file_id.to_string())
     }

@@ -846,10 +846,20 @@ impl ChatAdapter for SlackChat {
             return Ok(());
         }
         self.pacer.wait(channel).await;
-        let comment = format!("*{}*\n{}", render::escape(&digest.title), render::escape(&digest.text));
+        let comment = format!(
+            "*{}*\n{}",
+            render::escape(&digest.title),
+            render::escape(&digest.text)
+        );
         let file = self
             .api
-            .upload_file(channel, &digest.filename, &digest.title, &comment, &digest.png)
+            .upload_file(
+                channel,
+                &digest.filename,
+                &digest.title,
+                &comment,
+                &digest.png,
+            )
             .await?;
         let message = MessageRef {
             channel: channel.to_string(),
