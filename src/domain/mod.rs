@@ -21,7 +21,7 @@ pub mod text;
 pub use action::{ActionKind, ActionRequest, ChatAction, Payload, PayloadError};
 pub use audit::{AuditAction, AuditRecord};
 pub use card::{
-    case_card, escalation_card, reply_prefill, Button, ButtonStyle, Card, CardKind,
+    case_card, escalation_card, reply_prefill, state_line_in, Button, ButtonStyle, Card, CardKind,
     CustomerContext, RepeatFlag,
 };
 pub use case::{

@@ -525,3 +525,28 @@ async fn discord_gets_the_chart_as_an_attachment() {
     );
     assert_eq!(message.current["attachments"][0]["filename"], name.as_str());
 }
+
+/// Not the digest, but the same office zone: with `[sla.business_hours]`, cards show their
+/// due times in its zone with its abbreviation (Tokyo has no daylight saving: always JST).
+#[tokio::test]
+async fn cards_show_due_times_in_the_office_zone() {
+    let app = TestApp::spawn_with(
+        "[sla]\nfirst_response = \"1h\"\n[sla.business_hours]\ntimezone = \"Asia/Tokyo\"\n\
+         days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\n\
+         opens = \"00:00\"\ncloses = \"23:59\"\n",
+    )
+    .await;
+    app.post(&[crate::helpers::bsky(
+        "p1",
+        "carol.example",
+        "@acme.bsky.social my order never arrived and nobody answers",
+        None,
+    )]);
+    let card = app.wait_for_card(1, "new", 0).await;
+    let line = card["card"]["state_line"].as_str().unwrap();
+    assert!(
+        line.contains("first response due ") && line.ends_with(" JST"),
+        "{line}"
+    );
+    assert!(!line.contains("UTC"), "{line}");
+}

@@ -136,6 +136,8 @@ pub struct DiscordChat {
     registered: std::sync::atomic::AtomicBool,
     click_bound: Duration,
     limits: ReplyLimits,
+    /// The office's time zone: due times on cards re-rendered for a click are shown in it.
+    zone: Option<jiff::tz::TimeZone>,
 }
 
 impl std::fmt::Debug for DiscordChat {
@@ -208,6 +210,7 @@ impl DiscordChat {
             registered: std::sync::atomic::AtomicBool::new(false),
             click_bound: CLICK_ANSWER_BOUND,
             limits: ReplyLimits::default(),
+            zone: None,
         }
     }
 
@@ -216,6 +219,25 @@ impl DiscordChat {
     pub fn with_reply_limits(mut self, limits: ReplyLimits) -> DiscordChat {
         self.limits = limits;
         self
+    }
+
+    /// Shows due times on re-rendered cards in `zone` (as the outbox does), not UTC.
+    pub fn with_zone(mut self, zone: Option<jiff::tz::TimeZone>) -> DiscordChat {
+        self.zone = zone;
+        self
+    }
+
+    /// The case's card as the outbox renders it for this chat (due times in the office zone).
+    fn case_card(
+        &self,
+        case: &crate::domain::Case,
+        context: &crate::domain::CustomerContext,
+    ) -> Card {
+        let mut card = case_card(case, context);
+        if let Some(zone) = &self.zone {
+            card.state_line = crate::domain::state_line_in(case, zone);
+        }
+        card
     }
 
     /// How long a click or command waits for its answer before deferring (default
@@ -459,7 +481,7 @@ impl DiscordChat {
                 tracing::warn!(chat = CHAT_NAME, case_id = %case.id, error = %error, "Cannot read the customer's context");
             })
             .ok()?;
-        let card = case_card(&case, &context);
+        let card = self.case_card(&case, &context);
         let rendered = render::card_message(&card, &key, None);
         let message = CreateInteractionResponseMessage::new()
             .embed(rendered.embed)
@@ -484,7 +506,7 @@ impl DiscordChat {
             return;
         };
         if let Err(error) = self
-            .update_card(message, &case_card(&current, &context))
+            .update_card(message, &self.case_card(&current, &context))
             .await
         {
             tracing::warn!(chat = CHAT_NAME, case_id = %case, error = %error, "Cannot bring a card up to date after a click");
