@@ -13,7 +13,10 @@ use tokio::sync::mpsc;
 
 use crate::chat::{ActionOutcome, ChatEvent};
 use crate::domain::text::{find_pii, reply_length};
-use crate::domain::{apply, Agent, ChatAction, Command, Label, Permissions, Refusal};
+use crate::domain::{
+    apply, day_start, expand, repeat_key, Agent, AuditAction, ChatAction, Command, Fill, Label,
+    Permissions, Refusal,
+};
 use crate::outbox::Outbox;
 use crate::sources::SourceClient;
 use crate::store::{LabelRecord, Store};
@@ -40,6 +43,11 @@ pub struct ActionSettings {
     pub permissions: Permissions,
     /// The brand's name, for refusals ("reply publicly for Acme").
     pub brand: String,
+    /// Hold a reply whose text (`domain::repeat_key`) was already sent publicly this many
+    /// times today until the agent confirms; 0 is off.
+    pub repeat_warning_after: u32,
+    /// The office's time zone (`[sla.business_hours]`): "today" is its day; UTC's without.
+    pub office_zone: Option<jiff::tz::TimeZone>,
 }
 
 /// The actions engine.
@@ -259,7 +267,10 @@ impl Actions {
                 })
             }
         };
-        let typed = text.trim();
+        // Placeholders left in the text (a saved reply picked where the form could not fill
+        // it in) are filled here, so every chat posts the same text.
+        let expanded = expand(text, &Fill::new(&case, agent));
+        let typed = expanded.trim();
         let prefill = crate::domain::reply_prefill(&case);
         if typed.is_empty() || typed == prefill.trim() {
             return Err(invalid("write the reply first".to_string()));
@@ -291,18 +302,57 @@ impl Actions {
                 case.network.label()
             )));
         }
+        if confirm_pii {
+            return Ok(text);
+        }
+        // One hold, one confirmation: every reason to think twice is named at once.
+        let mut warnings = Vec::new();
         let found = find_pii(&text);
-        if !found.is_empty() && self.settings.require_pii_confirmation && !confirm_pii {
+        if !found.is_empty() && self.settings.require_pii_confirmation {
             let mut kinds: Vec<&str> = found.iter().map(|(_, kind)| kind.label()).collect();
             kinds.dedup();
+            warnings.push(format!(
+                "This public reply contains a {}. Everyone will see it.",
+                kinds.join(" and a ")
+            ));
+        }
+        warnings.extend(self.repeat_warning(&text));
+        if !warnings.is_empty() {
             return Err(ActionOutcome::ConfirmPii {
-                warning: format!(
-                    "This public reply contains a {}. Everyone will see it. Send anyway?",
-                    kinds.join(" and a ")
-                ),
+                warning: format!("{} Send anyway?", warnings.join(" ")),
             });
         }
         Ok(text)
+    }
+
+    /// The warning for a text already sent publicly `repeat_warning_after` times today (the
+    /// office's day), counted from the audit log so it holds across restarts; `None` when it
+    /// may go out without asking.
+    fn repeat_warning(&self, text: &str) -> Option<String> {
+        let limit = self.settings.repeat_warning_after;
+        if limit == 0 {
+            return None;
+        }
+        let since = day_start(Utc::now(), self.settings.office_zone.as_ref());
+        let records = match self.store.audit_since(since) {
+            Ok(records) => records,
+            Err(error) => {
+                // Not knowing is no reason to hold a reply: the warning is advice.
+                tracing::warn!(error = %error, "Cannot count today's replies for the repeat warning");
+                return None;
+            }
+        };
+        let key = repeat_key(text);
+        let sent = records
+            .iter()
+            .filter(|record| record.action == AuditAction::ReplySent)
+            .filter(|record| record.text.as_deref().map(repeat_key).as_deref() == Some(&key))
+            .count();
+        (sent >= limit as usize).then(|| {
+            format!(
+                "This text was already sent publicly {sent} times today: identical answers look automated."
+            )
+        })
     }
 }
 

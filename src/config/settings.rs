@@ -660,6 +660,20 @@ pub struct ReplySettings {
     /// Whether a reply containing personal data is held until the agent confirms it.
     #[serde(default = "default_true")]
     pub require_pii_confirmation: bool,
+    /// `[[replies.saved]]`: saved replies agents can pick in the reply form.
+    #[serde(default)]
+    pub saved: Vec<crate::domain::SavedReply>,
+    /// Hold a reply whose text was already sent publicly this many times today until the
+    /// agent confirms; 0 turns the warning off.
+    #[serde(default = "default_repeat_warning_after")]
+    pub repeat_warning_after: u32,
+}
+
+/// Default of `[replies].repeat_warning_after`.
+pub const DEFAULT_REPEAT_WARNING_AFTER: u32 = 5;
+
+fn default_repeat_warning_after() -> u32 {
+    DEFAULT_REPEAT_WARNING_AFTER
 }
 
 impl Default for ReplySettings {
@@ -667,6 +681,8 @@ impl Default for ReplySettings {
         Self {
             signatures: BTreeMap::new(),
             require_pii_confirmation: true,
+            saved: Vec::new(),
+            repeat_warning_after: DEFAULT_REPEAT_WARNING_AFTER,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod event;
 pub mod hours;
 pub mod mention;
 pub mod permission;
+pub mod replies;
 pub mod summary;
 pub mod text;
 
@@ -29,9 +30,10 @@ pub use case::{
     PendingReply, Refusal, ResponseClock, SentReply, Transition, Triage,
 };
 pub use event::{CaseEvent, EventKind, NoteMention, StormMember, ThreadNote};
-pub use hours::{deadline, parse_clock_time, parse_date, parse_weekday, BusinessHours};
+pub use hours::{day_start, deadline, parse_clock_time, parse_date, parse_weekday, BusinessHours};
 pub use mention::{
     normalize_handle, reach_bucket, Author, Mention, MentionKind, Network, PostRef, REACH_BUCKETS,
 };
 pub use permission::{Permission, Permissions, Principal};
+pub use replies::{expand, repeat_key, saved_reply_text, Fill, SavedReply};
 pub use summary::{CaseSummary, Delivery, Handoff, Touch};

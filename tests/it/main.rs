@@ -17,6 +17,7 @@ mod ingest;
 mod mastodon;
 mod outage;
 mod permissions;
+mod replies;
 mod report;
 mod secrets;
 mod sla;

@@ -333,7 +333,7 @@ async fn api_shapes() {
     let form = get_json(&console, "/api/cases/1/reply-form").await;
     assert_eq!(
         form,
-        json!({"prefill": "@carol.example ", "limit": 300, "network": "bluesky", "draft": null})
+        json!({"prefill": "@carol.example ", "limit": 300, "network": "bluesky", "draft": null, "saved": []})
     );
     case.draft = Some(Draft {
         by: crate::domain::Agent::new("console:ana", "Ana"),

@@ -41,11 +41,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serenity::all::{
     ActionRowComponent, ApplicationId, Builder, Channel, ChannelId, ClientBuilder,
-    CommandInteraction, ComponentInteraction, Context, CreateAllowedMentions, CreateEmbed,
-    CreateInteractionResponse, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
-    CreateMessage, CreateThread, EditInteractionResponse, EditMessage, EventHandler,
-    GatewayIntents, GetMessages, GuildId, Http, HttpBuilder, Interaction, Member, Message,
-    MessageId, ModalInteraction, Nonce, Ready, ResumedEvent, User,
+    CommandInteraction, ComponentInteraction, ComponentInteractionDataKind, Context,
+    CreateAllowedMentions, CreateEmbed, CreateInteractionResponse,
+    CreateInteractionResponseFollowup, CreateInteractionResponseMessage, CreateMessage,
+    CreateThread, EditInteractionResponse, EditMessage, EventHandler, GatewayIntents, GetMessages,
+    GuildId, Http, HttpBuilder, Interaction, Member, Message, MessageId, ModalInteraction, Nonce,
+    Ready, ResumedEvent, User,
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
@@ -57,8 +58,8 @@ use crate::chat::limits::ReplyLimits;
 use crate::chat::{ActionOutcome, ChatAdapter, ChatError, ChatEvent, MessageRef};
 use crate::config::{DiscordSettings, EscalationTarget, DEFAULT_DISCORD_BASE_URL};
 use crate::domain::{
-    case_card, reply_prefill, ActionKind, ActionRequest, Agent, Card, CardKind, CaseId, ChatAction,
-    NoteMention, Payload, Permissions, ThreadNote,
+    case_card, reply_prefill, saved_reply_text, ActionKind, ActionRequest, Agent, Card, CardKind,
+    CaseId, ChatAction, NoteMention, Payload, Permissions, SavedReply, ThreadNote,
 };
 use crate::store::{Store, StoreError};
 use render::ReplyForm;
@@ -135,6 +136,8 @@ pub struct DiscordChat {
     registered: std::sync::atomic::AtomicBool,
     click_bound: Duration,
     limits: ReplyLimits,
+    /// `[[replies.saved]]`, offered before the Reply modal opens.
+    saved: Vec<SavedReply>,
 }
 
 impl std::fmt::Debug for DiscordChat {
@@ -207,7 +210,14 @@ impl DiscordChat {
             registered: std::sync::atomic::AtomicBool::new(false),
             click_bound: CLICK_ANSWER_BOUND,
             limits: ReplyLimits::default(),
+            saved: Vec::new(),
         }
+    }
+
+    /// Offers these saved replies when Reply publicly is clicked.
+    pub fn with_saved_replies(mut self, saved: Vec<SavedReply>) -> DiscordChat {
+        self.saved = saved;
+        self
     }
 
     /// The sources' reply limits, so the Reply form allows what the engine accepts (a
@@ -286,6 +296,11 @@ impl DiscordChat {
     }
 
     async fn on_click(self: &Arc<Self>, http: &Arc<Http>, click: ComponentInteraction) {
+        if let Some(payload) = click.data.custom_id.strip_prefix(render::SAVED_PICKER) {
+            let payload = payload.to_string();
+            self.on_saved_reply_pick(http, &click, &payload).await;
+            return;
+        }
         let payload: Payload = match click.data.custom_id.parse() {
             Ok(payload) => payload,
             Err(error) => {
@@ -301,8 +316,15 @@ impl DiscordChat {
                 // anyway (it checks again), and the typed text would be lost.
                 if let Some(message) = self.refusal(&payload, &agent) {
                     ephemeral_response(&message)
+                } else if payload.kind == ActionKind::Reply && !self.saved.is_empty() {
+                    let names: Vec<String> =
+                        self.saved.iter().map(|saved| saved.name.clone()).collect();
+                    CreateInteractionResponse::Message(render::saved_reply_picker(
+                        &payload.to_string(),
+                        &names,
+                    ))
                 } else if payload.kind == ActionKind::Reply {
-                    match self.reply_form(&payload, &agent) {
+                    match self.reply_form(&payload, &agent, None) {
                         Ok(form) => CreateInteractionResponse::Modal(render::reply_modal(&form)),
                         Err(message) => ephemeral_response(&message),
                     }
@@ -327,6 +349,46 @@ impl DiscordChat {
         };
         if let Err(error) = click.create_response(http, response).await {
             tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot answer a click with a modal");
+        }
+    }
+
+    /// A choice in the saved-reply picker: answered with the Reply modal (type 9), its text
+    /// the saved reply filled in by the domain for this agent and case, or the usual start
+    /// for "Write my own".
+    async fn on_saved_reply_pick(
+        &self,
+        http: &Arc<Http>,
+        click: &ComponentInteraction,
+        payload: &str,
+    ) {
+        let payload: Payload = match payload.parse::<Payload>() {
+            Ok(payload) if payload.kind == ActionKind::Reply => payload,
+            _ => {
+                tracing::warn!(
+                    chat = CHAT_NAME,
+                    "Saved-reply pick with a bad custom_id; skipped"
+                );
+                return;
+            }
+        };
+        let chosen = match &click.data.kind {
+            ComponentInteractionDataKind::StringSelect { values } => values.first().cloned(),
+            _ => None,
+        };
+        let saved = chosen
+            .as_deref()
+            .and_then(|value| value.strip_prefix(render::SAVED_VALUE));
+        let agent = agent(&click.user, click.member.as_ref());
+        let response = if let Some(message) = self.refusal(&payload, &agent) {
+            ephemeral_response(&message)
+        } else {
+            match self.reply_form(&payload, &agent, saved) {
+                Ok(form) => CreateInteractionResponse::Modal(render::reply_modal(&form)),
+                Err(message) => ephemeral_response(&message),
+            }
+        };
+        if let Err(error) = click.create_response(http, response).await {
+            tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot answer a saved-reply pick");
         }
     }
 
@@ -613,7 +675,14 @@ impl DiscordChat {
         }
     }
 
-    fn reply_form(&self, payload: &Payload, agent: &Agent) -> Result<ReplyForm, String> {
+    /// The Reply form for `agent`: filled from the saved reply `saved` when one was picked,
+    /// else from the text they left, a failed reply's draft, or `@handle `.
+    fn reply_form(
+        &self,
+        payload: &Payload,
+        agent: &Agent,
+        saved: Option<&str>,
+    ) -> Result<ReplyForm, String> {
         let case = match self.store.case(payload.case) {
             Ok(Some(case)) => case,
             Ok(None) => return Err(format!("Case {} does not exist.", payload.case)),
@@ -622,6 +691,7 @@ impl DiscordChat {
                 return Err("mentiondesk cannot read this case right now. Try again.".into());
             }
         };
+        let picked = saved.and_then(|name| saved_reply_text(&self.saved, name, &case, agent));
         let kept = self.draft(payload.case.0, &agent.id);
         let failed = case.draft.as_ref().map(|draft| draft.text.clone());
         Ok(ReplyForm {
@@ -629,7 +699,10 @@ impl DiscordChat {
             handle: case.customer.handle.clone(),
             network: case.network,
             limit: self.limits.limit(&case),
-            initial: kept.or(failed).unwrap_or_else(|| reply_prefill(&case)),
+            initial: picked
+                .or(kept)
+                .or(failed)
+                .unwrap_or_else(|| reply_prefill(&case)),
         })
     }
 

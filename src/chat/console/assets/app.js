@@ -236,7 +236,8 @@
   function openReplyForm(card, payload) {
     var slot = formSlot(card);
     var caseId = card.getAttribute('data-case');
-    getJson('/api/cases/' + encodeURIComponent(caseId) + '/reply-form').then(function (info) {
+    var formUrl = '/api/cases/' + encodeURIComponent(caseId) + '/reply-form?agent=' + encodeURIComponent(agentName());
+    getJson(formUrl).then(function (info) {
       slot.textContent = '';
       var form = element('form', { 'class': 'card-form reply-form', 'data-payload': payload });
       form.appendChild(element('h3', {}, 'Reply publicly on ' + info.network));
@@ -244,6 +245,24 @@
       form.appendChild(element('label', { 'for': fieldId }, 'Reply text (posted publicly as the brand)'));
       var textarea = element('textarea', { id: fieldId, name: 'text', required: 'required' });
       textarea.value = info.draft || info.prefill || '';
+      var saved = info.saved || [];
+      if (saved.length > 0) {
+        // Saved replies arrive filled in by the server; picking one replaces the text.
+        var pickerId = 'saved-' + card.getAttribute('data-message-id');
+        form.appendChild(element('label', { 'for': pickerId }, 'Saved reply'));
+        var picker = element('select', { id: pickerId, name: 'saved', 'class': 'saved-replies' });
+        picker.appendChild(element('option', { value: '' }, 'Write my own'));
+        saved.forEach(function (reply, index) {
+          picker.appendChild(element('option', { value: String(index) }, reply.name));
+        });
+        picker.addEventListener('change', function () {
+          var chosen = saved[Number(picker.value)];
+          textarea.value = picker.value === '' || !chosen ? (info.prefill || '') : chosen.text;
+          textarea.dispatchEvent(new Event('input'));
+          textarea.focus();
+        });
+        form.appendChild(picker);
+      }
       form.appendChild(textarea);
       var counter = element('div', { 'class': 'counter', 'aria-live': 'polite' });
       form.appendChild(counter);
