@@ -48,6 +48,8 @@ pub struct ActionSettings {
     pub repeat_warning_after: u32,
     /// The office's time zone (`[sla.business_hours]`): "today" is its day; UTC's without.
     pub office_zone: Option<jiff::tz::TimeZone>,
+    /// Approval mode: replies by people outside `[permissions].approve` wait as drafts.
+    pub require_approval: bool,
 }
 
 /// The actions engine.
@@ -105,7 +107,11 @@ impl Actions {
         };
         let now = Utc::now();
         let dismiss_label = matches!(command, Command::Dismiss { .. });
-        let queues_reply = matches!(command, Command::QueueReply { .. });
+        let queues_reply = matches!(
+            command,
+            Command::QueueReply { .. } | Command::ApproveDraft { .. }
+        );
+        let drafted = matches!(command, Command::SubmitDraft { .. });
         let result = self.store.transact(|tx| {
             let Some(case) = tx.case(case_id)? else {
                 return Ok(Err(None));
@@ -169,10 +175,21 @@ impl Actions {
         self.outbox.wake_all();
         tracing::info!(chat, case = %case_id, agent = %agent.name, action = ?request.action, version = case.version, "Action applied");
         let notice = match request.action {
+            ChatAction::Reply { .. } if drafted => Some(
+                "Draft saved: it waits for an approver (Approve, Edit draft or Reject draft on the card)"
+                    .to_string(),
+            ),
             ChatAction::Reply { .. } => Some(format!(
                 "Reply queued: it will be posted on {} and shown in the thread",
                 case.network.label()
             )),
+            ChatAction::Approve | ChatAction::Edit { .. } => Some(format!(
+                "Approved: the reply will be posted on {} and shown in the thread",
+                case.network.label()
+            )),
+            ChatAction::Reject { .. } => {
+                Some("Draft rejected: it is kept for its author to revise".to_string())
+            }
             _ => None,
         };
         ActionOutcome::Done { notice }
@@ -232,13 +249,39 @@ impl Actions {
                 }
             }
             ChatAction::Reply { text, confirm_pii } => {
-                let text = self.check_reply(agent, request, text, *confirm_pii)?;
-                Command::QueueReply {
-                    by,
-                    text,
-                    form_version: request.version,
+                let text = self.check_reply(agent, request, text, *confirm_pii, true)?;
+                let approver = self
+                    .settings
+                    .permissions
+                    .allows(crate::domain::Permission::Approve, agent);
+                if self.settings.require_approval && !approver {
+                    Command::SubmitDraft {
+                        by,
+                        text,
+                        form_version: request.version,
+                    }
+                } else {
+                    Command::QueueReply {
+                        by,
+                        text,
+                        form_version: request.version,
+                    }
                 }
             }
+            ChatAction::Approve => Command::ApproveDraft { by, edited: None },
+            ChatAction::Edit { text, confirm_pii } => {
+                // The draft already carries its author's signature; the approver's edit is
+                // checked as any reply but not signed again.
+                let text = self.check_reply(agent, request, text, *confirm_pii, false)?;
+                Command::ApproveDraft {
+                    by,
+                    edited: Some(text),
+                }
+            }
+            ChatAction::Reject { reason } => Command::RejectDraft {
+                by,
+                reason: reason.clone(),
+            },
         })
     }
 
@@ -249,6 +292,7 @@ impl Actions {
         request: &crate::domain::ActionRequest,
         text: &str,
         confirm_pii: bool,
+        sign: bool,
     ) -> Result<String, ActionOutcome> {
         let invalid = |message: String| ActionOutcome::Invalid {
             field: "text".to_string(),
@@ -279,7 +323,8 @@ impl Actions {
             .settings
             .signatures
             .get(&agent.id)
-            .or_else(|| self.settings.signatures.get(&agent.name));
+            .or_else(|| self.settings.signatures.get(&agent.name))
+            .filter(|_| sign);
         let text = match signature {
             Some(signature) => format!("{typed} {signature}"),
             None => typed.to_string(),

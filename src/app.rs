@@ -572,6 +572,7 @@ fn action_settings(settings: &Settings) -> ActionSettings {
             .unwrap_or_else(Permissions::everyone),
         brand: settings.brand.name.clone(),
         repeat_warning_after: settings.replies.repeat_warning_after,
+        require_approval: settings.replies.require_approval,
         office_zone: settings
             .sla
             .business_hours

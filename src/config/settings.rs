@@ -667,6 +667,10 @@ pub struct ReplySettings {
     /// agent confirms; 0 turns the warning off.
     #[serde(default = "default_repeat_warning_after")]
     pub repeat_warning_after: u32,
+    /// Approval mode: a reply by someone not in `[permissions].approve` waits as a draft
+    /// until an approver approves, edits or rejects it.
+    #[serde(default)]
+    pub require_approval: bool,
 }
 
 /// Default of `[replies].repeat_warning_after`.
@@ -683,6 +687,7 @@ impl Default for ReplySettings {
             require_pii_confirmation: true,
             saved: Vec::new(),
             repeat_warning_after: DEFAULT_REPEAT_WARNING_AFTER,
+            require_approval: false,
         }
     }
 }
@@ -700,6 +705,9 @@ pub struct PermissionsSettings {
     pub escalate: Vec<String>,
     /// Who may resolve, dismiss and reopen.
     pub resolve: Vec<String>,
+    /// Who may approve, edit and reject reply drafts (`[replies].require_approval`).
+    #[serde(default)]
+    pub approve: Vec<String>,
 }
 
 impl PermissionsSettings {
@@ -716,6 +724,7 @@ impl PermissionsSettings {
             parse(&self.escalate),
             parse(&self.resolve),
         )
+        .with_approvers(parse(&self.approve))
     }
 }
 

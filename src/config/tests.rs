@@ -435,6 +435,27 @@ fn saved_replies_are_validated_each_problem_with_its_key() {
 }
 
 #[test]
+fn approval_mode_needs_approvers() {
+    check(
+        &with("[replies]\nrequire_approval = true"),
+        &["replies.require_approval: needs [permissions].approve: the people or groups who approve reply drafts"],
+    );
+    let permissions = "[permissions]\nreply = [\"*\"]\nescalate = [\"*\"]\nresolve = [\"*\"]\n";
+    check(
+        &with(&format!("[replies]\nrequire_approval = true\n{permissions}approve = [\"slack-group:S0LEADS\", \"nobody\"]")),
+        &["permissions.approve[1]: invalid principal \"nobody\": expected \"*\", \"<chat>:*\", \"console:NAME\", \"slack:U…\", \"slack-group:S…\", \"discord:ID\" or \"discord-role:ID\""],
+    );
+    let settings = parse_ok(&with(&format!(
+        "[replies]\nrequire_approval = true\n{permissions}approve = [\"console:lee\"]"
+    )));
+    assert!(settings.replies.require_approval);
+    assert!(settings.permissions.unwrap().permissions().allows(
+        crate::domain::Permission::Approve,
+        &crate::domain::Agent::new("console:Lee", "Lee")
+    ));
+}
+
+#[test]
 fn sla_problems_name_their_keys() {
     let valid = parse_ok(&with(
         r#"

@@ -53,6 +53,20 @@ pub(crate) fn check(parts: &Parts, report: &mut Report) {
     if let Some(permissions) = &parts.permissions {
         check_permissions(permissions, report);
     }
+    let approval = parts
+        .replies
+        .as_ref()
+        .is_some_and(|replies| replies.require_approval);
+    let approvers = parts
+        .permissions
+        .as_ref()
+        .is_some_and(|permissions| !permissions.approve.is_empty());
+    if approval && !approvers {
+        report.problem(
+            "replies.require_approval",
+            "needs [permissions].approve: the people or groups who approve reply drafts",
+        );
+    }
 }
 
 fn check_permissions(permissions: &PermissionsSettings, report: &mut Report) {
@@ -60,6 +74,7 @@ fn check_permissions(permissions: &PermissionsSettings, report: &mut Report) {
         ("reply", &permissions.reply),
         ("escalate", &permissions.escalate),
         ("resolve", &permissions.resolve),
+        ("approve", &permissions.approve),
     ] {
         let key = join_key("permissions", name);
         for (index, principal) in list.iter().enumerate() {

@@ -326,8 +326,14 @@ fn state_line(case: &Case) -> String {
     }
     if case.pending_reply.is_some() {
         parts.push("sending reply…".to_string());
-    } else if case.draft.is_some() {
-        parts.push("last reply failed".to_string());
+    } else if let Some(waiting) = &case.awaiting_approval {
+        parts.push(format!("draft by {} awaiting approval", waiting.by.name));
+    } else if let Some(draft) = &case.draft {
+        if draft.error.starts_with("rejected by ") {
+            parts.push(format!("draft {}", draft.error));
+        } else {
+            parts.push("last reply failed".to_string());
+        }
     }
     if let (true, Some(due)) = (sla_running(case), case.first_response_due) {
         let at = due_time(due, case.opened_at);
@@ -375,6 +381,17 @@ fn capitalized(text: &str) -> String {
 fn buttons_for(case: &Case) -> Vec<Button> {
     let kinds: &[ActionKind] = match case.state {
         CaseState::Resolved | CaseState::Dismissed => &[ActionKind::Reopen],
+        // A draft waits: the approvers' buttons first (others are refused privately), Reply
+        // for its author to revise it; Unclaim makes room (Discord rows hold five).
+        _ if case.awaiting_approval.is_some() => &[
+            ActionKind::Approve,
+            ActionKind::Edit,
+            ActionKind::Reject,
+            ActionKind::Reply,
+            ActionKind::Escalate,
+            ActionKind::Resolve,
+            ActionKind::Dismiss,
+        ],
         _ if case.owner.is_none() => &[
             ActionKind::Claim,
             ActionKind::Reply,
@@ -403,7 +420,7 @@ fn buttons_for(case: &Case) -> Vec<Button> {
             }
             .to_string(),
             style: match kind {
-                ActionKind::Dismiss => ButtonStyle::Danger,
+                ActionKind::Dismiss | ActionKind::Reject => ButtonStyle::Danger,
                 _ if index == 0 => ButtonStyle::Primary,
                 _ => ButtonStyle::Default,
             },
@@ -653,6 +670,7 @@ mod tests {
             in_reply_to: PostRef::new(Network::Bluesky, "p1"),
             root: PostRef::new(Network::Bluesky, "p1"),
             queued_at: opened_at(),
+            approved_by: None,
         });
         busy.escalations = vec![escalation("Billing", ""), escalation("Legal", "")];
         check_state_line(

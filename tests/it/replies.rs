@@ -291,3 +291,322 @@ async fn the_same_text_is_held_after_n_sends_today_until_confirmed_even_after_a_
         .await;
     assert_eq!(body["outcome"], "done", "{body}");
 }
+
+/// Approval mode: everyone may reply, only Lee (console and Slack) approves.
+const APPROVAL: &str = r#"
+[replies]
+require_approval = true
+
+[permissions]
+reply = ["*"]
+escalate = ["*"]
+resolve = ["*"]
+approve = ["console:lee", "slack:U0LEE00001", "discord:700000000000000003"]
+"#;
+const BO: &str = "U0BO000001";
+const LEE: &str = "U0LEE00001";
+
+fn slack_thread_texts(slack: &FakeSlack, ts: &str) -> Vec<String> {
+    slack
+        .thread(ts)
+        .iter()
+        .map(|note| note.body["text"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn slack_a_draft_waits_for_an_approver_and_approve_posts_it_exactly_once() {
+    let slack = FakeSlack::start(&[SLACK_MAIN], &[(ANA, "Ana"), (BO, "Bo"), (LEE, "Lee")]).await;
+    let app = TestApp::spawn_with(&format!("{}\n{APPROVAL}", slack.config(SLACK_MAIN))).await;
+    slack.wait_connected(1).await;
+    app.post(&[complaint("p1", "jo")]);
+    wait_until("the card", || slack.card(1).is_some()).await;
+    let card = slack.card(1).unwrap();
+
+    // Ana's reply becomes a draft: nothing goes out.
+    slack
+        .ack(&slack.push_interactive(slack.block_action(ANA, &card, &slack_button(&card, "reply"))))
+        .await;
+    let view = slack.views().pop().unwrap();
+    let text = "@jo so sorry! A new parcel leaves today.";
+    let submission = slack.view_submission(
+        ANA,
+        &view,
+        &[(
+            "reply_text",
+            json!({"type": "plain_text_input", "value": text}),
+        )],
+    );
+    let ack = slack.ack(&slack.push_interactive(submission)).await;
+    assert!(ack.get("payload").is_none(), "{ack}");
+    wait_until("the draft note", || {
+        slack_thread_texts(&slack, &card.ts).iter().any(|note| {
+            note.contains("Draft by Ana awaiting approval") && note.contains("new parcel")
+        })
+    })
+    .await;
+    wait_until("the card to say a draft waits", || {
+        slack
+            .card(1)
+            .is_some_and(|card| card.all_text().contains("draft by Ana awaiting approval"))
+    })
+    .await;
+    wait_until("the draft notice", || {
+        slack.ephemerals().iter().any(|e| {
+            e["user"] == ANA
+                && e["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with("Draft saved")
+        })
+    })
+    .await;
+    assert!(app.sent_replies().is_empty(), "a draft is not posted");
+
+    // Bo may reply but not approve: a private refusal, nothing changes.
+    let card = slack.card(1).unwrap();
+    let approve = slack_button(&card, "approve");
+    slack
+        .ack(&slack.push_interactive(slack.block_action(BO, &card, &approve)))
+        .await;
+    wait_until("Bo's refusal", || {
+        slack.ephemerals().iter().any(|e| {
+            e["user"] == BO
+                && e["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("not allowed to approve or reject reply drafts")
+        })
+    })
+    .await;
+    assert!(app.sent_replies().is_empty());
+
+    // Lee approves: exactly one reply, Ana's text, threaded.
+    slack
+        .ack(&slack.push_interactive(slack.block_action(LEE, &card, &approve)))
+        .await;
+    wait_until("the reply", || app.sent_replies().len() == 1).await;
+    assert_eq!(app.sent_replies()[0]["text"], text);
+    wait_until("the approval and reply notes", || {
+        let notes = slack_thread_texts(&slack, &card.ts);
+        notes.iter().any(|n| n.contains("Lee approved Ana's draft"))
+            && notes.iter().any(|n| n.contains("Ana replied publicly"))
+    })
+    .await;
+    // A second click on the stale Approve (Slack retries, double clicks) posts nothing more.
+    slack
+        .ack(&slack.push_interactive(slack.block_action(LEE, &card, &approve)))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.sent_replies().len(), 1, "exactly one public reply");
+}
+
+#[tokio::test]
+async fn edit_posts_the_approvers_text_and_the_audit_names_author_and_approver() {
+    let mut app = TestApp::spawn_with(APPROVAL).await;
+    app.post(&[complaint("p1", "jo")]);
+    app.wait_for_card(1, "new", 0).await;
+    let reply = app.button(1, "reply").await;
+    let (_, body) = app.act("Ana", &reply, json!({"text": "@jo sorry"})).await;
+    assert_eq!(body["outcome"], "done", "{body}");
+    let card = app.wait_for_card(1, "claimed", 2).await;
+    assert!(card["card"]["state_line"]
+        .as_str()
+        .unwrap()
+        .contains("draft by Ana awaiting approval"));
+
+    // The edit form starts from the draft.
+    let form: Value = reqwest::get(format!("{}/api/cases/1/reply-form", app.console))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(form["awaiting_approval"], "@jo sorry");
+    let edit = app.button(1, "edit").await;
+    let (status, body) = app.act("Bo", &edit, json!({"text": "@jo hm"})).await;
+    assert_eq!(status, 409, "Bo is no approver: {body}");
+    let edited = "@jo we are so sorry: a new parcel leaves today";
+    let (_, body) = app.act("Lee", &edit, json!({"text": edited})).await;
+    assert_eq!(body["outcome"], "done", "{body}");
+    wait_until("the edited reply", || app.sent_replies().len() == 1).await;
+    assert_eq!(app.sent_replies()[0]["text"], edited);
+    app.wait_for_card(1, "replied", 4).await;
+
+    app.stop().await;
+    let store =
+        mentiondesk::store::Store::open(&app.dir.path().join("store").join("sled")).unwrap();
+    let records = store
+        .audit_since(chrono::Utc::now() - chrono::Duration::hours(1))
+        .unwrap();
+    let sent: Vec<_> = records
+        .iter()
+        .filter(|r| r.action == mentiondesk::domain::AuditAction::ReplySent)
+        .collect();
+    assert_eq!(sent.len(), 1, "{records:?}");
+    assert_eq!(sent[0].by.as_ref().unwrap().name, "Ana");
+    assert_eq!(sent[0].approved_by.as_ref().unwrap().name, "Lee");
+    assert_eq!(sent[0].text.as_deref(), Some(edited));
+}
+
+#[tokio::test]
+async fn reject_keeps_the_draft_for_its_author_and_a_second_draft_is_refused_while_one_waits() {
+    let app = TestApp::spawn_with(APPROVAL).await;
+    app.post(&[complaint("p1", "jo")]);
+    app.wait_for_card(1, "new", 0).await;
+    let reply = app.button(1, "reply").await;
+    let (_, body) = app.act("Ana", &reply, json!({"text": "@jo sorry"})).await;
+    assert_eq!(body["outcome"], "done", "{body}");
+    app.wait_for_card(1, "claimed", 2).await;
+
+    // Bo's draft conflicts with Ana's: he is told whose waits, and nothing changes.
+    let reply = app.button(1, "reply").await;
+    let (status, body) = app.act("Bo", &reply, json!({"text": "@jo hello"})).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Ana's draft is awaiting approval on this case"));
+    // Ana revises her own draft.
+    let (_, body) = app
+        .act("Ana", &reply, json!({"text": "@jo so sorry"}))
+        .await;
+    assert_eq!(body["outcome"], "done", "{body}");
+    let card = app.wait_for_card(1, "claimed", 3).await;
+    assert!(crate::helpers::thread_texts(&card)
+        .last()
+        .unwrap()
+        .contains("(revised)"));
+
+    let reject = app.button(1, "reject").await;
+    let (_, body) = app
+        .act("Lee", &reject, json!({"note": "mention the refund"}))
+        .await;
+    assert_eq!(body["outcome"], "done", "{body}");
+    let card = app.wait_for_card(1, "claimed", 4).await;
+    let notes = crate::helpers::thread_texts(&card);
+    assert!(
+        notes
+            .last()
+            .unwrap()
+            .contains("Lee rejected Ana's draft: mention the refund"),
+        "{notes:?}"
+    );
+    assert!(card["card"]["state_line"]
+        .as_str()
+        .unwrap()
+        .contains("draft rejected by Lee: mention the refund"));
+    // The text is kept for Ana's reply form; Bo may now submit his own.
+    let form: Value = reqwest::get(format!("{}/api/cases/1/reply-form", app.console))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(form["draft"], "@jo so sorry");
+    let reply = app.button(1, "reply").await;
+    let (_, body) = app.act("Bo", &reply, json!({"text": "@jo hello"})).await;
+    assert_eq!(body["outcome"], "done", "{body}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(app.sent_replies().is_empty(), "nothing was approved");
+}
+
+#[tokio::test]
+async fn discord_an_approver_edits_a_draft_in_a_prefilled_modal() {
+    let discord = FakeDiscord::start(&[DISCORD_MAIN]).await;
+    let app = TestApp::spawn_with(&format!("{}\n{APPROVAL}", discord.config(DISCORD_MAIN))).await;
+    discord.wait_ready().await;
+    app.post(&[complaint("p1", "jo")]);
+    crate::fakes::discord::wait_until("the card", || discord.card(1).is_some()).await;
+    let reply = app.button(1, "reply").await;
+    let (_, body) = app.act("Ana", &reply, json!({"text": "@jo sorry"})).await;
+    assert_eq!(body["outcome"], "done", "{body}");
+    crate::fakes::discord::wait_until("the Edit button on Discord", || {
+        discord
+            .card(1)
+            .is_some_and(|card| card.all_text().contains("edit:1:"))
+    })
+    .await;
+    let card = discord.card(1).unwrap();
+    let lee = ("700000000000000003", "Lee");
+    let click = discord.push_interaction(discord.click(lee, &card, &card.button("edit")));
+    let answer = discord.callback(&click).await;
+    assert_eq!(answer["type"], 9, "{answer}");
+    let modal = answer["data"].clone();
+    assert_eq!(
+        modal["components"][0]["components"][0]["value"],
+        "@jo sorry"
+    );
+    let edited = "@jo so sorry, a new parcel is on its way";
+    let submit = discord.push_interaction(discord.submit(lee, &card, &modal, &[("text", edited)]));
+    discord.callback(&submit).await;
+    crate::fakes::discord::wait_until("the edited reply", || app.sent_replies().len() == 1).await;
+    assert_eq!(app.sent_replies()[0]["text"], edited);
+}
+
+#[tokio::test]
+async fn a_kill_between_approval_and_the_post_does_not_duplicate_the_reply() {
+    use crate::crash::Bot;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("mentiondesk.toml"),
+        crate::helpers::test_config(dir.path(), APPROVAL),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("mentions.jsonl"),
+        format!("{}\n", complaint("p1", "jo")),
+    )
+    .unwrap();
+    let text = "@jo sorry, a refund is on its way";
+    let mut bot = Bot::start(dir.path(), Some("reply.after_execute"));
+    let card_button = |messages: &[Value], verb: &str| -> String {
+        messages[0]["card"]["buttons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["kind"] == verb)
+            .and_then(|b| b["payload"].as_str())
+            .expect("button")
+            .to_string()
+    };
+    let messages = bot.wait_for("mentions", |m| m.len() == 1).await;
+    let outcome = bot
+        .act(&card_button(&messages, "reply"), json!({ "text": text }))
+        .await;
+    assert_eq!(outcome["outcome"], "done", "{outcome}");
+    let messages = bot
+        .wait_for("mentions", |m| {
+            m[0]["card"]["buttons"]
+                .as_array()
+                .is_some_and(|b| b.iter().any(|b| b["kind"] == "approve"))
+        })
+        .await;
+    let outcome = bot
+        .act(
+            &card_button(&messages, "approve"),
+            json!({ "agent": "Lee" }),
+        )
+        .await;
+    assert_eq!(outcome["outcome"], "done", "{outcome}");
+    bot.wait_line(|line| line.contains("Failpoint reached: reply.after_execute"));
+    bot.kill();
+
+    let bot = Bot::start(dir.path(), None);
+    bot.wait_for("mentions", |m| m[0]["card"]["state"] == "replied")
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sent = crate::helpers::read_jsonl(&dir.path().join("sent.jsonl"));
+    assert_eq!(sent.len(), 1, "exactly one public reply: {sent:?}");
+    assert_eq!(sent[0]["text"], text);
+    let messages = bot.messages("mentions").await;
+    let notes = crate::helpers::thread_texts(&messages[0]);
+    assert_eq!(
+        notes
+            .iter()
+            .filter(|n| n.contains("replied publicly"))
+            .count(),
+        1,
+        "{notes:?}"
+    );
+}

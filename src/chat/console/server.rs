@@ -405,6 +405,7 @@ async fn reply_form(
         "network": case.network.as_str(),
         "draft": case.draft.as_ref().map(|draft| draft.text.clone()),
         "saved": saved,
+        "awaiting_approval": case.awaiting_approval.as_ref().map(|draft| draft.text.clone()),
     }))
     .into_response()
 }
@@ -470,6 +471,21 @@ async fn submit_action(
             action: ChatAction::Reply {
                 text: body.text.unwrap_or_default(),
                 confirm_pii: body.confirm_pii.unwrap_or(false),
+            },
+        },
+        ActionKind::Edit => ActionRequest {
+            case: payload.case,
+            version: payload.version,
+            action: ChatAction::Edit {
+                text: body.text.unwrap_or_default(),
+                confirm_pii: body.confirm_pii.unwrap_or(false),
+            },
+        },
+        ActionKind::Reject => ActionRequest {
+            case: payload.case,
+            version: payload.version,
+            action: ChatAction::Reject {
+                reason: body.note.unwrap_or_default(),
             },
         },
         ActionKind::Escalate => ActionRequest {

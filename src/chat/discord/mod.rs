@@ -311,7 +311,7 @@ impl DiscordChat {
         let agent = agent(&click.user, click.member.as_ref());
         tracing::debug!(chat = CHAT_NAME, case_id = %payload.case, action = payload.kind.verb(), agent = %agent.id, roles = ?roles(click.member.as_ref()), "Click received");
         let response = match payload.kind {
-            ActionKind::Reply | ActionKind::Escalate => {
+            ActionKind::Reply | ActionKind::Escalate | ActionKind::Edit => {
                 // A form nobody may submit is not opened: the engine would refuse the submit
                 // anyway (it checks again), and the typed text would be lost.
                 if let Some(message) = self.refusal(&payload, &agent) {
@@ -323,7 +323,7 @@ impl DiscordChat {
                         &payload.to_string(),
                         &names,
                     ))
-                } else if payload.kind == ActionKind::Reply {
+                } else if matches!(payload.kind, ActionKind::Reply | ActionKind::Edit) {
                     match self.reply_form(&payload, &agent, None) {
                         Ok(form) => CreateInteractionResponse::Modal(render::reply_modal(&form)),
                         Err(message) => ephemeral_response(&message),
@@ -402,6 +402,10 @@ impl DiscordChat {
             ActionKind::Escalate => ChatAction::Escalate {
                 target: String::new(),
                 note: String::new(),
+            },
+            ActionKind::Edit => ChatAction::Edit {
+                text: String::new(),
+                confirm_pii: false,
             },
             _ => return None,
         };
@@ -691,6 +695,19 @@ impl DiscordChat {
                 return Err("mentiondesk cannot read this case right now. Try again.".into());
             }
         };
+        if payload.kind == ActionKind::Edit {
+            // Edit (approval mode) starts from the waiting draft, nothing else.
+            let Some(waiting) = &case.awaiting_approval else {
+                return Err("No draft is awaiting approval on this case.".into());
+            };
+            return Ok(ReplyForm {
+                payload: payload.to_string(),
+                handle: case.customer.handle.clone(),
+                network: case.network,
+                limit: self.limits.limit(&case),
+                initial: waiting.text.clone(),
+            });
+        }
         let picked = saved.and_then(|name| saved_reply_text(&self.saved, name, &case, agent));
         let kept = self.draft(payload.case.0, &agent.id);
         let failed = case.draft.as_ref().map(|draft| draft.text.clone());
@@ -723,7 +740,13 @@ impl DiscordChat {
                 return;
             }
         };
-        let action = form_action(form, &submit.data);
+        let action = match form_action(form, &submit.data) {
+            // Edit's form is the Reply form; its submit approves the edited text.
+            ChatAction::Reply { text, confirm_pii } if payload.kind == ActionKind::Edit => {
+                ChatAction::Edit { text, confirm_pii }
+            }
+            action => action,
+        };
         let typed = match &action {
             ChatAction::Reply { text, .. } => Some(text.clone()),
             _ => None,

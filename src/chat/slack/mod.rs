@@ -445,7 +445,7 @@ impl SlackChat {
             };
             tracing::debug!(chat = CHAT_NAME, case_id = %payload.case, action = payload.kind.verb(), "Click received");
             match payload.kind {
-                ActionKind::Reply => {
+                ActionKind::Reply | ActionKind::Edit => {
                     self.open_reply(
                         event.trigger_id.as_ref(),
                         user.id.as_ref(),
@@ -510,14 +510,22 @@ impl SlackChat {
                 return;
             }
         };
-        let draft = case.draft.as_ref().map(|draft| draft.text.clone());
+        // Edit (approval mode) starts from the waiting draft; Reply from a failed or
+        // rejected draft, else `@handle `.
+        let draft = if payload.kind == ActionKind::Edit {
+            case.awaiting_approval
+                .as_ref()
+                .map(|draft| draft.text.clone())
+        } else {
+            case.draft.as_ref().map(|draft| draft.text.clone())
+        };
         let form = ReplyForm {
             payload: payload.to_string(),
             channel: channel.to_string(),
             handle: case.customer.handle.clone(),
             network: case.network,
             limit: self.limits.limit(&case),
-            from_draft: draft.is_some(),
+            from_draft: draft.is_some() && payload.kind == ActionKind::Reply,
             initial: draft.unwrap_or_else(|| reply_prefill(&case)),
             saved: self.saved.iter().map(|saved| saved.name.clone()).collect(),
             chosen: None,
@@ -1045,7 +1053,7 @@ pub(crate) fn form_action(kind: ActionKind, view: &SlackStatefulView) -> Option<
             .and_then(|(_, actions)| actions.values().next().cloned())
     };
     let action = match kind {
-        ActionKind::Reply => ChatAction::Reply {
+        ActionKind::Reply | ActionKind::Edit => ChatAction::Reply {
             text: values
                 .iter()
                 .find(|(id, _)| render::is_text_block(id.as_ref()))
@@ -1071,7 +1079,13 @@ pub(crate) fn form_action(kind: ActionKind, view: &SlackStatefulView) -> Option<
         },
         _ => return None,
     };
-    Some(action)
+    // Edit's form is the Reply form; its submit approves the edited text.
+    Some(match (kind, action) {
+        (ActionKind::Edit, ChatAction::Reply { text, confirm_pii }) => {
+            ChatAction::Edit { text, confirm_pii }
+        }
+        (_, action) => action,
+    })
 }
 
 #[cfg(test)]

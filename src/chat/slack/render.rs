@@ -230,7 +230,10 @@ pub fn reply_modal(form: &ReplyForm) -> SlackView {
         form.limit
     );
     if form.from_draft {
-        about.push_str(" The last reply failed: its draft is below.");
+        about.push_str(" The last reply was not sent: its draft is below.");
+    }
+    if form.payload.starts_with("edit:") {
+        about.push_str(" You are editing a draft: submitting approves your version.");
     }
     let input = SlackBlockPlainTextInputElement::new()
         .with_action_id(INPUT_ACTION.into())

@@ -171,13 +171,20 @@
     var card = button.closest('.card');
     var action = button.getAttribute('data-action');
     var payload = button.getAttribute('data-payload');
-    if (action === 'reply') {
+    if (action === 'reply' || action === 'edit') {
       openReplyForm(card, payload);
     } else if (action === 'escalate') {
       openEscalateForm(card, payload);
     } else {
+      var body = { payload: payload };
+      if (action === 'reject') {
+        // An optional reason for the draft's author; cancelling the prompt rejects nothing.
+        var reason = window.prompt('Reject the draft. Reason for its author (optional):', '');
+        if (reason === null) return;
+        body.note = reason;
+      }
       button.disabled = true;
-      postAction({ payload: payload }).then(function (result) {
+      postAction(body).then(function (result) {
         button.disabled = false;
         handleSimpleOutcome(result);
       }, function () {
@@ -244,7 +251,8 @@
       var fieldId = 'reply-' + card.getAttribute('data-message-id');
       form.appendChild(element('label', { 'for': fieldId }, 'Reply text (posted publicly as the brand)'));
       var textarea = element('textarea', { id: fieldId, name: 'text', required: 'required' });
-      textarea.value = info.draft || info.prefill || '';
+      var editing = payload.indexOf('edit:') === 0;
+      textarea.value = editing ? (info.awaiting_approval || '') : (info.draft || info.prefill || '');
       var saved = info.saved || [];
       if (saved.length > 0) {
         // Saved replies arrive filled in by the server; picking one replaces the text.

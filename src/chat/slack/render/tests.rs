@@ -348,7 +348,7 @@ fn the_reply_modal_is_prefilled_and_names_the_limit() {
     assert!(view["blocks"][0]["text"]["text"]
         .as_str()
         .unwrap()
-        .contains("The last reply failed"));
+        .contains("The last reply was not sent"));
     assert_eq!(
         view["blocks"][1]["element"]["initial_value"],
         "my failed draft"
