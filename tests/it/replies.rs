@@ -610,3 +610,86 @@ async fn a_kill_between_approval_and_the_post_does_not_duplicate_the_reply() {
         "{notes:?}"
     );
 }
+
+#[tokio::test]
+async fn slack_and_discord_reject_ask_for_an_optional_reason() {
+    let slack = FakeSlack::start(&[SLACK_MAIN], &[(ANA, "Ana"), (LEE, "Lee")]).await;
+    let discord = FakeDiscord::start(&[DISCORD_MAIN]).await;
+    let app = TestApp::spawn_with(&format!(
+        "{}\n{}\n{APPROVAL}",
+        slack.config(SLACK_MAIN),
+        discord.config(DISCORD_MAIN)
+    ))
+    .await;
+    slack.wait_connected(1).await;
+    discord.wait_ready().await;
+    app.post(&[complaint("p1", "jo"), complaint("p2", "mo")]);
+    app.wait_for_card(2, "new", 0).await;
+    for case in [1, 2] {
+        let reply = app.button(case, "reply").await;
+        let (_, body) = app.act("Ana", &reply, json!({"text": "@jo sorry"})).await;
+        assert_eq!(body["outcome"], "done", "{body}");
+    }
+
+    // Slack: a modal with the reason.
+    wait_until("the Reject button in Slack", || {
+        slack
+            .card(1)
+            .is_some_and(|card| card.all_text().contains("draft by Ana awaiting approval"))
+    })
+    .await;
+    let card = slack.card(1).unwrap();
+    slack
+        .ack(&slack.push_interactive(slack.block_action(
+            LEE,
+            &card,
+            &slack_button(&card, "reject"),
+        )))
+        .await;
+    let view = slack.views().pop().unwrap();
+    assert_eq!(view["callback_id"], "mentiondesk_reject");
+    let submission = slack.view_submission(
+        LEE,
+        &view,
+        &[(
+            "reason",
+            json!({"type": "plain_text_input", "value": "say when it ships"}),
+        )],
+    );
+    slack.ack(&slack.push_interactive(submission)).await;
+    wait_until("the rejection note in Slack", || {
+        slack_thread_texts(&slack, &card.ts)
+            .iter()
+            .any(|n| n.contains("Lee rejected Ana's draft: say when it ships"))
+    })
+    .await;
+
+    // Discord: the same as a modal (type 9).
+    crate::fakes::discord::wait_until("the Reject button on Discord", || {
+        discord
+            .card(2)
+            .is_some_and(|card| card.all_text().contains("reject:2:"))
+    })
+    .await;
+    let card = discord.card(2).unwrap();
+    let lee = ("700000000000000003", "Lee");
+    let click = discord.push_interaction(discord.click(lee, &card, &card.button("reject")));
+    let answer = discord.callback(&click).await;
+    assert_eq!(answer["type"], 9, "{answer}");
+    let submit = discord.push_interaction(discord.submit(
+        lee,
+        &card,
+        &answer["data"],
+        &[("reason", "too short")],
+    ));
+    discord.callback(&submit).await;
+    let card = app.wait_for_card(2, "claimed", 3).await;
+    assert!(
+        crate::helpers::thread_texts(&card)
+            .last()
+            .unwrap()
+            .contains("Lee rejected Ana's draft: too short"),
+        "{card}"
+    );
+    assert!(app.sent_replies().is_empty());
+}

@@ -311,6 +311,12 @@ impl DiscordChat {
         let agent = agent(&click.user, click.member.as_ref());
         tracing::debug!(chat = CHAT_NAME, case_id = %payload.case, action = payload.kind.verb(), agent = %agent.id, roles = ?roles(click.member.as_ref()), "Click received");
         let response = match payload.kind {
+            ActionKind::Reject => match self.refusal(&payload, &agent) {
+                Some(message) => ephemeral_response(&message),
+                None => {
+                    CreateInteractionResponse::Modal(render::reject_modal(&payload.to_string()))
+                }
+            },
             ActionKind::Reply | ActionKind::Escalate | ActionKind::Edit => {
                 // A form nobody may submit is not opened: the engine would refuse the submit
                 // anyway (it checks again), and the typed text would be lost.
@@ -406,6 +412,9 @@ impl DiscordChat {
             ActionKind::Edit => ChatAction::Edit {
                 text: String::new(),
                 confirm_pii: false,
+            },
+            ActionKind::Reject => ChatAction::Reject {
+                reason: String::new(),
             },
             _ => return None,
         };
@@ -729,6 +738,8 @@ impl DiscordChat {
             (render::REPLY_MODAL, rest)
         } else if let Some(rest) = custom_id.strip_prefix(render::ESCALATE_MODAL) {
             (render::ESCALATE_MODAL, rest)
+        } else if let Some(rest) = custom_id.strip_prefix(render::REJECT_MODAL) {
+            (render::REJECT_MODAL, rest)
         } else {
             tracing::warn!(chat = CHAT_NAME, "Modal submit that is not ours; skipped");
             return;
@@ -1249,6 +1260,11 @@ pub(crate) fn form_action(form: &str, data: &serenity::all::ModalInteractionData
             })
             .unwrap_or_default()
     };
+    if form == render::REJECT_MODAL {
+        return ChatAction::Reject {
+            reason: input(render::REASON_INPUT),
+        };
+    }
     if form == render::REPLY_MODAL {
         ChatAction::Reply {
             text: input(render::TEXT_INPUT),

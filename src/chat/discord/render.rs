@@ -54,6 +54,10 @@ pub const URL_MAX: usize = 2048;
 pub const REPLY_MODAL: &str = "mdreply:";
 /// The Escalate modal's `custom_id` prefix (followed by the button payload).
 pub const ESCALATE_MODAL: &str = "mdesc:";
+/// The Reject draft modal's `custom_id` prefix (followed by the button payload).
+pub const REJECT_MODAL: &str = "mdreject:";
+/// The rejection reason input.
+pub const REASON_INPUT: &str = "reason";
 /// The reply text input.
 pub const TEXT_INPUT: &str = "text";
 /// The "post anyway" input of the Reply modal.
@@ -384,6 +388,22 @@ pub fn saved_reply_picker(payload: &str, names: &[String]) -> CreateInteractionR
         .content("Start from a saved reply, or write your own:")
         .components(vec![CreateActionRow::SelectMenu(menu)])
         .ephemeral(true)
+}
+
+/// The Reject draft modal (approval mode): an optional reason for the draft's author.
+pub fn reject_modal(payload: &str) -> CreateModal {
+    let reason = CreateInputText::new(
+        InputTextStyle::Paragraph,
+        "Reason for the author (optional)",
+        REASON_INPUT,
+    )
+    .max_length(1000)
+    .required(false);
+    CreateModal::new(
+        cut(&format!("{REJECT_MODAL}{payload}"), CUSTOM_ID_MAX),
+        "Reject draft",
+    )
+    .components(vec![CreateActionRow::InputText(reason)])
 }
 
 /// The Escalate modal. Serenity 0.12.5 only puts text inputs in modals, so the target is a

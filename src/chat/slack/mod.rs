@@ -454,6 +454,11 @@ impl SlackChat {
                     )
                     .await;
                 }
+                ActionKind::Reject => {
+                    let view = render::reject_modal(&payload.to_string(), &channel);
+                    self.open_modal(event.trigger_id.as_ref(), user.id.as_ref(), &channel, view)
+                        .await;
+                }
                 ActionKind::Escalate => {
                     let targets: Vec<(String, String)> = self
                         .targets
@@ -1067,6 +1072,11 @@ pub(crate) fn form_action(kind: ActionKind, view: &SlackStatefulView) -> Option<
                         .iter()
                         .any(|option| option.value == render::CONFIRM_VALUE)
                 }),
+        },
+        ActionKind::Reject => ChatAction::Reject {
+            reason: input(render::REASON_BLOCK)
+                .and_then(|value| value.value)
+                .unwrap_or_default(),
         },
         ActionKind::Escalate => ChatAction::Escalate {
             target: input(render::TARGET_BLOCK)

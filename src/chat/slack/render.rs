@@ -42,6 +42,10 @@ pub const PRIVATE_METADATA_MAX: usize = 3000;
 pub const REPLY_CALLBACK: &str = "mentiondesk_reply";
 /// The Escalate modal's `callback_id`.
 pub const ESCALATE_CALLBACK: &str = "mentiondesk_escalate";
+/// The Reject draft modal's `callback_id` (approval mode).
+pub const REJECT_CALLBACK: &str = "mentiondesk_reject";
+/// The rejection reason's block id.
+pub const REASON_BLOCK: &str = "reason";
 /// The reply text input's block id (errors are keyed by it).
 pub const REPLY_BLOCK: &str = "reply_text";
 /// The saved-reply select's block id; the select dispatches its choice at once
@@ -334,6 +338,31 @@ pub fn escalate_modal(payload: &str, channel: &str, targets: &[(String, String)]
     )
 }
 
+/// The Reject draft modal (approval mode): an optional reason for the draft's author.
+pub fn reject_modal(payload: &str, channel: &str) -> SlackView {
+    let reason = SlackBlockPlainTextInputElement::new()
+        .with_action_id(INPUT_ACTION.into())
+        .with_multiline(true)
+        .with_max_length(INPUT_MAX);
+    let blocks: Vec<SlackBlock> = vec![
+        section("The draft goes back to its author, who can revise it.".to_string()),
+        SlackInputBlock::new(
+            plain("Reason for the author (optional)", 2000),
+            reason.into(),
+        )
+        .with_block_id(REASON_BLOCK.into())
+        .with_optional(true)
+        .into(),
+    ];
+    modal(
+        "Reject draft",
+        "Reject",
+        REJECT_CALLBACK,
+        &form_metadata(payload, channel),
+        blocks,
+    )
+}
+
 /// What a modal carries through Slack: the button's payload and the card's channel.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FormMetadata {
@@ -471,6 +500,7 @@ pub fn error_block(field: &str, callback: &str) -> &'static str {
     match (callback, field) {
         (ESCALATE_CALLBACK, "note") => NOTE_BLOCK,
         (ESCALATE_CALLBACK, _) => TARGET_BLOCK,
+        (REJECT_CALLBACK, _) => REASON_BLOCK,
         _ => REPLY_BLOCK,
     }
 }

@@ -551,3 +551,12 @@ fn command_answers_link_cards_and_escape_what_people_wrote() {
     );
     assert_eq!(empty, "You have no open cases.");
 }
+
+#[test]
+fn the_reject_modal_asks_for_an_optional_reason() {
+    let view = serde_json::to_value(reject_modal("reject:7:3", "C0MENTIONS1")).unwrap();
+    assert_eq!(view["callback_id"], REJECT_CALLBACK);
+    assert_eq!(view["blocks"][1]["block_id"], REASON_BLOCK);
+    assert_eq!(view["blocks"][1]["optional"], true);
+    assert_eq!(error_block("text", REJECT_CALLBACK), REASON_BLOCK);
+}
