@@ -693,46 +693,16 @@ pub fn apply(case: &Case, command: Command, now: DateTime<Utc>) -> Result<Transi
             text,
             form_version,
         } => {
-            refuse_if_closed(case)?;
-            if case.pending_reply.is_some() {
-                return Err(Refusal::ReplyInFlight);
-            }
-            if form_version < case.reply_guard {
-                return Err(Refusal::StaleReply);
-            }
-            if case.owner.is_none() {
-                // Replying is owning: the card must show who answered the customer.
-                next.owner = Some(by.clone());
-                if case.state == CaseState::New {
-                    next.state = CaseState::Claimed;
-                }
-                next.record(&mut events, EventKind::Claimed { by: by.clone() }, now);
-            }
-            let (in_reply_to, root) = case.reply_target();
-            next.pending_reply = Some(PendingReply {
-                reply_id: case.next_reply_id(),
-                by,
-                text,
-                in_reply_to,
-                root,
-                queued_at: now,
-                approved_by: None,
-            });
-            next.draft = None;
-            next.reply_guard = case.version + 1;
+            refuse_unless_replyable(case, form_version)?;
+            claim_for_replier(case, &mut next, &mut events, &by, now);
+            queue_reply(case, &mut next, by, text, None, now);
         }
         Command::SubmitDraft {
             by,
             text,
             form_version,
         } => {
-            refuse_if_closed(case)?;
-            if case.pending_reply.is_some() {
-                return Err(Refusal::ReplyInFlight);
-            }
-            if form_version < case.reply_guard {
-                return Err(Refusal::StaleReply);
-            }
+            refuse_unless_replyable(case, form_version)?;
             let replaces = match &case.awaiting_approval {
                 // One draft per case: a second author is told whose waits (their text is not
                 // lost: the chat keeps the form or the console's text area).
@@ -744,13 +714,7 @@ pub fn apply(case: &Case, command: Command, now: DateTime<Utc>) -> Result<Transi
                 Some(_) => true,
                 None => false,
             };
-            if case.owner.is_none() {
-                next.owner = Some(by.clone());
-                if case.state == CaseState::New {
-                    next.state = CaseState::Claimed;
-                }
-                next.record(&mut events, EventKind::Claimed { by: by.clone() }, now);
-            }
+            claim_for_replier(case, &mut next, &mut events, &by, now);
             next.awaiting_approval = Some(ApprovalDraft {
                 by: by.clone(),
                 text: text.clone(),
@@ -776,20 +740,17 @@ pub fn apply(case: &Case, command: Command, now: DateTime<Utc>) -> Result<Transi
             if draft.form_version < case.reply_guard {
                 return Err(Refusal::StaleReply);
             }
-            let (in_reply_to, root) = case.reply_target();
             let text = edited.clone().unwrap_or_else(|| draft.text.clone());
             next.awaiting_approval = None;
-            next.pending_reply = Some(PendingReply {
-                reply_id: case.next_reply_id(),
-                by: draft.by.clone(),
-                text: text.clone(),
-                in_reply_to,
-                root,
-                queued_at: now,
-                approved_by: Some(by.clone()),
-            });
-            next.draft = None;
-            next.reply_guard = case.version + 1;
+            // Queued exactly as a reply is: same id scheme, so the outbox posts it once.
+            queue_reply(
+                case,
+                &mut next,
+                draft.by.clone(),
+                text.clone(),
+                Some(by.clone()),
+                now,
+            );
             next.record(
                 &mut events,
                 EventKind::DraftApproved {
@@ -1100,6 +1061,59 @@ fn running_next_clock(case: &Case, due_at: DateTime<Utc>) -> Result<ResponseCloc
 fn answered(case: &mut Case) {
     case.awaiting_reply_since = None;
     case.next_response = None;
+}
+
+/// A reply (or a draft) from a form opened at `form_version` may be recorded: the case is
+/// open, no reply is being posted, and nobody answered since the form was opened.
+fn refuse_unless_replyable(case: &Case, form_version: u64) -> Result<(), Refusal> {
+    refuse_if_closed(case)?;
+    if case.pending_reply.is_some() {
+        return Err(Refusal::ReplyInFlight);
+    }
+    if form_version < case.reply_guard {
+        return Err(Refusal::StaleReply);
+    }
+    Ok(())
+}
+
+/// Replying is owning: the card must show who answered the customer.
+fn claim_for_replier(
+    case: &Case,
+    next: &mut Case,
+    events: &mut Vec<CaseEvent>,
+    by: &Agent,
+    now: DateTime<Utc>,
+) {
+    if case.owner.is_none() {
+        next.owner = Some(by.clone());
+        if case.state == CaseState::New {
+            next.state = CaseState::Claimed;
+        }
+        next.record(events, EventKind::Claimed { by: by.clone() }, now);
+    }
+}
+
+/// Records the public reply the outbox will post, with the id of this case version.
+fn queue_reply(
+    case: &Case,
+    next: &mut Case,
+    by: Agent,
+    text: String,
+    approved_by: Option<Agent>,
+    now: DateTime<Utc>,
+) {
+    let (in_reply_to, root) = case.reply_target();
+    next.pending_reply = Some(PendingReply {
+        reply_id: case.next_reply_id(),
+        by,
+        text,
+        in_reply_to,
+        root,
+        queued_at: now,
+        approved_by,
+    });
+    next.draft = None;
+    next.reply_guard = case.version + 1;
 }
 
 fn refuse_if_closed(case: &Case) -> Result<(), Refusal> {

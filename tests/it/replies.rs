@@ -34,6 +34,27 @@ fn complaint(id: &str, handle: &str) -> Value {
     )
 }
 
+/// The console's reply form of case 1 (`query` like `?agent=Ana`).
+async fn reply_form(app: &TestApp, query: &str) -> Value {
+    reqwest::get(format!("{}/api/cases/1/reply-form{query}", app.console))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// An app in approval mode whose case 1 has Ana's draft "@jo sorry" waiting.
+async fn app_with_a_draft_by_ana() -> TestApp {
+    let app = TestApp::spawn_with(APPROVAL).await;
+    app.post(&[complaint("p1", "jo")]);
+    app.wait_for_card(1, "new", 0).await;
+    let reply = app.button(1, "reply").await;
+    let (_, body) = app.act("Ana", &reply, json!({"text": "@jo sorry"})).await;
+    assert_eq!(body["outcome"], "done", "{body}");
+    app
+}
+
 /// The value of the button `verb` on a Slack card.
 fn slack_button(card: &crate::fakes::slack::Posted, verb: &str) -> String {
     let blocks = card.current()["blocks"].as_array().cloned().unwrap();
@@ -193,15 +214,7 @@ async fn the_console_offers_saved_replies_filled_for_the_agent() {
     let app = TestApp::spawn_with(SAVED).await;
     app.post(&[complaint("p1", "jo.bsky.social")]);
     app.wait_for_card(1, "new", 0).await;
-    let form: Value = reqwest::get(format!(
-        "{}/api/cases/1/reply-form?agent=Ana%20Bee",
-        app.console
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let form = reply_form(&app, "?agent=Ana%20Bee").await;
     assert_eq!(
         form["saved"],
         json!([
@@ -403,12 +416,7 @@ async fn slack_a_draft_waits_for_an_approver_and_approve_posts_it_exactly_once()
 
 #[tokio::test]
 async fn edit_posts_the_approvers_text_and_the_audit_names_author_and_approver() {
-    let mut app = TestApp::spawn_with(APPROVAL).await;
-    app.post(&[complaint("p1", "jo")]);
-    app.wait_for_card(1, "new", 0).await;
-    let reply = app.button(1, "reply").await;
-    let (_, body) = app.act("Ana", &reply, json!({"text": "@jo sorry"})).await;
-    assert_eq!(body["outcome"], "done", "{body}");
+    let mut app = app_with_a_draft_by_ana().await;
     let card = app.wait_for_card(1, "claimed", 2).await;
     assert!(card["card"]["state_line"]
         .as_str()
@@ -416,12 +424,7 @@ async fn edit_posts_the_approvers_text_and_the_audit_names_author_and_approver()
         .contains("draft by Ana awaiting approval"));
 
     // The edit form starts from the draft.
-    let form: Value = reqwest::get(format!("{}/api/cases/1/reply-form", app.console))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let form = reply_form(&app, "").await;
     assert_eq!(form["awaiting_approval"], "@jo sorry");
     let edit = app.button(1, "edit").await;
     let (status, body) = app.act("Bo", &edit, json!({"text": "@jo hm"})).await;
@@ -451,12 +454,7 @@ async fn edit_posts_the_approvers_text_and_the_audit_names_author_and_approver()
 
 #[tokio::test]
 async fn reject_keeps_the_draft_for_its_author_and_a_second_draft_is_refused_while_one_waits() {
-    let app = TestApp::spawn_with(APPROVAL).await;
-    app.post(&[complaint("p1", "jo")]);
-    app.wait_for_card(1, "new", 0).await;
-    let reply = app.button(1, "reply").await;
-    let (_, body) = app.act("Ana", &reply, json!({"text": "@jo sorry"})).await;
-    assert_eq!(body["outcome"], "done", "{body}");
+    let app = app_with_a_draft_by_ana().await;
     app.wait_for_card(1, "claimed", 2).await;
 
     // Bo's draft conflicts with Ana's: he is told whose waits, and nothing changes.
@@ -497,12 +495,7 @@ async fn reject_keeps_the_draft_for_its_author_and_a_second_draft_is_refused_whi
         .unwrap()
         .contains("draft rejected by Lee: mention the refund"));
     // The text is kept for Ana's reply form; Bo may now submit his own.
-    let form: Value = reqwest::get(format!("{}/api/cases/1/reply-form", app.console))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let form = reply_form(&app, "").await;
     assert_eq!(form["draft"], "@jo so sorry");
     let reply = app.button(1, "reply").await;
     let (_, body) = app.act("Bo", &reply, json!({"text": "@jo hello"})).await;
@@ -546,7 +539,7 @@ async fn discord_an_approver_edits_a_draft_in_a_prefilled_modal() {
 
 #[tokio::test]
 async fn a_kill_between_approval_and_the_post_does_not_duplicate_the_reply() {
-    use crate::crash::Bot;
+    use crate::crash::{button as card_button, Bot};
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("mentiondesk.toml"),
@@ -560,16 +553,6 @@ async fn a_kill_between_approval_and_the_post_does_not_duplicate_the_reply() {
     .unwrap();
     let text = "@jo sorry, a refund is on its way";
     let mut bot = Bot::start(dir.path(), Some("reply.after_execute"));
-    let card_button = |messages: &[Value], verb: &str| -> String {
-        messages[0]["card"]["buttons"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|b| b["kind"] == verb)
-            .and_then(|b| b["payload"].as_str())
-            .expect("button")
-            .to_string()
-    };
     let messages = bot.wait_for("mentions", |m| m.len() == 1).await;
     let outcome = bot
         .act(&card_button(&messages, "reply"), json!({ "text": text }))
