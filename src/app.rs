@@ -146,7 +146,15 @@ impl Application {
                                 .unwrap_or_default(),
                         )
                         .with_reply_limits(ReplyLimits::new(&sources))
-                        .with_saved_replies(settings.replies.saved.clone()),
+                        .with_saved_replies(settings.replies.saved.clone())
+                        .with_permissions(
+                            settings
+                                .permissions
+                                .as_ref()
+                                .map(|p| p.permissions())
+                                .unwrap_or_else(Permissions::everyone),
+                            &settings.brand.name,
+                        ),
                 );
                 chats.push(slack.clone());
                 Some(slack)

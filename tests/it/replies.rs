@@ -394,6 +394,22 @@ async fn slack_a_draft_waits_for_an_approver_and_approve_posts_it_exactly_once()
     .await;
     assert!(app.sent_replies().is_empty());
 
+    // Edit is an approver's form too: Bo gets the refusal instead of a modal.
+    let views_before = slack.views().len();
+    slack
+        .ack(&slack.push_interactive(slack.block_action(BO, &card, &slack_button(&card, "edit"))))
+        .await;
+    wait_until("Bo's second refusal", || {
+        slack
+            .ephemerals()
+            .iter()
+            .filter(|e| e["user"] == BO)
+            .count()
+            == 2
+    })
+    .await;
+    assert_eq!(slack.views().len(), views_before, "no modal for Bo");
+
     // Lee approves: exactly one reply, Ana's text, threaded.
     slack
         .ack(&slack.push_interactive(slack.block_action(LEE, &card, &approve)))

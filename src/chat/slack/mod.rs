@@ -46,7 +46,7 @@ use crate::chat::{ActionOutcome, ChatAdapter, ChatError, ChatEvent, MessageRef};
 use crate::config::{EscalationTarget, SlackSettings};
 use crate::domain::{
     reply_prefill, saved_reply_text, ActionKind, ActionRequest, Agent, Card, ChatAction, Payload,
-    SavedReply, ThreadNote,
+    Permissions, SavedReply, ThreadNote,
 };
 use crate::store::Store;
 use render::{FormMetadata, ReplyForm};
@@ -113,6 +113,11 @@ pub struct SlackChat {
     limits: ReplyLimits,
     /// `[[replies.saved]]`, offered in the Reply modal.
     saved: Vec<SavedReply>,
+    /// `[permissions]`, so Edit and Reject (approvers only) refuse at the click rather than
+    /// after the form was filled in; the engine still checks the submit.
+    permissions: Permissions,
+    /// The brand's name, for those refusals.
+    brand: String,
 }
 
 impl std::fmt::Debug for SlackChat {
@@ -165,7 +170,17 @@ impl SlackChat {
             workspace_url: tokio::sync::OnceCell::new(),
             limits: ReplyLimits::default(),
             saved: Vec::new(),
+            permissions: Permissions::everyone(),
+            brand: String::new(),
         })
+    }
+
+    /// `[permissions]` and the brand's name, so an approver's form (Edit, Reject) is not
+    /// opened for someone the engine would refuse.
+    pub fn with_permissions(mut self, permissions: Permissions, brand: &str) -> SlackChat {
+        self.permissions = permissions;
+        self.brand = brand.to_string();
+        self
     }
 
     /// Offers these saved replies in the Reply modal.
@@ -444,6 +459,19 @@ impl SlackChat {
                 }
             };
             tracing::debug!(chat = CHAT_NAME, case_id = %payload.case, action = payload.kind.verb(), "Click received");
+            if matches!(payload.kind, ActionKind::Edit | ActionKind::Reject) {
+                let agent = self.agent(&user, Some(NAME_LOOKUP_TIMEOUT)).await;
+                let action = ChatAction::Reject {
+                    reason: String::new(),
+                };
+                if let Some((permission, message)) =
+                    self.permissions.refusal(&action, &agent, &self.brand)
+                {
+                    tracing::warn!(chat = CHAT_NAME, case_id = %payload.case, agent = %agent.id, permission = permission.key(), "Form not opened: not permitted");
+                    self.ephemeral(&channel, user.id.as_ref(), &message).await;
+                    continue;
+                }
+            }
             match payload.kind {
                 ActionKind::Reply | ActionKind::Edit => {
                     self.open_reply(
