@@ -694,6 +694,44 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_waiting_draft_shows_on_the_card_with_the_approvers_buttons() {
+        let mut case = case_in(CaseState::Claimed, Some("ana"));
+        case.awaiting_approval = Some(crate::domain::case::ApprovalDraft {
+            by: agent("ana"),
+            text: "@jo.bsky.social sorry".to_string(),
+            form_version: case.version,
+            at: opened_at(),
+        });
+        let card = case_card(&case, &CustomerContext::default());
+        assert_eq!(
+            card.state_line,
+            "Claimed · owner ana · draft by ana awaiting approval"
+        );
+        let kinds: Vec<ActionKind> = card.buttons.iter().map(|b| b.kind).collect();
+        assert_eq!(
+            kinds[..4],
+            [
+                ActionKind::Approve,
+                ActionKind::Edit,
+                ActionKind::Reject,
+                ActionKind::Reply
+            ]
+        );
+        assert!(!kinds.contains(&ActionKind::Unclaim));
+
+        case.awaiting_approval = None;
+        case.draft = Some(Draft {
+            by: agent("ana"),
+            text: "@jo.bsky.social sorry".to_string(),
+            error: "rejected by bo: too short".to_string(),
+        });
+        check_state_line(
+            case,
+            "Claimed · owner ana · draft rejected by bo: too short",
+        );
+    }
+
     fn check_context(earlier: Vec<(CaseId, CaseState)>, expected: Option<&str>) {
         let card = case_card(
             &case_in(CaseState::New, None),
