@@ -31,11 +31,17 @@ pub enum ActionKind {
     Reopen,
     /// Move a kudos (praise) to the complaint queue; the payload's case is the kudos id.
     MarkComplaint,
+    /// Approval mode: let the pending draft out as written.
+    Approve,
+    /// Approval mode: open the reply form on the pending draft; its submit approves the edit.
+    Edit,
+    /// Approval mode: send the pending draft back to its author.
+    Reject,
 }
 
 impl ActionKind {
     /// Every kind, in the order cards show them.
-    pub const ALL: [ActionKind; 8] = [
+    pub const ALL: [ActionKind; 11] = [
         ActionKind::Claim,
         ActionKind::Unclaim,
         ActionKind::Reply,
@@ -44,6 +50,9 @@ impl ActionKind {
         ActionKind::Dismiss,
         ActionKind::Reopen,
         ActionKind::MarkComplaint,
+        ActionKind::Approve,
+        ActionKind::Edit,
+        ActionKind::Reject,
     ];
 
     /// The verb used in payloads.
@@ -57,6 +66,9 @@ impl ActionKind {
             ActionKind::Dismiss => "dismiss",
             ActionKind::Reopen => "reopen",
             ActionKind::MarkComplaint => "complaint",
+            ActionKind::Approve => "approve",
+            ActionKind::Edit => "edit",
+            ActionKind::Reject => "reject",
         }
     }
 
@@ -71,6 +83,9 @@ impl ActionKind {
             ActionKind::Dismiss => "Not a complaint",
             ActionKind::Reopen => "Reopen",
             ActionKind::MarkComplaint => "Mark as complaint",
+            ActionKind::Approve => "Approve",
+            ActionKind::Edit => "Edit draft",
+            ActionKind::Reject => "Reject draft",
         }
     }
 }
@@ -161,6 +176,20 @@ pub enum ChatAction {
     Reopen,
     /// Move the kudos whose id is the request's case to the complaint queue.
     MarkComplaint,
+    /// Approval mode: let the pending draft out as written.
+    Approve,
+    /// Approval mode: let the pending draft out with the approver's text.
+    Edit {
+        /// The approver's version, as typed.
+        text: String,
+        /// The approver saw the hold warning and wants to post anyway.
+        confirm_pii: bool,
+    },
+    /// Approval mode: send the pending draft back to its author.
+    Reject {
+        /// Why (may be empty).
+        reason: String,
+    },
 }
 
 impl ChatAction {
@@ -175,6 +204,9 @@ impl ChatAction {
             ChatAction::Dismiss => ActionKind::Dismiss,
             ChatAction::Reopen => ActionKind::Reopen,
             ChatAction::MarkComplaint => ActionKind::MarkComplaint,
+            ChatAction::Approve => ActionKind::Approve,
+            ChatAction::Edit { .. } => ActionKind::Edit,
+            ChatAction::Reject { .. } => ActionKind::Reject,
         }
     }
 }
@@ -201,7 +233,11 @@ impl ActionRequest {
             ActionKind::Dismiss => ChatAction::Dismiss,
             ActionKind::Reopen => ChatAction::Reopen,
             ActionKind::MarkComplaint => ChatAction::MarkComplaint,
-            ActionKind::Reply | ActionKind::Escalate => return None,
+            ActionKind::Approve => ChatAction::Approve,
+            ActionKind::Reject => ChatAction::Reject {
+                reason: String::new(),
+            },
+            ActionKind::Reply | ActionKind::Escalate | ActionKind::Edit => return None,
         };
         Some(ActionRequest {
             case: payload.case,

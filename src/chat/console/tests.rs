@@ -246,7 +246,10 @@ impl TestConsole {
                     ChatAction::Resolve
                     | ChatAction::Dismiss
                     | ChatAction::Reopen
-                    | ChatAction::MarkComplaint => continue,
+                    | ChatAction::MarkComplaint
+                    | ChatAction::Approve
+                    | ChatAction::Edit { .. }
+                    | ChatAction::Reject { .. } => continue,
                 };
                 let _ = event.respond.send(outcome);
             }
@@ -336,7 +339,7 @@ async fn api_shapes() {
     let form = get_json(&console, "/api/cases/1/reply-form").await;
     assert_eq!(
         form,
-        json!({"prefill": "@carol.example ", "limit": 300, "network": "bluesky", "draft": null})
+        json!({"prefill": "@carol.example ", "limit": 300, "network": "bluesky", "draft": null, "saved": [], "awaiting_approval": null})
     );
     case.draft = Some(Draft {
         by: crate::domain::Agent::new("console:ana", "Ana"),
