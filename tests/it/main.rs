@@ -17,6 +17,7 @@ mod ingest;
 mod mastodon;
 mod outage;
 mod permissions;
+mod reply_faults;
 mod report;
 mod secrets;
 mod sla;
