@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::fakes::discord::{wait_until, FakeDiscord, Posted, BOT_ID, GUILD};
 use crate::fakes::slack::FakeSlack;
-use crate::helpers::{bsky, TestApp};
+use crate::helpers::{complaint, TestApp};
 
 const MAIN: &str = "500000000000000001";
 const TIER2: &str = "500000000000000002";
@@ -28,15 +28,6 @@ async fn discord_app_with(more: &str) -> (FakeDiscord, TestApp) {
     let app = TestApp::spawn_with(&extra).await;
     discord.wait_ready().await;
     (discord, app)
-}
-
-fn complaint(id: &str, handle: &str) -> Value {
-    bsky(
-        id,
-        handle,
-        "@acme.bsky.social my order never arrived and support ignores me",
-        None,
-    )
 }
 
 async fn card(discord: &FakeDiscord, case: u64) -> Posted {

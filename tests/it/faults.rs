@@ -15,7 +15,7 @@ use crate::fakes::mastodon::MastodonFake;
 use crate::fakes::slack::FakeSlack;
 use crate::fakes::x::{FakeX, BRAND_ID};
 use crate::fakes::Fault;
-use crate::helpers::{bsky, TestApp};
+use crate::helpers::{complaint, within, TestApp};
 
 const SLACK_MAIN: &str = "C0MENTIONS1";
 const DISCORD_MAIN: &str = "500000000000000001";
@@ -33,28 +33,11 @@ fn every_http_fault() -> Vec<Fault> {
     ]
 }
 
-async fn within(limit: Duration, what: &str, ready: impl Fn() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !ready() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 fn case_cards(messages: &[Value]) -> Vec<&Value> {
     messages
         .iter()
         .filter(|m| m["card"]["kind"]["type"] == "case")
         .collect()
-}
-
-fn complaint(id: &str, handle: &str) -> Value {
-    bsky(
-        id,
-        handle,
-        "@acme.bsky.social my order never arrived and support ignores me",
-        None,
-    )
 }
 
 #[tokio::test(start_paused = true)]

@@ -232,6 +232,23 @@ impl TestApp {
         read_jsonl(&self.sent)
     }
 
+    /// The texts of the ops notices the console holds (`/api/notices`), oldest first.
+    pub async fn notices(&self) -> Vec<String> {
+        let notices: Vec<Value> = self
+            .client
+            .get(format!("{}/api/notices", self.console))
+            .send()
+            .await
+            .expect("console answers")
+            .json()
+            .await
+            .expect("notices json");
+        notices
+            .iter()
+            .filter_map(|n| n["text"].as_str().map(str::to_string))
+            .collect()
+    }
+
     /// `/healthz` as JSON.
     pub async fn health(&self) -> Value {
         self.client
@@ -279,6 +296,29 @@ pub fn read_jsonl(path: &Path) -> Vec<Value> {
         .filter(|line| !line.trim().is_empty())
         .map(|line| serde_json::from_str(line).expect("valid json line"))
         .collect()
+}
+
+/// Waits on tokio's clock (paused time passes, in 100 ms steps) until `ready`, for at most
+/// `limit`.
+pub async fn within(limit: Duration, what: &str, ready: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !ready() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The complaint most chat tests card: a Bluesky mention by `handle` about a lost order.
+pub fn complaint(id: &str, handle: &str) -> Value {
+    bsky(
+        id,
+        handle,
+        "@acme.bsky.social my order never arrived and support ignores me",
+        None,
+    )
 }
 
 /// A Bluesky mention by `handle`, optionally replying in a conversation.

@@ -3,6 +3,7 @@
 mod actions;
 mod audit;
 mod bluesky;
+mod chat_faults;
 mod cli;
 mod config;
 mod crash;

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::fakes::slack::{wait_until, FakeSlack, Posted};
 use crate::fakes::Fault;
-use crate::helpers::{bsky, TestApp};
+use crate::helpers::{complaint, TestApp};
 
 const MAIN: &str = "C0MENTIONS1";
 const TIER2: &str = "C0TIER20001";
@@ -24,15 +24,6 @@ async fn slack_app() -> (FakeSlack, TestApp) {
     let app = TestApp::spawn_with(&extra).await;
     slack.wait_connected(1).await;
     (slack, app)
-}
-
-fn complaint(id: &str, handle: &str) -> Value {
-    bsky(
-        id,
-        handle,
-        "@acme.bsky.social my order never arrived and support ignores me",
-        None,
-    )
 }
 
 async fn card(slack: &FakeSlack, case: u64) -> Posted {

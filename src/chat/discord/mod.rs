@@ -95,6 +95,10 @@ const THREAD_EXISTS: isize = 160_004;
 /// `ErrorResponse`, so the outbox waits this and tries again (another 429 waits again).
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
+/// How long one REST call may take. Serenity's own client has none, so a request Discord never
+/// answers would hold the card lane forever.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Store key prefixes in the adapter's chat area.
 const THREAD_PREFIX: &str = "t/";
 const DRAFT_PREFIX: &str = "d/";
@@ -151,6 +155,16 @@ impl std::fmt::Debug for DiscordChat {
 /// `base_url` with the rate limiter off when the config asks for that (a proxy, a test fake).
 pub fn http_client(settings: &DiscordSettings) -> Http {
     let mut builder = HttpBuilder::new(settings.bot_token.expose());
+    match reqwest::Client::builder()
+        .use_rustls_tls()
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+    {
+        Ok(client) => builder = builder.client(client),
+        Err(error) => {
+            tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot build an HTTP client with a timeout; using serenity's")
+        }
+    }
     let base = settings.base_url.trim_end_matches('/');
     if !settings.ratelimiter {
         builder = builder.ratelimiter_disabled(true);

@@ -47,6 +47,8 @@ pub struct Recorded {
     pub body: Bytes,
     /// When it arrived (the end-to-end bench times against it).
     pub at: std::time::Instant,
+    /// When it arrived on tokio's clock (paused-time tests measure waits with it).
+    pub clock: tokio::time::Instant,
 }
 
 impl Recorded {
@@ -182,8 +184,13 @@ impl FakeServer {
     /// Answers the next POST whose path starts with `path_prefix` with `fault` (reads of the
     /// same path, e.g. Mastodon's `GET /api/v1/statuses/:id`, are left alone).
     pub fn inject_post(&self, path_prefix: &str, fault: Fault) {
+        self.inject_on(Method::POST, path_prefix, fault);
+    }
+
+    /// Answers the next `method` request whose path starts with `path_prefix` with `fault`.
+    pub fn inject_on(&self, method: Method, path_prefix: &str, fault: Fault) {
         self.shared.faults.lock().unwrap().push_back((
-            Some(Method::POST),
+            Some(method),
             path_prefix.to_string(),
             fault,
         ));
@@ -221,6 +228,7 @@ async fn record_and_fault(
     let at = std::time::Instant::now();
     shared.requests.lock().unwrap().push(Recorded {
         at,
+        clock: tokio::time::Instant::now(),
         method: parts.method.clone(),
         path: path.clone(),
         query: parts.uri.query().unwrap_or_default().to_string(),
