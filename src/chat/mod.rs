@@ -11,6 +11,7 @@ pub mod delivery;
 pub mod discord;
 pub mod limits;
 pub mod slack;
+pub mod targets;
 
 use async_trait::async_trait;
 use tokio::sync::oneshot;

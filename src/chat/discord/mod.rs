@@ -104,17 +104,7 @@ const THREAD_PREFIX: &str = "t/";
 const DRAFT_PREFIX: &str = "d/";
 
 /// An escalation target as Discord sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DiscordTarget {
-    /// The config id.
-    pub id: String,
-    /// The label.
-    pub label: String,
-    /// Its Discord channel, if it has one.
-    pub channel: Option<String>,
-    /// The role to mention on its linked card.
-    pub mention: Option<String>,
-}
+pub type DiscordTarget = crate::chat::targets::ChatTarget;
 
 /// Who the bot token belongs to (`GET /users/@me`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,15 +193,9 @@ impl DiscordChat {
         DiscordChat {
             http: Arc::new(http_client(settings)),
             settings: settings.clone(),
-            targets: escalations
-                .iter()
-                .map(|target| DiscordTarget {
-                    id: target.id.clone(),
-                    label: target.label.clone(),
-                    channel: target.discord_channel.clone(),
-                    mention: target.mention.clone(),
-                })
-                .collect(),
+            targets: DiscordTarget::from_config(escalations, |target| {
+                target.discord_channel.clone()
+            }),
             records: PostRecords::new(store.clone(), CHAT_NAME),
             store,
             pacer: Pacer::new(PACE_INTERVAL, PACE_BURST),
@@ -768,16 +752,7 @@ impl DiscordChat {
     }
 
     fn mention_for(&self, key: &str, channel: &str) -> Option<String> {
-        let target = key
-            .split_once("-escalation-")
-            .map(|(_, target)| target)
-            .and_then(|id| self.targets.iter().find(|target| target.id == id))
-            .or_else(|| {
-                self.targets
-                    .iter()
-                    .find(|target| target.channel.as_deref() == Some(channel))
-            })?;
-        target.mention.clone()
+        crate::chat::targets::mention_for(&self.targets, key, channel)
     }
 
     /// Posts with the key's bookkeeping: found again if a previous attempt may have posted it,
@@ -926,10 +901,7 @@ impl ChatAdapter for DiscordChat {
     }
 
     fn escalation_channel(&self, target: &str) -> Option<String> {
-        self.targets
-            .iter()
-            .find(|candidate| candidate.id == target)
-            .and_then(|target| target.channel.clone())
+        crate::chat::targets::channel_of(&self.targets, target)
     }
 
     async fn post_card(
