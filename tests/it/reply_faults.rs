@@ -52,8 +52,9 @@ impl Network {
         }
     }
 
-    /// The source, polling every 5 s: minutes of paused time pass in these tests, and the
-    /// fakes' rate windows are in real time.
+    /// The source, polling every 5 s: minutes of paused time pass in these tests, and a poll
+    /// every 50 ms would spend the fakes' rate windows (300 requests per 5 minutes) and X's
+    /// read budget.
     fn source_toml(&self) -> String {
         let toml = match self {
             Network::Mastodon(fake) => fake.source_toml("net"),
