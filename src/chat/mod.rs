@@ -89,6 +89,27 @@ pub struct ChatEvent {
     pub respond: oneshot::Sender<ActionOutcome>,
 }
 
+impl ChatEvent {
+    /// Hands `request` by `agent` from `chat` to the engine over `engine`; the receiver gets
+    /// its answer. `None` when there is no engine (not started, or shutting down).
+    pub async fn send(
+        engine: Option<tokio::sync::mpsc::Sender<ChatEvent>>,
+        chat: &str,
+        agent: Agent,
+        request: ActionRequest,
+    ) -> Option<oneshot::Receiver<ActionOutcome>> {
+        let (respond, answer) = oneshot::channel();
+        let event = ChatEvent {
+            chat: chat.to_string(),
+            agent,
+            request,
+            respond,
+        };
+        engine?.send(event).await.ok()?;
+        Some(answer)
+    }
+}
+
 /// The engine's answer to a `ChatEvent`, shown only to the person who acted.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ActionOutcome {

@@ -268,6 +268,74 @@ impl Drop for TestApp {
     }
 }
 
+/// Runs `mentiondesk check` on a config of the replay source and `chat_table` (a chat's
+/// `[slack]` / `[discord]` table) with the bot token `token` in place of `configured_token`;
+/// returns the exit code, stdout and stderr.
+pub async fn check_chat_token(
+    chat_table: &str,
+    configured_token: &str,
+    token: &str,
+) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mentiondesk.toml");
+    let config = format!(
+        "[brand]\nname = \"Acme\"\n\n[[sources]]\ntype = \"replay\"\nname = \"demo\"\npath = \"m.jsonl\"\n\n{}",
+        chat_table.replace(configured_token, token)
+    );
+    std::fs::write(&path, config).unwrap();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_mentiondesk"))
+            .args(["check", "--config", path.to_str().unwrap()])
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Puts a stopped app's store back in the crash window of a card post in `chat` ("slack",
+/// "discord"): the chat took case `case`'s card, the process died before the store recorded
+/// it. The record is gone, its "posting" marker is set and a sync of the card is queued, so
+/// the next start must find the card rather than post a second one.
+pub async fn rewind_to_a_lost_card_record(app: &TestApp, chat: &str, case: u64) {
+    use mentiondesk::store::{OutboxEntry, OutboxTask, Store};
+    let store = Store::open(&app.dir.path().join("store/sled")).unwrap();
+    store
+        .chat_remove(chat, &format!("k/case-{case}"))
+        .await
+        .unwrap();
+    store
+        .chat_put(chat, &format!("p/case-{case}"), b"1")
+        .await
+        .unwrap();
+    store
+        .transact(|tx| {
+            let mut stored = tx
+                .case(mentiondesk::domain::CaseId(case))?
+                .expect("the case");
+            stored.chat_refs.remove(chat);
+            tx.put_case(&stored)?;
+            tx.enqueue(
+                &format!("chat/{chat}"),
+                &OutboxEntry {
+                    case: stored.id,
+                    task: OutboxTask::SyncCard,
+                    attempts: 0,
+                    last_error: None,
+                    created_at: chrono::Utc::now(),
+                },
+            )
+        })
+        .unwrap();
+    store.flush().await.unwrap();
+}
+
 /// The message holding a case's card.
 pub fn card_of(messages: &[Value], case: u64) -> Option<&Value> {
     messages.iter().find(|message| {

@@ -714,16 +714,8 @@ impl DiscordChat {
         agent: Agent,
         request: ActionRequest,
     ) -> Option<oneshot::Receiver<ActionOutcome>> {
-        let sender = lock(&self.events).clone()?;
-        let (respond, answer) = oneshot::channel();
-        let event = ChatEvent {
-            chat: CHAT_NAME.to_string(),
-            agent,
-            request,
-            respond,
-        };
-        sender.send(event).await.ok()?;
-        Some(answer)
+        let engine = lock(&self.events).clone();
+        ChatEvent::send(engine, CHAT_NAME, agent, request).await
     }
 
     fn draft(&self, case: u64, agent: &str) -> Option<String> {

@@ -36,6 +36,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
+pub use super::wait_until;
 use super::FakeServer;
 
 /// The bot token the fake accepts.
@@ -473,18 +474,6 @@ fn user(id: &str, name: &str, bot: bool) -> Value {
         "bot": bot,
         "public_flags": 0
     })
-}
-
-/// Waits (up to 15 s) until `ready`.
-pub async fn wait_until(what: &str, ready: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while !ready() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 fn next_id(shared: &Shared) -> String {

@@ -203,6 +203,18 @@ impl FakeServer {
     }
 }
 
+/// Waits (up to 15 s, on tokio's clock) until `ready`: for what a fake received.
+pub async fn wait_until(what: &str, ready: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !ready() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 fn serve(listener: tokio::net::TcpListener, app: Router) -> Serving {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
