@@ -24,19 +24,13 @@ const ANA_SLACK: &str = "U0ANA00001";
 const ANA_DISCORD: (&str, &str) = ("700000000000000001", "Ana");
 const LONG: Duration = Duration::from_secs(900);
 
-/// Every fault a chat's answer can have, in the order they are queued: a rate limit (3 s), a
-/// 503, a cut connection, a timeout, a malformed answer, and a 503 after the chat acted.
+/// Every fault a chat's answer can have, in the order they are queued: those of
+/// [`Fault::every_http`] (a 3 s rate limit, a 503, a cut connection, a timeout, a malformed
+/// answer), then a 503 after the chat acted.
 fn every_fault() -> Vec<Fault> {
-    vec![
-        Fault::RateLimited {
-            retry_after_secs: 3,
-        },
-        Fault::Status(503, "{\"error\":\"over capacity\"}"),
-        Fault::Reset,
-        Fault::Delay(Duration::from_secs(120)),
-        Fault::Malformed,
-        Fault::Status(503, "{\"error\":\"over capacity\"}").after_acting(),
-    ]
+    let mut faults = Fault::every_http();
+    faults.push(Fault::Status(503, "{\"error\":\"over capacity\"}").after_acting());
+    faults
 }
 
 /// Claims case `case` in the console as Ana.
@@ -158,36 +152,56 @@ async fn slack_card_updates_and_thread_notes_ride_out_every_fault_once_each() {
     assert!(wait_after_rate_limit(&notes) >= Duration::from_secs(3));
 }
 
+/// What both chats must do when their API refuses connections for ten minutes while a claim
+/// waits to be shown: one failure notice about `component`, nothing delivered meanwhile
+/// (`delivered`), then the card and its one note (`notes`), and one recovery notice.
+async fn announced_once_while_refusing(
+    app: &TestApp,
+    server: &FakeServer,
+    component: &str,
+    delivered: impl Fn() -> bool,
+    notes: impl Fn() -> usize,
+) {
+    server.refuse_connections().await;
+    claim_in_console(app, 1).await;
+    let failing = wait_for_notices(app, component, 1).await;
+    assert!(
+        failing[0].starts_with(&format!("⚠️ {component} has been failing")),
+        "{failing:?}"
+    );
+    // Down ten minutes: no second notice, nothing delivered, nothing lost.
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    assert_eq!(notices_about(app, component).await.len(), 1);
+    assert!(!delivered(), "nothing gets through while refused");
+
+    server.accept_connections().await;
+    within(LONG, "the claimed card and its note", || {
+        delivered() && notes() > 0
+    })
+    .await;
+    let notices = wait_for_notices(app, component, 2).await;
+    assert!(
+        notices[1].starts_with(&format!("✅ {component} works again")),
+        "{notices:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    assert_eq!(notices_about(app, component).await.len(), 2);
+    assert_eq!(notes(), 1, "one note");
+}
+
 #[tokio::test(start_paused = true)]
 async fn slack_refusing_connections_is_announced_once_and_its_recovery_once() {
     let (slack, app) = slack_app("health_notice_after = \"30s\"\n").await;
     app.post(&[complaint("p1", "jo")]);
     within(LONG, "the card", || slack.card(1).is_some()).await;
-
-    slack.server.refuse_connections().await;
-    claim_in_console(&app, 1).await;
-    let failing = wait_for_notices(&app, "chat/slack", 1).await;
-    assert!(
-        failing[0].starts_with("⚠️ chat/slack has been failing"),
-        "{failing:?}"
-    );
-    // Down ten minutes: no second notice, nothing delivered, nothing lost.
-    tokio::time::sleep(Duration::from_secs(600)).await;
-    assert_eq!(notices_about(&app, "chat/slack").await.len(), 1);
-    assert!(slack.card(1).is_some_and(|card| card.updated.is_none()));
-
-    slack.server.accept_connections().await;
-    within(LONG, "the claimed card and its note", || {
-        slack_card_shows(&slack, 1, "Ana") && !slack_notes(&slack, 1).is_empty()
-    })
+    announced_once_while_refusing(
+        &app,
+        &slack.server,
+        "chat/slack",
+        || slack_card_shows(&slack, 1, "Ana"),
+        || slack_notes(&slack, 1).len(),
+    )
     .await;
-    let notices = wait_for_notices(&app, "chat/slack", 2).await;
-    assert!(
-        notices[1].starts_with("✅ chat/slack works again"),
-        "{notices:?}"
-    );
-    tokio::time::sleep(Duration::from_secs(120)).await;
-    assert_eq!(notices_about(&app, "chat/slack").await.len(), 2);
     assert_eq!(slack_notes(&slack, 1), ["case-1-event-1"]);
 }
 
@@ -291,30 +305,14 @@ async fn discord_refusing_connections_is_announced_once_and_its_recovery_once() 
     let (discord, app) = discord_app("health_notice_after = \"30s\"\n").await;
     app.post(&[complaint("p1", "jo")]);
     within(LONG, "the card", || discord.card(1).is_some()).await;
-
-    discord.server.refuse_connections().await;
-    claim_in_console(&app, 1).await;
-    let failing = wait_for_notices(&app, "chat/discord", 1).await;
-    assert!(
-        failing[0].starts_with("⚠️ chat/discord has been failing"),
-        "{failing:?}"
-    );
-    tokio::time::sleep(Duration::from_secs(600)).await;
-    assert_eq!(notices_about(&app, "chat/discord").await.len(), 1);
-
-    discord.server.accept_connections().await;
-    within(LONG, "the claimed card and its note", || {
-        discord_card_shows(&discord, 1, "Ana") && !discord_notes(&discord, 1).is_empty()
-    })
+    announced_once_while_refusing(
+        &app,
+        &discord.server,
+        "chat/discord",
+        || discord_card_shows(&discord, 1, "Ana"),
+        || discord_notes(&discord, 1).len(),
+    )
     .await;
-    let notices = wait_for_notices(&app, "chat/discord", 2).await;
-    assert!(
-        notices[1].starts_with("✅ chat/discord works again"),
-        "{notices:?}"
-    );
-    tokio::time::sleep(Duration::from_secs(120)).await;
-    assert_eq!(notices_about(&app, "chat/discord").await.len(), 2);
-    assert_eq!(discord_notes(&discord, 1).len(), 1);
 }
 
 /// A click whose answer (the interaction callback) fails still counts, and the card shows it:

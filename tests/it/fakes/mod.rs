@@ -85,6 +85,21 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// Every fault a fake can answer a request with, in the order tests queue them: 429 with
+    /// a 3 s `Retry-After`, a 503, a cut connection, a timeout (a 60 s delay) and a malformed
+    /// body.
+    pub fn every_http() -> Vec<Fault> {
+        vec![
+            Fault::RateLimited {
+                retry_after_secs: 3,
+            },
+            Fault::Status(503, "{\"error\":\"over capacity\"}"),
+            Fault::Reset,
+            Fault::Delay(Duration::from_secs(60)),
+            Fault::Malformed,
+        ]
+    }
+
     /// This fault, after the endpoint has acted.
     pub fn after_acting(self) -> Fault {
         Fault::Acted(Box::new(self))
