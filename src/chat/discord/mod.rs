@@ -819,7 +819,9 @@ impl DiscordChat {
                         .as_ref()
                         .is_some_and(|f| f.text.ends_with(&format!(" {footer}")))
                 }),
-                Mine::Note(text) => message.content == *text,
+                Mine::Note(text, after) => {
+                    message.content == *text && after.map_or(true, |after| message.id.get() > after)
+                }
             })
             .map(|message| message.id))
     }
@@ -878,8 +880,9 @@ impl DiscordChat {
 enum Mine<'a> {
     /// A card: its embed footer ends with this key.
     Card(&'a str),
-    /// A note: its content is this text.
-    Note(&'a str),
+    /// A note: its content is this text, and it is newer than this message (the case's last
+    /// recorded note): an earlier note saying the same (a second "Claimed by Ana") is not it.
+    Note(&'a str, Option<u64>),
 }
 
 #[async_trait]
@@ -967,7 +970,14 @@ impl ChatAdapter for DiscordChat {
         let message = CreateMessage::new()
             .content(text.clone())
             .allowed_mentions(allowed);
-        self.post_once(key, thread, Mine::Note(&text), message)
+        let after = key.rsplit_once("-event-").and_then(|(case, _)| {
+            self.records
+                .recorded_with_prefix(&format!("{case}-event-"))
+                .into_iter()
+                .filter_map(|(_, posted)| posted.message.parse::<u64>().ok())
+                .max()
+        });
+        self.post_once(key, thread, Mine::Note(&text, after), message)
             .await
             .map(|_| ())
     }
