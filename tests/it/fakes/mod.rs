@@ -156,7 +156,8 @@ impl FakeServer {
     }
 
     /// Closes the listening socket: from now on connections to the fake are refused (as to a
-    /// port nobody listens on). Open connections are closed once their request is answered.
+    /// port nobody listens on). Open connections are closed once their request is answered,
+    /// and this waits for that: don't call it while a delayed request or a stream is open.
     pub async fn refuse_connections(&self) {
         let serving = self.serving.lock().unwrap().take();
         if let Some(serving) = serving {
