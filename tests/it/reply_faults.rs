@@ -280,3 +280,29 @@ async fn a_reply_that_cannot_connect_is_reported_once_and_can_be_retried_from_th
         );
     }
 }
+
+/// A 429 on the reply's POST: the lane waits the `Retry-After` out (30 s of tokio time) and the
+/// next attempt posts the reply once.
+#[tokio::test(start_paused = true)]
+async fn a_rate_limited_reply_waits_out_retry_after_and_is_posted_once() {
+    for network in Network::all().await {
+        let name = network.name();
+        let app = spawn(&network).await;
+        network.server().inject_post(
+            network.reply_path(),
+            Fault::RateLimited {
+                retry_after_secs: 30,
+            },
+        );
+        submit_reply(&app).await;
+        wait_for_card(&app, "the reply", is_replied).await;
+        let attempts = network.attempts();
+        assert_eq!(attempts.len(), 2, "{name}");
+        let waited = attempts[1].clock - attempts[0].clock;
+        assert!(
+            waited >= Duration::from_secs(30),
+            "{name}: Retry-After honoured, waited {waited:?}"
+        );
+        assert_eq!(network.our_posts().len(), 1, "{name}");
+    }
+}
