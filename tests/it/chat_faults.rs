@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::fakes::discord::FakeDiscord;
 use crate::fakes::slack::FakeSlack;
 use crate::fakes::{FakeServer, Fault, Recorded};
-use crate::helpers::{complaint, within, TestApp};
+use crate::helpers::{complaint, panics_here, within, TestApp};
 
 const SLACK_MAIN: &str = "C0MENTIONS1";
 const DISCORD_MAIN: &str = "500000000000000001";
@@ -120,6 +120,7 @@ fn requests(server: &FakeServer, method: &str, path: &str) -> Vec<Recorded> {
 
 #[tokio::test(start_paused = true)]
 async fn slack_card_updates_and_thread_notes_ride_out_every_fault_once_each() {
+    let panics = panics_here();
     let (slack, app) = slack_app("").await;
     app.post(&[complaint("p1", "jo")]);
     within(LONG, "the card", || slack.card(1).is_some()).await;
@@ -150,6 +151,7 @@ async fn slack_card_updates_and_thread_notes_ride_out_every_fault_once_each() {
     let notes = requests(&slack.server, "POST", "/api/chat.postMessage");
     assert!(notes.len() >= 6, "{}", notes.len());
     assert!(wait_after_rate_limit(&notes) >= Duration::from_secs(3));
+    assert_eq!(panics_here(), panics, "nothing panicked");
 }
 
 /// What both chats must do when their API refuses connections for ten minutes while a claim
@@ -191,6 +193,7 @@ async fn announced_once_while_refusing(
 
 #[tokio::test(start_paused = true)]
 async fn slack_refusing_connections_is_announced_once_and_its_recovery_once() {
+    let panics = panics_here();
     let (slack, app) = slack_app("health_notice_after = \"30s\"\n").await;
     app.post(&[complaint("p1", "jo")]);
     within(LONG, "the card", || slack.card(1).is_some()).await;
@@ -203,6 +206,7 @@ async fn slack_refusing_connections_is_announced_once_and_its_recovery_once() {
     )
     .await;
     assert_eq!(slack_notes(&slack, 1), ["case-1-event-1"]);
+    assert_eq!(panics_here(), panics, "nothing panicked");
 }
 
 /// `views.open` can't wait for the outbox (the trigger id expires): each failed open tells the
@@ -210,6 +214,7 @@ async fn slack_refusing_connections_is_announced_once_and_its_recovery_once() {
 /// rate limit and the client's 10 s timeout are left out, the calls are what is tested.
 #[tokio::test]
 async fn slack_a_modal_that_cannot_open_says_so_privately_and_the_next_click_opens_it() {
+    let panics = panics_here();
     let (slack, app) = slack_app("").await;
     app.post(&[complaint("p1", "jo")]);
     within(Duration::from_secs(15), "the card", || {
@@ -269,10 +274,12 @@ async fn slack_a_modal_that_cannot_open_says_so_privately_and_the_next_click_ope
     })
     .await;
     assert_eq!(slack.ephemerals().len(), failed_opens);
+    assert_eq!(panics_here(), panics, "nothing panicked");
 }
 
 #[tokio::test(start_paused = true)]
 async fn discord_card_edits_and_thread_notes_ride_out_every_fault_once_each() {
+    let panics = panics_here();
     let (discord, app) = discord_app("").await;
     app.post(&[complaint("p1", "jo")]);
     within(LONG, "the card", || discord.card(1).is_some()).await;
@@ -302,10 +309,12 @@ async fn discord_card_edits_and_thread_notes_ride_out_every_fault_once_each() {
         .map(|r| format!("{} {} {:?}", r.method, r.path, r.clock))
         .collect();
     assert!(edits.len() >= 6, "every fault, then the edit: {all:#?}");
+    assert_eq!(panics_here(), panics, "nothing panicked");
 }
 
 #[tokio::test(start_paused = true)]
 async fn discord_refusing_connections_is_announced_once_and_its_recovery_once() {
+    let panics = panics_here();
     let (discord, app) = discord_app("health_notice_after = \"30s\"\n").await;
     app.post(&[complaint("p1", "jo")]);
     within(LONG, "the card", || discord.card(1).is_some()).await;
@@ -317,6 +326,7 @@ async fn discord_refusing_connections_is_announced_once_and_its_recovery_once() 
         || discord_notes(&discord, 1).len(),
     )
     .await;
+    assert_eq!(panics_here(), panics, "nothing panicked");
 }
 
 /// A click whose answer (the interaction callback) fails still counts, and the card shows it:
@@ -326,6 +336,7 @@ async fn discord_refusing_connections_is_announced_once_and_its_recovery_once() 
 /// only a message newer than the case's last recorded note counts).
 #[tokio::test(start_paused = true)]
 async fn discord_a_lost_click_answer_still_gets_the_card_updated() {
+    let panics = panics_here();
     let (discord, app) = discord_app("").await;
     app.post(&[complaint("p1", "jo")]);
     within(LONG, "the card", || discord.card(1).is_some()).await;
@@ -385,12 +396,14 @@ async fn discord_a_lost_click_answer_still_gets_the_card_updated() {
     tokio::time::sleep(Duration::from_secs(60)).await;
     let notes = discord_notes(&discord, 1);
     assert_eq!(notes.len(), clicks, "one note per click: {notes:?}");
+    assert_eq!(panics_here(), panics, "nothing panicked");
 }
 
 /// A card Slack refuses for good (`message_not_found`: deleted by someone) is set aside after
 /// its attempts; meanwhile the next case's card is updated at once, not after it.
 #[tokio::test(start_paused = true)]
 async fn slack_a_card_refused_for_good_does_not_hold_up_the_other_cases() {
+    let panics = panics_here();
     let (slack, app) = slack_app("").await;
     app.post(&[complaint("p1", "jo"), complaint("p2", "kim")]);
     within(LONG, "two cards", || {
@@ -426,4 +439,5 @@ async fn slack_a_card_refused_for_good_does_not_hold_up_the_other_cases() {
         .filter(|update| update.json()["ts"] == first.ts.as_str())
         .count();
     assert_eq!(refused, 3, "tried three times, then set aside");
+    assert_eq!(panics_here(), panics, "nothing panicked");
 }

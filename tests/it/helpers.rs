@@ -366,6 +366,35 @@ pub fn read_jsonl(path: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// How many panics happened so far on this thread. A test's runtime (current-thread) runs
+/// the application's tasks on the test's own thread, and a panicking task does not fail the
+/// test by itself: compare this before and after to check that nothing panicked. The first
+/// call installs a panic hook that counts (and still prints).
+pub fn panics_here() -> usize {
+    use std::sync::{Mutex, Once};
+    static HOOK: Once = Once::new();
+    static PANICKED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if let Some(name) = std::thread::current().name() {
+                PANICKED
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .push(name.to_string());
+            }
+            previous(info);
+        }));
+    });
+    let here = std::thread::current().name().map(str::to_string);
+    PANICKED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .iter()
+        .filter(|name| Some(*name) == here.as_ref())
+        .count()
+}
+
 /// Waits on tokio's clock (paused time passes, in 100 ms steps) until `ready`, for at most
 /// `limit`.
 pub async fn within(limit: Duration, what: &str, ready: impl Fn() -> bool) {

@@ -13,7 +13,7 @@ use crate::fakes::bluesky::FakePds;
 use crate::fakes::mastodon::MastodonFake;
 use crate::fakes::x::FakeX;
 use crate::fakes::{FakeServer, Fault, Recorded};
-use crate::helpers::{card_of, thread_texts, TestApp};
+use crate::helpers::{card_of, panics_here, thread_texts, TestApp};
 
 const TEXT: &str = "so sorry, a replacement ships today";
 const X_CUSTOMER: &str = "2000000001";
@@ -179,6 +179,7 @@ async fn spawn(network: &Network) -> TestApp {
 /// the post), then the fifth and last allowed attempt: exactly one post at the network.
 #[tokio::test(start_paused = true)]
 async fn a_reply_rides_out_every_fault_and_is_posted_once_on_every_network() {
+    let panics = panics_here();
     for network in Network::all().await {
         let app = spawn(&network).await;
         let path = network.reply_path();
@@ -236,12 +237,14 @@ async fn a_reply_rides_out_every_fault_and_is_posted_once_on_every_network() {
             "{name}: one note: {card}"
         );
     }
+    assert_eq!(panics_here(), panics, "nothing panicked");
 }
 
 /// Nobody listening for all five attempts: one failure note, the draft kept on the card; the
 /// network comes back and a retry from the card posts the reply once.
 #[tokio::test(start_paused = true)]
 async fn a_reply_that_cannot_connect_is_reported_once_and_can_be_retried_from_the_card() {
+    let panics = panics_here();
     for network in Network::all().await {
         let name = network.name();
         let app = spawn(&network).await;
@@ -279,12 +282,14 @@ async fn a_reply_that_cannot_connect_is_reported_once_and_can_be_retried_from_th
             "{name}: nothing reached it before"
         );
     }
+    assert_eq!(panics_here(), panics, "nothing panicked");
 }
 
 /// A 429 on the reply's POST: the lane waits the `Retry-After` out (30 s of tokio time) and the
 /// next attempt posts the reply once.
 #[tokio::test(start_paused = true)]
 async fn a_rate_limited_reply_waits_out_retry_after_and_is_posted_once() {
+    let panics = panics_here();
     for network in Network::all().await {
         let name = network.name();
         let app = spawn(&network).await;
@@ -305,4 +310,5 @@ async fn a_rate_limited_reply_waits_out_retry_after_and_is_posted_once() {
         );
         assert_eq!(network.our_posts().len(), 1, "{name}");
     }
+    assert_eq!(panics_here(), panics, "nothing panicked");
 }
