@@ -161,7 +161,8 @@ impl Application {
                                 .unwrap_or_else(Permissions::everyone),
                             &settings.brand.name,
                         )
-                        .with_reply_limits(ReplyLimits::new(&sources)),
+                        .with_reply_limits(ReplyLimits::new(&sources))
+                        .with_zone(office_zone(&settings)),
                 );
                 chats.push(discord.clone());
                 Some(discord)
@@ -277,6 +278,13 @@ impl Application {
                 }
             });
         }
+        if let Some(digest) = crate::digest::DigestTask::from_settings(
+            &self.settings,
+            self.store.clone(),
+            &self.chats,
+        )? {
+            intake.spawn(digest.run(shutdown.clone()));
+        }
         intake.spawn(pipeline.run(batch_rx));
 
         let actions = Actions::new(
@@ -291,7 +299,8 @@ impl Application {
             Arc::new(
                 ChatExecutor::new(chat.clone(), self.store.clone())
                     .with_repeat_within(self.settings.customers.repeat_within)
-                    .with_reach(self.settings.fairness.show_reach),
+                    .with_reach(self.settings.fairness.show_reach)
+                    .with_zone(office_zone(&self.settings)),
             )
         });
         let reply_executors = self.sources.iter().map(|source| -> Arc<dyn Executor> {
@@ -546,6 +555,12 @@ fn build_sources(
 /// directory, so a fresh store never meets replies of an old one.
 pub fn default_sent_path(store_path: &std::path::Path, source: &str) -> PathBuf {
     store_path.join(format!("replay-{source}-sent.jsonl"))
+}
+
+/// The office's time zone, `[sla.business_hours].timezone`, for due times on cards.
+fn office_zone(settings: &Settings) -> Option<jiff::tz::TimeZone> {
+    let hours = settings.sla.business_hours.as_ref()?;
+    jiff::tz::TimeZone::get(hours.timezone.trim()).ok()
 }
 
 fn action_settings(settings: &Settings) -> ActionSettings {

@@ -7,6 +7,7 @@ mod chat_faults;
 mod cli;
 mod config;
 mod crash;
+mod digest;
 mod discord;
 mod escalation;
 mod fakes;

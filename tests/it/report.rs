@@ -25,8 +25,9 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Four cases written through the store API; one is older than the week asked for.
-fn seed(store: &Store, now: DateTime<Utc>) {
+/// Four cases written through the store API; one is older than the week asked for. The
+/// digest's tests (`digest.rs`) read the same store.
+pub(crate) fn seed(store: &Store, now: DateTime<Utc>) {
     let ana = Agent::new("console:ana", "Ana");
     let bo = Agent::new("console:bo", "Bo");
     let mut cases = Vec::new();
