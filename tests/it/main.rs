@@ -19,6 +19,7 @@ mod ingest;
 mod mastodon;
 mod outage;
 mod permissions;
+mod replies;
 mod reply_faults;
 mod report;
 mod secrets;
