@@ -174,7 +174,8 @@ impl Application {
                             &settings.brand.name,
                         )
                         .with_reply_limits(ReplyLimits::new(&sources))
-                        .with_saved_replies(settings.replies.saved.clone()),
+                        .with_saved_replies(settings.replies.saved.clone())
+                        .with_zone(office_zone(&settings)),
                 );
                 chats.push(discord.clone());
                 Some(discord)
@@ -290,6 +291,13 @@ impl Application {
                 }
             });
         }
+        if let Some(digest) = crate::digest::DigestTask::from_settings(
+            &self.settings,
+            self.store.clone(),
+            &self.chats,
+        )? {
+            intake.spawn(digest.run(shutdown.clone()));
+        }
         intake.spawn(pipeline.run(batch_rx));
 
         let actions = Actions::new(
@@ -304,7 +312,8 @@ impl Application {
             Arc::new(
                 ChatExecutor::new(chat.clone(), self.store.clone())
                     .with_repeat_within(self.settings.customers.repeat_within)
-                    .with_reach(self.settings.fairness.show_reach),
+                    .with_reach(self.settings.fairness.show_reach)
+                    .with_zone(office_zone(&self.settings)),
             )
         });
         let reply_executors = self.sources.iter().map(|source| -> Arc<dyn Executor> {
@@ -561,6 +570,12 @@ pub fn default_sent_path(store_path: &std::path::Path, source: &str) -> PathBuf 
     store_path.join(format!("replay-{source}-sent.jsonl"))
 }
 
+/// The office's time zone, `[sla.business_hours].timezone`, for due times on cards.
+fn office_zone(settings: &Settings) -> Option<jiff::tz::TimeZone> {
+    let hours = settings.sla.business_hours.as_ref()?;
+    jiff::tz::TimeZone::get(hours.timezone.trim()).ok()
+}
+
 fn action_settings(settings: &Settings) -> ActionSettings {
     ActionSettings {
         targets: settings
@@ -581,10 +596,6 @@ fn action_settings(settings: &Settings) -> ActionSettings {
         brand: settings.brand.name.clone(),
         repeat_warning_after: settings.replies.repeat_warning_after,
         require_approval: settings.replies.require_approval,
-        office_zone: settings
-            .sla
-            .business_hours
-            .as_ref()
-            .and_then(|hours| jiff::tz::TimeZone::get(hours.timezone.trim()).ok()),
+        office_zone: office_zone(settings),
     }
 }

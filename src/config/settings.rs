@@ -122,6 +122,71 @@ pub struct Settings {
     /// Whether cards show the customer's reach.
     #[serde(default)]
     pub fairness: FairnessSettings,
+    /// The weekly digest; off without a `[digest]` section.
+    #[serde(default)]
+    pub digest: DigestSettings,
+}
+
+/// Default day of the weekly digest.
+pub const DEFAULT_DIGEST_WEEKDAY: &str = "mon";
+/// Default local time of the weekly digest.
+pub const DEFAULT_DIGEST_TIME: &str = "09:00";
+/// Default console channel of the weekly digest.
+pub const DEFAULT_CONSOLE_DIGEST_CHANNEL: &str = "digest";
+
+/// `[digest]`: the weekly digest (figures of the last 7 days and a chart) posted once a week.
+/// A chat's channel is its `*_channel` here, else its ops channel (`[slack].ops_channel`,
+/// `[discord].ops_channel`); a chat with neither gets none. The console always has one.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigestSettings {
+    /// Whether the digest is posted (on as soon as the section is there).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// The day it is posted: `mon` … `sun`.
+    #[serde(default = "default_digest_weekday")]
+    pub weekday: String,
+    /// The local time it is posted, "HH:MM".
+    #[serde(default = "default_digest_time")]
+    pub time: String,
+    /// IANA time zone of `weekday`/`time` (default UTC); `[sla.business_hours].timezone` wins.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// Slack channel id (default `[slack].ops_channel`).
+    #[serde(default)]
+    pub slack_channel: Option<String>,
+    /// Discord channel id (default `[discord].ops_channel`).
+    #[serde(default)]
+    pub discord_channel: Option<String>,
+    /// Console channel name.
+    #[serde(default = "default_console_digest_channel")]
+    pub console_channel: String,
+}
+
+impl Default for DigestSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            weekday: DEFAULT_DIGEST_WEEKDAY.to_string(),
+            time: DEFAULT_DIGEST_TIME.to_string(),
+            timezone: None,
+            slack_channel: None,
+            discord_channel: None,
+            console_channel: DEFAULT_CONSOLE_DIGEST_CHANNEL.to_string(),
+        }
+    }
+}
+
+fn default_digest_weekday() -> String {
+    DEFAULT_DIGEST_WEEKDAY.to_string()
+}
+
+fn default_digest_time() -> String {
+    DEFAULT_DIGEST_TIME.to_string()
+}
+
+fn default_console_digest_channel() -> String {
+    DEFAULT_CONSOLE_DIGEST_CHANNEL.to_string()
 }
 
 /// `[fairness]`: queues are ordered by waiting time, never by reach; follower counts stay off

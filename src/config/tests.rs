@@ -695,3 +695,37 @@ fn serde_derive_matches_the_piecewise_reader() {
     assert_eq!(settings.sources[0].name(), "demo");
     assert!(toml::from_str::<Settings>(&format!("colour = 1\n{BASE}")).is_err());
 }
+
+#[test]
+fn digest_settings_default_off_and_problems_name_their_keys() {
+    let off = parse_ok(&with(""));
+    assert!(!off.digest.enabled);
+    let on = parse_ok(&with("[digest]\n"));
+    assert!(on.digest.enabled, "a [digest] table turns it on");
+    assert_eq!(
+        (on.digest.weekday.as_str(), on.digest.time.as_str()),
+        ("mon", "09:00")
+    );
+    assert_eq!(on.digest.console_channel, "digest");
+    check(
+        &with(
+            r#"
+[digest]
+weekday = "funday"
+time = "25:00"
+timezone = "Mars/Olympus"
+slack_channel = "general"
+discord_channel = "abc"
+console_channel = " "
+"#,
+        ),
+        &[
+            r#"digest.weekday: unknown day "funday", expected one of mon, tue, wed, thu, fri, sat, sun"#,
+            r#"digest.time: expected a time like "09:00", not "25:00""#,
+            r#"digest.timezone: unknown time zone "Mars/Olympus" (failed to find time zone `Mars/Olympus` in time zone database): use an IANA name like "Europe/Berlin""#,
+            r#"digest.slack_channel: expected a Slack channel id like "C0123456789", not "general""#,
+            r#"digest.discord_channel: expected a numeric Discord channel id like "123456789012345678", not "abc""#,
+            "digest.console_channel: must not be empty",
+        ],
+    );
+}

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use super::read::{join_index, join_key, Report};
 use super::{
-    BrandSettings, BusinessHoursSettings, ConsoleSettings, DiscordSettings, EscalationTarget,
-    Parts, PermissionsSettings, ReplySettings, RuntimeSettings, Secret, SlaSettings, SlackSettings,
-    SourceSettings, TriageSettings, TRIAGE_LABELS,
+    BrandSettings, BusinessHoursSettings, ConsoleSettings, DigestSettings, DiscordSettings,
+    EscalationTarget, Parts, PermissionsSettings, ReplySettings, RuntimeSettings, Secret,
+    SlaSettings, SlackSettings, SourceSettings, TriageSettings, TRIAGE_LABELS,
 };
 
 /// Runs every cross-field check, adding one problem per finding.
@@ -66,6 +66,35 @@ pub(crate) fn check(parts: &Parts, report: &mut Report) {
             "replies.require_approval",
             "needs [permissions].approve: the people or groups who approve reply drafts",
         );
+    }
+    if let Some(digest) = &parts.digest {
+        check_digest(digest, report);
+    }
+}
+
+fn check_digest(digest: &DigestSettings, report: &mut Report) {
+    if let Err(message) = crate::domain::parse_weekday(&digest.weekday) {
+        report.problem("digest.weekday", message);
+    }
+    if let Err(message) = crate::domain::parse_clock_time(&digest.time) {
+        report.problem("digest.time", message);
+    }
+    if let Some(zone) = &digest.timezone {
+        if let Err(error) = jiff::tz::TimeZone::get(zone.trim()) {
+            report.problem(
+                "digest.timezone",
+                format!("unknown time zone \"{zone}\" ({error}): use an IANA name like \"Europe/Berlin\""),
+            );
+        }
+    }
+    if let Some(channel) = &digest.slack_channel {
+        slack_channel(report, "digest.slack_channel", channel);
+    }
+    if let Some(channel) = &digest.discord_channel {
+        discord_channel(report, "digest.discord_channel", channel);
+    }
+    if digest.console_channel.trim().is_empty() {
+        report.problem("digest.console_channel", "must not be empty");
     }
 }
 

@@ -176,11 +176,13 @@ pub fn day_start(at: DateTime<Utc>, zone: Option<&TimeZone>) -> DateTime<Utc> {
         .unwrap_or(at)
 }
 
-fn to_timestamp(at: DateTime<Utc>) -> Timestamp {
+/// `at` as a jiff timestamp (millisecond precision).
+pub fn to_timestamp(at: DateTime<Utc>) -> Timestamp {
     Timestamp::from_millisecond(at.timestamp_millis()).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
-fn from_timestamp(at: Timestamp) -> DateTime<Utc> {
+/// A jiff timestamp as a chrono time (millisecond precision).
+pub fn from_timestamp(at: Timestamp) -> DateTime<Utc> {
     from_millis(at.as_millisecond())
 }
 

@@ -22,7 +22,7 @@ pub mod text;
 pub use action::{ActionKind, ActionRequest, ChatAction, Payload, PayloadError};
 pub use audit::{AuditAction, AuditRecord};
 pub use card::{
-    case_card, escalation_card, reply_prefill, Button, ButtonStyle, Card, CardKind,
+    case_card, escalation_card, reply_prefill, state_line_in, Button, ButtonStyle, Card, CardKind,
     CustomerContext, RepeatFlag,
 };
 pub use case::{
@@ -30,7 +30,10 @@ pub use case::{
     PendingReply, Refusal, ResponseClock, SentReply, Transition, Triage,
 };
 pub use event::{CaseEvent, EventKind, NoteMention, StormMember, ThreadNote};
-pub use hours::{day_start, deadline, parse_clock_time, parse_date, parse_weekday, BusinessHours};
+pub use hours::{
+    day_start, deadline, from_timestamp, parse_clock_time, parse_date, parse_weekday, to_timestamp,
+    BusinessHours,
+};
 pub use mention::{
     normalize_handle, reach_bucket, Author, Mention, MentionKind, Network, PostRef, REACH_BUCKETS,
 };

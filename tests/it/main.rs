@@ -6,6 +6,7 @@ mod bluesky;
 mod cli;
 mod config;
 mod crash;
+mod digest;
 mod discord;
 mod escalation;
 mod fakes;

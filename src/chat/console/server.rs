@@ -85,6 +85,8 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/api/cases/{case}/reply-form", get(reply_form))
         .route("/api/escalation-targets", get(escalation_targets))
         .route("/api/notices", get(list_notices))
+        .route("/api/digests", get(list_digests))
+        .route("/api/digests/{id}/chart.png", get(digest_chart))
         .route("/api/actions", post(submit_action))
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .with_state(state)
@@ -314,6 +316,46 @@ async fn list_channels(State(state): State<ConsoleState>) -> Response {
 async fn list_notices(State(state): State<ConsoleState>) -> Response {
     match state.chat.notices() {
         Ok(notices) => Json(notices).into_response(),
+        Err(error) => chat_error_response(&error),
+    }
+}
+
+/// The weekly digests, oldest first, each with the URL of its chart.
+async fn list_digests(State(state): State<ConsoleState>) -> Response {
+    match state.chat.digests() {
+        Ok(digests) => Json(
+            digests
+                .into_iter()
+                .map(|digest| {
+                    let chart = format!("/api/digests/{}/chart.png", digest.id);
+                    json!({
+                        "id": digest.id,
+                        "channel": digest.channel,
+                        "at": digest.at,
+                        "title": digest.title,
+                        "text": digest.text,
+                        "chart": chart,
+                    })
+                })
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(error) => chat_error_response(&error),
+    }
+}
+
+/// A digest's chart, as posted.
+async fn digest_chart(State(state): State<ConsoleState>, Path(id): Path<String>) -> Response {
+    match state.chat.digest_chart(&id) {
+        Ok(Some(png)) => (
+            [
+                (axum::http::header::CONTENT_TYPE, "image/png"),
+                (axum::http::header::CACHE_CONTROL, "private, max-age=86400"),
+            ],
+            png,
+        )
+            .into_response(),
+        Ok(None) => error_response(StatusCode::NOT_FOUND, "no such digest"),
         Err(error) => chat_error_response(&error),
     }
 }

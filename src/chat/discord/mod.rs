@@ -42,7 +42,7 @@ use async_trait::async_trait;
 use serenity::all::{
     ActionRowComponent, ApplicationId, Builder, Channel, ChannelId, ClientBuilder,
     CommandInteraction, ComponentInteraction, ComponentInteractionDataKind, Context,
-    CreateAllowedMentions, CreateEmbed, CreateInteractionResponse,
+    CreateAllowedMentions, CreateAttachment, CreateEmbed, CreateInteractionResponse,
     CreateInteractionResponseFollowup, CreateInteractionResponseMessage, CreateMessage,
     CreateThread, EditInteractionResponse, EditMessage, EventHandler, GatewayIntents, GetMessages,
     GuildId, Http, HttpBuilder, Interaction, Member, Message, MessageId, ModalInteraction, Nonce,
@@ -57,6 +57,7 @@ use crate::chat::delivery::{Pacer, PostRecords};
 use crate::chat::limits::ReplyLimits;
 use crate::chat::{ActionOutcome, ChatAdapter, ChatError, ChatEvent, MessageRef};
 use crate::config::{DiscordSettings, EscalationTarget, DEFAULT_DISCORD_BASE_URL};
+use crate::digest::Digest as WeeklyDigest;
 use crate::domain::{
     case_card, reply_prefill, saved_reply_text, ActionKind, ActionRequest, Agent, Card, CardKind,
     CaseId, ChatAction, NoteMention, Payload, Permissions, SavedReply, ThreadNote,
@@ -138,6 +139,8 @@ pub struct DiscordChat {
     limits: ReplyLimits,
     /// `[[replies.saved]]`, offered before the Reply modal opens.
     saved: Vec<SavedReply>,
+    /// The office's time zone: due times on cards re-rendered for a click are shown in it.
+    zone: Option<jiff::tz::TimeZone>,
 }
 
 impl std::fmt::Debug for DiscordChat {
@@ -211,6 +214,7 @@ impl DiscordChat {
             click_bound: CLICK_ANSWER_BOUND,
             limits: ReplyLimits::default(),
             saved: Vec::new(),
+            zone: None,
         }
     }
 
@@ -225,6 +229,25 @@ impl DiscordChat {
     pub fn with_reply_limits(mut self, limits: ReplyLimits) -> DiscordChat {
         self.limits = limits;
         self
+    }
+
+    /// Shows due times on re-rendered cards in `zone` (as the outbox does), not UTC.
+    pub fn with_zone(mut self, zone: Option<jiff::tz::TimeZone>) -> DiscordChat {
+        self.zone = zone;
+        self
+    }
+
+    /// The case's card as the outbox renders it for this chat (due times in the office zone).
+    fn case_card(
+        &self,
+        case: &crate::domain::Case,
+        context: &crate::domain::CustomerContext,
+    ) -> Card {
+        let mut card = case_card(case, context);
+        if let Some(zone) = &self.zone {
+            card.state_line = crate::domain::state_line_in(case, zone);
+        }
+        card
     }
 
     /// How long a click or command waits for its answer before deferring (default
@@ -533,7 +556,7 @@ impl DiscordChat {
                 tracing::warn!(chat = CHAT_NAME, case_id = %case.id, error = %error, "Cannot read the customer's context");
             })
             .ok()?;
-        let card = case_card(&case, &context);
+        let card = self.case_card(&case, &context);
         let rendered = render::card_message(&card, &key, None);
         let message = CreateInteractionResponseMessage::new()
             .embed(rendered.embed)
@@ -558,7 +581,7 @@ impl DiscordChat {
             return;
         };
         if let Err(error) = self
-            .update_card(message, &case_card(&current, &context))
+            .update_card(message, &self.case_card(&current, &context))
             .await
         {
             tracing::warn!(chat = CHAT_NAME, case_id = %case, error = %error, "Cannot bring a card up to date after a click");
@@ -1097,6 +1120,22 @@ impl ChatAdapter for DiscordChat {
             .content(text.clone())
             .allowed_mentions(allowed);
         self.post_once(key, thread, Mine::Note(&text), message)
+            .await
+            .map(|_| ())
+    }
+
+    async fn post_digest(&self, channel: &str, digest: &WeeklyDigest) -> Result<(), ChatError> {
+        let channel_id = ChannelId::new(parse_id(channel)?);
+        let text = render::digest_text(&digest.title, &digest.text);
+        let message = CreateMessage::new()
+            .content(text.clone())
+            .allowed_mentions(CreateAllowedMentions::new().empty_users().empty_roles())
+            .add_file(CreateAttachment::bytes(
+                digest.png.clone(),
+                digest.filename.clone(),
+            ));
+        let key = format!("{}/{channel}", digest.key);
+        self.post_once(&key, channel_id, Mine::Note(&text), message)
             .await
             .map(|_| ())
     }

@@ -274,6 +274,13 @@ pub fn action_rows(card: &Card) -> Vec<CreateActionRow> {
         .collect()
 }
 
+/// The weekly digest as message content: the title in bold, then the figures, within
+/// Discord's content limit (the chart goes as an attachment). Not escaped: the digest is
+/// made of our own words, numbers and config names, never of a customer's text.
+pub fn digest_text(title: &str, text: &str) -> String {
+    fit(&format!("**{title}**\n{text}"), CONTENT_MAX)
+}
+
 /// A thread note as message content: who (when the note doesn't already say), what, the link.
 pub fn note_text(note: &ThreadNote) -> String {
     let mut text = String::new();

@@ -95,6 +95,41 @@ impl SlackApi {
         Ok(response.ts.to_string())
     }
 
+    /// Uploads `bytes` as a file shared in `channel` with `comment`: `files.getUploadURLExternal`,
+    /// the bytes POSTed to the `upload_url` it returns, then `files.completeUploadExternal`.
+    /// Returns the file id.
+    pub async fn upload_file(
+        &self,
+        channel: &str,
+        filename: &str,
+        title: &str,
+        comment: &str,
+        bytes: &[u8],
+    ) -> Result<String, ChatError> {
+        let session = self.client.open_session(&self.token);
+        let ticket = call(session.get_upload_url_external(
+            &SlackApiFilesGetUploadUrlExternalRequest::new(filename.to_string(), bytes.len()),
+        ))
+        .await?;
+        call(
+            session.files_upload_via_url(&SlackApiFilesUploadViaUrlRequest::new(
+                ticket.upload_url.clone(),
+                bytes.to_vec(),
+                "image/png".to_string(),
+            )),
+        )
+        .await?;
+        let complete =
+            SlackApiFilesCompleteUploadExternalRequest::new(vec![SlackApiFilesComplete::new(
+                ticket.file_id.clone(),
+            )
+            .with_title(title.to_string())])
+            .with_channel_id(channel.into())
+            .with_initial_comment(comment.to_string());
+        call(session.files_complete_upload_external(&complete)).await?;
+        Ok(ticket.file_id.to_string())
+    }
+
     /// `chat.update`.
     pub async fn update(&self, request: &SlackApiChatUpdateRequest) -> Result<(), ChatError> {
         let session = self.client.open_session(&self.token);

@@ -44,6 +44,7 @@ use crate::chat::delivery::{Pacer, PostRecords};
 use crate::chat::limits::ReplyLimits;
 use crate::chat::{ActionOutcome, ChatAdapter, ChatError, ChatEvent, MessageRef};
 use crate::config::{EscalationTarget, SlackSettings};
+use crate::digest::Digest;
 use crate::domain::{
     reply_prefill, saved_reply_text, ActionKind, ActionRequest, Agent, Card, ChatAction, Payload,
     Permissions, SavedReply, ThreadNote,
@@ -995,6 +996,35 @@ impl ChatAdapter for SlackChat {
             .with_unfurl_links(false)
             .with_unfurl_media(false);
         self.api.post_message(&request).await.map(|_| ())
+    }
+
+    async fn post_digest(&self, channel: &str, digest: &Digest) -> Result<(), ChatError> {
+        let key = format!("{}/{channel}", digest.key);
+        if self.records.recorded(&key)?.is_some() {
+            return Ok(());
+        }
+        self.pacer.wait(channel).await;
+        let comment = format!(
+            "*{}*\n{}",
+            render::escape(&digest.title),
+            render::escape(&digest.text)
+        );
+        let file = self
+            .api
+            .upload_file(
+                channel,
+                &digest.filename,
+                &digest.title,
+                &comment,
+                &digest.png,
+            )
+            .await?;
+        let message = MessageRef {
+            channel: channel.to_string(),
+            message: file,
+            thread: None,
+        };
+        self.records.record(&key, &message).await
     }
 }
 

@@ -125,6 +125,23 @@ struct Shared {
     connections: AtomicU64,
     acks: Mutex<Vec<Value>>,
     envelope: AtomicU64,
+    uploads: Mutex<Vec<Upload>>,
+    file_seq: AtomicU64,
+}
+
+/// A file started with `files.getUploadURLExternal`.
+#[derive(Debug, Clone, Default)]
+pub struct Upload {
+    /// The file id handed out.
+    pub file_id: String,
+    /// The `filename` asked for.
+    pub filename: String,
+    /// The `length` announced.
+    pub length: usize,
+    /// The bytes POSTed to the upload URL, once they were.
+    pub bytes: Option<Vec<u8>>,
+    /// The `files.completeUploadExternal` arguments that shared it, once they did.
+    pub completed: Option<Value>,
 }
 
 /// A running fake Slack.
@@ -156,9 +173,15 @@ impl FakeSlack {
         tokio::spawn(serve_sockets(ws, shared.clone()));
         let router = Router::new()
             .route("/api/{method}", any(web_api))
+            .route("/upload/v1/{file}", axum::routing::post(upload_bytes))
             .with_state(shared.clone());
         let server = FakeServer::start(router).await;
         FakeSlack { server, shared }
+    }
+
+    /// Every file upload started, in order.
+    pub fn uploads(&self) -> Vec<Upload> {
+        self.shared.uploads.lock().unwrap().clone()
     }
 
     /// The `[slack]` base URL.
@@ -634,6 +657,8 @@ async fn web_api(
             "is_enterprise_install": false
         })),
         "chat.postMessage" => post_message(&shared, args),
+        "files.getUploadURLExternal" => get_upload_url(&shared, &headers, &args),
+        "files.completeUploadExternal" => complete_upload(&shared, args),
         "chat.update" => update(&shared, args),
         "chat.postEphemeral" => {
             if !known_channel(&shared, &args) {
@@ -718,6 +743,89 @@ async fn web_api(
         )
             .into_response(),
     }
+}
+
+/// `files.getUploadURLExternal`: `filename` and a positive `length` are required
+/// (`invalid_arguments` otherwise); the upload URL is on this server.
+fn get_upload_url(shared: &Shared, headers: &HeaderMap, args: &Value) -> Response {
+    let filename = args["filename"].as_str().unwrap_or_default();
+    let length = args["length"]
+        .as_str()
+        .and_then(|length| length.parse::<usize>().ok())
+        .or_else(|| args["length"].as_u64().map(|length| length as usize));
+    let (false, Some(length @ 1..)) = (filename.is_empty(), length) else {
+        return fail("invalid_arguments");
+    };
+    let file_id = format!(
+        "F0FILE{:05}",
+        shared.file_seq.fetch_add(1, Ordering::SeqCst) + 1
+    );
+    let host = headers
+        .get("host")
+        .and_then(|host| host.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    shared.uploads.lock().unwrap().push(Upload {
+        file_id: file_id.clone(),
+        filename: filename.to_string(),
+        length,
+        ..Upload::default()
+    });
+    ok(json!({
+        "upload_url": format!("http://{host}/upload/v1/{file_id}"),
+        "file_id": file_id,
+    }))
+}
+
+/// The upload URL: takes the bytes of a file handed out, answers `OK - <length>` as Slack does.
+async fn upload_bytes(
+    State(shared): State<Arc<Shared>>,
+    Path(file): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let mut uploads = shared.uploads.lock().unwrap();
+    let Some(upload) = uploads.iter_mut().find(|upload| upload.file_id == file) else {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    };
+    upload.bytes = Some(body.to_vec());
+    (StatusCode::OK, format!("OK - {}", body.len())).into_response()
+}
+
+/// `files.completeUploadExternal`: `files` (ids of uploaded files) is required; `channel_id`
+/// must be known.
+fn complete_upload(shared: &Shared, args: Value) -> Response {
+    let files: Vec<Value> = match &args["files"] {
+        Value::Array(files) => files.clone(),
+        Value::String(text) => serde_json::from_str(text).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    if files.is_empty() {
+        return fail("invalid_arguments");
+    }
+    if let Some(channel) = args["channel_id"].as_str() {
+        if !shared.channels.lock().unwrap().contains(channel) {
+            return fail("channel_not_found");
+        }
+    }
+    let mut uploads = shared.uploads.lock().unwrap();
+    let mut shown = Vec::new();
+    for file in &files {
+        let id = file["id"].as_str().unwrap_or_default();
+        let Some(upload) = uploads
+            .iter_mut()
+            .find(|upload| upload.file_id == id && upload.bytes.is_some())
+        else {
+            return fail("file_not_found");
+        };
+        if upload.bytes.as_ref().map(Vec::len) != Some(upload.length) {
+            return fail("invalid_arguments");
+        }
+        upload.completed = Some(args.clone());
+        shown.push(json!({
+            "id": id,
+            "title": file["title"].as_str().unwrap_or(&upload.filename),
+        }));
+    }
+    ok(json!({ "files": shown }))
 }
 
 fn history_message(message: &Posted, with_metadata: bool) -> Value {

@@ -447,6 +447,20 @@
     });
   }
 
+  // The weekly digest: the newest one (figures and chart) above the cards.
+  function loadDigest() {
+    return getJson('/api/digests').then(function (digests) {
+      if (!Array.isArray(digests) || digests.length === 0) return;
+      var latest = digests[digests.length - 1];
+      document.getElementById('digest-title').textContent = latest.title + ' (#' + latest.channel + ')';
+      document.getElementById('digest-text').textContent = latest.text;
+      document.getElementById('digest-chart').setAttribute('src', latest.chart);
+      document.getElementById('digest').hidden = false;
+    }).catch(function () {
+      // Shown again with the next digest or a reload.
+    });
+  }
+
   var hadError = false;
   function connectEvents() {
     if (!window.EventSource) return;
@@ -460,6 +474,10 @@
       }
       if (change.kind === 'notice') {
         loadNotices();
+        return;
+      }
+      if (change.kind === 'digest') {
+        loadDigest();
         return;
       }
       if (change.channel === currentChannel) {
@@ -488,6 +506,7 @@
   showAgent();
   updateBadges();
   loadNotices();
+  loadDigest();
   if (!agentName()) askAgent();
   connectEvents();
 })();

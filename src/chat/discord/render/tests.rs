@@ -41,7 +41,7 @@ fn sample_card() -> Card {
         },
         context: Some("1 earlier case from this customer; last #2 (resolved)".to_string()),
         state: CaseState::New,
-        state_line: "New · unclaimed".to_string(),
+        state_line: "New · unclaimed · first response due 11:00 CET".to_string(),
         owner: None,
         opened_at: opened(),
         first_response_due: Some(Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap()),
@@ -113,7 +113,8 @@ fn a_case_card_is_an_embed_with_two_rows_of_buttons() {
         field(&embed, "Triage"),
         "**complaint** · score 0.91 · cues\\: never arrived"
     );
-    assert!(field(&embed, "Owner and state").starts_with("New · unclaimed · opened <t:"));
+    assert!(field(&embed, "Owner and state")
+        .starts_with(r"New · unclaimed · first response due 11\:00 CET · opened <t:"));
     assert_eq!(
         field(&embed, "SLA"),
         format!(

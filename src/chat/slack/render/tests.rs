@@ -41,7 +41,7 @@ fn sample_card() -> Card {
         },
         context: Some("1 earlier case from this customer; last #2 (resolved)".to_string()),
         state: CaseState::New,
-        state_line: "New · unclaimed · first response due 10:00 UTC".to_string(),
+        state_line: "New · unclaimed · first response due 11:00 CET".to_string(),
         owner: None,
         opened_at: opened(),
         first_response_due: None,
@@ -149,7 +149,7 @@ fn a_case_card_has_header_post_source_triage_state_and_actions() {
     assert_eq!(
         blocks[5]["elements"][0]["text"],
         format!(
-            "New · unclaimed · first response due 10:00 UTC · opened <!date^{}^{{ago}}|Mar 02, 09:00 UTC>",
+            "New · unclaimed · first response due 11:00 CET · opened <!date^{}^{{ago}}|Mar 02, 09:00 UTC>",
             opened().timestamp()
         )
     );
