@@ -174,8 +174,8 @@ impl Application {
                             &settings.brand.name,
                         )
                         .with_reply_limits(ReplyLimits::new(&sources))
-                        .with_saved_replies(settings.replies.saved.clone())
-                        .with_zone(office_zone(&settings)),
+                        .with_zone(office_zone(&settings))
+                        .with_saved_replies(settings.replies.saved.clone()),
                 );
                 chats.push(discord.clone());
                 Some(discord)
@@ -596,6 +596,10 @@ fn action_settings(settings: &Settings) -> ActionSettings {
         brand: settings.brand.name.clone(),
         repeat_warning_after: settings.replies.repeat_warning_after,
         require_approval: settings.replies.require_approval,
-        office_zone: office_zone(settings),
+        office_zone: settings
+            .sla
+            .business_hours
+            .as_ref()
+            .and_then(|hours| jiff::tz::TimeZone::get(hours.timezone.trim()).ok()),
     }
 }

@@ -137,10 +137,10 @@ pub struct DiscordChat {
     registered: std::sync::atomic::AtomicBool,
     click_bound: Duration,
     limits: ReplyLimits,
-    /// `[[replies.saved]]`, offered before the Reply modal opens.
-    saved: Vec<SavedReply>,
     /// The office's time zone: due times on cards re-rendered for a click are shown in it.
     zone: Option<jiff::tz::TimeZone>,
+    /// `[[replies.saved]]`, offered before the Reply modal opens.
+    saved: Vec<SavedReply>,
 }
 
 impl std::fmt::Debug for DiscordChat {
@@ -213,8 +213,8 @@ impl DiscordChat {
             registered: std::sync::atomic::AtomicBool::new(false),
             click_bound: CLICK_ANSWER_BOUND,
             limits: ReplyLimits::default(),
-            saved: Vec::new(),
             zone: None,
+            saved: Vec::new(),
         }
     }
 
