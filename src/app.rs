@@ -124,7 +124,10 @@ impl Application {
                     .iter()
                     .map(|target| (target.id.clone(), target.label.clone()))
                     .collect();
-                let console = Arc::new(ConsoleChat::new(store.clone(), channels));
+                let console = Arc::new(
+                    ConsoleChat::new(store.clone(), channels)
+                        .with_saved_replies(settings.replies.saved.clone()),
+                );
                 chats.push(console.clone());
                 Some((listener, console))
             }
@@ -142,7 +145,16 @@ impl Application {
                                 .map(|p| p.permissions().groups("slack-group:"))
                                 .unwrap_or_default(),
                         )
-                        .with_reply_limits(ReplyLimits::new(&sources)),
+                        .with_reply_limits(ReplyLimits::new(&sources))
+                        .with_saved_replies(settings.replies.saved.clone())
+                        .with_permissions(
+                            settings
+                                .permissions
+                                .as_ref()
+                                .map(|p| p.permissions())
+                                .unwrap_or_else(Permissions::everyone),
+                            &settings.brand.name,
+                        ),
                 );
                 chats.push(slack.clone());
                 Some(slack)
@@ -162,7 +174,8 @@ impl Application {
                             &settings.brand.name,
                         )
                         .with_reply_limits(ReplyLimits::new(&sources))
-                        .with_zone(office_zone(&settings)),
+                        .with_zone(office_zone(&settings))
+                        .with_saved_replies(settings.replies.saved.clone()),
                 );
                 chats.push(discord.clone());
                 Some(discord)
@@ -581,5 +594,12 @@ fn action_settings(settings: &Settings) -> ActionSettings {
             .map(|permissions| permissions.permissions())
             .unwrap_or_else(Permissions::everyone),
         brand: settings.brand.name.clone(),
+        repeat_warning_after: settings.replies.repeat_warning_after,
+        require_approval: settings.replies.require_approval,
+        office_zone: settings
+            .sla
+            .business_hours
+            .as_ref()
+            .and_then(|hours| jiff::tz::TimeZone::get(hours.timezone.trim()).ok()),
     }
 }

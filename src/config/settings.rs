@@ -725,6 +725,24 @@ pub struct ReplySettings {
     /// Whether a reply containing personal data is held until the agent confirms it.
     #[serde(default = "default_true")]
     pub require_pii_confirmation: bool,
+    /// `[[replies.saved]]`: saved replies agents can pick in the reply form.
+    #[serde(default)]
+    pub saved: Vec<crate::domain::SavedReply>,
+    /// Hold a reply whose text was already sent publicly this many times today until the
+    /// agent confirms; 0 turns the warning off.
+    #[serde(default = "default_repeat_warning_after")]
+    pub repeat_warning_after: u32,
+    /// Approval mode: a reply by someone not in `[permissions].approve` waits as a draft
+    /// until an approver approves, edits or rejects it.
+    #[serde(default)]
+    pub require_approval: bool,
+}
+
+/// Default of `[replies].repeat_warning_after`.
+pub const DEFAULT_REPEAT_WARNING_AFTER: u32 = 5;
+
+fn default_repeat_warning_after() -> u32 {
+    DEFAULT_REPEAT_WARNING_AFTER
 }
 
 impl Default for ReplySettings {
@@ -732,6 +750,9 @@ impl Default for ReplySettings {
         Self {
             signatures: BTreeMap::new(),
             require_pii_confirmation: true,
+            saved: Vec::new(),
+            repeat_warning_after: DEFAULT_REPEAT_WARNING_AFTER,
+            require_approval: false,
         }
     }
 }
@@ -749,6 +770,9 @@ pub struct PermissionsSettings {
     pub escalate: Vec<String>,
     /// Who may resolve, dismiss and reopen.
     pub resolve: Vec<String>,
+    /// Who may approve, edit and reject reply drafts (`[replies].require_approval`).
+    #[serde(default)]
+    pub approve: Vec<String>,
 }
 
 impl PermissionsSettings {
@@ -765,6 +789,7 @@ impl PermissionsSettings {
             parse(&self.escalate),
             parse(&self.resolve),
         )
+        .with_approvers(parse(&self.approve))
     }
 }
 

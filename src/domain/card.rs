@@ -343,8 +343,14 @@ fn state_line(case: &Case, zone: Option<&TimeZone>) -> String {
     }
     if case.pending_reply.is_some() {
         parts.push("sending reply…".to_string());
-    } else if case.draft.is_some() {
-        parts.push("last reply failed".to_string());
+    } else if let Some(waiting) = &case.awaiting_approval {
+        parts.push(format!("draft by {} awaiting approval", waiting.by.name));
+    } else if let Some(draft) = &case.draft {
+        if draft.error.starts_with("rejected by ") {
+            parts.push(format!("draft {}", draft.error));
+        } else {
+            parts.push("last reply failed".to_string());
+        }
     }
     if let (true, Some(due)) = (sla_running(case), case.first_response_due) {
         let at = due_time(due, case.opened_at, zone);
@@ -392,6 +398,17 @@ fn capitalized(text: &str) -> String {
 fn buttons_for(case: &Case) -> Vec<Button> {
     let kinds: &[ActionKind] = match case.state {
         CaseState::Resolved | CaseState::Dismissed => &[ActionKind::Reopen],
+        // A draft waits: the approvers' buttons first (others are refused privately), Reply
+        // for its author to revise it; Unclaim makes room (Discord rows hold five).
+        _ if case.awaiting_approval.is_some() => &[
+            ActionKind::Approve,
+            ActionKind::Edit,
+            ActionKind::Reject,
+            ActionKind::Reply,
+            ActionKind::Escalate,
+            ActionKind::Resolve,
+            ActionKind::Dismiss,
+        ],
         _ if case.owner.is_none() => &[
             ActionKind::Claim,
             ActionKind::Reply,
@@ -420,7 +437,7 @@ fn buttons_for(case: &Case) -> Vec<Button> {
             }
             .to_string(),
             style: match kind {
-                ActionKind::Dismiss => ButtonStyle::Danger,
+                ActionKind::Dismiss | ActionKind::Reject => ButtonStyle::Danger,
                 _ if index == 0 => ButtonStyle::Primary,
                 _ => ButtonStyle::Default,
             },
@@ -670,6 +687,7 @@ mod tests {
             in_reply_to: PostRef::new(Network::Bluesky, "p1"),
             root: PostRef::new(Network::Bluesky, "p1"),
             queued_at: opened_at(),
+            approved_by: None,
         });
         busy.escalations = vec![escalation("Billing", ""), escalation("Legal", "")];
         check_state_line(
@@ -690,6 +708,44 @@ mod tests {
         check_state_line(
             busy,
             "Customer replied · owner ana · 1 follow-up · 2 public replies · last reply failed",
+        );
+    }
+
+    #[test]
+    fn a_waiting_draft_shows_on_the_card_with_the_approvers_buttons() {
+        let mut case = case_in(CaseState::Claimed, Some("ana"));
+        case.awaiting_approval = Some(crate::domain::case::ApprovalDraft {
+            by: agent("ana"),
+            text: "@jo.bsky.social sorry".to_string(),
+            form_version: case.version,
+            at: opened_at(),
+        });
+        let card = case_card(&case, &CustomerContext::default());
+        assert_eq!(
+            card.state_line,
+            "Claimed · owner ana · draft by ana awaiting approval"
+        );
+        let kinds: Vec<ActionKind> = card.buttons.iter().map(|b| b.kind).collect();
+        assert_eq!(
+            kinds[..4],
+            [
+                ActionKind::Approve,
+                ActionKind::Edit,
+                ActionKind::Reject,
+                ActionKind::Reply
+            ]
+        );
+        assert!(!kinds.contains(&ActionKind::Unclaim));
+
+        case.awaiting_approval = None;
+        case.draft = Some(Draft {
+            by: agent("ana"),
+            text: "@jo.bsky.social sorry".to_string(),
+            error: "rejected by bo: too short".to_string(),
+        });
+        check_state_line(
+            case,
+            "Claimed · owner ana · draft rejected by bo: too short",
         );
     }
 

@@ -15,6 +15,7 @@ pub mod event;
 pub mod hours;
 pub mod mention;
 pub mod permission;
+pub mod replies;
 pub mod summary;
 pub mod text;
 
@@ -30,11 +31,12 @@ pub use case::{
 };
 pub use event::{CaseEvent, EventKind, NoteMention, StormMember, ThreadNote};
 pub use hours::{
-    deadline, from_timestamp, parse_clock_time, parse_date, parse_weekday, to_timestamp,
-    BusinessHours,
+    day_start, deadline, from_timestamp, parse_clock_time, parse_date, parse_weekday,
+    to_timestamp, BusinessHours,
 };
 pub use mention::{
     normalize_handle, reach_bucket, Author, Mention, MentionKind, Network, PostRef, REACH_BUCKETS,
 };
 pub use permission::{Permission, Permissions, Principal};
+pub use replies::{expand, repeat_key, saved_reply_text, Fill, SavedReply};
 pub use summary::{CaseSummary, Delivery, Handoff, Touch};

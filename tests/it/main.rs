@@ -18,6 +18,7 @@ mod ingest;
 mod mastodon;
 mod outage;
 mod permissions;
+mod replies;
 mod report;
 mod secrets;
 mod sla;

@@ -150,6 +150,8 @@ pub struct ConsoleChat {
     changes: broadcast::Sender<ConsoleChange>,
     /// Serializes writers so that "look up the key, then post" cannot race with itself.
     writes: Mutex<()>,
+    /// `[[replies.saved]]`, offered by the reply form.
+    saved: Vec<crate::domain::SavedReply>,
 }
 
 impl std::fmt::Debug for ConsoleChat {
@@ -182,7 +184,19 @@ impl ConsoleChat {
             channels,
             changes,
             writes: Mutex::new(()),
+            saved: Vec::new(),
         }
+    }
+
+    /// Offers these saved replies in the reply form.
+    pub fn with_saved_replies(mut self, saved: Vec<crate::domain::SavedReply>) -> ConsoleChat {
+        self.saved = saved;
+        self
+    }
+
+    /// The saved replies the reply form offers.
+    pub fn saved_replies(&self) -> &[crate::domain::SavedReply] {
+        &self.saved
     }
 
     /// Every channel, the main one first.

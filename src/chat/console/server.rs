@@ -28,7 +28,9 @@ use tokio_util::sync::CancellationToken;
 use super::render::{self, Tab};
 use super::{ConsoleChat, CHAT_NAME, MAIN_CHANNEL};
 use crate::chat::{ActionOutcome, ChatError, ChatEvent};
-use crate::domain::{reply_prefill, ActionKind, ActionRequest, Agent, CaseId, ChatAction, Payload};
+use crate::domain::{
+    expand, reply_prefill, ActionKind, ActionRequest, Agent, CaseId, ChatAction, Fill, Payload,
+};
 use crate::store::Store;
 
 /// How long a click waits for the actions engine before the page is told to try again.
@@ -386,7 +388,17 @@ async fn list_messages(State(state): State<ConsoleState>, Path(channel): Path<St
     }
 }
 
-async fn reply_form(State(state): State<ConsoleState>, Path(case): Path<String>) -> Response {
+/// `?agent=` of the reply form: who will reply, for `{agent}` in saved replies.
+#[derive(Debug, Deserialize)]
+struct ReplyFormQuery {
+    agent: Option<String>,
+}
+
+async fn reply_form(
+    State(state): State<ConsoleState>,
+    Path(case): Path<String>,
+    Query(query): Query<ReplyFormQuery>,
+) -> Response {
     let Ok(case_id) = case.parse::<CaseId>() else {
         return error_response(
             StatusCode::BAD_REQUEST,
@@ -415,11 +427,27 @@ async fn reply_form(State(state): State<ConsoleState>, Path(case): Path<String>)
         })
         .map(|message| message.card.reply_limit)
         .unwrap_or_else(|| case.network.default_reply_limit());
+    // Saved replies come filled in by the domain, as in Slack and Discord.
+    let name = query.agent.as_deref().map(str::trim).unwrap_or_default();
+    let agent = Agent::new(format!("{CHAT_NAME}:{}", name.to_lowercase()), name);
+    let saved: Vec<_> = state
+        .chat
+        .saved_replies()
+        .iter()
+        .map(|saved| {
+            json!({
+                "name": saved.name,
+                "text": expand(&saved.text, &Fill::new(&case, &agent)),
+            })
+        })
+        .collect();
     Json(json!({
         "prefill": reply_prefill(&case),
         "limit": limit,
         "network": case.network.as_str(),
         "draft": case.draft.as_ref().map(|draft| draft.text.clone()),
+        "saved": saved,
+        "awaiting_approval": case.awaiting_approval.as_ref().map(|draft| draft.text.clone()),
     }))
     .into_response()
 }
@@ -485,6 +513,21 @@ async fn submit_action(
             action: ChatAction::Reply {
                 text: body.text.unwrap_or_default(),
                 confirm_pii: body.confirm_pii.unwrap_or(false),
+            },
+        },
+        ActionKind::Edit => ActionRequest {
+            case: payload.case,
+            version: payload.version,
+            action: ChatAction::Edit {
+                text: body.text.unwrap_or_default(),
+                confirm_pii: body.confirm_pii.unwrap_or(false),
+            },
+        },
+        ActionKind::Reject => ActionRequest {
+            case: payload.case,
+            version: payload.version,
+            action: ChatAction::Reject {
+                reason: body.note.unwrap_or_default(),
             },
         },
         ActionKind::Escalate => ActionRequest {

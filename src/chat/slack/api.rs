@@ -161,6 +161,22 @@ impl SlackApi {
         call(session.views_open(&request)).await.map(|_| ())
     }
 
+    /// `views.update` of an open view, guarded by the view's `hash` (Slack refuses the update
+    /// with `hash_conflict` if the view changed meanwhile).
+    pub async fn views_update(
+        &self,
+        view_id: &str,
+        hash: Option<String>,
+        view: SlackView,
+    ) -> Result<(), ChatError> {
+        let session = self.client.open_session(&self.token);
+        let mut request = SlackApiViewsUpdateRequest::new(view).with_view_id(view_id.into());
+        if let Some(hash) = hash {
+            request = request.with_hash(hash);
+        }
+        call(session.views_update(&request)).await.map(|_| ())
+    }
+
     /// `users.info`: the name to show for a user (display name, else real name, else handle).
     pub async fn user_name(&self, user: &str) -> Result<Option<String>, ChatError> {
         let session = self.client.open_session(&self.token);

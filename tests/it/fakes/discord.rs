@@ -388,6 +388,21 @@ impl FakeDiscord {
         })
     }
 
+    /// A string-select choice (type 3, component type 3) by `user`: `values` chosen in the
+    /// select `custom_id` of `message` (for an ephemeral picker, the message it answered).
+    pub fn select(
+        &self,
+        user: (&str, &str),
+        message: &Posted,
+        custom_id: &str,
+        values: &[&str],
+    ) -> Value {
+        let mut interaction = self.click(user, message, custom_id);
+        interaction["data"] =
+            json!({"custom_id": custom_id, "component_type": 3, "values": values});
+        interaction
+    }
+
     /// `/mentiondesk <sub>` (an APPLICATION_COMMAND interaction, type 2) by `user` in `channel`.
     pub fn command(&self, user: (&str, &str), channel: &str, sub: &str) -> Value {
         let command = self
@@ -843,6 +858,28 @@ fn message_problems(body: &Value) -> serde_json::Map<String, Value> {
             );
         }
         let buttons = row["components"].as_array().cloned().unwrap_or_default();
+        if buttons.first().is_some_and(|c| c["type"] == 3) {
+            // A row holds exactly one select (STRING_SELECT, 1..=25 options).
+            let select = &buttons[0];
+            let options = select["options"].as_array().cloned().unwrap_or_default();
+            let bad_option = options.iter().any(|option| {
+                !(1..=100).contains(&chars(&option["label"]))
+                    || !(1..=100).contains(&chars(&option["value"]))
+            });
+            if buttons.len() != 1
+                || !(1..=100).contains(&chars(&select["custom_id"]))
+                || !(1..=25).contains(&options.len())
+                || bad_option
+                || chars(&select["placeholder"]) > 150
+            {
+                problem(
+                    format!("components.{i}.components.0"),
+                    "BASE_TYPE_BAD_LENGTH",
+                    "Invalid select menu.".into(),
+                );
+            }
+            continue;
+        }
         if buttons.is_empty() || buttons.len() > 5 {
             problem(
                 format!("components.{i}.components"),

@@ -2,7 +2,7 @@
 //!
 //! Web API (`/api/<method>`, served through [`FakeServer`] so every request is recorded and
 //! faults can be injected): `auth.test`, `apps.connections.open`, `chat.postMessage`,
-//! `chat.update`, `chat.postEphemeral`, `views.open`, `users.info`, `conversations.history`,
+//! `chat.update`, `chat.postEphemeral`, `views.open`, `views.update`, `users.info`, `conversations.history`,
 //! `conversations.replies`. Answers have Slack's shapes: `{"ok": true, ...}` or
 //! `{"ok": false, "error": "invalid_auth" | "channel_not_found" | "invalid_blocks" | ...}`.
 //! Every posted payload is checked against Block Kit's limits (`platform-limits.json`), and
@@ -117,6 +117,7 @@ struct Shared {
     messages: Mutex<Vec<Posted>>,
     ephemerals: Mutex<Vec<Value>>,
     views: Mutex<Vec<Value>>,
+    view_updates: Mutex<Vec<Value>>,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
     rate_limited: AtomicU64,
     ts: AtomicU64,
@@ -337,7 +338,12 @@ impl FakeSlack {
         self.shared.ephemerals.lock().unwrap().clone()
     }
 
-    /// Every opened view, as answered by `views.open` (with its `id`).
+    /// Every `views.update` call's arguments, in order.
+    pub fn view_updates(&self) -> Vec<Value> {
+        self.shared.view_updates.lock().unwrap().clone()
+    }
+
+    /// Every opened view, as answered by `views.open` (with its `id`), or as last updated.
     pub fn views(&self) -> Vec<Value> {
         self.shared.views.lock().unwrap().clone()
     }
@@ -479,6 +485,39 @@ impl FakeSlack {
             "state": {"values": {}},
             "response_url": format!("{}/actions/{}", self.server.base_url, TEAM),
             "actions": [action]
+        })
+    }
+
+    /// A `block_actions` payload from inside the open modal `view`: `user` chose the option
+    /// `value` in the static select `action_id` of input block `block` (`dispatch_action`).
+    pub fn view_select(
+        &self,
+        user: &str,
+        view: &Value,
+        block: &str,
+        action_id: &str,
+        value: &str,
+    ) -> Value {
+        json!({
+            "type": "block_actions",
+            "user": {"id": user, "username": user.to_lowercase(), "name": user.to_lowercase(), "team_id": TEAM},
+            "api_app_id": APP,
+            "token": "verification-token",
+            "container": {"type": "view", "view_id": view["id"]},
+            "trigger_id": format!("{}.{}.trigger", TEAM, self.next_ts()),
+            "team": {"id": TEAM, "domain": "acme"},
+            "enterprise": null,
+            "is_enterprise_install": false,
+            "view": view,
+            "actions": [{
+                "type": "static_select",
+                "action_id": action_id,
+                "block_id": block,
+                "selected_option": {"text": {"type": "plain_text", "text": value, "emoji": true}, "value": value},
+                "placeholder": {"type": "plain_text", "text": "Start from a saved reply", "emoji": true},
+                "action_ts": self.next_ts()
+            }],
+            "state": view["state"]
         })
     }
 
@@ -629,6 +668,7 @@ async fn web_api(
             ok(json!({"message_ts": next_ts(&shared)}))
         }
         "views.open" => views_open(&shared, args),
+        "views.update" => views_update(&shared, args),
         "usergroups.users.list" => {
             let group = args["usergroup"].as_str().unwrap_or_default();
             match shared.usergroups.lock().unwrap().get(group) {
@@ -948,6 +988,58 @@ fn views_open(shared: &Shared, args: Value) -> Response {
     opened["notify_on_close"] = json!(false);
     shared.views.lock().unwrap().push(opened.clone());
     ok(json!({"view": opened}))
+}
+
+/// `views.update`: the view is replaced if `view_id` names an open view and `hash` (when
+/// given) is its current hash; the stored view gets a new hash, and its state is kept for the
+/// blocks whose `block_id` did not change, as Slack does.
+fn views_update(shared: &Shared, args: Value) -> Response {
+    let mut view = args["view"].clone();
+    if let Some(text) = view.as_str() {
+        view = serde_json::from_str(text).unwrap_or(Value::Null);
+    }
+    let problems = view_problems(&view);
+    if !problems.is_empty() {
+        return invalid_blocks(problems);
+    }
+    let id = args["view_id"].as_str().unwrap_or_default().to_string();
+    let mut views = shared.views.lock().unwrap();
+    let Some(current) = views.iter_mut().rev().find(|open| open["id"] == id) else {
+        return fail("not_found");
+    };
+    if let Some(hash) = args["hash"].as_str() {
+        if current["hash"] != hash {
+            return fail("hash_conflict");
+        }
+    }
+    let mut updated = view.clone();
+    for key in [
+        "id",
+        "team_id",
+        "previous_view_id",
+        "root_view_id",
+        "app_id",
+        "bot_id",
+    ] {
+        updated[key] = current[key].clone();
+    }
+    let kept: serde_json::Map<String, Value> = current["state"]["values"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(block, _)| {
+            view["blocks"]
+                .as_array()
+                .is_some_and(|blocks| blocks.iter().any(|b| b["block_id"] == block.as_str()))
+        })
+        .collect();
+    updated["state"] = json!({ "values": kept });
+    updated["hash"] = json!(format!("{}.hash", next_ts(shared)));
+    *current = updated.clone();
+    drop(views);
+    shared.view_updates.lock().unwrap().push(args);
+    ok(json!({ "view": updated }))
 }
 
 fn chars(value: &Value) -> usize {

@@ -528,3 +528,29 @@ fn the_command_has_a_subcommand_per_answer() {
     assert_eq!(names, ["queue", "mine", "stats"]);
     assert!(json["description"].as_str().unwrap().chars().count() <= 100);
 }
+
+#[test]
+fn the_saved_reply_picker_is_a_private_select_within_discord_limits() {
+    let names: Vec<String> = (0..30).map(|n| format!("Reply {n}")).collect();
+    let message = serde_json::to_value(saved_reply_picker("reply:7:3", &names)).unwrap();
+    assert_eq!(message["flags"], 64, "ephemeral");
+    let select = &message["components"][0]["components"][0];
+    assert_eq!(select["type"], 3);
+    assert_eq!(select["custom_id"], "mdsaved:reply:7:3");
+    let options = select["options"].as_array().unwrap();
+    assert_eq!(
+        options.len(),
+        SELECT_OPTIONS_MAX,
+        "\"Write my own\" plus 24"
+    );
+    assert_eq!(options[0]["value"], OWN_TEXT);
+    assert_eq!(options[1]["value"], "saved:Reply 0");
+
+    let modal = serde_json::to_value(reject_modal("reject:7:3")).unwrap();
+    assert_eq!(modal["custom_id"], "mdreject:reject:7:3");
+    let input = &modal["components"][0]["components"][0];
+    assert_eq!(
+        (input["custom_id"].as_str(), input["required"].as_bool()),
+        (Some(REASON_INPUT), Some(false))
+    );
+}
