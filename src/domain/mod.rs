@@ -31,8 +31,8 @@ pub use case::{
 };
 pub use event::{CaseEvent, EventKind, NoteMention, StormMember, ThreadNote};
 pub use hours::{
-    day_start, deadline, from_timestamp, parse_clock_time, parse_date, parse_weekday,
-    to_timestamp, BusinessHours,
+    day_start, deadline, from_timestamp, parse_clock_time, parse_date, parse_weekday, to_timestamp,
+    BusinessHours,
 };
 pub use mention::{
     normalize_handle, reach_bucket, Author, Mention, MentionKind, Network, PostRef, REACH_BUCKETS,
