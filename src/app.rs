@@ -604,10 +604,6 @@ fn action_settings(settings: &Settings) -> ActionSettings {
         brand: settings.brand.name.clone(),
         repeat_warning_after: settings.replies.repeat_warning_after,
         require_approval: settings.replies.require_approval,
-        office_zone: settings
-            .sla
-            .business_hours
-            .as_ref()
-            .and_then(|hours| jiff::tz::TimeZone::get(hours.timezone.trim()).ok()),
+        office_zone: office_zone(settings),
     }
 }

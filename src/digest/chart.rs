@@ -105,6 +105,8 @@ pub fn render(title: &str, days: &[Day], width: u32, height: u32) -> Result<Vec<
             .disable_x_mesh()
             .x_labels(count * 2 + 1)
             .x_label_formatter(&label_of)
+            // At most one label per whole complaint, so plotters' "nice" steps are whole.
+            .y_labels((y_max as usize + 1).min(11))
             .y_label_formatter(&|y: &f64| format!("{y:.0}"))
             .y_desc("complaints")
             .label_style((FAMILY, 16))
