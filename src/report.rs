@@ -739,5 +739,8 @@ pub async fn fetch_remote(listen: SocketAddr, since: &str) -> anyhow::Result<Rep
     Ok(response.json().await?)
 }
 
+#[doc(hidden)]
+pub mod seed;
+
 #[cfg(test)]
 mod tests;

@@ -11,6 +11,7 @@ pub mod delivery;
 pub mod discord;
 pub mod limits;
 pub mod slack;
+pub mod targets;
 
 use async_trait::async_trait;
 use tokio::sync::oneshot;
@@ -96,6 +97,27 @@ pub struct ChatEvent {
     pub request: ActionRequest,
     /// Where the engine sends its answer (shown privately to the person).
     pub respond: oneshot::Sender<ActionOutcome>,
+}
+
+impl ChatEvent {
+    /// Hands `request` by `agent` from `chat` to the engine over `engine`; the receiver gets
+    /// its answer. `None` when there is no engine (not started, or shutting down).
+    pub async fn send(
+        engine: Option<tokio::sync::mpsc::Sender<ChatEvent>>,
+        chat: &str,
+        agent: Agent,
+        request: ActionRequest,
+    ) -> Option<oneshot::Receiver<ActionOutcome>> {
+        let (respond, answer) = oneshot::channel();
+        let event = ChatEvent {
+            chat: chat.to_string(),
+            agent,
+            request,
+            respond,
+        };
+        engine?.send(event).await.ok()?;
+        Some(answer)
+    }
 }
 
 /// The engine's answer to a `ChatEvent`, shown only to the person who acted.

@@ -23,7 +23,7 @@ pub use chat::ChatExecutor;
 pub use reply::ReplyExecutor;
 pub use webhook::{WebhookExecutor, WebhookTarget, WEBHOOK_LANE};
 
-use crate::domain::{Case, CaseEvent, EventKind};
+use crate::domain::{Case, CaseEvent, CaseId, EventKind};
 use crate::health::Health;
 use crate::store::{OutboxEntry, OutboxKey, OutboxTask, Store, Tx, TxError};
 
@@ -189,7 +189,16 @@ pub trait Executor: Send + Sync {
     async fn execute(&self, key: &OutboxKey, entry: &OutboxEntry) -> Result<(), Retry>;
 }
 
+/// How many of a lane's first entries a worker looks through for one it may execute now.
+const LANE_SCAN: usize = 256;
+
 /// Runs a lane's worker until `stop`, or until `drain` is cancelled and the lane is empty.
+///
+/// Entries of one case run in order. When an entry fails, its case is held until the retry
+/// is due and the worker goes on with other cases, so one card Slack or Discord keeps
+/// refusing does not hold up every other case's card. When the next case fails too, the
+/// chat (or network) itself is failing and the whole lane waits, as it does for a rate limit
+/// (an answer with `Retry-After`): an outage is not hammered once per queued case.
 pub async fn run_lane(
     executor: Arc<dyn Executor>,
     store: Store,
@@ -201,9 +210,18 @@ pub async fn run_lane(
     let lane = executor.lane();
     let waker = outbox.waker(&lane);
     health.register(&lane);
+    let mut held: HashMap<CaseId, tokio::time::Instant> = HashMap::new();
+    let mut failed_in_a_row = 0u32;
     loop {
-        let next = match store.outbox_lane(&lane, 1) {
-            Ok(mut entries) => entries.pop(),
+        let now = tokio::time::Instant::now();
+        held.retain(|_, until| *until > now);
+        let (waiting, next) = match store.outbox_lane(&lane, LANE_SCAN) {
+            Ok(entries) => (
+                !entries.is_empty(),
+                entries
+                    .into_iter()
+                    .find(|(_, entry)| !held.contains_key(&entry.case)),
+            ),
             Err(error) => {
                 tracing::error!(lane = %lane, error = %error, "Cannot read the outbox");
                 health.error(&lane, &error.to_string());
@@ -214,6 +232,14 @@ pub async fn run_lane(
             }
         };
         let Some((key, entry)) = next else {
+            if let Some(until) = held.values().min().copied().filter(|_| waiting) {
+                // Everything queued belongs to a held case: wait for the first retry.
+                tokio::select! {
+                    _ = tokio::time::sleep_until(until) => continue,
+                    _ = waker.notified() => continue,
+                    _ = stop.cancelled() => break,
+                }
+            }
             if drain.is_cancelled() {
                 break;
             }
@@ -231,17 +257,27 @@ pub async fn run_lane(
         };
         match result {
             Ok(()) => {
+                failed_in_a_row = 0;
                 health.ok(&lane);
                 if let Some(chat) = lane.strip_prefix("chat/") {
                     health.metrics().chat_delivered(chat, &entry.task);
                 }
             }
             Err(retry) => {
+                failed_in_a_row += 1;
                 health.error(&lane, &retry.message);
                 health
                     .metrics()
                     .api_error(&lane, &retry.message, retry.after.is_some());
+                let case = entry.case;
                 let wait = handle_retry(&store, &lane, &key, entry, &retry);
+                if wait.is_zero() {
+                    continue;
+                }
+                held.insert(case, tokio::time::Instant::now() + wait);
+                if retry.after.is_none() && failed_in_a_row < 2 {
+                    continue;
+                }
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
                     _ = stop.cancelled() => break,

@@ -2,11 +2,9 @@
 
 use chrono::TimeZone;
 
+use super::seed::{claimed as claim, opened as case, push, replied as reply};
 use super::*;
-use crate::domain::{
-    Agent, Author, CaseId, Escalation, EventKind, Label, Mention, MentionKind, Network, SentReply,
-    Triage,
-};
+use crate::domain::{Agent, Escalation, EventKind, Label, Network};
 
 fn start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 15, 0, 0, 0).unwrap()
@@ -27,70 +25,6 @@ fn period() -> ReportPeriod {
 
 fn agent(name: &str) -> Agent {
     Agent::new(format!("console:{}", name.to_lowercase()), name)
-}
-
-/// A case opened at `opened_at` with its opening event.
-fn case(
-    id: u64,
-    network: Network,
-    label: Label,
-    followers: Option<u64>,
-    opened_at: DateTime<Utc>,
-) -> (Case, Vec<CaseEvent>) {
-    let mention = Mention {
-        network,
-        source: "demo".into(),
-        id: format!("p{id}"),
-        url: format!("https://example.social/p{id}"),
-        author: Author {
-            id: format!("u{id}"),
-            handle: format!("user{id}"),
-            display_name: None,
-            followers,
-        },
-        text: "my order never arrived".into(),
-        created_at: opened_at,
-        in_reply_to: None,
-        root: None,
-        kind: MentionKind::Mention,
-        lang: None,
-        from_brand: false,
-        raw: None,
-    };
-    let triage = Triage {
-        label,
-        score: 0.9,
-        reason: String::new(),
-    };
-    let opened = Case::open(CaseId(id), mention, triage, opened_at);
-    (opened.case, opened.events)
-}
-
-fn push(events: &mut Vec<CaseEvent>, case: &Case, at: DateTime<Utc>, kind: EventKind) {
-    events.push(CaseEvent {
-        case: case.id,
-        seq: events.len() as u32,
-        at,
-        kind,
-    });
-}
-
-fn claim(events: &mut Vec<CaseEvent>, case: &Case, after: i64, by: &Agent) {
-    let at = case.opened_at + minutes(after);
-    push(events, case, at, EventKind::Claimed { by: by.clone() });
-}
-
-fn reply(case: &mut Case, after: i64, by: &Agent) {
-    let at = case.opened_at + minutes(after);
-    case.first_response_at.get_or_insert(at);
-    case.replies.push(SentReply {
-        reply_id: format!("c{}-v{}", case.id.0, case.replies.len()),
-        by: by.clone(),
-        text: "sorry".into(),
-        post_id: "r".into(),
-        url: None,
-        at,
-    });
 }
 
 /// Six cases whose figures are worked out by hand in the test below.

@@ -18,9 +18,18 @@ use crate::helpers::{bsky, read_jsonl, test_config, thread_texts};
 /// A running `mentiondesk run` child and what it printed.
 pub struct Bot {
     pub child: Child,
+    /// The console's base URL (from its "Console ready" line).
     pub console: String,
+    /// The health endpoint's base URL (from its "Health endpoint ready" line).
+    pub http: String,
     lines: mpsc::Receiver<String>,
+    /// The last lines it printed, for the message when it stops before what we wait for.
+    tail: std::collections::VecDeque<String>,
 }
+
+/// How long a start may take: generous, as a debug build on a loaded 2-core machine can be
+/// slow to reopen a store after a kill; an exit is reported at once, not after this.
+const READY_WITHIN: Duration = Duration::from_secs(90);
 
 impl Bot {
     pub fn start(dir: &Path, failpoint: Option<&str>) -> Bot {
@@ -49,24 +58,56 @@ impl Bot {
         let mut bot = Bot {
             child,
             console: String::new(),
+            http: String::new(),
             lines,
+            tail: std::collections::VecDeque::new(),
         };
-        let ready = bot.wait_line(|line| line.contains("Console ready"));
-        let parsed: Value = serde_json::from_str(&ready).expect("json log line");
-        bot.console = parsed["fields"]["url"]
-            .as_str()
-            .expect("console url in the log")
-            .trim_end_matches('/')
-            .to_string();
+        let field = |line: &str, name: &str| -> Option<String> {
+            let parsed: Value = serde_json::from_str(line).ok()?;
+            parsed["fields"][name].as_str().map(str::to_string)
+        };
+        while bot.console.is_empty() || bot.http.is_empty() {
+            let line = bot.wait_line_within(READY_WITHIN, |line| {
+                line.contains("Console ready") || line.contains("Health endpoint ready")
+            });
+            if let Some(url) = field(&line, "url") {
+                bot.console = url.trim_end_matches('/').to_string();
+            }
+            if let Some(addr) = field(&line, "addr") {
+                bot.http = format!("http://{addr}");
+            }
+        }
         bot
     }
 
     pub fn wait_line(&mut self, wanted: impl Fn(&str) -> bool) -> String {
+        self.wait_line_within(Duration::from_secs(20), wanted)
+    }
+
+    /// Waits for a line; when the process stops printing (it exited) or `limit` passes, fails
+    /// with its exit status and its last lines, which say why.
+    fn wait_line_within(&mut self, limit: Duration, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + limit;
         loop {
-            match self.lines.recv_timeout(Duration::from_secs(20)) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
                 Ok(line) if wanted(&line) => return line,
-                Ok(_) => {}
-                Err(error) => panic!("mentiondesk said nothing we waited for: {error}"),
+                Ok(line) => {
+                    if self.tail.len() == 40 {
+                        self.tail.pop_front();
+                    }
+                    self.tail.push_back(line);
+                }
+                Err(error) => {
+                    let status = match error {
+                        mpsc::RecvTimeoutError::Disconnected => self.child.wait().ok(),
+                        mpsc::RecvTimeoutError::Timeout => self.child.try_wait().ok().flatten(),
+                    };
+                    panic!(
+                        "mentiondesk said nothing we waited for ({error}; exit status {status:?}); its last lines:\n{}",
+                        Vec::from(self.tail.clone()).join("\n")
+                    );
+                }
             }
         }
     }

@@ -9,7 +9,7 @@ use crate::fakes::discord::{wait_until, FakeDiscord, Posted, BOT_ID, GUILD};
 use crate::fakes::mastodon::MastodonFake;
 use crate::fakes::slack::FakeSlack;
 use crate::fakes::Fault;
-use crate::helpers::{bsky, TestApp};
+use crate::helpers::{check_chat_token, complaint, rewind_to_a_lost_card_record, TestApp};
 
 const MAIN: &str = "500000000000000001";
 const TIER2: &str = "500000000000000002";
@@ -30,15 +30,6 @@ async fn discord_app_with(more: &str) -> (FakeDiscord, TestApp) {
     let app = TestApp::spawn_with(&extra).await;
     discord.wait_ready().await;
     (discord, app)
-}
-
-fn complaint(id: &str, handle: &str) -> Value {
-    bsky(
-        id,
-        handle,
-        "@acme.bsky.social my order never arrived and support ignores me",
-        None,
-    )
 }
 
 async fn card(discord: &FakeDiscord, case: u64) -> Posted {
@@ -497,32 +488,11 @@ async fn a_claim_in_discord_updates_the_slack_card_too() {
 #[tokio::test]
 async fn check_validates_the_token_and_prints_the_invite_url() {
     let discord = FakeDiscord::start(&[MAIN]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let write = |name: &str, token: &str| {
-        let path = dir.path().join(name);
-        let config = format!(
-            "[brand]\nname = \"Acme\"\n\n[[sources]]\ntype = \"replay\"\nname = \"demo\"\npath = \"m.jsonl\"\n\n{}",
-            discord
-                .config(MAIN)
-                .replace(crate::fakes::discord::BOT_TOKEN, token)
-        );
-        std::fs::write(&path, config).unwrap();
-        path
-    };
-    let good = write("good.toml", crate::fakes::discord::BOT_TOKEN);
-    let bad = write("bad.toml", "revoked-token");
-    let run = |path: std::path::PathBuf| {
-        tokio::task::spawn_blocking(move || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_mentiondesk"))
-                .args(["check", "--config", path.to_str().unwrap()])
-                .env_remove("RUST_LOG")
-                .output()
-                .unwrap()
-        })
-    };
-    let output = run(good).await.unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(output.status.success(), "{stdout}");
+    let table = discord.config(MAIN);
+    let check =
+        |token: &'static str| check_chat_token(&table, crate::fakes::discord::BOT_TOKEN, token);
+    let (code, stdout, _) = check(crate::fakes::discord::BOT_TOKEN).await;
+    assert_eq!(code, Some(0), "{stdout}");
     assert!(
         stdout.contains("discord.bot_token: ok (bot mentiondeskbot, id 111111111111111111)"),
         "{stdout}"
@@ -535,9 +505,8 @@ async fn check_validates_the_token_and_prints_the_invite_url() {
         )),
         "{stdout}"
     );
-    let output = run(bad).await.unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_eq!(output.status.code(), Some(1));
+    let (code, _, stderr) = check("revoked-token").await;
+    assert_eq!(code, Some(1));
     assert!(
         stderr.contains("discord.bot_token: Discord refused the token"),
         "{stderr}"
@@ -578,29 +547,7 @@ async fn a_card_posted_just_before_a_crash_is_found_not_posted_again() {
     let posted = card(&discord, 1).await;
     app.stop().await;
 
-    {
-        let store = mentiondesk::store::Store::open(&app.dir.path().join("store/sled")).unwrap();
-        store.chat_remove("discord", "k/case-1").await.unwrap();
-        store.chat_put("discord", "p/case-1", b"1").await.unwrap();
-        store
-            .transact(|tx| {
-                let mut case = tx.case(mentiondesk::domain::CaseId(1))?.expect("case 1");
-                case.chat_refs.remove("discord");
-                tx.put_case(&case)?;
-                tx.enqueue(
-                    "chat/discord",
-                    &mentiondesk::store::OutboxEntry {
-                        case: case.id,
-                        task: mentiondesk::store::OutboxTask::SyncCard,
-                        attempts: 0,
-                        last_error: None,
-                        created_at: chrono::Utc::now(),
-                    },
-                )
-            })
-            .unwrap();
-        store.flush().await.unwrap();
-    }
+    rewind_to_a_lost_card_record(&app, "discord", 1).await;
 
     let app = app.restart().await;
     wait_until("the history lookup", || {

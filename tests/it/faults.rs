@@ -15,46 +15,16 @@ use crate::fakes::mastodon::MastodonFake;
 use crate::fakes::slack::FakeSlack;
 use crate::fakes::x::{FakeX, BRAND_ID};
 use crate::fakes::Fault;
-use crate::helpers::{bsky, TestApp};
+use crate::helpers::{complaint, within, TestApp};
 
 const SLACK_MAIN: &str = "C0MENTIONS1";
 const DISCORD_MAIN: &str = "500000000000000001";
-
-/// Every fault a fake can answer an HTTP request with (a timeout is a long delay).
-fn every_http_fault() -> Vec<Fault> {
-    vec![
-        Fault::RateLimited {
-            retry_after_secs: 3,
-        },
-        Fault::Status(503, "{\"error\":\"over capacity\"}"),
-        Fault::Reset,
-        Fault::Delay(Duration::from_secs(60)),
-        Fault::Malformed,
-    ]
-}
-
-async fn within(limit: Duration, what: &str, ready: impl Fn() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !ready() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 fn case_cards(messages: &[Value]) -> Vec<&Value> {
     messages
         .iter()
         .filter(|m| m["card"]["kind"]["type"] == "case")
         .collect()
-}
-
-fn complaint(id: &str, handle: &str) -> Value {
-    bsky(
-        id,
-        handle,
-        "@acme.bsky.social my order never arrived and support ignores me",
-        None,
-    )
 }
 
 #[tokio::test(start_paused = true)]
@@ -64,7 +34,7 @@ async fn every_network_source_rides_out_each_http_fault_and_loses_nothing() {
     let x = FakeX::start().await;
     x.add_user("2000000001", "jo_x", "Jo", 12);
     let x_mentions = format!("/2/users/{BRAND_ID}/mentions");
-    for fault in every_http_fault() {
+    for fault in Fault::every_http() {
         mastodon
             .server
             .inject("/api/v1/notifications", fault.clone());
@@ -136,7 +106,7 @@ async fn slack_posts_each_card_once_through_every_http_fault() {
     let slack = FakeSlack::start(&[SLACK_MAIN], &[]).await;
     let app = TestApp::spawn_with(&slack.config(SLACK_MAIN)).await;
     slack.wait_connected(1).await;
-    for fault in every_http_fault() {
+    for fault in Fault::every_http() {
         slack.server.inject("/api/chat.postMessage", fault);
     }
     app.post(&[complaint("p1", "jo"), complaint("p2", "kim")]);
@@ -159,7 +129,7 @@ async fn discord_posts_each_card_once_through_every_http_fault() {
     let discord = FakeDiscord::start(&[DISCORD_MAIN]).await;
     let app = TestApp::spawn_with(&discord.config(DISCORD_MAIN)).await;
     discord.wait_ready().await;
-    for fault in every_http_fault() {
+    for fault in Fault::every_http() {
         discord.server.inject("/api/v10/channels/", fault);
     }
     app.post(&[complaint("p1", "jo"), complaint("p2", "kim")]);

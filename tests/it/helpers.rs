@@ -232,6 +232,23 @@ impl TestApp {
         read_jsonl(&self.sent)
     }
 
+    /// The texts of the ops notices the console holds (`/api/notices`), oldest first.
+    pub async fn notices(&self) -> Vec<String> {
+        let notices: Vec<Value> = self
+            .client
+            .get(format!("{}/api/notices", self.console))
+            .send()
+            .await
+            .expect("console answers")
+            .json()
+            .await
+            .expect("notices json");
+        notices
+            .iter()
+            .filter_map(|n| n["text"].as_str().map(str::to_string))
+            .collect()
+    }
+
     /// `/healthz` as JSON.
     pub async fn health(&self) -> Value {
         self.client
@@ -249,6 +266,74 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
     }
+}
+
+/// Runs `mentiondesk check` on a config of the replay source and `chat_table` (a chat's
+/// `[slack]` / `[discord]` table) with the bot token `token` in place of `configured_token`;
+/// returns the exit code, stdout and stderr.
+pub async fn check_chat_token(
+    chat_table: &str,
+    configured_token: &str,
+    token: &str,
+) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mentiondesk.toml");
+    let config = format!(
+        "[brand]\nname = \"Acme\"\n\n[[sources]]\ntype = \"replay\"\nname = \"demo\"\npath = \"m.jsonl\"\n\n{}",
+        chat_table.replace(configured_token, token)
+    );
+    std::fs::write(&path, config).unwrap();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_mentiondesk"))
+            .args(["check", "--config", path.to_str().unwrap()])
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Puts a stopped app's store back in the crash window of a card post in `chat` ("slack",
+/// "discord"): the chat took case `case`'s card, the process died before the store recorded
+/// it. The record is gone, its "posting" marker is set and a sync of the card is queued, so
+/// the next start must find the card rather than post a second one.
+pub async fn rewind_to_a_lost_card_record(app: &TestApp, chat: &str, case: u64) {
+    use mentiondesk::store::{OutboxEntry, OutboxTask, Store};
+    let store = Store::open(&app.dir.path().join("store/sled")).unwrap();
+    store
+        .chat_remove(chat, &format!("k/case-{case}"))
+        .await
+        .unwrap();
+    store
+        .chat_put(chat, &format!("p/case-{case}"), b"1")
+        .await
+        .unwrap();
+    store
+        .transact(|tx| {
+            let mut stored = tx
+                .case(mentiondesk::domain::CaseId(case))?
+                .expect("the case");
+            stored.chat_refs.remove(chat);
+            tx.put_case(&stored)?;
+            tx.enqueue(
+                &format!("chat/{chat}"),
+                &OutboxEntry {
+                    case: stored.id,
+                    task: OutboxTask::SyncCard,
+                    attempts: 0,
+                    last_error: None,
+                    created_at: chrono::Utc::now(),
+                },
+            )
+        })
+        .unwrap();
+    store.flush().await.unwrap();
 }
 
 /// The message holding a case's card.
@@ -279,6 +364,58 @@ pub fn read_jsonl(path: &Path) -> Vec<Value> {
         .filter(|line| !line.trim().is_empty())
         .map(|line| serde_json::from_str(line).expect("valid json line"))
         .collect()
+}
+
+/// How many panics happened so far on this thread. A test's runtime (current-thread) runs
+/// the application's tasks on the test's own thread, and a panicking task does not fail the
+/// test by itself: compare this before and after to check that nothing panicked. The first
+/// call installs a panic hook that counts (and still prints).
+pub fn panics_here() -> usize {
+    use std::sync::{Mutex, Once};
+    static HOOK: Once = Once::new();
+    static PANICKED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if let Some(name) = std::thread::current().name() {
+                PANICKED
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .push(name.to_string());
+            }
+            previous(info);
+        }));
+    });
+    let here = std::thread::current().name().map(str::to_string);
+    PANICKED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .iter()
+        .filter(|name| Some(*name) == here.as_ref())
+        .count()
+}
+
+/// Waits on tokio's clock (paused time passes, in 100 ms steps) until `ready`, for at most
+/// `limit`.
+pub async fn within(limit: Duration, what: &str, ready: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !ready() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The complaint most chat tests card: a Bluesky mention by `handle` about a lost order.
+pub fn complaint(id: &str, handle: &str) -> Value {
+    bsky(
+        id,
+        handle,
+        "@acme.bsky.social my order never arrived and support ignores me",
+        None,
+    )
 }
 
 /// A Bluesky mention by `handle`, optionally replying in a conversation.

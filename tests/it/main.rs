@@ -3,6 +3,7 @@
 mod actions;
 mod audit;
 mod bluesky;
+mod chat_faults;
 mod cli;
 mod config;
 mod crash;
@@ -19,6 +20,7 @@ mod mastodon;
 mod outage;
 mod permissions;
 mod replies;
+mod reply_faults;
 mod report;
 mod secrets;
 mod sla;

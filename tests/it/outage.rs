@@ -7,13 +7,12 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::fakes::mastodon::MastodonFake;
 use crate::fakes::slack::FakeSlack;
 use crate::fakes::Fault;
-use crate::helpers::{test_config, TestApp};
+use crate::helpers::{test_config, within, TestApp};
 
 const MAIN: &str = "C0MENTIONS1";
 const OPS: &str = "C0OPS000001";
@@ -24,15 +23,9 @@ fn complaint(index: usize) -> String {
 }
 
 async fn console_notices(app: &TestApp) -> Vec<String> {
-    let notices: Vec<Value> = reqwest::get(format!("{}/api/notices", app.console))
+    app.notices()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    notices
-        .iter()
-        .filter_map(|n| n["text"].as_str().map(str::to_string))
+        .into_iter()
         .filter(|text| text.contains("source:masto"))
         .collect()
 }
@@ -64,15 +57,6 @@ fn carded(slack: &FakeSlack) -> HashMap<usize, usize> {
 /// Lets `duration` of paused time pass (every timer due in it fires, in order).
 async fn pass(duration: Duration) {
     tokio::time::sleep(duration).await;
-}
-
-/// Waits (in paused time) until `ready`, for at most `limit`.
-async fn within(limit: Duration, what: &str, ready: impl Fn() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !ready() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test(start_paused = true)]

@@ -7,10 +7,8 @@ use std::process::{Command, Output};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
-use mentiondesk::domain::{
-    Agent, Author, Case, CaseEvent, CaseId, CaseState, Escalation, EventKind, Label, Mention,
-    MentionKind, Network, SentReply, Triage,
-};
+use mentiondesk::domain::{Agent, CaseState, Escalation, Label, Network};
+use mentiondesk::report::seed::{claimed, opened, replied};
 use mentiondesk::store::Store;
 
 use crate::helpers::{bsky, card_of, test_config, TestApp};
@@ -27,64 +25,6 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn opened(
-    id: u64,
-    network: Network,
-    label: Label,
-    followers: Option<u64>,
-    at: DateTime<Utc>,
-) -> (Case, Vec<CaseEvent>) {
-    let mention = Mention {
-        network,
-        source: "demo".into(),
-        id: format!("p{id}"),
-        url: format!("https://example.social/p{id}"),
-        author: Author {
-            id: format!("u{id}"),
-            handle: format!("user{id}"),
-            display_name: None,
-            followers,
-        },
-        text: "my order never arrived".into(),
-        created_at: at,
-        in_reply_to: None,
-        root: None,
-        kind: MentionKind::Mention,
-        lang: None,
-        from_brand: false,
-        raw: None,
-    };
-    let triage = Triage {
-        label,
-        score: 0.9,
-        reason: String::new(),
-    };
-    let transition = Case::open(CaseId(id), mention, triage, at);
-    (transition.case, transition.events)
-}
-
-fn claimed(case: &Case, events: &mut Vec<CaseEvent>, minutes: i64, by: &Agent) {
-    events.push(CaseEvent {
-        case: case.id,
-        seq: events.len() as u32,
-        at: case.opened_at + Duration::minutes(minutes),
-        kind: EventKind::Claimed { by: by.clone() },
-    });
-}
-
-fn replied(case: &mut Case, minutes: i64, by: &Agent) {
-    let at = case.opened_at + Duration::minutes(minutes);
-    case.first_response_at.get_or_insert(at);
-    case.replies.push(SentReply {
-        reply_id: format!("c{}-v1", case.id.0),
-        by: by.clone(),
-        text: "sorry".into(),
-        post_id: "r1".into(),
-        url: None,
-        at,
-    });
-}
-
 /// Four cases written through the store API; one is older than the week asked for. The
 /// digest's tests (`digest.rs`) read the same store.
 pub(crate) fn seed(store: &Store, now: DateTime<Utc>) {
@@ -99,7 +39,7 @@ pub(crate) fn seed(store: &Store, now: DateTime<Utc>) {
         Some(50),
         now - Duration::days(2),
     );
-    claimed(&a, &mut events, 10, &ana);
+    claimed(&mut events, &a, 10, &ana);
     replied(&mut a, 30, &ana);
     a.state = CaseState::Replied;
     cases.push((a, events));
@@ -119,7 +59,7 @@ pub(crate) fn seed(store: &Store, now: DateTime<Utc>) {
         note: "refund".into(),
         at: b.opened_at + Duration::minutes(5),
     });
-    claimed(&b, &mut events, 20, &bo);
+    claimed(&mut events, &b, 20, &bo);
     replied(&mut b, 90, &bo);
     b.state = CaseState::Resolved;
     b.closed_at = Some(b.opened_at + Duration::minutes(100));
@@ -141,7 +81,7 @@ pub(crate) fn seed(store: &Store, now: DateTime<Utc>) {
         Some(10),
         now - Duration::days(10),
     );
-    claimed(&d, &mut events, 1, &ana);
+    claimed(&mut events, &d, 1, &ana);
     replied(&mut d, 2, &ana);
     cases.push((d, events));
     store

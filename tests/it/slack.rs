@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::fakes::slack::{wait_until, FakeSlack, Posted};
 use crate::fakes::Fault;
-use crate::helpers::{bsky, TestApp};
+use crate::helpers::{check_chat_token, complaint, rewind_to_a_lost_card_record, TestApp};
 
 const MAIN: &str = "C0MENTIONS1";
 const TIER2: &str = "C0TIER20001";
@@ -24,15 +24,6 @@ async fn slack_app() -> (FakeSlack, TestApp) {
     let app = TestApp::spawn_with(&extra).await;
     slack.wait_connected(1).await;
     (slack, app)
-}
-
-fn complaint(id: &str, handle: &str) -> Value {
-    bsky(
-        id,
-        handle,
-        "@acme.bsky.social my order never arrived and support ignores me",
-        None,
-    )
 }
 
 async fn card(slack: &FakeSlack, case: u64) -> Posted {
@@ -407,29 +398,7 @@ async fn a_card_posted_just_before_a_crash_is_found_not_posted_again() {
     let posted = card(&slack, 1).await;
     app.stop().await;
 
-    {
-        let store = mentiondesk::store::Store::open(&app.dir.path().join("store/sled")).unwrap();
-        store.chat_remove("slack", "k/case-1").await.unwrap();
-        store.chat_put("slack", "p/case-1", b"1").await.unwrap();
-        store
-            .transact(|tx| {
-                let mut case = tx.case(mentiondesk::domain::CaseId(1))?.expect("case 1");
-                case.chat_refs.remove("slack");
-                tx.put_case(&case)?;
-                tx.enqueue(
-                    "chat/slack",
-                    &mentiondesk::store::OutboxEntry {
-                        case: case.id,
-                        task: mentiondesk::store::OutboxTask::SyncCard,
-                        attempts: 0,
-                        last_error: None,
-                        created_at: chrono::Utc::now(),
-                    },
-                )
-            })
-            .unwrap();
-        store.flush().await.unwrap();
-    }
+    rewind_to_a_lost_card_record(&app, "slack", 1).await;
 
     let app = app.restart().await;
     slack.wait_connected(2).await;
@@ -462,40 +431,18 @@ async fn a_card_posted_just_before_a_crash_is_found_not_posted_again() {
 #[tokio::test]
 async fn check_calls_auth_test_and_names_a_bad_token() {
     let slack = FakeSlack::start(&[MAIN], &[]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let write = |name: &str, token: &str| {
-        let path = dir.path().join(name);
-        let config = format!(
-            "[brand]\nname = \"Acme\"\n\n[[sources]]\ntype = \"replay\"\nname = \"demo\"\npath = \"m.jsonl\"\n\n{}",
-            slack
-                .config(MAIN)
-                .replace(crate::fakes::slack::BOT_TOKEN, token)
-        );
-        std::fs::write(&path, config).unwrap();
-        path
-    };
-    let good = write("good.toml", crate::fakes::slack::BOT_TOKEN);
-    let bad = write("bad.toml", "xoxb-revoked");
-    let run = |path: std::path::PathBuf| {
-        tokio::task::spawn_blocking(move || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_mentiondesk"))
-                .args(["check", "--config", path.to_str().unwrap()])
-                .env_remove("RUST_LOG")
-                .output()
-                .unwrap()
-        })
-    };
-    let output = run(good).await.unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(output.status.success(), "{stdout}");
+    let table = slack.config(MAIN);
+    let check =
+        |token: &'static str| check_chat_token(&table, crate::fakes::slack::BOT_TOKEN, token);
+    let (code, stdout, _) = check(crate::fakes::slack::BOT_TOKEN).await;
+    assert_eq!(code, Some(0), "{stdout}");
     assert!(
         stdout.contains("slack.bot_token: ok (workspace Acme"),
         "{stdout}"
     );
 
-    let output = run(bad).await.unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_eq!(output.status.code(), Some(1));
+    let (code, _, stderr) = check("xoxb-revoked").await;
+    assert_eq!(code, Some(1));
     assert!(
         stderr.contains("slack.bot_token: Slack refused the token (slack error invalid_auth)"),
         "{stderr}"

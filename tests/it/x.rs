@@ -523,20 +523,6 @@ async fn a_post_signed_with_the_wrong_secret_is_refused() {
     assert!(fake.brand_tweets().is_empty());
 }
 
-/// The console's ops notices, oldest first.
-async fn notices(app: &TestApp) -> Vec<String> {
-    let notices: Vec<Value> = reqwest::get(format!("{}/api/notices", app.console))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    notices
-        .iter()
-        .filter_map(|n| n["text"].as_str().map(str::to_string))
-        .collect()
-}
-
 #[tokio::test]
 async fn a_brand_reply_made_on_x_outside_the_bot_shows_on_the_card_and_stops_the_clock() {
     let fake = fake_with_jo().await;
@@ -619,13 +605,13 @@ async fn the_ops_channel_hears_once_at_the_notice_share_and_once_when_spent() {
     .await;
     cards(&app, 6).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while notices(&app).await.is_empty() {
+    while app.notices().await.is_empty() {
         assert!(tokio::time::Instant::now() < deadline, "no notice");
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     // A few more polls (every 100 ms) say nothing more.
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let seen = notices(&app).await;
+    let seen = app.notices().await;
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert!(
         seen[0].contains("X source x: 60 % of the monthly read budget is used (6 of 10 tweets"),
@@ -636,12 +622,12 @@ async fn the_ops_channel_hears_once_at_the_notice_share_and_once_when_spent() {
         fake.tweet(JO, &complaint(n), None);
     }
     cards(&app, 10).await;
-    while notices(&app).await.len() < 2 {
+    while app.notices().await.len() < 2 {
         assert!(tokio::time::Instant::now() < deadline, "no second notice");
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let seen = notices(&app).await;
+    let seen = app.notices().await;
     assert_eq!(seen.len(), 2, "{seen:?}");
     assert!(
         seen[1].contains("the monthly read budget is spent (10 of 10 tweets"),
@@ -657,7 +643,7 @@ async fn the_ops_channel_hears_once_at_the_notice_share_and_once_when_spent() {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(notices(&app).await.len(), 2);
+    assert_eq!(app.notices().await.len(), 2);
 }
 
 #[tokio::test]

@@ -97,22 +97,16 @@ const THREAD_EXISTS: isize = 160_004;
 /// `ErrorResponse`, so the outbox waits this and tries again (another 429 waits again).
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
+/// How long one REST call may take. Serenity's own client has none, so a request Discord never
+/// answers would hold the card lane forever.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Store key prefixes in the adapter's chat area.
 const THREAD_PREFIX: &str = "t/";
 const DRAFT_PREFIX: &str = "d/";
 
 /// An escalation target as Discord sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DiscordTarget {
-    /// The config id.
-    pub id: String,
-    /// The label.
-    pub label: String,
-    /// Its Discord channel, if it has one.
-    pub channel: Option<String>,
-    /// The role to mention on its linked card.
-    pub mention: Option<String>,
-}
+pub type DiscordTarget = crate::chat::targets::ChatTarget;
 
 /// Who the bot token belongs to (`GET /users/@me`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,6 +151,16 @@ impl std::fmt::Debug for DiscordChat {
 /// `base_url` with the rate limiter off when the config asks for that (a proxy, a test fake).
 pub fn http_client(settings: &DiscordSettings) -> Http {
     let mut builder = HttpBuilder::new(settings.bot_token.expose());
+    match reqwest::Client::builder()
+        .use_rustls_tls()
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+    {
+        Ok(client) => builder = builder.client(client),
+        Err(error) => {
+            tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot build an HTTP client with a timeout; using serenity's")
+        }
+    }
     let base = settings.base_url.trim_end_matches('/');
     if !settings.ratelimiter {
         builder = builder.ratelimiter_disabled(true);
@@ -195,15 +199,9 @@ impl DiscordChat {
         DiscordChat {
             http: Arc::new(http_client(settings)),
             settings: settings.clone(),
-            targets: escalations
-                .iter()
-                .map(|target| DiscordTarget {
-                    id: target.id.clone(),
-                    label: target.label.clone(),
-                    channel: target.discord_channel.clone(),
-                    mention: target.mention.clone(),
-                })
-                .collect(),
+            targets: DiscordTarget::from_config(escalations, |target| {
+                target.discord_channel.clone()
+            }),
             records: PostRecords::new(store.clone(), CHAT_NAME),
             store,
             pacer: Pacer::new(PACE_INTERVAL, PACE_BURST),
@@ -846,16 +844,8 @@ impl DiscordChat {
         agent: Agent,
         request: ActionRequest,
     ) -> Option<oneshot::Receiver<ActionOutcome>> {
-        let sender = lock(&self.events).clone()?;
-        let (respond, answer) = oneshot::channel();
-        let event = ChatEvent {
-            chat: CHAT_NAME.to_string(),
-            agent,
-            request,
-            respond,
-        };
-        sender.send(event).await.ok()?;
-        Some(answer)
+        let engine = lock(&self.events).clone();
+        ChatEvent::send(engine, CHAT_NAME, agent, request).await
     }
 
     fn draft(&self, case: u64, agent: &str) -> Option<String> {
@@ -884,16 +874,7 @@ impl DiscordChat {
     }
 
     fn mention_for(&self, key: &str, channel: &str) -> Option<String> {
-        let target = key
-            .split_once("-escalation-")
-            .map(|(_, target)| target)
-            .and_then(|id| self.targets.iter().find(|target| target.id == id))
-            .or_else(|| {
-                self.targets
-                    .iter()
-                    .find(|target| target.channel.as_deref() == Some(channel))
-            })?;
-        target.mention.clone()
+        crate::chat::targets::mention_for(&self.targets, key, channel)
     }
 
     /// Posts with the key's bookkeeping: found again if a previous attempt may have posted it,
@@ -968,7 +949,9 @@ impl DiscordChat {
                         .as_ref()
                         .is_some_and(|f| f.text.ends_with(&format!(" {footer}")))
                 }),
-                Mine::Note(text) => message.content == *text,
+                Mine::Note(text, after) => {
+                    message.content == *text && after.map_or(true, |after| message.id.get() > after)
+                }
             })
             .map(|message| message.id))
     }
@@ -1027,8 +1010,9 @@ impl DiscordChat {
 enum Mine<'a> {
     /// A card: its embed footer ends with this key.
     Card(&'a str),
-    /// A note: its content is this text.
-    Note(&'a str),
+    /// A note: its content is this text, and it is newer than this message (the case's last
+    /// recorded note): an earlier note saying the same (a second "Claimed by Ana") is not it.
+    Note(&'a str, Option<u64>),
 }
 
 #[async_trait]
@@ -1042,10 +1026,7 @@ impl ChatAdapter for DiscordChat {
     }
 
     fn escalation_channel(&self, target: &str) -> Option<String> {
-        self.targets
-            .iter()
-            .find(|candidate| candidate.id == target)
-            .and_then(|target| target.channel.clone())
+        crate::chat::targets::channel_of(&self.targets, target)
     }
 
     async fn post_card(
@@ -1119,7 +1100,14 @@ impl ChatAdapter for DiscordChat {
         let message = CreateMessage::new()
             .content(text.clone())
             .allowed_mentions(allowed);
-        self.post_once(key, thread, Mine::Note(&text), message)
+        let after = key.rsplit_once("-event-").and_then(|(case, _)| {
+            self.records
+                .recorded_with_prefix(&format!("{case}-event-"))
+                .into_iter()
+                .filter_map(|(_, posted)| posted.message.parse::<u64>().ok())
+                .max()
+        });
+        self.post_once(key, thread, Mine::Note(&text, after), message)
             .await
             .map(|_| ())
     }
@@ -1152,7 +1140,7 @@ impl ChatAdapter for DiscordChat {
                 digest.filename.clone(),
             ));
         let key = format!("{}/{channel}", digest.key);
-        self.post_once(&key, channel_id, Mine::Note(&text), message)
+        self.post_once(&key, channel_id, Mine::Note(&text, None), message)
             .await
             .map(|_| ())
     }

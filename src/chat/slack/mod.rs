@@ -77,17 +77,7 @@ const PACE_INTERVAL: Duration = Duration::from_secs(1);
 const PACE_BURST: u32 = 3;
 
 /// An escalation target as Slack sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SlackTarget {
-    /// The config id.
-    pub id: String,
-    /// The label.
-    pub label: String,
-    /// Its Slack channel, if it has one.
-    pub channel: Option<String>,
-    /// The user group (or user) to mention on its linked card.
-    pub mention: Option<String>,
-}
+pub type SlackTarget = crate::chat::targets::ChatTarget;
 
 /// The Slack chat adapter.
 pub struct SlackChat {
@@ -152,15 +142,7 @@ impl SlackChat {
                 .signing_secret
                 .as_ref()
                 .map(|secret| secret.expose().to_string()),
-            targets: escalations
-                .iter()
-                .map(|target| SlackTarget {
-                    id: target.id.clone(),
-                    label: target.label.clone(),
-                    channel: target.slack_channel.clone(),
-                    mention: target.mention.clone(),
-                })
-                .collect(),
+            targets: SlackTarget::from_config(escalations, |target| target.slack_channel.clone()),
             records: PostRecords::new(store.clone(), CHAT_NAME),
             store,
             pacer: Pacer::new(PACE_INTERVAL, PACE_BURST),
@@ -774,16 +756,8 @@ impl SlackChat {
         agent: Agent,
         request: ActionRequest,
     ) -> Option<oneshot::Receiver<ActionOutcome>> {
-        let sender = lock(&self.events).clone()?;
-        let (respond, answer) = oneshot::channel();
-        let event = ChatEvent {
-            chat: CHAT_NAME.to_string(),
-            agent,
-            request,
-            respond,
-        };
-        sender.send(event).await.ok()?;
-        Some(answer)
+        let engine = lock(&self.events).clone();
+        ChatEvent::send(engine, CHAT_NAME, agent, request).await
     }
 
     /// Shows an outcome to the person who acted, if there is something to say.
@@ -844,16 +818,7 @@ impl SlackChat {
     }
 
     fn mention_for(&self, key: &str, channel: &str) -> Option<String> {
-        let target = key
-            .split_once("-escalation-")
-            .map(|(_, target)| target)
-            .and_then(|id| self.targets.iter().find(|target| target.id == id))
-            .or_else(|| {
-                self.targets
-                    .iter()
-                    .find(|target| target.channel.as_deref() == Some(channel))
-            })?;
-        target.mention.clone()
+        crate::chat::targets::mention_for(&self.targets, key, channel)
     }
 
     /// Posts with the key's bookkeeping: found again if a previous attempt may have posted it,
@@ -923,10 +888,7 @@ impl ChatAdapter for SlackChat {
     }
 
     fn escalation_channel(&self, target: &str) -> Option<String> {
-        self.targets
-            .iter()
-            .find(|candidate| candidate.id == target)
-            .and_then(|target| target.channel.clone())
+        crate::chat::targets::channel_of(&self.targets, target)
     }
 
     async fn post_card(

@@ -36,6 +36,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
+pub use super::wait_until;
 use super::FakeServer;
 
 /// The bot token the fake accepts.
@@ -155,7 +156,7 @@ impl FakeDiscord {
             )
             .route(
                 "/api/v10/webhooks/{app}/{token}/messages/@original",
-                patch(edit_original),
+                patch(followup),
             )
             .route(
                 "/api/v10/channels/{channel}/messages",
@@ -503,18 +504,6 @@ fn user(id: &str, name: &str, bot: bool) -> Value {
     })
 }
 
-/// Waits (up to 15 s) until `ready`.
-pub async fn wait_until(what: &str, ready: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while !ready() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 fn next_id(shared: &Shared) -> String {
     shared.ids.fetch_add(1, Ordering::SeqCst).to_string()
 }
@@ -702,30 +691,6 @@ async fn bulk_set_guild_commands(
     Json(Value::Array(saved)).into_response()
 }
 
-/// `PATCH /webhooks/{app}/{token}/messages/@original`: a deferred answer's content, recorded
-/// with the follow-ups.
-async fn edit_original(
-    State(shared): State<Arc<Shared>>,
-    Path((app, _token)): Path<(String, String)>,
-    Json(body): Json<Value>,
-) -> Response {
-    if app != BOT_ID {
-        return error(404, 10015, "Unknown Webhook", None);
-    }
-    let problems = message_problems(&body);
-    if !problems.is_empty() {
-        return error(
-            400,
-            50035,
-            "Invalid Form Body",
-            Some(Value::Object(problems)),
-        );
-    }
-    shared.followups.lock().unwrap().push(body.clone());
-    let id = next_id(&shared);
-    Json(message_json(&id, "0", &body)).into_response()
-}
-
 fn message_json(id: &str, channel: &str, body: &Value) -> Value {
     json!({
         "id": id,
@@ -755,6 +720,19 @@ fn chars(value: &Value) -> usize {
 
 /// Discord's checks on a message body: content, embeds (each field and the 6000 total),
 /// components (rows, buttons, custom_id), nonce.
+/// Discord's `50035 Invalid Form Body` for a message body beyond its limits, if it is.
+fn invalid_form_body(body: &Value) -> Option<Response> {
+    let problems = message_problems(body);
+    (!problems.is_empty()).then(|| {
+        error(
+            400,
+            50035,
+            "Invalid Form Body",
+            Some(Value::Object(problems)),
+        )
+    })
+}
+
 fn message_problems(body: &Value) -> serde_json::Map<String, Value> {
     let mut errors = serde_json::Map::new();
     let mut problem = |path: String, code: &str, message: String| {
@@ -1033,14 +1011,8 @@ async fn create_message(
         }
         sent.push(now);
     }
-    let problems = message_problems(&body);
-    if !problems.is_empty() {
-        return error(
-            400,
-            50035,
-            "Invalid Form Body",
-            Some(Value::Object(problems)),
-        );
+    if let Some(invalid) = invalid_form_body(&body) {
+        return invalid;
     }
     if body["content"].as_str().unwrap_or_default().is_empty()
         && body["embeds"].as_array().map_or(true, |e| e.is_empty())
@@ -1112,14 +1084,8 @@ async fn edit_message(
     if let Some(response) = unauthorized(&headers) {
         return response;
     }
-    let problems = message_problems(&body);
-    if !problems.is_empty() {
-        return error(
-            400,
-            50035,
-            "Invalid Form Body",
-            Some(Value::Object(problems)),
-        );
+    if let Some(invalid) = invalid_form_body(&body) {
+        return invalid;
     }
     let mut messages = shared.messages.lock().unwrap();
     let Some(posted) = messages
@@ -1337,6 +1303,8 @@ async fn interaction_callback(
     StatusCode::NO_CONTENT.into_response()
 }
 
+/// `POST /webhooks/{app}/{token}` (a follow-up) and `PATCH .../messages/@original` (a deferred
+/// answer's content): recorded with the follow-ups.
 async fn followup(
     State(shared): State<Arc<Shared>>,
     Path((app, _token)): Path<(String, String)>,
@@ -1345,14 +1313,8 @@ async fn followup(
     if app != BOT_ID {
         return error(404, 10015, "Unknown Webhook", None);
     }
-    let problems = message_problems(&body);
-    if !problems.is_empty() {
-        return error(
-            400,
-            50035,
-            "Invalid Form Body",
-            Some(Value::Object(problems)),
-        );
+    if let Some(invalid) = invalid_form_body(&body) {
+        return invalid;
     }
     shared.followups.lock().unwrap().push(body.clone());
     let id = next_id(&shared);

@@ -114,7 +114,7 @@ impl Post {
 struct RateLimit {
     limit: usize,
     window: Duration,
-    started: std::time::Instant,
+    started: tokio::time::Instant,
     started_at: DateTime<Utc>,
     used: usize,
     rejected: usize,
@@ -162,7 +162,7 @@ impl MastodonFake {
         let rate = RateLimit {
             limit: options.rate_limit,
             window: options.rate_window,
-            started: std::time::Instant::now(),
+            started: tokio::time::Instant::now(),
             started_at: now,
             used: 0,
             rejected: 0,
@@ -466,7 +466,7 @@ async fn rate_and_auth(State(shared): State<Shared>, request: Request, next: Nex
         let mut instance = shared.lock().unwrap();
         let rate = &mut instance.rate;
         if rate.started.elapsed() >= rate.window {
-            rate.started = std::time::Instant::now();
+            rate.started = tokio::time::Instant::now();
             rate.started_at = Utc::now();
             rate.used = 0;
         }

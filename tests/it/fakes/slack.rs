@@ -33,6 +33,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
+pub use super::wait_until;
 use super::FakeServer;
 
 /// The bot token the fake accepts.
@@ -547,18 +548,6 @@ impl FakeSlack {
 
     fn next_ts(&self) -> String {
         next_ts(&self.shared)
-    }
-}
-
-/// Waits (up to 10 s) until `ready`.
-pub async fn wait_until(what: &str, ready: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while !ready() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::num::NonZeroU64;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -22,6 +22,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use mentiondesk::domain::{text::reply_length, Network};
 use serde_json::{json, Value};
+use tokio::time::Instant;
 
 use super::FakeServer;
 
