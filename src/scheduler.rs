@@ -489,6 +489,8 @@ impl Scheduler {
             };
             let outbox = &self.outbox;
             let on_call = self.policy.on_call.clone();
+            let zone = self.policy.hours().map(|hours| &hours.timezone);
+            let overdue_since = crate::domain::event::due_text(at, zone);
             let applied = self.store.transact(|tx| {
                 let Some(case) = tx.case(case_id)? else {
                     return Ok(false);
@@ -505,7 +507,7 @@ impl Scheduler {
                         by: sla_agent(),
                         target: on_call.id.clone(),
                         label: on_call.label.clone(),
-                        note: format!("{clock} overdue since {} UTC", at.format("%Y-%m-%d %H:%M")),
+                        note: format!("{clock} overdue since {overdue_since}"),
                     };
                     escalate_in(tx, &mut next, &mut events, escalate, now)?;
                 }

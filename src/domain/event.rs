@@ -302,9 +302,26 @@ impl NoteMention {
     }
 }
 
+/// "2026-03-02 10:05 UTC", or in `zone` with its abbreviation: "2026-03-02 11:05 CET".
+pub fn due_text(due: DateTime<Utc>, zone: Option<&jiff::tz::TimeZone>) -> String {
+    match zone {
+        Some(zone) => super::hours::to_timestamp(due)
+            .to_zoned(zone.clone())
+            .strftime("%Y-%m-%d %H:%M %Z")
+            .to_string(),
+        None => due.format("%Y-%m-%d %H:%M UTC").to_string(),
+    }
+}
+
 impl CaseEvent {
     /// The thread note for this event. Quotes are PII masked: threads are read by the whole team.
     pub fn note(&self) -> ThreadNote {
+        self.note_in(None)
+    }
+
+    /// The thread note with its due times in `zone` (the office's, `[sla.business_hours]`,
+    /// with its abbreviation) instead of UTC. The zone is a value handed in: this stays pure.
+    pub fn note_in(&self, zone: Option<&jiff::tz::TimeZone>) -> ThreadNote {
         let mention = match &self.kind {
             EventKind::SlaWarning { owner, .. } | EventKind::NextResponseWarning { owner, .. } => {
                 Some(NoteMention::owner_or_channel(owner.as_ref()))
@@ -455,32 +472,32 @@ impl CaseEvent {
             ),
             EventKind::SlaWarning { due_at, .. } => (
                 format!(
-                    "First response due at {} UTC",
-                    due_at.format("%Y-%m-%d %H:%M")
+                    "First response due at {}",
+                    due_text(*due_at, zone)
                 ),
                 None,
                 None,
             ),
             EventKind::SlaBreached { due_at } => (
                 format!(
-                    "First response overdue since {} UTC",
-                    due_at.format("%Y-%m-%d %H:%M")
+                    "First response overdue since {}",
+                    due_text(*due_at, zone)
                 ),
                 None,
                 None,
             ),
             EventKind::NextResponseWarning { due_at, .. } => (
                 format!(
-                    "The customer wrote again: next response due at {} UTC",
-                    due_at.format("%Y-%m-%d %H:%M")
+                    "The customer wrote again: next response due at {}",
+                    due_text(*due_at, zone)
                 ),
                 None,
                 None,
             ),
             EventKind::NextResponseBreached { due_at } => (
                 format!(
-                    "Next response overdue since {} UTC",
-                    due_at.format("%Y-%m-%d %H:%M")
+                    "Next response overdue since {}",
+                    due_text(*due_at, zone)
                 ),
                 None,
                 None,
@@ -731,6 +748,49 @@ mod tests {
             "Next response overdue since 2026-03-02 10:05 UTC",
             None,
             None,
+        );
+    }
+
+    #[test]
+    fn sla_notes_show_due_times_in_the_office_zone_with_its_abbreviation() {
+        let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
+        let winter = Utc.with_ymd_and_hms(2026, 3, 2, 10, 5, 0).unwrap();
+        let summer = Utc.with_ymd_and_hms(2026, 7, 1, 10, 5, 0).unwrap();
+        let text = |kind: EventKind| {
+            let event = CaseEvent {
+                case: CaseId(7),
+                seq: 3,
+                at: at(),
+                kind,
+            };
+            event.note_in(Some(&berlin)).text
+        };
+        assert_eq!(
+            text(EventKind::SlaWarning {
+                due_at: winter,
+                owner: None
+            }),
+            "First response due at 2026-03-02 11:05 CET"
+        );
+        assert_eq!(
+            text(EventKind::SlaBreached { due_at: summer }),
+            "First response overdue since 2026-07-01 12:05 CEST"
+        );
+        assert_eq!(
+            text(EventKind::NextResponseWarning {
+                due_at: winter,
+                owner: None
+            }),
+            "The customer wrote again: next response due at 2026-03-02 11:05 CET"
+        );
+        assert_eq!(
+            text(EventKind::NextResponseBreached { due_at: winter }),
+            "Next response overdue since 2026-03-02 11:05 CET"
+        );
+        // Other notes do not depend on the zone.
+        assert_eq!(
+            text(EventKind::Dismissed { by: ana() }),
+            "Marked as not a complaint by Ana"
         );
     }
 

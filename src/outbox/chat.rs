@@ -15,7 +15,8 @@ pub struct ChatExecutor {
     store: Store,
     repeat_within: Option<chrono::Duration>,
     show_reach: bool,
-    /// The office's time zone (`[sla.business_hours]`): due times on cards are shown in it.
+    /// The office's time zone (`[sla.business_hours]`): due times on cards and in thread notes
+    /// are shown in it.
     zone: Option<jiff::tz::TimeZone>,
 }
 
@@ -223,7 +224,7 @@ impl Executor for ChatExecutor {
                 };
                 let note_key = format!("{}-event-{seq}", card_key(&case));
                 self.chat
-                    .post_thread(&note_key, &parent, &event.note())
+                    .post_thread(&note_key, &parent, &event.note_in(self.zone.as_ref()))
                     .await
                     .map_err(chat_retry)?;
                 crate::failpoint::hit("chat.after_execute").await;

@@ -6,7 +6,9 @@
 use serde_json::Value;
 
 use crate::fakes::discord::{wait_until, FakeDiscord, Posted, BOT_ID, GUILD};
+use crate::fakes::mastodon::MastodonFake;
 use crate::fakes::slack::FakeSlack;
+use crate::fakes::Fault;
 use crate::helpers::{check_chat_token, complaint, rewind_to_a_lost_card_record, TestApp};
 
 const MAIN: &str = "500000000000000001";
@@ -731,4 +733,93 @@ async fn the_reply_modal_allows_the_limit_of_the_cases_source() {
         1000
     );
     drop(app);
+}
+
+const OPS: &str = "500000000000000009";
+
+/// A Mastodon source whose first two polls fail, with `[discord]` (and `more` in it): the
+/// health notice about it comes after 300 ms.
+async fn failing_source_with_discord(more: &str) -> (MastodonFake, FakeDiscord, TestApp) {
+    let mastodon = MastodonFake::start().await;
+    for _ in 0..2 {
+        mastodon
+            .server
+            .inject("/api/v1/notifications", Fault::Status(503, "maintenance"));
+    }
+    let discord = FakeDiscord::start(&[MAIN, OPS]).await;
+    let extra = format!(
+        "health_notice_after = \"300ms\"\n{}{}{more}",
+        mastodon.source_toml("masto"),
+        discord.config(MAIN)
+    );
+    let app = TestApp::spawn_with(&extra).await;
+    discord.wait_ready().await;
+    (mastodon, discord, app)
+}
+
+#[tokio::test]
+async fn a_health_notice_arrives_in_the_ops_channel_without_pinging() {
+    let (_mastodon, discord, _app) =
+        failing_source_with_discord(&format!("ops_channel = \"{OPS}\"\n")).await;
+    wait_until("the failure notice in the ops channel", || {
+        discord
+            .messages()
+            .iter()
+            .any(|m| m.channel == OPS && m.all_text().contains("source:masto has been failing"))
+    })
+    .await;
+    let notice = discord
+        .messages()
+        .into_iter()
+        .find(|m| m.channel == OPS)
+        .unwrap();
+    // A plain message: no embed, no buttons.
+    assert_eq!(
+        notice.body["embeds"],
+        serde_json::json!([]),
+        "{}",
+        notice.body
+    );
+    assert!(notice.body["components"].is_null(), "{}", notice.body);
+    assert_eq!(
+        notice.body["allowed_mentions"]["parse"],
+        serde_json::json!([]),
+        "{}",
+        notice.body
+    );
+    assert!(discord
+        .messages()
+        .iter()
+        .all(|m| m.channel == OPS || !m.all_text().contains("source:masto")));
+}
+
+#[tokio::test]
+async fn without_an_ops_channel_discord_gets_no_notice() {
+    let (_mastodon, discord, app) = failing_source_with_discord("").await;
+    // The console's ops channel shows it; Discord has nowhere to put it.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let notices = reqwest::get(format!("{}/api/notices", app.console))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if notices.contains("source:masto has been failing") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no notice: {notices}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        discord
+            .messages()
+            .iter()
+            .all(|m| !m.all_text().contains("source:masto")),
+        "{:?}",
+        discord.messages()
+    );
 }

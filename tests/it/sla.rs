@@ -397,7 +397,7 @@ async fn a_friday_evening_case_is_due_monday_morning_and_its_breach_goes_to_on_c
     assert_eq!(escalated.escalations.len(), 1);
     assert!(escalated.escalations[0]
         .note
-        .contains("first response overdue since 2026-03-09 09:20 UTC"));
+        .contains("first response overdue since 2026-03-09 09:20 GMT"));
     let audit = desk.store.audit_since(utc("2026-01-01 00:00")).unwrap();
     assert!(audit
         .iter()

@@ -1117,6 +1117,23 @@ impl ChatAdapter for DiscordChat {
             .map(|_| ())
     }
 
+    async fn post_notice(&self, text: &str) -> Result<(), ChatError> {
+        // Like Slack: a notice goes nowhere without an ops channel.
+        let Some(channel) = &self.settings.ops_channel else {
+            return Ok(());
+        };
+        let channel_id = ChannelId::new(parse_id(channel)?);
+        self.pacer.wait(channel).await;
+        let message = CreateMessage::new()
+            .content(render::fit(text, render::CONTENT_MAX))
+            .allowed_mentions(CreateAllowedMentions::new().empty_users().empty_roles());
+        channel_id
+            .send_message(&self.http, message)
+            .await
+            .map(|_| ())
+            .map_err(chat_error)
+    }
+
     async fn post_digest(&self, channel: &str, digest: &WeeklyDigest) -> Result<(), ChatError> {
         let channel_id = ChannelId::new(parse_id(channel)?);
         let text = render::digest_text(&digest.title, &digest.text);
