@@ -257,8 +257,11 @@ impl Application {
         .with_kudos(self.settings.triage.kudos);
         let mut actions_sla = None;
         if self.settings.triage.spike.enabled {
-            let spikes =
-                crate::pipeline::spike::SpikeHandle::new((&self.settings.triage.spike).into());
+            let spikes = crate::pipeline::spike::SpikeHandle::load(
+                (&self.settings.triage.spike).into(),
+                &self.store,
+            )
+            .context("cannot read the spike detector's state from the store")?;
             pipeline = pipeline.with_spikes(spikes.clone());
             intake.spawn(crate::pipeline::spike::run(
                 spikes,

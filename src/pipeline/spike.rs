@@ -12,19 +12,25 @@
 //! [`SpikeHandle`] shares a detector between the pipeline (which counts each complaint it
 //! stores) and [`run`], the task that closes buckets on a timer and posts the notices through
 //! `ChatAdapter::post_notice`. Its clock is the start wall-clock time plus tokio's monotonic
-//! time, so tests drive it with paused time. The counts live in memory: after a restart the
-//! usual volume is learned again (no alert during the `warmup` buckets).
+//! time, so tests drive it with paused time. After each bucket it closes, [`run`] saves the
+//! detector's [`SpikeState`] (usual volumes, warm-up progress, spikes under way, last alerts)
+//! in the store, once per bucket, never per complaint; [`SpikeHandle::load`] restores it on
+//! start, so a restart neither warms up again nor forgets a spike under way (no second
+//! alert, and its recovery notice still comes). The open bucket's count is not saved: a new
+//! bucket starts at the restart.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::chat::ChatAdapter;
 use crate::config::SpikeSettings;
 use crate::domain::text::{mask_pii, truncate_chars};
+use crate::store::{Store, StoreError};
 
 /// How many sample posts an alert quotes.
 const SAMPLES: usize = 3;
@@ -97,9 +103,25 @@ struct Topic {
     last_alert: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 struct Spiking {
     silent: bool,
+}
+
+/// What the detector keeps across a restart (the `spike` record of the store): per topic,
+/// keyed by its keyword (`None` for the overall volume), everything but the open bucket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpikeState {
+    topics: Vec<TopicState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct TopicState {
+    keyword: Option<String>,
+    usual: f32,
+    buckets: u32,
+    spiking: Option<Spiking>,
+    last_alert: Option<DateTime<Utc>>,
 }
 
 /// Counts complaints per topic and bucket and decides the alerts. Pure: the caller gives the
@@ -132,6 +154,38 @@ impl SpikeDetector {
             rules,
             topics,
             bucket_start: now,
+        }
+    }
+
+    /// A detector restored from `state`, its first bucket starting at `now`. Topics are
+    /// matched by keyword: a keyword no longer configured is dropped, a new one warms up.
+    pub fn restore(rules: SpikeRules, state: &SpikeState, now: DateTime<Utc>) -> SpikeDetector {
+        let mut detector = SpikeDetector::new(rules, now);
+        for topic in &mut detector.topics {
+            if let Some(saved) = state.topics.iter().find(|t| t.keyword == topic.keyword) {
+                topic.usual = saved.usual;
+                topic.buckets = saved.buckets;
+                topic.spiking = saved.spiking;
+                topic.last_alert = saved.last_alert;
+            }
+        }
+        detector
+    }
+
+    /// What to save so that a restart goes on from here.
+    pub fn state(&self) -> SpikeState {
+        SpikeState {
+            topics: self
+                .topics
+                .iter()
+                .map(|topic| TopicState {
+                    keyword: topic.keyword.clone(),
+                    usual: topic.usual,
+                    buckets: topic.buckets,
+                    spiking: topic.spiking,
+                    last_alert: topic.last_alert,
+                })
+                .collect(),
         }
     }
 
@@ -291,18 +345,50 @@ impl Clock {
 pub struct SpikeHandle {
     detector: Arc<Mutex<SpikeDetector>>,
     clock: Clock,
+    /// Where [`run`] saves the state after each bucket; `None`: memory only.
+    store: Option<Store>,
 }
 
 impl SpikeHandle {
-    /// A handle whose first bucket starts now.
+    /// A handle whose first bucket starts now, kept in memory only.
     pub fn new(rules: SpikeRules) -> SpikeHandle {
+        SpikeHandle::start(rules, None, None)
+    }
+
+    /// A handle that goes on from the state saved in `store` (if any), and saves there.
+    pub fn load(rules: SpikeRules, store: &Store) -> Result<SpikeHandle, StoreError> {
+        let state: Option<SpikeState> = store.spike_state()?;
+        Ok(SpikeHandle::start(rules, state, Some(store.clone())))
+    }
+
+    fn start(rules: SpikeRules, state: Option<SpikeState>, store: Option<Store>) -> SpikeHandle {
         let clock = Clock {
             started_wall: Utc::now(),
             started: Instant::now(),
         };
+        let detector = match &state {
+            Some(state) => SpikeDetector::restore(rules, state, clock.now()),
+            None => SpikeDetector::new(rules, clock.now()),
+        };
         SpikeHandle {
-            detector: Arc::new(Mutex::new(SpikeDetector::new(rules, clock.now()))),
+            detector: Arc::new(Mutex::new(detector)),
             clock,
+            store,
+        }
+    }
+
+    /// Saves the detector's state, once per closed bucket. A failure is logged: the next
+    /// bucket tries again.
+    async fn save(&self) {
+        let Some(store) = &self.store else { return };
+        let state = self.lock().state();
+        let saved = store.transact(|tx| tx.put_spike_state(&state)).map(|_| ());
+        let saved = match saved {
+            Ok(()) => store.flush().await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = saved {
+            tracing::warn!(error = %error, "Cannot save the spike detector's state");
         }
     }
 
@@ -335,6 +421,7 @@ pub async fn run(
             _ = shutdown.cancelled() => break,
         }
         let notices = handle.lock().close_due(handle.clock.now());
+        handle.save().await;
         for notice in notices {
             tracing::warn!(notice = %notice, "Complaint volume notice");
             for chat in &chats {
@@ -440,6 +527,33 @@ mod tests {
         assert!(flat[0]
             .starts_with("📈 Complaint spike for all complaints: 20 in the last 1m (usual 2.0)"));
         assert!(flat[1].starts_with("✅ Complaint volume for all complaints is back to normal: 2"));
+    }
+
+    #[test]
+    fn a_restored_detector_goes_on_with_its_spike_and_usual_volume() {
+        let mut detector = SpikeDetector::new(rules(), start());
+        let quiet = (2, "my order is late");
+        let storm = (30, "outage, again");
+        let before = run_minutes(&mut detector, &[quiet, quiet, quiet, storm]);
+        assert_eq!(before[3].len(), 1, "{before:?}");
+        let state: SpikeState =
+            serde_json::from_slice(&serde_json::to_vec(&detector.state()).unwrap()).unwrap();
+        let later = detector.next_close() + chrono::Duration::seconds(20);
+        let mut restored = SpikeDetector::restore(rules(), &state, later);
+        assert_eq!(restored.state(), detector.state());
+        assert_eq!(restored.next_close(), later + chrono::Duration::seconds(60));
+        let after = run_minutes(&mut restored, &[storm, quiet]);
+        assert!(after[0].is_empty(), "the same spike: {after:?}");
+        assert_eq!(after[1].len(), 1, "{after:?}");
+        assert!(after[1][0].starts_with("✅ Complaint volume for “outage” is back to normal"));
+        // A keyword added since starts from nothing; the others keep their volumes.
+        let mut more = rules();
+        more.keywords.push("refund".to_string());
+        let restored = SpikeDetector::restore(more, &state, later);
+        let topics = restored.state().topics;
+        assert_eq!(topics.len(), 3);
+        assert_eq!(topics[0].buckets, 3);
+        assert_eq!(topics[2].buckets, 0);
     }
 
     #[test]

@@ -38,6 +38,10 @@ pub fn storm_key(id: CaseId) -> Vec<u8> {
     key
 }
 
+/// `meta` key of the spike detector's state (usual volumes, spikes under way; see
+/// `pipeline::spike`).
+pub const SPIKE_KEY: &[u8] = b"spike";
+
 /// `cases` key, and the prefix of the case's `events` keys.
 pub fn case_key(id: CaseId) -> [u8; 8] {
     id.0.to_be_bytes()

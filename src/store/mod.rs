@@ -7,6 +7,7 @@
 //! Trees (keys are documented in `codec.rs`):
 //! - `meta`: schema version and counters; under `storm/<case>`, the storm window's clusters
 //!   (the pipeline's near-duplicate signatures, written with the case changes they imply);
+//!   under `spike`, the spike detector's usual volumes and spikes under way;
 //! - `cases`: case id → `Case`;
 //! - `posts`: (network, post id) → `StoredPost`, the dedupe index and the post → case index;
 //! - `events`: (case, seq) → `CaseEvent`, the append-only log per case;
@@ -668,6 +669,11 @@ impl Store {
             .collect()
     }
 
+    /// The spike detector's saved state (see `pipeline::spike`).
+    pub fn spike_state<T: DeserializeOwned>(&self) -> Result<Option<T>, StoreError> {
+        get_json(&self.meta, "meta", codec::SPIKE_KEY)
+    }
+
     /// A kudos by id.
     pub fn kudos(&self, id: u64) -> Result<Option<crate::domain::Kudos>, StoreError> {
         get_json(&self.meta, "meta", &codec::kudos_key(id))
@@ -1029,6 +1035,11 @@ impl Tx<'_> {
     pub fn remove_storm_cluster(&self, case: CaseId) -> Result<(), TxError> {
         self.meta.remove(codec::storm_key(case))?;
         Ok(())
+    }
+
+    /// Writes the spike detector's state (see `pipeline::spike`), replacing the previous one.
+    pub fn put_spike_state<T: Serialize>(&self, state: &T) -> Result<(), TxError> {
+        tx_put_json(self.meta, "meta", codec::SPIKE_KEY, state)
     }
 
     /// Takes the next kudos id.
