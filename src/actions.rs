@@ -13,7 +13,10 @@ use tokio::sync::mpsc;
 
 use crate::chat::{ActionOutcome, ChatEvent};
 use crate::domain::text::{find_pii, reply_length};
-use crate::domain::{apply, Agent, ChatAction, Command, Label, Permissions, Refusal};
+use crate::domain::{
+    apply, day_start, expand, repeat_key, Agent, AuditAction, ChatAction, Command, Fill, Label,
+    Permissions, Refusal,
+};
 use crate::outbox::Outbox;
 use crate::sources::SourceClient;
 use crate::store::{LabelRecord, Store};
@@ -40,6 +43,13 @@ pub struct ActionSettings {
     pub permissions: Permissions,
     /// The brand's name, for refusals ("reply publicly for Acme").
     pub brand: String,
+    /// Hold a reply whose text (`domain::repeat_key`) was already sent publicly this many
+    /// times today until the agent confirms; 0 is off.
+    pub repeat_warning_after: u32,
+    /// The office's time zone (`[sla.business_hours]`): "today" is its day; UTC's without.
+    pub office_zone: Option<jiff::tz::TimeZone>,
+    /// Approval mode: replies by people outside `[permissions].approve` wait as drafts.
+    pub require_approval: bool,
 }
 
 /// The actions engine.
@@ -97,7 +107,11 @@ impl Actions {
         };
         let now = Utc::now();
         let dismiss_label = matches!(command, Command::Dismiss { .. });
-        let queues_reply = matches!(command, Command::QueueReply { .. });
+        let queues_reply = matches!(
+            command,
+            Command::QueueReply { .. } | Command::ApproveDraft { .. }
+        );
+        let drafted = matches!(command, Command::SubmitDraft { .. });
         let result = self.store.transact(|tx| {
             let Some(case) = tx.case(case_id)? else {
                 return Ok(Err(None));
@@ -161,10 +175,21 @@ impl Actions {
         self.outbox.wake_all();
         tracing::info!(chat, case = %case_id, agent = %agent.name, action = ?request.action, version = case.version, "Action applied");
         let notice = match request.action {
+            ChatAction::Reply { .. } if drafted => Some(
+                "Draft saved: it waits for an approver (Approve, Edit draft or Reject draft on the card)"
+                    .to_string(),
+            ),
             ChatAction::Reply { .. } => Some(format!(
                 "Reply queued: it will be posted on {} and shown in the thread",
                 case.network.label()
             )),
+            ChatAction::Approve | ChatAction::Edit { .. } => Some(format!(
+                "Approved: the reply will be posted on {} and shown in the thread",
+                case.network.label()
+            )),
+            ChatAction::Reject { .. } => {
+                Some("Draft rejected: it is kept for its author to revise".to_string())
+            }
             _ => None,
         };
         ActionOutcome::Done { notice }
@@ -224,13 +249,39 @@ impl Actions {
                 }
             }
             ChatAction::Reply { text, confirm_pii } => {
-                let text = self.check_reply(agent, request, text, *confirm_pii)?;
-                Command::QueueReply {
-                    by,
-                    text,
-                    form_version: request.version,
+                let text = self.check_reply(agent, request, text, *confirm_pii, true)?;
+                let approver = self
+                    .settings
+                    .permissions
+                    .allows(crate::domain::Permission::Approve, agent);
+                if self.settings.require_approval && !approver {
+                    Command::SubmitDraft {
+                        by,
+                        text,
+                        form_version: request.version,
+                    }
+                } else {
+                    Command::QueueReply {
+                        by,
+                        text,
+                        form_version: request.version,
+                    }
                 }
             }
+            ChatAction::Approve => Command::ApproveDraft { by, edited: None },
+            ChatAction::Edit { text, confirm_pii } => {
+                // The draft already carries its author's signature; the approver's edit is
+                // checked as any reply but not signed again.
+                let text = self.check_reply(agent, request, text, *confirm_pii, false)?;
+                Command::ApproveDraft {
+                    by,
+                    edited: Some(text),
+                }
+            }
+            ChatAction::Reject { reason } => Command::RejectDraft {
+                by,
+                reason: reason.clone(),
+            },
         })
     }
 
@@ -241,6 +292,7 @@ impl Actions {
         request: &crate::domain::ActionRequest,
         text: &str,
         confirm_pii: bool,
+        sign: bool,
     ) -> Result<String, ActionOutcome> {
         let invalid = |message: String| ActionOutcome::Invalid {
             field: "text".to_string(),
@@ -259,7 +311,10 @@ impl Actions {
                 })
             }
         };
-        let typed = text.trim();
+        // Placeholders left in the text (a saved reply picked where the form could not fill
+        // it in) are filled here, so every chat posts the same text.
+        let expanded = expand(text, &Fill::new(&case, agent));
+        let typed = expanded.trim();
         let prefill = crate::domain::reply_prefill(&case);
         if typed.is_empty() || typed == prefill.trim() {
             return Err(invalid("write the reply first".to_string()));
@@ -268,7 +323,8 @@ impl Actions {
             .settings
             .signatures
             .get(&agent.id)
-            .or_else(|| self.settings.signatures.get(&agent.name));
+            .or_else(|| self.settings.signatures.get(&agent.name))
+            .filter(|_| sign);
         let text = match signature {
             Some(signature) => format!("{typed} {signature}"),
             None => typed.to_string(),
@@ -291,18 +347,57 @@ impl Actions {
                 case.network.label()
             )));
         }
+        if confirm_pii {
+            return Ok(text);
+        }
+        // One hold, one confirmation: every reason to think twice is named at once.
+        let mut warnings = Vec::new();
         let found = find_pii(&text);
-        if !found.is_empty() && self.settings.require_pii_confirmation && !confirm_pii {
+        if !found.is_empty() && self.settings.require_pii_confirmation {
             let mut kinds: Vec<&str> = found.iter().map(|(_, kind)| kind.label()).collect();
             kinds.dedup();
+            warnings.push(format!(
+                "This public reply contains a {}. Everyone will see it.",
+                kinds.join(" and a ")
+            ));
+        }
+        warnings.extend(self.repeat_warning(&text));
+        if !warnings.is_empty() {
             return Err(ActionOutcome::ConfirmPii {
-                warning: format!(
-                    "This public reply contains a {}. Everyone will see it. Send anyway?",
-                    kinds.join(" and a ")
-                ),
+                warning: format!("{} Send anyway?", warnings.join(" ")),
             });
         }
         Ok(text)
+    }
+
+    /// The warning for a text already sent publicly `repeat_warning_after` times today (the
+    /// office's day), counted from the audit log so it holds across restarts; `None` when it
+    /// may go out without asking.
+    fn repeat_warning(&self, text: &str) -> Option<String> {
+        let limit = self.settings.repeat_warning_after;
+        if limit == 0 {
+            return None;
+        }
+        let since = day_start(Utc::now(), self.settings.office_zone.as_ref());
+        let records = match self.store.audit_since(since) {
+            Ok(records) => records,
+            Err(error) => {
+                // Not knowing is no reason to hold a reply: the warning is advice.
+                tracing::warn!(error = %error, "Cannot count today's replies for the repeat warning");
+                return None;
+            }
+        };
+        let key = repeat_key(text);
+        let sent = records
+            .iter()
+            .filter(|record| record.action == AuditAction::ReplySent)
+            .filter(|record| record.text.as_deref().map(repeat_key).as_deref() == Some(&key))
+            .count();
+        (sent >= limit as usize).then(|| {
+            format!(
+                "This text was already sent publicly {sent} times today: identical answers look automated."
+            )
+        })
     }
 }
 

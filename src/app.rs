@@ -124,7 +124,10 @@ impl Application {
                     .iter()
                     .map(|target| (target.id.clone(), target.label.clone()))
                     .collect();
-                let console = Arc::new(ConsoleChat::new(store.clone(), channels));
+                let console = Arc::new(
+                    ConsoleChat::new(store.clone(), channels)
+                        .with_saved_replies(settings.replies.saved.clone()),
+                );
                 chats.push(console.clone());
                 Some((listener, console))
             }
@@ -142,7 +145,16 @@ impl Application {
                                 .map(|p| p.permissions().groups("slack-group:"))
                                 .unwrap_or_default(),
                         )
-                        .with_reply_limits(ReplyLimits::new(&sources)),
+                        .with_reply_limits(ReplyLimits::new(&sources))
+                        .with_saved_replies(settings.replies.saved.clone())
+                        .with_permissions(
+                            settings
+                                .permissions
+                                .as_ref()
+                                .map(|p| p.permissions())
+                                .unwrap_or_else(Permissions::everyone),
+                            &settings.brand.name,
+                        ),
                 );
                 chats.push(slack.clone());
                 Some(slack)
@@ -161,7 +173,9 @@ impl Application {
                                 .unwrap_or_else(Permissions::everyone),
                             &settings.brand.name,
                         )
-                        .with_reply_limits(ReplyLimits::new(&sources)),
+                        .with_reply_limits(ReplyLimits::new(&sources))
+                        .with_zone(office_zone(&settings))
+                        .with_saved_replies(settings.replies.saved.clone()),
                 );
                 chats.push(discord.clone());
                 Some(discord)
@@ -277,6 +291,13 @@ impl Application {
                 }
             });
         }
+        if let Some(digest) = crate::digest::DigestTask::from_settings(
+            &self.settings,
+            self.store.clone(),
+            &self.chats,
+        )? {
+            intake.spawn(digest.run(shutdown.clone()));
+        }
         intake.spawn(pipeline.run(batch_rx));
 
         let actions = Actions::new(
@@ -291,7 +312,8 @@ impl Application {
             Arc::new(
                 ChatExecutor::new(chat.clone(), self.store.clone())
                     .with_repeat_within(self.settings.customers.repeat_within)
-                    .with_reach(self.settings.fairness.show_reach),
+                    .with_reach(self.settings.fairness.show_reach)
+                    .with_zone(office_zone(&self.settings)),
             )
         });
         let reply_executors = self.sources.iter().map(|source| -> Arc<dyn Executor> {
@@ -548,6 +570,12 @@ pub fn default_sent_path(store_path: &std::path::Path, source: &str) -> PathBuf 
     store_path.join(format!("replay-{source}-sent.jsonl"))
 }
 
+/// The office's time zone, `[sla.business_hours].timezone`, for due times on cards.
+fn office_zone(settings: &Settings) -> Option<jiff::tz::TimeZone> {
+    let hours = settings.sla.business_hours.as_ref()?;
+    jiff::tz::TimeZone::get(hours.timezone.trim()).ok()
+}
+
 fn action_settings(settings: &Settings) -> ActionSettings {
     ActionSettings {
         targets: settings
@@ -566,5 +594,12 @@ fn action_settings(settings: &Settings) -> ActionSettings {
             .map(|permissions| permissions.permissions())
             .unwrap_or_else(Permissions::everyone),
         brand: settings.brand.name.clone(),
+        repeat_warning_after: settings.replies.repeat_warning_after,
+        require_approval: settings.replies.require_approval,
+        office_zone: settings
+            .sla
+            .business_hours
+            .as_ref()
+            .and_then(|hours| jiff::tz::TimeZone::get(hours.timezone.trim()).ok()),
     }
 }

@@ -58,11 +58,14 @@ pub fn table(records: &[AuditRecord]) -> String {
                 record.at.format("%Y-%m-%d %H:%M:%S").to_string(),
                 record.action.as_str().to_string(),
                 record.case.to_string(),
-                record
-                    .by
-                    .as_ref()
-                    .map(|by| format!("{} ({})", by.name, by.id))
-                    .unwrap_or_else(|| "-".to_string()),
+                match (&record.by, &record.approved_by) {
+                    (Some(by), Some(approver)) => format!(
+                        "{} ({}), approved by {} ({})",
+                        by.name, by.id, approver.name, approver.id
+                    ),
+                    (Some(by), None) => format!("{} ({})", by.name, by.id),
+                    (None, _) => "-".to_string(),
+                },
                 format!(
                     "{} via {} to @{}",
                     record.network.label(),
@@ -183,6 +186,7 @@ mod tests {
             text: Some("@jo sorry!".to_string()),
             target: None,
             error: None,
+            approved_by: None,
         };
         let out = table(&[record]);
         let lines: Vec<&str> = out.lines().collect();

@@ -15,6 +15,7 @@
 //! - `audit`: reading the audit log (`mentiondesk audit`).
 //! - `report`: `mentiondesk report` (pure figures over cases and events, and their formats).
 //! - `metrics`: Prometheus text on `/metrics`.
+//! - `digest`: the weekly digest (report figures and a PNG chart) and its timer task.
 //! - `app`: builds and runs everything; `shutdown` and `telemetry` support it.
 //! - `failpoint`: crash-test hooks, inert unless an environment variable arms one.
 
@@ -23,6 +24,7 @@ pub mod app;
 pub mod audit;
 pub mod chat;
 pub mod config;
+pub mod digest;
 pub mod domain;
 pub mod failpoint;
 pub mod health;

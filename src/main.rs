@@ -99,6 +99,16 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
         format: ReportFormat,
     },
+    /// Make the weekly digest of the last week whose [digest] slot has come (figures on stdout,
+    /// the chart as a PNG file), without posting it. Reads the store: the bot must be stopped.
+    Digest {
+        /// The TOML config file (default: the embedded demo config).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Where to write the chart.
+        #[arg(long, default_value = "digest.png")]
+        out: PathBuf,
+    },
     /// Write the whole store to stdout as JSON lines (tree, key, value); the bot must be stopped.
     Export {
         /// The TOML config file (default: the embedded demo config).
@@ -148,6 +158,7 @@ fn main() -> ExitCode {
             since,
             format,
         } => report(config, &since, format),
+        Command::Digest { config, out } => digest(config, &out),
         Command::Export { config } => export(config),
         Command::Import { config } => import(config),
     }
@@ -300,6 +311,73 @@ fn report(path: Option<PathBuf>, since_text: &str, format: ReportFormat) -> Exit
             }
         },
     }
+    ExitCode::SUCCESS
+}
+
+fn digest(path: Option<PathBuf>, out: &std::path::Path) -> ExitCode {
+    let Some(settings) = load_settings(&path) else {
+        return ExitCode::FAILURE;
+    };
+    let schedule = match mentiondesk::digest::schedule_from_settings(&settings) {
+        Ok(schedule) => schedule,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if !settings.store.path.join("sled").exists() {
+        eprintln!("no store at {} (store.path)", settings.store.path.display());
+        return ExitCode::FAILURE;
+    }
+    let store = match open_existing_store(&settings) {
+        Ok(store) => store,
+        Err(StoreError::Locked { path }) => {
+            eprintln!("error: the store at {path} is in use by a running mentiondesk; stop it and try again");
+            return ExitCode::FAILURE;
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let now = chrono::Utc::now();
+    let mut slot = schedule.slot_at(now);
+    if slot.due > now {
+        slot = schedule.slot_at(slot.from);
+    }
+    let first_response =
+        chrono::Duration::from_std(settings.sla.first_response).unwrap_or(chrono::Duration::MAX);
+    let size = (
+        mentiondesk::digest::chart::WIDTH,
+        mentiondesk::digest::chart::HEIGHT,
+    );
+    let started = std::time::Instant::now();
+    let digest = match mentiondesk::digest::compose(
+        &store,
+        &slot,
+        &schedule.zone_name,
+        first_response,
+        now,
+        size,
+    ) {
+        Ok(digest) => digest,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let elapsed = started.elapsed();
+    if let Err(error) = std::fs::write(out, &digest.png) {
+        eprintln!("error: cannot write {}: {error}", out.display());
+        return ExitCode::FAILURE;
+    }
+    println!("{}\n{}", digest.title, digest.text);
+    eprintln!(
+        "chart: {} ({} bytes, made in {} ms)",
+        out.display(),
+        digest.png.len(),
+        elapsed.as_millis()
+    );
     ExitCode::SUCCESS
 }
 

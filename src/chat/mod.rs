@@ -15,6 +15,7 @@ pub mod slack;
 use async_trait::async_trait;
 use tokio::sync::oneshot;
 
+use crate::digest::Digest;
 pub use crate::domain::MessageRef;
 use crate::domain::{ActionRequest, Agent, Card, ThreadNote};
 
@@ -72,6 +73,15 @@ pub trait ChatAdapter: Send + Sync {
     /// ops channel. A chat without an ops channel ignores it: the default does nothing.
     async fn post_notice(&self, _text: &str) -> Result<(), ChatError> {
         Ok(())
+    }
+
+    /// Posts the weekly digest (its text with the chart as an image) in `channel`. Idempotent
+    /// on `digest.key` where the chat allows it. A chat that cannot show one refuses.
+    async fn post_digest(&self, _channel: &str, _digest: &Digest) -> Result<(), ChatError> {
+        Err(ChatError::Rejected(format!(
+            "{} cannot post a digest",
+            self.name()
+        )))
     }
 }
 

@@ -168,6 +168,7 @@ const SECTIONS: &[&str] = &[
     "fairness",
     "permissions",
     "customers",
+    "digest",
 ];
 
 /// The sections that could be read, before the cross-field checks.
@@ -206,6 +207,7 @@ pub(crate) struct Parts {
     pub(crate) permissions_present: bool,
     pub(crate) permissions: Option<PermissionsSettings>,
     pub(crate) customers: Option<CustomerSettings>,
+    pub(crate) digest: Option<DigestSettings>,
 }
 
 impl Parts {
@@ -246,6 +248,7 @@ impl Parts {
                 None
             },
             customers: self.customers?,
+            digest: self.digest?,
         })
     }
 }
@@ -322,6 +325,7 @@ fn read_parts(
         parts.permissions = section(value, "permissions", report);
     }
     parts.customers = section_or_default(take("customers", report), "customers", report);
+    parts.digest = section_or_default(take("digest", report), "digest", report);
     parts
 }
 

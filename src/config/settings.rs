@@ -122,6 +122,71 @@ pub struct Settings {
     /// Whether cards show the customer's reach.
     #[serde(default)]
     pub fairness: FairnessSettings,
+    /// The weekly digest; off without a `[digest]` section.
+    #[serde(default)]
+    pub digest: DigestSettings,
+}
+
+/// Default day of the weekly digest.
+pub const DEFAULT_DIGEST_WEEKDAY: &str = "mon";
+/// Default local time of the weekly digest.
+pub const DEFAULT_DIGEST_TIME: &str = "09:00";
+/// Default console channel of the weekly digest.
+pub const DEFAULT_CONSOLE_DIGEST_CHANNEL: &str = "digest";
+
+/// `[digest]`: the weekly digest (figures of the last 7 days and a chart) posted once a week.
+/// A chat's channel is its `*_channel` here, else its ops channel (`[slack].ops_channel`,
+/// `[discord].ops_channel`); a chat with neither gets none. The console always has one.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigestSettings {
+    /// Whether the digest is posted (on as soon as the section is there).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// The day it is posted: `mon` … `sun`.
+    #[serde(default = "default_digest_weekday")]
+    pub weekday: String,
+    /// The local time it is posted, "HH:MM".
+    #[serde(default = "default_digest_time")]
+    pub time: String,
+    /// IANA time zone of `weekday`/`time` (default UTC); `[sla.business_hours].timezone` wins.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// Slack channel id (default `[slack].ops_channel`).
+    #[serde(default)]
+    pub slack_channel: Option<String>,
+    /// Discord channel id (default `[discord].ops_channel`).
+    #[serde(default)]
+    pub discord_channel: Option<String>,
+    /// Console channel name.
+    #[serde(default = "default_console_digest_channel")]
+    pub console_channel: String,
+}
+
+impl Default for DigestSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            weekday: DEFAULT_DIGEST_WEEKDAY.to_string(),
+            time: DEFAULT_DIGEST_TIME.to_string(),
+            timezone: None,
+            slack_channel: None,
+            discord_channel: None,
+            console_channel: DEFAULT_CONSOLE_DIGEST_CHANNEL.to_string(),
+        }
+    }
+}
+
+fn default_digest_weekday() -> String {
+    DEFAULT_DIGEST_WEEKDAY.to_string()
+}
+
+fn default_digest_time() -> String {
+    DEFAULT_DIGEST_TIME.to_string()
+}
+
+fn default_console_digest_channel() -> String {
+    DEFAULT_CONSOLE_DIGEST_CHANNEL.to_string()
 }
 
 /// `[fairness]`: queues are ordered by waiting time, never by reach; follower counts stay off
@@ -660,6 +725,24 @@ pub struct ReplySettings {
     /// Whether a reply containing personal data is held until the agent confirms it.
     #[serde(default = "default_true")]
     pub require_pii_confirmation: bool,
+    /// `[[replies.saved]]`: saved replies agents can pick in the reply form.
+    #[serde(default)]
+    pub saved: Vec<crate::domain::SavedReply>,
+    /// Hold a reply whose text was already sent publicly this many times today until the
+    /// agent confirms; 0 turns the warning off.
+    #[serde(default = "default_repeat_warning_after")]
+    pub repeat_warning_after: u32,
+    /// Approval mode: a reply by someone not in `[permissions].approve` waits as a draft
+    /// until an approver approves, edits or rejects it.
+    #[serde(default)]
+    pub require_approval: bool,
+}
+
+/// Default of `[replies].repeat_warning_after`.
+pub const DEFAULT_REPEAT_WARNING_AFTER: u32 = 5;
+
+fn default_repeat_warning_after() -> u32 {
+    DEFAULT_REPEAT_WARNING_AFTER
 }
 
 impl Default for ReplySettings {
@@ -667,6 +750,9 @@ impl Default for ReplySettings {
         Self {
             signatures: BTreeMap::new(),
             require_pii_confirmation: true,
+            saved: Vec::new(),
+            repeat_warning_after: DEFAULT_REPEAT_WARNING_AFTER,
+            require_approval: false,
         }
     }
 }
@@ -684,6 +770,9 @@ pub struct PermissionsSettings {
     pub escalate: Vec<String>,
     /// Who may resolve, dismiss and reopen.
     pub resolve: Vec<String>,
+    /// Who may approve, edit and reject reply drafts (`[replies].require_approval`).
+    #[serde(default)]
+    pub approve: Vec<String>,
 }
 
 impl PermissionsSettings {
@@ -700,6 +789,7 @@ impl PermissionsSettings {
             parse(&self.escalate),
             parse(&self.resolve),
         )
+        .with_approvers(parse(&self.approve))
     }
 }
 

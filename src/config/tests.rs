@@ -395,6 +395,67 @@ fn triage_and_other_problems() {
 }
 
 #[test]
+fn saved_replies_are_validated_each_problem_with_its_key() {
+    let settings = parse_ok(&with(
+        "[replies]\nrepeat_warning_after = 0\n[[replies.saved]]\nname = \"Sorry\"\ntext = \"{handle} sorry! {agent}\"",
+    ));
+    assert_eq!(settings.replies.repeat_warning_after, 0);
+    assert_eq!(settings.replies.saved[0].name, "Sorry");
+    assert_eq!(
+        parse_ok(BASE).replies.repeat_warning_after,
+        crate::config::DEFAULT_REPEAT_WARNING_AFTER
+    );
+    let long = "n".repeat(76);
+    check(
+        &with(&format!(
+            "[[replies.saved]]\nname = \"Sorry\"\ntext = \"{{handle}} hi {{order}} {{name}}\"\n\
+             [[replies.saved]]\nname = \"Sorry\"\ntext = \"ok\"\n\
+             [[replies.saved]]\nname = \" \"\ntext = \"\"\n\
+             [[replies.saved]]\nname = \"{long}\"\ntext = \"ok\"\n\
+             [[replies.saved]]\nname = \"x\"\ntext = \"ok\"\ncolour = 1"
+        )),
+        &["replies.saved[4].colour: unknown key"],
+    );
+    check(
+        &with(&format!(
+            "[[replies.saved]]\nname = \"Sorry\"\ntext = \"{{handle}} hi {{order}} {{name}}\"\n\
+             [[replies.saved]]\nname = \"Sorry\"\ntext = \"ok\"\n\
+             [[replies.saved]]\nname = \" \"\ntext = \"\"\n\
+             [[replies.saved]]\nname = \"{long}\"\ntext = \"ok\""
+        )),
+        &[
+            "replies.saved[0].text: unknown placeholder {order}: use {handle} or {agent}",
+            "replies.saved[0].text: unknown placeholder {name}: use {handle} or {agent}",
+            "replies.saved[1].name: \"Sorry\" is used by an earlier saved reply: names must be unique",
+            "replies.saved[2].name: must not be empty",
+            "replies.saved[2].text: must not be empty",
+            "replies.saved[3].name: must be at most 75 characters (the pickers show it)",
+        ],
+    );
+}
+
+#[test]
+fn approval_mode_needs_approvers() {
+    check(
+        &with("[replies]\nrequire_approval = true"),
+        &["replies.require_approval: needs [permissions].approve: the people or groups who approve reply drafts"],
+    );
+    let permissions = "[permissions]\nreply = [\"*\"]\nescalate = [\"*\"]\nresolve = [\"*\"]\n";
+    check(
+        &with(&format!("[replies]\nrequire_approval = true\n{permissions}approve = [\"slack-group:S0LEADS\", \"nobody\"]")),
+        &["permissions.approve[1]: invalid principal \"nobody\": expected \"*\", \"<chat>:*\", \"console:NAME\", \"slack:U…\", \"slack-group:S…\", \"discord:ID\" or \"discord-role:ID\""],
+    );
+    let settings = parse_ok(&with(&format!(
+        "[replies]\nrequire_approval = true\n{permissions}approve = [\"console:lee\"]"
+    )));
+    assert!(settings.replies.require_approval);
+    assert!(settings.permissions.unwrap().permissions().allows(
+        crate::domain::Permission::Approve,
+        &crate::domain::Agent::new("console:Lee", "Lee")
+    ));
+}
+
+#[test]
 fn sla_problems_name_their_keys() {
     let valid = parse_ok(&with(
         r#"
@@ -633,4 +694,38 @@ fn serde_derive_matches_the_piecewise_reader() {
     let settings: Settings = toml::from_str(BASE).expect("derive accepts the base file");
     assert_eq!(settings.sources[0].name(), "demo");
     assert!(toml::from_str::<Settings>(&format!("colour = 1\n{BASE}")).is_err());
+}
+
+#[test]
+fn digest_settings_default_off_and_problems_name_their_keys() {
+    let off = parse_ok(&with(""));
+    assert!(!off.digest.enabled);
+    let on = parse_ok(&with("[digest]\n"));
+    assert!(on.digest.enabled, "a [digest] table turns it on");
+    assert_eq!(
+        (on.digest.weekday.as_str(), on.digest.time.as_str()),
+        ("mon", "09:00")
+    );
+    assert_eq!(on.digest.console_channel, "digest");
+    check(
+        &with(
+            r#"
+[digest]
+weekday = "funday"
+time = "25:00"
+timezone = "Mars/Olympus"
+slack_channel = "general"
+discord_channel = "abc"
+console_channel = " "
+"#,
+        ),
+        &[
+            r#"digest.weekday: unknown day "funday", expected one of mon, tue, wed, thu, fri, sat, sun"#,
+            r#"digest.time: expected a time like "09:00", not "25:00""#,
+            r#"digest.timezone: unknown time zone "Mars/Olympus" (failed to find time zone `Mars/Olympus` in time zone database): use an IANA name like "Europe/Berlin""#,
+            r#"digest.slack_channel: expected a Slack channel id like "C0123456789", not "general""#,
+            r#"digest.discord_channel: expected a numeric Discord channel id like "123456789012345678", not "abc""#,
+            "digest.console_channel: must not be empty",
+        ],
+    );
 }

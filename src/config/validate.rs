@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use super::read::{join_index, join_key, Report};
 use super::{
-    BrandSettings, BusinessHoursSettings, ConsoleSettings, DiscordSettings, EscalationTarget,
-    Parts, PermissionsSettings, ReplySettings, RuntimeSettings, Secret, SlaSettings, SlackSettings,
-    SourceSettings, TriageSettings, TRIAGE_LABELS,
+    BrandSettings, BusinessHoursSettings, ConsoleSettings, DigestSettings, DiscordSettings,
+    EscalationTarget, Parts, PermissionsSettings, ReplySettings, RuntimeSettings, Secret,
+    SlaSettings, SlackSettings, SourceSettings, TriageSettings, TRIAGE_LABELS,
 };
 
 /// Runs every cross-field check, adding one problem per finding.
@@ -53,6 +53,49 @@ pub(crate) fn check(parts: &Parts, report: &mut Report) {
     if let Some(permissions) = &parts.permissions {
         check_permissions(permissions, report);
     }
+    let approval = parts
+        .replies
+        .as_ref()
+        .is_some_and(|replies| replies.require_approval);
+    let approvers = parts
+        .permissions
+        .as_ref()
+        .is_some_and(|permissions| !permissions.approve.is_empty());
+    if approval && !approvers {
+        report.problem(
+            "replies.require_approval",
+            "needs [permissions].approve: the people or groups who approve reply drafts",
+        );
+    }
+    if let Some(digest) = &parts.digest {
+        check_digest(digest, report);
+    }
+}
+
+fn check_digest(digest: &DigestSettings, report: &mut Report) {
+    if let Err(message) = crate::domain::parse_weekday(&digest.weekday) {
+        report.problem("digest.weekday", message);
+    }
+    if let Err(message) = crate::domain::parse_clock_time(&digest.time) {
+        report.problem("digest.time", message);
+    }
+    if let Some(zone) = &digest.timezone {
+        if let Err(error) = jiff::tz::TimeZone::get(zone.trim()) {
+            report.problem(
+                "digest.timezone",
+                format!("unknown time zone \"{zone}\" ({error}): use an IANA name like \"Europe/Berlin\""),
+            );
+        }
+    }
+    if let Some(channel) = &digest.slack_channel {
+        slack_channel(report, "digest.slack_channel", channel);
+    }
+    if let Some(channel) = &digest.discord_channel {
+        discord_channel(report, "digest.discord_channel", channel);
+    }
+    if digest.console_channel.trim().is_empty() {
+        report.problem("digest.console_channel", "must not be empty");
+    }
 }
 
 fn check_permissions(permissions: &PermissionsSettings, report: &mut Report) {
@@ -60,6 +103,7 @@ fn check_permissions(permissions: &PermissionsSettings, report: &mut Report) {
         ("reply", &permissions.reply),
         ("escalate", &permissions.escalate),
         ("resolve", &permissions.resolve),
+        ("approve", &permissions.approve),
     ] {
         let key = join_key("permissions", name);
         for (index, principal) in list.iter().enumerate() {
@@ -454,9 +498,42 @@ fn check_storm_and_spike(triage: &TriageSettings, report: &mut Report) {
     }
 }
 
+/// The longest saved reply name: what a Slack select option shows.
+const SAVED_NAME_MAX: usize = 75;
+
 fn check_replies(replies: &ReplySettings, report: &mut Report) {
     for (agent, signature) in &replies.signatures {
         non_empty(report, &join_key("replies.signatures", agent), signature);
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for (index, saved) in replies.saved.iter().enumerate() {
+        let key = join_index("replies.saved", index);
+        let name = saved.name.trim();
+        if name.is_empty() {
+            report.problem(format!("{key}.name"), "must not be empty");
+        } else if name.chars().count() > SAVED_NAME_MAX {
+            report.problem(
+                format!("{key}.name"),
+                format!("must be at most {SAVED_NAME_MAX} characters (the pickers show it)"),
+            );
+        } else if !names.insert(name) {
+            report.problem(
+                format!("{key}.name"),
+                format!("{name:?} is used by an earlier saved reply: names must be unique"),
+            );
+        }
+        non_empty(report, &format!("{key}.text"), &saved.text);
+        for unknown in crate::domain::replies::unknown_placeholders(&saved.text) {
+            report.problem(
+                format!("{key}.text"),
+                format!(
+                    "unknown placeholder {{{unknown}}}: use {}",
+                    crate::domain::replies::PLACEHOLDERS
+                        .map(|known| format!("{{{known}}}"))
+                        .join(" or ")
+                ),
+            );
+        }
     }
 }
 

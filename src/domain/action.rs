@@ -29,11 +29,17 @@ pub enum ActionKind {
     Dismiss,
     /// Open again.
     Reopen,
+    /// Approval mode: let the pending draft out as written.
+    Approve,
+    /// Approval mode: open the reply form on the pending draft; its submit approves the edit.
+    Edit,
+    /// Approval mode: send the pending draft back to its author.
+    Reject,
 }
 
 impl ActionKind {
     /// Every kind, in the order cards show them.
-    pub const ALL: [ActionKind; 7] = [
+    pub const ALL: [ActionKind; 10] = [
         ActionKind::Claim,
         ActionKind::Unclaim,
         ActionKind::Reply,
@@ -41,6 +47,9 @@ impl ActionKind {
         ActionKind::Resolve,
         ActionKind::Dismiss,
         ActionKind::Reopen,
+        ActionKind::Approve,
+        ActionKind::Edit,
+        ActionKind::Reject,
     ];
 
     /// The verb used in payloads.
@@ -53,6 +62,9 @@ impl ActionKind {
             ActionKind::Resolve => "resolve",
             ActionKind::Dismiss => "dismiss",
             ActionKind::Reopen => "reopen",
+            ActionKind::Approve => "approve",
+            ActionKind::Edit => "edit",
+            ActionKind::Reject => "reject",
         }
     }
 
@@ -66,6 +78,9 @@ impl ActionKind {
             ActionKind::Resolve => "Resolve",
             ActionKind::Dismiss => "Not a complaint",
             ActionKind::Reopen => "Reopen",
+            ActionKind::Approve => "Approve",
+            ActionKind::Edit => "Edit draft",
+            ActionKind::Reject => "Reject draft",
         }
     }
 }
@@ -154,6 +169,20 @@ pub enum ChatAction {
     Dismiss,
     /// Open again.
     Reopen,
+    /// Approval mode: let the pending draft out as written.
+    Approve,
+    /// Approval mode: let the pending draft out with the approver's text.
+    Edit {
+        /// The approver's version, as typed.
+        text: String,
+        /// The approver saw the hold warning and wants to post anyway.
+        confirm_pii: bool,
+    },
+    /// Approval mode: send the pending draft back to its author.
+    Reject {
+        /// Why (may be empty).
+        reason: String,
+    },
 }
 
 impl ChatAction {
@@ -167,6 +196,9 @@ impl ChatAction {
             ChatAction::Resolve => ActionKind::Resolve,
             ChatAction::Dismiss => ActionKind::Dismiss,
             ChatAction::Reopen => ActionKind::Reopen,
+            ChatAction::Approve => ActionKind::Approve,
+            ChatAction::Edit { .. } => ActionKind::Edit,
+            ChatAction::Reject { .. } => ActionKind::Reject,
         }
     }
 }
@@ -192,7 +224,11 @@ impl ActionRequest {
             ActionKind::Resolve => ChatAction::Resolve,
             ActionKind::Dismiss => ChatAction::Dismiss,
             ActionKind::Reopen => ChatAction::Reopen,
-            ActionKind::Reply | ActionKind::Escalate => return None,
+            ActionKind::Approve => ChatAction::Approve,
+            ActionKind::Reject => ChatAction::Reject {
+                reason: String::new(),
+            },
+            ActionKind::Reply | ActionKind::Escalate | ActionKind::Edit => return None,
         };
         Some(ActionRequest {
             case: payload.case,

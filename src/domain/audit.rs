@@ -75,6 +75,9 @@ pub struct AuditRecord {
     /// What went wrong, for a failure.
     #[serde(default)]
     pub error: Option<String>,
+    /// The approver who let a reply out (approval mode); `by` is its author.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<Agent>,
 }
 
 /// The audit records a transition from `before` to `after` implies, in event order.
@@ -100,6 +103,7 @@ fn record(before: &Case, after: &Case, event: &CaseEvent) -> Option<AuditRecord>
         text: None,
         target: None,
         error: None,
+        approved_by: None,
     };
     // A reply answered the post recorded when it was queued, not a later follow-up.
     let answered = before
@@ -107,6 +111,10 @@ fn record(before: &Case, after: &Case, event: &CaseEvent) -> Option<AuditRecord>
         .as_ref()
         .map(|pending| pending.in_reply_to.id.clone())
         .unwrap_or_else(|| before.latest_customer_post.id.clone());
+    let approver = before
+        .pending_reply
+        .as_ref()
+        .and_then(|pending| pending.approved_by.clone());
     let escalator = |target: &str| {
         after
             .escalations
@@ -125,10 +133,12 @@ fn record(before: &Case, after: &Case, event: &CaseEvent) -> Option<AuditRecord>
             post_id: Some(post_id.clone()),
             url: url.clone(),
             text: Some(text.clone()),
+            approved_by: approver.clone(),
             ..base(AuditAction::ReplySent, Some(by), answered)
         },
         EventKind::ReplyFailed { by, error, text } => AuditRecord {
             text: Some(text.clone()),
+            approved_by: approver.clone(),
             error: Some(error.clone()),
             ..base(AuditAction::ReplyFailed, Some(by), answered)
         },

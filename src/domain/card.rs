@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use super::action::{ActionKind, Payload};
@@ -262,7 +263,7 @@ fn base_card(case: &Case, kind: CardKind) -> Card {
         triage: case.triage.clone(),
         context: None,
         state: case.state,
-        state_line: state_line(case),
+        state_line: state_line(case, None),
         owner: case.owner.as_ref().map(|owner| owner.name.clone()),
         opened_at: case.opened_at,
         buttons: Vec::new(),
@@ -284,13 +285,29 @@ fn next_clock(case: &Case) -> Option<super::case::ResponseClock> {
     case.next_response.filter(|_| !case.state.is_closed())
 }
 
-/// "10:05" on the day the clock started, "Mon 09 Mar 09:20" on another day.
-fn due_time(due: DateTime<Utc>, started: DateTime<Utc>) -> String {
-    if due.date_naive() == started.date_naive() {
-        due.format("%H:%M").to_string()
+/// "10:05 UTC" on the day the clock started, "Mon 09 Mar 09:20 UTC" on another day; in
+/// `zone` (the office's, `[sla.business_hours]`) with its abbreviation when given: "11:05 CET".
+fn due_time(due: DateTime<Utc>, started: DateTime<Utc>, zone: Option<&TimeZone>) -> String {
+    let Some(zone) = zone else {
+        return if due.date_naive() == started.date_naive() {
+            due.format("%H:%M UTC").to_string()
+        } else {
+            due.format("%a %d %b %H:%M UTC").to_string()
+        };
+    };
+    let local = |at| super::hours::to_timestamp(at).to_zoned(zone.clone());
+    let (due, started) = (local(due), local(started));
+    if due.date() == started.date() {
+        due.strftime("%H:%M %Z").to_string()
     } else {
-        due.format("%a %d %b %H:%M").to_string()
+        due.strftime("%a %d %b %H:%M %Z").to_string()
     }
+}
+
+/// The card's state line with its due times in `zone` (the office's time zone, with its
+/// abbreviation) instead of UTC. The zone is a value handed in: this stays pure.
+pub fn state_line_in(case: &Case, zone: &TimeZone) -> String {
+    state_line(case, Some(zone))
 }
 
 /// The card's reach line for `[fairness] show_reach`: the follower-count bucket, or `None`
@@ -304,7 +321,7 @@ pub fn reach_line(case: &Case) -> Option<String> {
     })
 }
 
-fn state_line(case: &Case) -> String {
+fn state_line(case: &Case, zone: Option<&TimeZone>) -> String {
     let mut parts = vec![match &case.owner {
         Some(owner) => format!("{} · owner {}", capitalized(case.state.label()), owner.name),
         None => format!("{} · unclaimed", capitalized(case.state.label())),
@@ -326,23 +343,29 @@ fn state_line(case: &Case) -> String {
     }
     if case.pending_reply.is_some() {
         parts.push("sending reply…".to_string());
-    } else if case.draft.is_some() {
-        parts.push("last reply failed".to_string());
+    } else if let Some(waiting) = &case.awaiting_approval {
+        parts.push(format!("draft by {} awaiting approval", waiting.by.name));
+    } else if let Some(draft) = &case.draft {
+        if draft.error.starts_with("rejected by ") {
+            parts.push(format!("draft {}", draft.error));
+        } else {
+            parts.push("last reply failed".to_string());
+        }
     }
     if let (true, Some(due)) = (sla_running(case), case.first_response_due) {
-        let at = due_time(due, case.opened_at);
+        let at = due_time(due, case.opened_at, zone);
         if case.sla_breached {
-            parts.push(format!("first response overdue (due {at} UTC)"));
+            parts.push(format!("first response overdue (due {at})"));
         } else {
-            parts.push(format!("first response due {at} UTC"));
+            parts.push(format!("first response due {at}"));
         }
     }
     if let Some(clock) = next_clock(case) {
-        let at = due_time(clock.due_at, clock.started_at);
+        let at = due_time(clock.due_at, clock.started_at, zone);
         if clock.breached {
-            parts.push(format!("next response overdue (due {at} UTC)"));
+            parts.push(format!("next response overdue (due {at})"));
         } else {
-            parts.push(format!("next response due {at} UTC"));
+            parts.push(format!("next response due {at}"));
         }
     }
     if !case.escalations.is_empty() {
@@ -375,6 +398,17 @@ fn capitalized(text: &str) -> String {
 fn buttons_for(case: &Case) -> Vec<Button> {
     let kinds: &[ActionKind] = match case.state {
         CaseState::Resolved | CaseState::Dismissed => &[ActionKind::Reopen],
+        // A draft waits: the approvers' buttons first (others are refused privately), Reply
+        // for its author to revise it; Unclaim makes room (Discord rows hold five).
+        _ if case.awaiting_approval.is_some() => &[
+            ActionKind::Approve,
+            ActionKind::Edit,
+            ActionKind::Reject,
+            ActionKind::Reply,
+            ActionKind::Escalate,
+            ActionKind::Resolve,
+            ActionKind::Dismiss,
+        ],
         _ if case.owner.is_none() => &[
             ActionKind::Claim,
             ActionKind::Reply,
@@ -403,7 +437,7 @@ fn buttons_for(case: &Case) -> Vec<Button> {
             }
             .to_string(),
             style: match kind {
-                ActionKind::Dismiss => ButtonStyle::Danger,
+                ActionKind::Dismiss | ActionKind::Reject => ButtonStyle::Danger,
                 _ if index == 0 => ButtonStyle::Primary,
                 _ => ButtonStyle::Default,
             },
@@ -653,6 +687,7 @@ mod tests {
             in_reply_to: PostRef::new(Network::Bluesky, "p1"),
             root: PostRef::new(Network::Bluesky, "p1"),
             queued_at: opened_at(),
+            approved_by: None,
         });
         busy.escalations = vec![escalation("Billing", ""), escalation("Legal", "")];
         check_state_line(
@@ -673,6 +708,44 @@ mod tests {
         check_state_line(
             busy,
             "Customer replied · owner ana · 1 follow-up · 2 public replies · last reply failed",
+        );
+    }
+
+    #[test]
+    fn a_waiting_draft_shows_on_the_card_with_the_approvers_buttons() {
+        let mut case = case_in(CaseState::Claimed, Some("ana"));
+        case.awaiting_approval = Some(crate::domain::case::ApprovalDraft {
+            by: agent("ana"),
+            text: "@jo.bsky.social sorry".to_string(),
+            form_version: case.version,
+            at: opened_at(),
+        });
+        let card = case_card(&case, &CustomerContext::default());
+        assert_eq!(
+            card.state_line,
+            "Claimed · owner ana · draft by ana awaiting approval"
+        );
+        let kinds: Vec<ActionKind> = card.buttons.iter().map(|b| b.kind).collect();
+        assert_eq!(
+            kinds[..4],
+            [
+                ActionKind::Approve,
+                ActionKind::Edit,
+                ActionKind::Reject,
+                ActionKind::Reply
+            ]
+        );
+        assert!(!kinds.contains(&ActionKind::Unclaim));
+
+        case.awaiting_approval = None;
+        case.draft = Some(Draft {
+            by: agent("ana"),
+            text: "@jo.bsky.social sorry".to_string(),
+            error: "rejected by bo: too short".to_string(),
+        });
+        check_state_line(
+            case,
+            "Claimed · owner ana · draft rejected by bo: too short",
         );
     }
 
@@ -804,6 +877,39 @@ mod tests {
         case.state = CaseState::Resolved;
         let card = case_card(&case, &CustomerContext::default());
         assert_eq!((card.next_response_due, card.overdue), (None, false));
+    }
+
+    #[test]
+    fn due_times_are_shown_in_the_office_zone_with_its_abbreviation() {
+        let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
+        let mut case = case_in(CaseState::New, None);
+        // Opened Monday 2 March 09:00 UTC (10:00 CET), due 09:30 UTC.
+        case.first_response_due = Some(opened_at() + chrono::Duration::minutes(30));
+        assert_eq!(
+            state_line_in(&case, &berlin),
+            "New · unclaimed · first response due 10:30 CET"
+        );
+        // Without a zone it stays UTC, as before.
+        assert_eq!(
+            case_card(&case, &CustomerContext::default()).state_line,
+            "New · unclaimed · first response due 09:30 UTC"
+        );
+        // Past the clocks' change (29 March) the summer abbreviation is shown, and the day is
+        // the local one: 22:30 UTC on the 30th is 00:30 on the 31st in Berlin.
+        case.first_response_due = Some(Utc.with_ymd_and_hms(2026, 3, 30, 22, 30, 0).unwrap());
+        case.sla_breached = true;
+        assert_eq!(
+            state_line_in(&case, &berlin),
+            "New · unclaimed · first response overdue (due Tue 31 Mar 00:30 CEST)"
+        );
+        // 15:30 UTC on the day of opening (18:00 JST) is the next local day in Tokyo.
+        let tokyo = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap();
+        case.sla_breached = false;
+        case.first_response_due = Some(Utc.with_ymd_and_hms(2026, 3, 2, 15, 30, 0).unwrap());
+        assert_eq!(
+            state_line_in(&case, &tokyo),
+            "New · unclaimed · first response due Tue 03 Mar 00:30 JST"
+        );
     }
 
     #[test]

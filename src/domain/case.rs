@@ -220,6 +220,24 @@ pub struct PendingReply {
     pub root: PostRef,
     /// When it was queued.
     pub queued_at: DateTime<Utc>,
+    /// The approver who let it out, in approval mode (`by` stays its author).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<Agent>,
+}
+
+/// A reply written in approval mode (`[replies].require_approval`), waiting for an approver:
+/// Approve queues it as a public reply, Edit queues the approver's version, Reject keeps it
+/// as the case's draft for its author to revise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalDraft {
+    /// Who wrote it.
+    pub by: Agent,
+    /// The text, checked and signed as a reply is.
+    pub text: String,
+    /// The case version the reply form was opened at.
+    pub form_version: u64,
+    /// When it was submitted.
+    pub at: DateTime<Utc>,
 }
 
 /// The text of a reply that failed, kept so nobody has to type it again.
@@ -312,6 +330,9 @@ pub struct Case {
     /// makes the case an incident.
     #[serde(default)]
     pub similar_posts: u32,
+    /// A reply draft waiting for an approver (approval mode); at most one per case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub awaiting_approval: Option<ApprovalDraft>,
 }
 
 /// A response clock after the first: from the customer's follow-up to our next answer.
@@ -442,6 +463,29 @@ pub enum Command {
         /// The posts, in the order they arrived.
         members: Vec<StormMember>,
     },
+    /// Approval mode: keep a reply as a draft for an approver.
+    SubmitDraft {
+        /// Who wrote it.
+        by: Agent,
+        /// The final text (signature included).
+        text: String,
+        /// The case version the reply form was opened at.
+        form_version: u64,
+    },
+    /// Approval mode: queue the pending draft as a public reply, as written or as edited.
+    ApproveDraft {
+        /// The approver.
+        by: Agent,
+        /// The approver's version of the text; `None` approves the draft as written.
+        edited: Option<String>,
+    },
+    /// Approval mode: send the pending draft back to its author.
+    RejectDraft {
+        /// The approver.
+        by: Agent,
+        /// Why, for the author (may be empty).
+        reason: String,
+    },
 }
 
 /// Why a command can't be applied, in words for the person who asked.
@@ -501,6 +545,18 @@ pub enum Refusal {
     /// The warning or breach was already noted.
     #[error("already noted")]
     SlaAlreadyNoted,
+    /// Someone else's draft already waits for approval on this case.
+    #[error("{}'s draft is awaiting approval on this case: an approver can edit or reject it, then you can submit yours", .author.name)]
+    DraftPending {
+        /// Its author.
+        author: Agent,
+    },
+    /// Approve, Edit or Reject with no draft waiting.
+    #[error("no draft is awaiting approval on this case")]
+    NoDraft,
+    /// An approver tried to approve their own draft.
+    #[error("you wrote this draft: another approver must approve it")]
+    OwnDraft,
     /// A reply outcome for a reply that isn't pending (a replayed outbox entry).
     #[error("no pending reply {reply_id}")]
     UnknownReply {
@@ -558,6 +614,7 @@ impl Case {
             awaiting_reply_since: None,
             next_response: None,
             similar_posts: 0,
+            awaiting_approval: None,
             opening: mention.clone(),
         };
         let kind = EventKind::Opened {
@@ -636,32 +693,98 @@ pub fn apply(case: &Case, command: Command, now: DateTime<Utc>) -> Result<Transi
             text,
             form_version,
         } => {
+            refuse_unless_replyable(case, form_version)?;
+            claim_for_replier(case, &mut next, &mut events, &by, now);
+            queue_reply(case, &mut next, by, text, None, now);
+        }
+        Command::SubmitDraft {
+            by,
+            text,
+            form_version,
+        } => {
+            refuse_unless_replyable(case, form_version)?;
+            let replaces = match &case.awaiting_approval {
+                // One draft per case: a second author is told whose waits (their text is not
+                // lost: the chat keeps the form or the console's text area).
+                Some(pending) if pending.by.id != by.id => {
+                    return Err(Refusal::DraftPending {
+                        author: pending.by.clone(),
+                    })
+                }
+                Some(_) => true,
+                None => false,
+            };
+            claim_for_replier(case, &mut next, &mut events, &by, now);
+            next.awaiting_approval = Some(ApprovalDraft {
+                by: by.clone(),
+                text: text.clone(),
+                form_version,
+                at: now,
+            });
+            next.draft = None;
+            next.record(
+                &mut events,
+                EventKind::DraftSubmitted { by, text, replaces },
+                now,
+            );
+        }
+        Command::ApproveDraft { by, edited } => {
             refuse_if_closed(case)?;
+            let draft = case.awaiting_approval.clone().ok_or(Refusal::NoDraft)?;
+            if draft.by.id == by.id {
+                return Err(Refusal::OwnDraft);
+            }
             if case.pending_reply.is_some() {
                 return Err(Refusal::ReplyInFlight);
             }
-            if form_version < case.reply_guard {
+            if draft.form_version < case.reply_guard {
                 return Err(Refusal::StaleReply);
             }
-            if case.owner.is_none() {
-                // Replying is owning: the card must show who answered the customer.
-                next.owner = Some(by.clone());
-                if case.state == CaseState::New {
-                    next.state = CaseState::Claimed;
-                }
-                next.record(&mut events, EventKind::Claimed { by: by.clone() }, now);
-            }
-            let (in_reply_to, root) = case.reply_target();
-            next.pending_reply = Some(PendingReply {
-                reply_id: case.next_reply_id(),
-                by,
-                text,
-                in_reply_to,
-                root,
-                queued_at: now,
+            let text = edited.clone().unwrap_or_else(|| draft.text.clone());
+            next.awaiting_approval = None;
+            // Queued exactly as a reply is: same id scheme, so the outbox posts it once.
+            queue_reply(
+                case,
+                &mut next,
+                draft.by.clone(),
+                text.clone(),
+                Some(by.clone()),
+                now,
+            );
+            next.record(
+                &mut events,
+                EventKind::DraftApproved {
+                    by,
+                    author: draft.by,
+                    text,
+                    edited: edited.is_some(),
+                },
+                now,
+            );
+        }
+        Command::RejectDraft { by, reason } => {
+            let draft = case.awaiting_approval.clone().ok_or(Refusal::NoDraft)?;
+            let reason = reason.trim().to_string();
+            next.awaiting_approval = None;
+            // Kept where every reply form starts from, so the author can revise it.
+            next.draft = Some(Draft {
+                by: draft.by.clone(),
+                text: draft.text,
+                error: if reason.is_empty() {
+                    format!("rejected by {}", by.name)
+                } else {
+                    format!("rejected by {}: {reason}", by.name)
+                },
             });
-            next.draft = None;
-            next.reply_guard = case.version + 1;
+            next.record(
+                &mut events,
+                EventKind::DraftRejected {
+                    by,
+                    author: draft.by,
+                    reason,
+                },
+                now,
+            );
         }
         Command::ReplySent {
             reply_id,
@@ -938,6 +1061,59 @@ fn running_next_clock(case: &Case, due_at: DateTime<Utc>) -> Result<ResponseCloc
 fn answered(case: &mut Case) {
     case.awaiting_reply_since = None;
     case.next_response = None;
+}
+
+/// A reply (or a draft) from a form opened at `form_version` may be recorded: the case is
+/// open, no reply is being posted, and nobody answered since the form was opened.
+fn refuse_unless_replyable(case: &Case, form_version: u64) -> Result<(), Refusal> {
+    refuse_if_closed(case)?;
+    if case.pending_reply.is_some() {
+        return Err(Refusal::ReplyInFlight);
+    }
+    if form_version < case.reply_guard {
+        return Err(Refusal::StaleReply);
+    }
+    Ok(())
+}
+
+/// Replying is owning: the card must show who answered the customer.
+fn claim_for_replier(
+    case: &Case,
+    next: &mut Case,
+    events: &mut Vec<CaseEvent>,
+    by: &Agent,
+    now: DateTime<Utc>,
+) {
+    if case.owner.is_none() {
+        next.owner = Some(by.clone());
+        if case.state == CaseState::New {
+            next.state = CaseState::Claimed;
+        }
+        next.record(events, EventKind::Claimed { by: by.clone() }, now);
+    }
+}
+
+/// Records the public reply the outbox will post, with the id of this case version.
+fn queue_reply(
+    case: &Case,
+    next: &mut Case,
+    by: Agent,
+    text: String,
+    approved_by: Option<Agent>,
+    now: DateTime<Utc>,
+) {
+    let (in_reply_to, root) = case.reply_target();
+    next.pending_reply = Some(PendingReply {
+        reply_id: case.next_reply_id(),
+        by,
+        text,
+        in_reply_to,
+        root,
+        queued_at: now,
+        approved_by,
+    });
+    next.draft = None;
+    next.reply_guard = case.version + 1;
 }
 
 fn refuse_if_closed(case: &Case) -> Result<(), Refusal> {

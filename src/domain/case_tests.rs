@@ -203,6 +203,7 @@ impl Given {
                 in_reply_to,
                 root,
                 queued_at: opened_at(),
+                approved_by: None,
             });
             case.reply_guard = GIVEN_VERSION;
         }
@@ -337,6 +338,9 @@ fn kind_name(kind: &EventKind) -> &'static str {
         EventKind::NextResponseBreached { .. } => "next_response_breached",
         EventKind::SlaBreached { .. } => "sla_breached",
         EventKind::Collapsed { .. } => "collapsed",
+        EventKind::DraftSubmitted { .. } => "draft_submitted",
+        EventKind::DraftApproved { .. } => "draft_approved",
+        EventKind::DraftRejected { .. } => "draft_rejected",
     }
 }
 
@@ -596,6 +600,7 @@ fn queue_reply_auto_claims_and_records_the_pending_reply() {
             in_reply_to: PostRef::new(Network::Bluesky, "p1"),
             root: PostRef::new(Network::Bluesky, "root-post"),
             queued_at: now(),
+            approved_by: None,
         })
     );
     assert_eq!(next.reply_guard, next.version);
@@ -1054,4 +1059,128 @@ fn an_incident_counts_its_members_in_batched_notes_and_keeps_its_state() {
         refuse(&resolved, Command::Collapse { members }),
         Refusal::Closed { state: Resolved }
     );
+}
+
+/// Approval mode as a table: a case with or without a waiting draft (by ana), against
+/// submit, approve, edit and reject by each person. Each row names what must hold after.
+#[test]
+fn approval_drafts_wait_for_someone_else_to_approve_edit_or_reject() {
+    const CAL: &str = "cal";
+    fn submit(by: &str, text: &str) -> Command {
+        Command::SubmitDraft {
+            by: agent(by),
+            text: text.to_string(),
+            form_version: GIVEN_VERSION,
+        }
+    }
+    fn approve(by: &str, edited: Option<&str>) -> Command {
+        Command::ApproveDraft {
+            by: agent(by),
+            edited: edited.map(str::to_string),
+        }
+    }
+    fn reject(by: &str, reason: &str) -> Command {
+        Command::RejectDraft {
+            by: agent(by),
+            reason: reason.to_string(),
+        }
+    }
+    /// A claimed case (owner ana), with ana's draft "draft one" waiting when `waiting`.
+    fn start(waiting: bool) -> Case {
+        let mut case = given(Claimed).owned_by(ANA).case();
+        if waiting {
+            case = accept(&case, submit(ANA, "@jo draft one")).case;
+            case.version = GIVEN_VERSION;
+        }
+        case
+    }
+    enum Expect {
+        /// Waits as this author's draft with this text; no reply queued.
+        Waits(&'static str, &'static str),
+        /// Queued as a reply by the author (`cN-vV` of the approval's version) with this text,
+        /// approved by the approver.
+        Queued(&'static str, &'static str, &'static str),
+        /// Sent back: kept as the case's draft with this error.
+        Kept(&'static str),
+        Refused(Refusal),
+    }
+    use Expect::*;
+    #[rustfmt::skip]
+    let table: Vec<(bool, Command, Expect)> = vec![
+        (false, submit(ANA, "@jo draft one"), Waits(ANA, "@jo draft one")),
+        // The same author revises their own draft; someone else is told whose waits.
+        (true, submit(ANA, "@jo draft two"), Waits(ANA, "@jo draft two")),
+        (true, submit(BEA, "@jo mine"), Refused(Refusal::DraftPending { author: agent(ANA) })),
+        (true, approve(BEA, None), Queued(ANA, "@jo draft one", BEA)),
+        (true, approve(BEA, Some("@jo better")), Queued(ANA, "@jo better", BEA)),
+        (true, approve(ANA, None), Refused(Refusal::OwnDraft)),
+        (true, reject(CAL, " too curt "), Kept("rejected by cal: too curt")),
+        (true, reject(CAL, ""), Kept("rejected by cal")),
+        (false, approve(BEA, None), Refused(Refusal::NoDraft)),
+        (false, reject(BEA, ""), Refused(Refusal::NoDraft)),
+    ];
+    for (waiting, command, expect) in table {
+        let case = start(waiting);
+        let row = format!("waiting={waiting} {command:?}");
+        match expect {
+            Refused(refusal) => assert_eq!(refuse(&case, command), refusal, "{row}"),
+            Waits(author, text) => {
+                let next = accept(&case, command).case;
+                let draft = next.awaiting_approval.as_ref().expect(&row);
+                assert_eq!(
+                    (draft.by.name.as_str(), draft.text.as_str()),
+                    (author, text),
+                    "{row}"
+                );
+                assert!(next.pending_reply.is_none(), "{row}");
+                assert_eq!(
+                    next.reply_guard, case.reply_guard,
+                    "a draft is no answer: {row}"
+                );
+            }
+            Queued(author, text, approver) => {
+                let transition = accept(&case, command);
+                let pending = transition.case.pending_reply.as_ref().expect(&row);
+                assert_eq!(pending.reply_id, format!("c7-v{GIVEN_VERSION}"), "{row}");
+                assert_eq!(
+                    (pending.by.name.as_str(), pending.text.as_str()),
+                    (author, text),
+                    "{row}"
+                );
+                assert_eq!(
+                    pending.approved_by.as_ref().map(|a| a.name.as_str()),
+                    Some(approver)
+                );
+                assert!(transition.case.awaiting_approval.is_none(), "{row}");
+                assert_eq!(transition.case.reply_guard, GIVEN_VERSION + 1, "{row}");
+                assert!(matches!(
+                    transition.events.last().map(|e| &e.kind),
+                    Some(EventKind::DraftApproved { .. })
+                ));
+            }
+            Kept(error) => {
+                let next = accept(&case, command).case;
+                assert!(next.awaiting_approval.is_none(), "{row}");
+                let draft = next.draft.as_ref().expect(&row);
+                assert_eq!(
+                    (draft.text.as_str(), draft.error.as_str()),
+                    ("@jo draft one", error)
+                );
+            }
+        }
+    }
+    // A draft on an unclaimed case claims it for its author, like a reply; a draft while a
+    // reply is being posted, or from a stale form, is refused like a reply.
+    let drafted = accept(&given(New).case(), submit(BEA, "@jo hi")).case;
+    assert_eq!((drafted.state, drafted.owner), (Claimed, Some(agent(BEA))));
+    assert_eq!(
+        refuse(
+            &given(Claimed).owned_by(ANA).pending().case(),
+            submit(ANA, "@jo hi")
+        ),
+        Refusal::ReplyInFlight
+    );
+    let mut answered = start(true);
+    answered.reply_guard = GIVEN_VERSION + 1;
+    assert_eq!(refuse(&answered, approve(BEA, None)), Refusal::StaleReply);
 }

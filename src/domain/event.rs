@@ -117,6 +117,38 @@ pub enum EventKind {
         /// A link to it.
         url: Option<String>,
     },
+    /// Approval mode: a reply was kept as a draft for an approver.
+    DraftSubmitted {
+        /// Who wrote it.
+        by: Agent,
+        /// The draft.
+        text: String,
+        /// It replaced the same author's earlier draft.
+        #[serde(default)]
+        replaces: bool,
+    },
+    /// Approval mode: an approver let the draft out (as written or edited); the public reply
+    /// is queued in the same transaction.
+    DraftApproved {
+        /// The approver.
+        by: Agent,
+        /// Who wrote the draft.
+        author: Agent,
+        /// The text queued.
+        text: String,
+        /// The approver changed the text.
+        #[serde(default)]
+        edited: bool,
+    },
+    /// Approval mode: an approver sent the draft back; it is kept as the case's draft.
+    DraftRejected {
+        /// The approver.
+        by: Agent,
+        /// Who wrote the draft.
+        author: Agent,
+        /// Why (may be empty).
+        reason: String,
+    },
     /// A public reply failed; the draft is kept on the case.
     ReplyFailed {
         /// Who wrote it.
@@ -309,6 +341,52 @@ impl CaseEvent {
                 format!("{} replied publicly: “{}”", by.name, quote(text)),
                 Some(by),
                 url.clone(),
+            ),
+            EventKind::DraftSubmitted { by, text, replaces } => (
+                format!(
+                    "Draft by {} awaiting approval{}: “{}”",
+                    by.name,
+                    if *replaces { " (revised)" } else { "" },
+                    quote(text)
+                ),
+                Some(by),
+                None,
+            ),
+            EventKind::DraftApproved {
+                by,
+                author,
+                text,
+                edited,
+            } => (
+                if *edited {
+                    format!(
+                        "{} edited and approved {}'s draft: “{}”",
+                        by.name,
+                        author.name,
+                        quote(text)
+                    )
+                } else {
+                    format!("{} approved {}'s draft", by.name, author.name)
+                },
+                Some(by),
+                None,
+            ),
+            EventKind::DraftRejected { by, author, reason } => (
+                if reason.is_empty() {
+                    format!(
+                        "{} rejected {}'s draft. It is kept: press Reply publicly to revise it",
+                        by.name, author.name
+                    )
+                } else {
+                    format!(
+                        "{} rejected {}'s draft: {}. It is kept: press Reply publicly to revise it",
+                        by.name,
+                        author.name,
+                        quote(reason)
+                    )
+                },
+                Some(by),
+                None,
             ),
             EventKind::ReplyFailed { by, error, .. } => (
                 format!(

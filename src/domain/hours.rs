@@ -159,11 +159,30 @@ pub fn parse_weekday(text: &str) -> Result<usize, String> {
         })
 }
 
-fn to_timestamp(at: DateTime<Utc>) -> Timestamp {
+/// When the day that holds `at` began: midnight in `zone` (the office's day), or UTC
+/// midnight without one.
+pub fn day_start(at: DateTime<Utc>, zone: Option<&TimeZone>) -> DateTime<Utc> {
+    let Some(zone) = zone else {
+        return at
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .map(|midnight| midnight.and_utc())
+            .unwrap_or(at);
+    };
+    to_timestamp(at)
+        .to_zoned(zone.clone())
+        .start_of_day()
+        .map(|start| from_timestamp(start.timestamp()))
+        .unwrap_or(at)
+}
+
+/// `at` as a jiff timestamp (millisecond precision).
+pub fn to_timestamp(at: DateTime<Utc>) -> Timestamp {
     Timestamp::from_millisecond(at.timestamp_millis()).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
-fn from_timestamp(at: Timestamp) -> DateTime<Utc> {
+/// A jiff timestamp as a chrono time (millisecond precision).
+pub fn from_timestamp(at: Timestamp) -> DateTime<Utc> {
     from_millis(at.as_millisecond())
 }
 
@@ -197,6 +216,22 @@ mod tests {
     fn utc(text: &str) -> DateTime<Utc> {
         let naive = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").unwrap();
         Utc.from_utc_datetime(&naive)
+    }
+
+    #[test]
+    fn a_day_starts_at_the_offices_midnight_or_utcs() {
+        let berlin = TimeZone::get("Europe/Berlin").unwrap();
+        let check = |at: &str, zone: Option<&TimeZone>, expected: &str| {
+            assert_eq!(day_start(utc(at), zone), utc(expected), "{at} in {zone:?}");
+        };
+        check("2026-03-02 10:30", None, "2026-03-02 00:00");
+        check("2026-03-02 00:00", None, "2026-03-02 00:00");
+        // Winter: Berlin is UTC+1, so its day began at 23:00 UTC the evening before.
+        check("2026-03-02 10:30", Some(&berlin), "2026-03-01 23:00");
+        check("2026-03-02 22:59", Some(&berlin), "2026-03-01 23:00");
+        check("2026-03-02 23:00", Some(&berlin), "2026-03-02 23:00");
+        // Summer: UTC+2.
+        check("2026-07-01 12:00", Some(&berlin), "2026-06-30 22:00");
     }
 
     #[test]

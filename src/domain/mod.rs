@@ -15,13 +15,14 @@ pub mod event;
 pub mod hours;
 pub mod mention;
 pub mod permission;
+pub mod replies;
 pub mod summary;
 pub mod text;
 
 pub use action::{ActionKind, ActionRequest, ChatAction, Payload, PayloadError};
 pub use audit::{AuditAction, AuditRecord};
 pub use card::{
-    case_card, escalation_card, reply_prefill, Button, ButtonStyle, Card, CardKind,
+    case_card, escalation_card, reply_prefill, state_line_in, Button, ButtonStyle, Card, CardKind,
     CustomerContext, RepeatFlag,
 };
 pub use case::{
@@ -29,9 +30,13 @@ pub use case::{
     PendingReply, Refusal, ResponseClock, SentReply, Transition, Triage,
 };
 pub use event::{CaseEvent, EventKind, NoteMention, StormMember, ThreadNote};
-pub use hours::{deadline, parse_clock_time, parse_date, parse_weekday, BusinessHours};
+pub use hours::{
+    day_start, deadline, from_timestamp, parse_clock_time, parse_date, parse_weekday,
+    to_timestamp, BusinessHours,
+};
 pub use mention::{
     normalize_handle, reach_bucket, Author, Mention, MentionKind, Network, PostRef, REACH_BUCKETS,
 };
 pub use permission::{Permission, Permissions, Principal};
+pub use replies::{expand, repeat_key, saved_reply_text, Fill, SavedReply};
 pub use summary::{CaseSummary, Delivery, Handoff, Touch};

@@ -29,6 +29,8 @@ pub enum Permission {
     Escalate,
     /// Resolve, dismiss or reopen (`[permissions].resolve`).
     Resolve,
+    /// Approve, edit or reject reply drafts in approval mode (`[permissions].approve`).
+    Approve,
 }
 
 impl Permission {
@@ -41,6 +43,7 @@ impl Permission {
             Permission::Reply => "reply",
             Permission::Escalate => "escalate",
             Permission::Resolve => "resolve",
+            Permission::Approve => "approve",
         }
     }
 
@@ -51,6 +54,9 @@ impl Permission {
             ChatAction::Escalate { .. } => Some(Permission::Escalate),
             ChatAction::Resolve | ChatAction::Dismiss | ChatAction::Reopen => {
                 Some(Permission::Resolve)
+            }
+            ChatAction::Approve | ChatAction::Edit { .. } | ChatAction::Reject { .. } => {
+                Some(Permission::Approve)
             }
             ChatAction::Claim | ChatAction::Unclaim => None,
         }
@@ -155,12 +161,17 @@ impl Principal {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Permissions {
     lists: Option<[Vec<Principal>; 3]>,
+    /// `[permissions].approve`: who may approve reply drafts (approval mode).
+    approvers: Vec<Principal>,
 }
 
 impl Permissions {
     /// No `[permissions]` section: everyone may act.
     pub fn everyone() -> Permissions {
-        Permissions { lists: None }
+        Permissions {
+            lists: None,
+            approvers: Vec::new(),
+        }
     }
 
     /// The lists of a `[permissions]` section.
@@ -171,7 +182,14 @@ impl Permissions {
     ) -> Permissions {
         Permissions {
             lists: Some([reply, escalate, resolve]),
+            approvers: Vec::new(),
         }
+    }
+
+    /// With `[permissions].approve`: who may approve, edit and reject reply drafts.
+    pub fn with_approvers(mut self, approvers: Vec<Principal>) -> Permissions {
+        self.approvers = approvers;
+        self
     }
 
     /// Whether the section was configured at all.
@@ -183,6 +201,10 @@ impl Permissions {
     pub fn allows(&self, permission: Permission, agent: &Agent) -> bool {
         match &self.lists {
             None => true,
+            Some(_) if permission == Permission::Approve => self
+                .approvers
+                .iter()
+                .any(|principal| principal.matches(agent)),
             Some(lists) => lists[permission as usize]
                 .iter()
                 .any(|principal| principal.matches(agent)),
@@ -208,6 +230,9 @@ impl Permissions {
             ChatAction::Escalate { .. } => "escalate cases",
             ChatAction::Dismiss => "dismiss cases",
             ChatAction::Reopen => "reopen cases",
+            ChatAction::Approve | ChatAction::Edit { .. } | ChatAction::Reject { .. } => {
+                "approve or reject reply drafts"
+            }
             _ => "resolve cases",
         };
         Some((
@@ -227,6 +252,7 @@ impl Permissions {
             .iter()
             .flatten()
             .flatten()
+            .chain(self.approvers.iter())
             .filter_map(|principal| match principal {
                 Principal::Group(group) => group.strip_prefix(prefix).map(str::to_string),
                 _ => None,

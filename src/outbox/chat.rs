@@ -13,6 +13,8 @@ pub struct ChatExecutor {
     store: Store,
     repeat_within: Option<chrono::Duration>,
     show_reach: bool,
+    /// The office's time zone (`[sla.business_hours]`): due times on cards are shown in it.
+    zone: Option<jiff::tz::TimeZone>,
 }
 
 impl ChatExecutor {
@@ -23,6 +25,19 @@ impl ChatExecutor {
             store,
             repeat_within: None,
             show_reach: false,
+            zone: None,
+        }
+    }
+
+    /// Shows due times on cards in `zone` (with its abbreviation) instead of UTC.
+    pub fn with_zone(mut self, zone: Option<jiff::tz::TimeZone>) -> ChatExecutor {
+        self.zone = zone;
+        self
+    }
+
+    fn localize(&self, case: &Case, card: &mut crate::domain::Card) {
+        if let Some(zone) = &self.zone {
+            card.state_line = crate::domain::state_line_in(case, zone);
         }
     }
 
@@ -50,6 +65,7 @@ impl ChatExecutor {
     /// The case's card as this chat shows it.
     fn card(&self, case: &Case, context: &crate::domain::CustomerContext) -> crate::domain::Card {
         let mut card = case_card(case, context);
+        self.localize(case, &mut card);
         if self.show_reach {
             card.reach = crate::domain::card::reach_line(case);
         }
@@ -162,7 +178,8 @@ impl Executor for ChatExecutor {
                 let escalation = case.escalations.iter().find(|e| &e.target == target);
                 let channel = self.chat.escalation_channel(target);
                 if let (Some(escalation), Some(channel)) = (escalation, channel) {
-                    let card = escalation_card(&case, escalation);
+                    let mut card = escalation_card(&case, escalation);
+                    self.localize(&case, &mut card);
                     let card_key = format!("{}-escalation-{target}", card_key(&case));
                     self.chat
                         .post_card(&card_key, &channel, &card)

@@ -141,7 +141,8 @@ fn setup() -> tempfile::TempDir {
     dir
 }
 
-fn button(messages: &[Value], verb: &str) -> String {
+/// The payload of button `verb` on the first card of `messages`.
+pub fn button(messages: &[Value], verb: &str) -> String {
     messages[0]["card"]["buttons"]
         .as_array()
         .unwrap()

@@ -85,8 +85,9 @@ fn replied(case: &mut Case, minutes: i64, by: &Agent) {
     });
 }
 
-/// Four cases written through the store API; one is older than the week asked for.
-fn seed(store: &Store, now: DateTime<Utc>) {
+/// Four cases written through the store API; one is older than the week asked for. The
+/// digest's tests (`digest.rs`) read the same store.
+pub(crate) fn seed(store: &Store, now: DateTime<Utc>) {
     let ana = Agent::new("console:ana", "Ana");
     let bo = Agent::new("console:bo", "Bo");
     let mut cases = Vec::new();

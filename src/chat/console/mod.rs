@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, Mutex};
 
 use crate::chat::{ChatAdapter, ChatError, MessageRef};
+use crate::digest::Digest;
 use crate::domain::{Card, ThreadNote};
 use crate::store::{Store, StoreError};
 
@@ -41,6 +42,8 @@ pub const OPS_CHANNEL: &str = "ops";
 const MESSAGE_PREFIX: &str = "m/";
 const POSTED_PREFIX: &str = "k/";
 const NOTICE_PREFIX: &str = "n/";
+const DIGEST_PREFIX: &str = "g/";
+const DIGEST_CHART_PREFIX: &str = "i/";
 const SEQUENCE_KEY: &str = "seq";
 
 /// A console channel: the main one or an escalation target's.
@@ -95,6 +98,24 @@ pub struct Notice {
     pub text: String,
 }
 
+/// A weekly digest posted in a console channel; its chart is served at
+/// `/api/digests/{id}/chart.png`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConsoleDigest {
+    /// Its id within the console.
+    pub id: String,
+    /// The idempotency key it was posted with.
+    pub key: String,
+    /// The channel it was posted in.
+    pub channel: String,
+    /// When it was posted.
+    pub at: DateTime<Utc>,
+    /// Its title.
+    pub title: String,
+    /// The figures.
+    pub text: String,
+}
+
 /// An announcement that a message changed, for live pages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsoleChange {
@@ -118,6 +139,8 @@ pub enum ChangeKind {
     Thread,
     /// A notice was posted in the ops channel ([`OPS_CHANNEL`]; `message_id` is the notice's).
     Notice,
+    /// A weekly digest was posted (`message_id` is the digest's id).
+    Digest,
 }
 
 /// The console chat adapter. Cheap to share behind an `Arc`; all state is in the store.
@@ -127,6 +150,8 @@ pub struct ConsoleChat {
     changes: broadcast::Sender<ConsoleChange>,
     /// Serializes writers so that "look up the key, then post" cannot race with itself.
     writes: Mutex<()>,
+    /// `[[replies.saved]]`, offered by the reply form.
+    saved: Vec<crate::domain::SavedReply>,
 }
 
 impl std::fmt::Debug for ConsoleChat {
@@ -159,7 +184,19 @@ impl ConsoleChat {
             channels,
             changes,
             writes: Mutex::new(()),
+            saved: Vec::new(),
         }
+    }
+
+    /// Offers these saved replies in the reply form.
+    pub fn with_saved_replies(mut self, saved: Vec<crate::domain::SavedReply>) -> ConsoleChat {
+        self.saved = saved;
+        self
+    }
+
+    /// The saved replies the reply form offers.
+    pub fn saved_replies(&self) -> &[crate::domain::SavedReply] {
+        &self.saved
     }
 
     /// Every channel, the main one first.
@@ -185,6 +222,23 @@ impl ConsoleChat {
             .iter()
             .map(|(_, bytes)| decode(bytes))
             .collect()
+    }
+
+    /// The weekly digests, oldest first.
+    pub fn digests(&self) -> Result<Vec<ConsoleDigest>, ChatError> {
+        self.store
+            .chat_scan(CHAT_NAME, DIGEST_PREFIX)
+            .map_err(store_error)?
+            .iter()
+            .map(|(_, bytes)| decode(bytes))
+            .collect()
+    }
+
+    /// A digest's chart (PNG), if there is such a digest.
+    pub fn digest_chart(&self, id: &str) -> Result<Option<Vec<u8>>, ChatError> {
+        self.store
+            .chat_get(CHAT_NAME, &format!("{DIGEST_CHART_PREFIX}{id}"))
+            .map_err(store_error)
     }
 
     /// Subscribes to change announcements.
@@ -404,6 +458,47 @@ impl ChatAdapter for ConsoleChat {
             channel: OPS_CHANNEL.to_string(),
             message_id: id,
             kind: ChangeKind::Notice,
+        });
+        Ok(())
+    }
+
+    async fn post_digest(&self, channel: &str, digest: &Digest) -> Result<(), ChatError> {
+        let _guard = self.writes.lock().await;
+        if self
+            .digests()?
+            .iter()
+            .any(|posted| posted.key == digest.key && posted.channel == channel)
+        {
+            return Ok(());
+        }
+        let id = self.next_message_id().await?;
+        // The chart first: a digest record never points at a missing image.
+        self.store
+            .chat_put(
+                CHAT_NAME,
+                &format!("{DIGEST_CHART_PREFIX}{id}"),
+                &digest.png,
+            )
+            .await
+            .map_err(store_error)?;
+        let record = ConsoleDigest {
+            id: id.clone(),
+            key: digest.key.clone(),
+            channel: channel.to_string(),
+            at: Utc::now(),
+            title: digest.title.clone(),
+            text: digest.text.clone(),
+        };
+        let bytes = serde_json::to_vec(&record)
+            .map_err(|error| ChatError::Rejected(format!("cannot encode a digest: {error}")))?;
+        self.store
+            .chat_put(CHAT_NAME, &format!("{DIGEST_PREFIX}{id}"), &bytes)
+            .await
+            .map_err(store_error)?;
+        let _ = self.changes.send(ConsoleChange {
+            channel: channel.to_string(),
+            message_id: id,
+            kind: ChangeKind::Digest,
         });
         Ok(())
     }

@@ -28,7 +28,9 @@ use tokio_util::sync::CancellationToken;
 use super::render::{self, Tab};
 use super::{ConsoleChat, CHAT_NAME, MAIN_CHANNEL};
 use crate::chat::{ActionOutcome, ChatError, ChatEvent};
-use crate::domain::{reply_prefill, ActionKind, ActionRequest, Agent, CaseId, ChatAction, Payload};
+use crate::domain::{
+    expand, reply_prefill, ActionKind, ActionRequest, Agent, CaseId, ChatAction, Fill, Payload,
+};
 use crate::store::Store;
 
 /// How long a click waits for the actions engine before the page is told to try again.
@@ -83,6 +85,8 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/api/cases/{case}/reply-form", get(reply_form))
         .route("/api/escalation-targets", get(escalation_targets))
         .route("/api/notices", get(list_notices))
+        .route("/api/digests", get(list_digests))
+        .route("/api/digests/{id}/chart.png", get(digest_chart))
         .route("/api/actions", post(submit_action))
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .with_state(state)
@@ -316,6 +320,46 @@ async fn list_notices(State(state): State<ConsoleState>) -> Response {
     }
 }
 
+/// The weekly digests, oldest first, each with the URL of its chart.
+async fn list_digests(State(state): State<ConsoleState>) -> Response {
+    match state.chat.digests() {
+        Ok(digests) => Json(
+            digests
+                .into_iter()
+                .map(|digest| {
+                    let chart = format!("/api/digests/{}/chart.png", digest.id);
+                    json!({
+                        "id": digest.id,
+                        "channel": digest.channel,
+                        "at": digest.at,
+                        "title": digest.title,
+                        "text": digest.text,
+                        "chart": chart,
+                    })
+                })
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(error) => chat_error_response(&error),
+    }
+}
+
+/// A digest's chart, as posted.
+async fn digest_chart(State(state): State<ConsoleState>, Path(id): Path<String>) -> Response {
+    match state.chat.digest_chart(&id) {
+        Ok(Some(png)) => (
+            [
+                (axum::http::header::CONTENT_TYPE, "image/png"),
+                (axum::http::header::CACHE_CONTROL, "private, max-age=86400"),
+            ],
+            png,
+        )
+            .into_response(),
+        Ok(None) => error_response(StatusCode::NOT_FOUND, "no such digest"),
+        Err(error) => chat_error_response(&error),
+    }
+}
+
 async fn list_messages(State(state): State<ConsoleState>, Path(channel): Path<String>) -> Response {
     if state.chat.channel(&channel).is_none() {
         return error_response(
@@ -344,7 +388,17 @@ async fn list_messages(State(state): State<ConsoleState>, Path(channel): Path<St
     }
 }
 
-async fn reply_form(State(state): State<ConsoleState>, Path(case): Path<String>) -> Response {
+/// `?agent=` of the reply form: who will reply, for `{agent}` in saved replies.
+#[derive(Debug, Deserialize)]
+struct ReplyFormQuery {
+    agent: Option<String>,
+}
+
+async fn reply_form(
+    State(state): State<ConsoleState>,
+    Path(case): Path<String>,
+    Query(query): Query<ReplyFormQuery>,
+) -> Response {
     let Ok(case_id) = case.parse::<CaseId>() else {
         return error_response(
             StatusCode::BAD_REQUEST,
@@ -373,11 +427,27 @@ async fn reply_form(State(state): State<ConsoleState>, Path(case): Path<String>)
         })
         .map(|message| message.card.reply_limit)
         .unwrap_or_else(|| case.network.default_reply_limit());
+    // Saved replies come filled in by the domain, as in Slack and Discord.
+    let name = query.agent.as_deref().map(str::trim).unwrap_or_default();
+    let agent = Agent::new(format!("{CHAT_NAME}:{}", name.to_lowercase()), name);
+    let saved: Vec<_> = state
+        .chat
+        .saved_replies()
+        .iter()
+        .map(|saved| {
+            json!({
+                "name": saved.name,
+                "text": expand(&saved.text, &Fill::new(&case, &agent)),
+            })
+        })
+        .collect();
     Json(json!({
         "prefill": reply_prefill(&case),
         "limit": limit,
         "network": case.network.as_str(),
         "draft": case.draft.as_ref().map(|draft| draft.text.clone()),
+        "saved": saved,
+        "awaiting_approval": case.awaiting_approval.as_ref().map(|draft| draft.text.clone()),
     }))
     .into_response()
 }
@@ -443,6 +513,21 @@ async fn submit_action(
             action: ChatAction::Reply {
                 text: body.text.unwrap_or_default(),
                 confirm_pii: body.confirm_pii.unwrap_or(false),
+            },
+        },
+        ActionKind::Edit => ActionRequest {
+            case: payload.case,
+            version: payload.version,
+            action: ChatAction::Edit {
+                text: body.text.unwrap_or_default(),
+                confirm_pii: body.confirm_pii.unwrap_or(false),
+            },
+        },
+        ActionKind::Reject => ActionRequest {
+            case: payload.case,
+            version: payload.version,
+            action: ChatAction::Reject {
+                reason: body.note.unwrap_or_default(),
             },
         },
         ActionKind::Escalate => ActionRequest {

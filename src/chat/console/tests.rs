@@ -243,7 +243,12 @@ impl TestConsole {
                         message: "Unknown target".to_string(),
                     },
                     // Dropping the responder stands for an engine that died mid-request.
-                    ChatAction::Resolve | ChatAction::Dismiss | ChatAction::Reopen => continue,
+                    ChatAction::Resolve
+                    | ChatAction::Dismiss
+                    | ChatAction::Reopen
+                    | ChatAction::Approve
+                    | ChatAction::Edit { .. }
+                    | ChatAction::Reject { .. } => continue,
                 };
                 let _ = event.respond.send(outcome);
             }
@@ -333,7 +338,7 @@ async fn api_shapes() {
     let form = get_json(&console, "/api/cases/1/reply-form").await;
     assert_eq!(
         form,
-        json!({"prefill": "@carol.example ", "limit": 300, "network": "bluesky", "draft": null})
+        json!({"prefill": "@carol.example ", "limit": 300, "network": "bluesky", "draft": null, "saved": [], "awaiting_approval": null})
     );
     case.draft = Some(Draft {
         by: crate::domain::Agent::new("console:ana", "Ana"),

@@ -30,6 +30,8 @@ pub fn decode_gateway(bytes: &[u8]) -> Vec<ActionRequest> {
                 (render::REPLY_MODAL, rest)
             } else if let Some(rest) = custom_id.strip_prefix(render::ESCALATE_MODAL) {
                 (render::ESCALATE_MODAL, rest)
+            } else if let Some(rest) = custom_id.strip_prefix(render::REJECT_MODAL) {
+                (render::REJECT_MODAL, rest)
             } else {
                 return Vec::new();
             };

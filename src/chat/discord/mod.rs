@@ -41,11 +41,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serenity::all::{
     ActionRowComponent, ApplicationId, Builder, Channel, ChannelId, ClientBuilder,
-    CommandInteraction, ComponentInteraction, Context, CreateAllowedMentions, CreateEmbed,
-    CreateInteractionResponse, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
-    CreateMessage, CreateThread, EditInteractionResponse, EditMessage, EventHandler,
-    GatewayIntents, GetMessages, GuildId, Http, HttpBuilder, Interaction, Member, Message,
-    MessageId, ModalInteraction, Nonce, Ready, ResumedEvent, User,
+    CommandInteraction, ComponentInteraction, ComponentInteractionDataKind, Context,
+    CreateAllowedMentions, CreateAttachment, CreateEmbed, CreateInteractionResponse,
+    CreateInteractionResponseFollowup, CreateInteractionResponseMessage, CreateMessage,
+    CreateThread, EditInteractionResponse, EditMessage, EventHandler, GatewayIntents, GetMessages,
+    GuildId, Http, HttpBuilder, Interaction, Member, Message, MessageId, ModalInteraction, Nonce,
+    Ready, ResumedEvent, User,
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
@@ -56,9 +57,10 @@ use crate::chat::delivery::{Pacer, PostRecords};
 use crate::chat::limits::ReplyLimits;
 use crate::chat::{ActionOutcome, ChatAdapter, ChatError, ChatEvent, MessageRef};
 use crate::config::{DiscordSettings, EscalationTarget, DEFAULT_DISCORD_BASE_URL};
+use crate::digest::Digest as WeeklyDigest;
 use crate::domain::{
-    case_card, reply_prefill, ActionKind, ActionRequest, Agent, Card, CardKind, CaseId, ChatAction,
-    NoteMention, Payload, Permissions, ThreadNote,
+    case_card, reply_prefill, saved_reply_text, ActionKind, ActionRequest, Agent, Card, CardKind,
+    CaseId, ChatAction, NoteMention, Payload, Permissions, SavedReply, ThreadNote,
 };
 use crate::store::{Store, StoreError};
 use render::ReplyForm;
@@ -135,6 +137,10 @@ pub struct DiscordChat {
     registered: std::sync::atomic::AtomicBool,
     click_bound: Duration,
     limits: ReplyLimits,
+    /// The office's time zone: due times on cards re-rendered for a click are shown in it.
+    zone: Option<jiff::tz::TimeZone>,
+    /// `[[replies.saved]]`, offered before the Reply modal opens.
+    saved: Vec<SavedReply>,
 }
 
 impl std::fmt::Debug for DiscordChat {
@@ -207,7 +213,15 @@ impl DiscordChat {
             registered: std::sync::atomic::AtomicBool::new(false),
             click_bound: CLICK_ANSWER_BOUND,
             limits: ReplyLimits::default(),
+            zone: None,
+            saved: Vec::new(),
         }
+    }
+
+    /// Offers these saved replies when Reply publicly is clicked.
+    pub fn with_saved_replies(mut self, saved: Vec<SavedReply>) -> DiscordChat {
+        self.saved = saved;
+        self
     }
 
     /// The sources' reply limits, so the Reply form allows what the engine accepts (a
@@ -215,6 +229,25 @@ impl DiscordChat {
     pub fn with_reply_limits(mut self, limits: ReplyLimits) -> DiscordChat {
         self.limits = limits;
         self
+    }
+
+    /// Shows due times on re-rendered cards in `zone` (as the outbox does), not UTC.
+    pub fn with_zone(mut self, zone: Option<jiff::tz::TimeZone>) -> DiscordChat {
+        self.zone = zone;
+        self
+    }
+
+    /// The case's card as the outbox renders it for this chat (due times in the office zone).
+    fn case_card(
+        &self,
+        case: &crate::domain::Case,
+        context: &crate::domain::CustomerContext,
+    ) -> Card {
+        let mut card = case_card(case, context);
+        if let Some(zone) = &self.zone {
+            card.state_line = crate::domain::state_line_in(case, zone);
+        }
+        card
     }
 
     /// How long a click or command waits for its answer before deferring (default
@@ -286,6 +319,11 @@ impl DiscordChat {
     }
 
     async fn on_click(self: &Arc<Self>, http: &Arc<Http>, click: ComponentInteraction) {
+        if let Some(payload) = click.data.custom_id.strip_prefix(render::SAVED_PICKER) {
+            let payload = payload.to_string();
+            self.on_saved_reply_pick(http, &click, &payload).await;
+            return;
+        }
         let payload: Payload = match click.data.custom_id.parse() {
             Ok(payload) => payload,
             Err(error) => {
@@ -296,13 +334,26 @@ impl DiscordChat {
         let agent = agent(&click.user, click.member.as_ref());
         tracing::debug!(chat = CHAT_NAME, case_id = %payload.case, action = payload.kind.verb(), agent = %agent.id, roles = ?roles(click.member.as_ref()), "Click received");
         let response = match payload.kind {
-            ActionKind::Reply | ActionKind::Escalate => {
+            ActionKind::Reject => match self.refusal(&payload, &agent) {
+                Some(message) => ephemeral_response(&message),
+                None => {
+                    CreateInteractionResponse::Modal(render::reject_modal(&payload.to_string()))
+                }
+            },
+            ActionKind::Reply | ActionKind::Escalate | ActionKind::Edit => {
                 // A form nobody may submit is not opened: the engine would refuse the submit
                 // anyway (it checks again), and the typed text would be lost.
                 if let Some(message) = self.refusal(&payload, &agent) {
                     ephemeral_response(&message)
-                } else if payload.kind == ActionKind::Reply {
-                    match self.reply_form(&payload, &agent) {
+                } else if payload.kind == ActionKind::Reply && !self.saved.is_empty() {
+                    let names: Vec<String> =
+                        self.saved.iter().map(|saved| saved.name.clone()).collect();
+                    CreateInteractionResponse::Message(render::saved_reply_picker(
+                        &payload.to_string(),
+                        &names,
+                    ))
+                } else if matches!(payload.kind, ActionKind::Reply | ActionKind::Edit) {
+                    match self.reply_form(&payload, &agent, None) {
                         Ok(form) => CreateInteractionResponse::Modal(render::reply_modal(&form)),
                         Err(message) => ephemeral_response(&message),
                     }
@@ -330,6 +381,46 @@ impl DiscordChat {
         }
     }
 
+    /// A choice in the saved-reply picker: answered with the Reply modal (type 9), its text
+    /// the saved reply filled in by the domain for this agent and case, or the usual start
+    /// for "Write my own".
+    async fn on_saved_reply_pick(
+        &self,
+        http: &Arc<Http>,
+        click: &ComponentInteraction,
+        payload: &str,
+    ) {
+        let payload: Payload = match payload.parse::<Payload>() {
+            Ok(payload) if payload.kind == ActionKind::Reply => payload,
+            _ => {
+                tracing::warn!(
+                    chat = CHAT_NAME,
+                    "Saved-reply pick with a bad custom_id; skipped"
+                );
+                return;
+            }
+        };
+        let chosen = match &click.data.kind {
+            ComponentInteractionDataKind::StringSelect { values } => values.first().cloned(),
+            _ => None,
+        };
+        let saved = chosen
+            .as_deref()
+            .and_then(|value| value.strip_prefix(render::SAVED_VALUE));
+        let agent = agent(&click.user, click.member.as_ref());
+        let response = if let Some(message) = self.refusal(&payload, &agent) {
+            ephemeral_response(&message)
+        } else {
+            match self.reply_form(&payload, &agent, saved) {
+                Ok(form) => CreateInteractionResponse::Modal(render::reply_modal(&form)),
+                Err(message) => ephemeral_response(&message),
+            }
+        };
+        if let Err(error) = click.create_response(http, response).await {
+            tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot answer a saved-reply pick");
+        }
+    }
+
     /// The refusal for opening the Reply or Escalate form, when `[permissions]` says no.
     fn refusal(&self, payload: &Payload, agent: &Agent) -> Option<String> {
         let action = match payload.kind {
@@ -340,6 +431,13 @@ impl DiscordChat {
             ActionKind::Escalate => ChatAction::Escalate {
                 target: String::new(),
                 note: String::new(),
+            },
+            ActionKind::Edit => ChatAction::Edit {
+                text: String::new(),
+                confirm_pii: false,
+            },
+            ActionKind::Reject => ChatAction::Reject {
+                reason: String::new(),
             },
             _ => return None,
         };
@@ -458,7 +556,7 @@ impl DiscordChat {
                 tracing::warn!(chat = CHAT_NAME, case_id = %case.id, error = %error, "Cannot read the customer's context");
             })
             .ok()?;
-        let card = case_card(&case, &context);
+        let card = self.case_card(&case, &context);
         let rendered = render::card_message(&card, &key, None);
         let message = CreateInteractionResponseMessage::new()
             .embed(rendered.embed)
@@ -483,7 +581,7 @@ impl DiscordChat {
             return;
         };
         if let Err(error) = self
-            .update_card(message, &case_card(&current, &context))
+            .update_card(message, &self.case_card(&current, &context))
             .await
         {
             tracing::warn!(chat = CHAT_NAME, case_id = %case, error = %error, "Cannot bring a card up to date after a click");
@@ -613,7 +711,14 @@ impl DiscordChat {
         }
     }
 
-    fn reply_form(&self, payload: &Payload, agent: &Agent) -> Result<ReplyForm, String> {
+    /// The Reply form for `agent`: filled from the saved reply `saved` when one was picked,
+    /// else from the text they left, a failed reply's draft, or `@handle `.
+    fn reply_form(
+        &self,
+        payload: &Payload,
+        agent: &Agent,
+        saved: Option<&str>,
+    ) -> Result<ReplyForm, String> {
         let case = match self.store.case(payload.case) {
             Ok(Some(case)) => case,
             Ok(None) => return Err(format!("Case {} does not exist.", payload.case)),
@@ -622,6 +727,20 @@ impl DiscordChat {
                 return Err("mentiondesk cannot read this case right now. Try again.".into());
             }
         };
+        if payload.kind == ActionKind::Edit {
+            // Edit (approval mode) starts from the waiting draft, nothing else.
+            let Some(waiting) = &case.awaiting_approval else {
+                return Err("No draft is awaiting approval on this case.".into());
+            };
+            return Ok(ReplyForm {
+                payload: payload.to_string(),
+                handle: case.customer.handle.clone(),
+                network: case.network,
+                limit: self.limits.limit(&case),
+                initial: waiting.text.clone(),
+            });
+        }
+        let picked = saved.and_then(|name| saved_reply_text(&self.saved, name, &case, agent));
         let kept = self.draft(payload.case.0, &agent.id);
         let failed = case.draft.as_ref().map(|draft| draft.text.clone());
         Ok(ReplyForm {
@@ -629,7 +748,10 @@ impl DiscordChat {
             handle: case.customer.handle.clone(),
             network: case.network,
             limit: self.limits.limit(&case),
-            initial: kept.or(failed).unwrap_or_else(|| reply_prefill(&case)),
+            initial: picked
+                .or(kept)
+                .or(failed)
+                .unwrap_or_else(|| reply_prefill(&case)),
         })
     }
 
@@ -639,6 +761,8 @@ impl DiscordChat {
             (render::REPLY_MODAL, rest)
         } else if let Some(rest) = custom_id.strip_prefix(render::ESCALATE_MODAL) {
             (render::ESCALATE_MODAL, rest)
+        } else if let Some(rest) = custom_id.strip_prefix(render::REJECT_MODAL) {
+            (render::REJECT_MODAL, rest)
         } else {
             tracing::warn!(chat = CHAT_NAME, "Modal submit that is not ours; skipped");
             return;
@@ -650,7 +774,13 @@ impl DiscordChat {
                 return;
             }
         };
-        let action = form_action(form, &submit.data);
+        let action = match form_action(form, &submit.data) {
+            // Edit's form is the Reply form; its submit approves the edited text.
+            ChatAction::Reply { text, confirm_pii } if payload.kind == ActionKind::Edit => {
+                ChatAction::Edit { text, confirm_pii }
+            }
+            action => action,
+        };
         let typed = match &action {
             ChatAction::Reply { text, .. } => Some(text.clone()),
             _ => None,
@@ -993,6 +1123,22 @@ impl ChatAdapter for DiscordChat {
             .await
             .map(|_| ())
     }
+
+    async fn post_digest(&self, channel: &str, digest: &WeeklyDigest) -> Result<(), ChatError> {
+        let channel_id = ChannelId::new(parse_id(channel)?);
+        let text = render::digest_text(&digest.title, &digest.text);
+        let message = CreateMessage::new()
+            .content(text.clone())
+            .allowed_mentions(CreateAllowedMentions::new().empty_users().empty_roles())
+            .add_file(CreateAttachment::bytes(
+                digest.png.clone(),
+                digest.filename.clone(),
+            ));
+        let key = format!("{}/{channel}", digest.key);
+        self.post_once(&key, channel_id, Mine::Note(&text), message)
+            .await
+            .map(|_| ())
+    }
 }
 
 /// The serenity event handler: only interactions matter (and connection logs).
@@ -1153,6 +1299,11 @@ pub(crate) fn form_action(form: &str, data: &serenity::all::ModalInteractionData
             })
             .unwrap_or_default()
     };
+    if form == render::REJECT_MODAL {
+        return ChatAction::Reject {
+            reason: input(render::REASON_INPUT),
+        };
+    }
     if form == render::REPLY_MODAL {
         ChatAction::Reply {
             text: input(render::TEXT_INPUT),

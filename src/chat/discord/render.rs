@@ -9,7 +9,8 @@
 use serenity::all::{
     ButtonStyle as DiscordButtonStyle, CommandOptionType, CreateActionRow, CreateButton,
     CreateCommand, CreateCommandOption, CreateEmbed, CreateEmbedFooter, CreateInputText,
-    CreateModal, InputTextStyle,
+    CreateInteractionResponseMessage, CreateModal, CreateSelectMenu, CreateSelectMenuKind,
+    CreateSelectMenuOption, InputTextStyle,
 };
 
 use crate::chat::commands::{short_duration, CaseLine, CommandAnswer, USAGE};
@@ -53,6 +54,10 @@ pub const URL_MAX: usize = 2048;
 pub const REPLY_MODAL: &str = "mdreply:";
 /// The Escalate modal's `custom_id` prefix (followed by the button payload).
 pub const ESCALATE_MODAL: &str = "mdesc:";
+/// The Reject draft modal's `custom_id` prefix (followed by the button payload).
+pub const REJECT_MODAL: &str = "mdreject:";
+/// The rejection reason input.
+pub const REASON_INPUT: &str = "reason";
 /// The reply text input.
 pub const TEXT_INPUT: &str = "text";
 /// The "post anyway" input of the Reply modal.
@@ -63,6 +68,16 @@ pub const TARGET_INPUT: &str = "target";
 pub const NOTE_INPUT: &str = "note";
 /// What to type in the confirm input to post a reply with personal data.
 pub const CONFIRM_WORD: &str = "yes";
+/// The saved-reply picker's `custom_id` prefix (followed by the Reply button's payload).
+pub const SAVED_PICKER: &str = "mdsaved:";
+/// The picker option that opens the Reply modal as without saved replies.
+pub const OWN_TEXT: &str = "own";
+/// The prefix of a saved reply's option value (followed by its name).
+pub const SAVED_VALUE: &str = "saved:";
+/// Options in a string select.
+pub const SELECT_OPTIONS_MAX: usize = 25;
+/// A select option's label and value, in characters.
+pub const OPTION_MAX: usize = 100;
 
 /// Colours by state: red for new, amber for claimed, blue for replied, orange when the customer
 /// answered, green when resolved, grey when dismissed.
@@ -259,6 +274,13 @@ pub fn action_rows(card: &Card) -> Vec<CreateActionRow> {
         .collect()
 }
 
+/// The weekly digest as message content: the title in bold, then the figures, within
+/// Discord's content limit (the chart goes as an attachment). Not escaped: the digest is
+/// made of our own words, numbers and config names, never of a customer's text.
+pub fn digest_text(title: &str, text: &str) -> String {
+    fit(&format!("**{title}**\n{text}"), CONTENT_MAX)
+}
+
 /// A thread note as message content: who (when the note doesn't already say), what, the link.
 pub fn note_text(note: &ThreadNote) -> String {
     let mut text = String::new();
@@ -349,6 +371,46 @@ pub fn reply_modal(form: &ReplyForm) -> CreateModal {
         CreateActionRow::InputText(text),
         CreateActionRow::InputText(confirm),
     ])
+}
+
+/// The private message a Reply click answers with when there are saved replies: a string
+/// select of them (Discord modals hold only text inputs) plus "Write my own". Choosing one
+/// opens the Reply modal with the text filled in.
+pub fn saved_reply_picker(payload: &str, names: &[String]) -> CreateInteractionResponseMessage {
+    let mut options = vec![CreateSelectMenuOption::new("Write my own", OWN_TEXT)];
+    options.extend(names.iter().take(SELECT_OPTIONS_MAX - 1).map(|name| {
+        CreateSelectMenuOption::new(
+            fit(name, OPTION_MAX),
+            cut(&format!("{SAVED_VALUE}{name}"), OPTION_MAX),
+        )
+    }));
+    let menu = CreateSelectMenu::new(
+        cut(&format!("{SAVED_PICKER}{payload}"), CUSTOM_ID_MAX),
+        CreateSelectMenuKind::String { options },
+    )
+    .placeholder("Start from a saved reply")
+    .min_values(1)
+    .max_values(1);
+    CreateInteractionResponseMessage::new()
+        .content("Start from a saved reply, or write your own:")
+        .components(vec![CreateActionRow::SelectMenu(menu)])
+        .ephemeral(true)
+}
+
+/// The Reject draft modal (approval mode): an optional reason for the draft's author.
+pub fn reject_modal(payload: &str) -> CreateModal {
+    let reason = CreateInputText::new(
+        InputTextStyle::Paragraph,
+        "Reason for the author (optional)",
+        REASON_INPUT,
+    )
+    .max_length(1000)
+    .required(false);
+    CreateModal::new(
+        cut(&format!("{REJECT_MODAL}{payload}"), CUSTOM_ID_MAX),
+        "Reject draft",
+    )
+    .components(vec![CreateActionRow::InputText(reason)])
 }
 
 /// The Escalate modal. Serenity 0.12.5 only puts text inputs in modals, so the target is a

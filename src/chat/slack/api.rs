@@ -95,6 +95,41 @@ impl SlackApi {
         Ok(response.ts.to_string())
     }
 
+    /// Uploads `bytes` as a file shared in `channel` with `comment`: `files.getUploadURLExternal`,
+    /// the bytes POSTed to the `upload_url` it returns, then `files.completeUploadExternal`.
+    /// Returns the file id.
+    pub async fn upload_file(
+        &self,
+        channel: &str,
+        filename: &str,
+        title: &str,
+        comment: &str,
+        bytes: &[u8],
+    ) -> Result<String, ChatError> {
+        let session = self.client.open_session(&self.token);
+        let ticket = call(session.get_upload_url_external(
+            &SlackApiFilesGetUploadUrlExternalRequest::new(filename.to_string(), bytes.len()),
+        ))
+        .await?;
+        call(
+            session.files_upload_via_url(&SlackApiFilesUploadViaUrlRequest::new(
+                ticket.upload_url.clone(),
+                bytes.to_vec(),
+                "image/png".to_string(),
+            )),
+        )
+        .await?;
+        let complete =
+            SlackApiFilesCompleteUploadExternalRequest::new(vec![SlackApiFilesComplete::new(
+                ticket.file_id.clone(),
+            )
+            .with_title(title.to_string())])
+            .with_channel_id(channel.into())
+            .with_initial_comment(comment.to_string());
+        call(session.files_complete_upload_external(&complete)).await?;
+        Ok(ticket.file_id.to_string())
+    }
+
     /// `chat.update`.
     pub async fn update(&self, request: &SlackApiChatUpdateRequest) -> Result<(), ChatError> {
         let session = self.client.open_session(&self.token);
@@ -124,6 +159,22 @@ impl SlackApi {
         let session = self.client.open_session(&self.token);
         let request = SlackApiViewsOpenRequest::new(trigger_id.into(), view);
         call(session.views_open(&request)).await.map(|_| ())
+    }
+
+    /// `views.update` of an open view, guarded by the view's `hash` (Slack refuses the update
+    /// with `hash_conflict` if the view changed meanwhile).
+    pub async fn views_update(
+        &self,
+        view_id: &str,
+        hash: Option<String>,
+        view: SlackView,
+    ) -> Result<(), ChatError> {
+        let session = self.client.open_session(&self.token);
+        let mut request = SlackApiViewsUpdateRequest::new(view).with_view_id(view_id.into());
+        if let Some(hash) = hash {
+            request = request.with_hash(hash);
+        }
+        call(session.views_update(&request)).await.map(|_| ())
     }
 
     /// `users.info`: the name to show for a user (display name, else real name, else handle).

@@ -44,8 +44,10 @@ use crate::chat::delivery::{Pacer, PostRecords};
 use crate::chat::limits::ReplyLimits;
 use crate::chat::{ActionOutcome, ChatAdapter, ChatError, ChatEvent, MessageRef};
 use crate::config::{EscalationTarget, SlackSettings};
+use crate::digest::Digest;
 use crate::domain::{
-    reply_prefill, ActionKind, ActionRequest, Agent, Card, ChatAction, Payload, ThreadNote,
+    reply_prefill, saved_reply_text, ActionKind, ActionRequest, Agent, Card, ChatAction, Payload,
+    Permissions, SavedReply, ThreadNote,
 };
 use crate::store::Store;
 use render::{FormMetadata, ReplyForm};
@@ -110,6 +112,13 @@ pub struct SlackChat {
     workspace_url: tokio::sync::OnceCell<String>,
     /// Each network's public reply limit as its source counts it, for the Reply modal.
     limits: ReplyLimits,
+    /// `[[replies.saved]]`, offered in the Reply modal.
+    saved: Vec<SavedReply>,
+    /// `[permissions]`, so Edit and Reject (approvers only) refuse at the click rather than
+    /// after the form was filled in; the engine still checks the submit.
+    permissions: Permissions,
+    /// The brand's name, for those refusals.
+    brand: String,
 }
 
 impl std::fmt::Debug for SlackChat {
@@ -161,7 +170,24 @@ impl SlackChat {
             events: Mutex::new(None),
             workspace_url: tokio::sync::OnceCell::new(),
             limits: ReplyLimits::default(),
+            saved: Vec::new(),
+            permissions: Permissions::everyone(),
+            brand: String::new(),
         })
+    }
+
+    /// `[permissions]` and the brand's name, so an approver's form (Edit, Reject) is not
+    /// opened for someone the engine would refuse.
+    pub fn with_permissions(mut self, permissions: Permissions, brand: &str) -> SlackChat {
+        self.permissions = permissions;
+        self.brand = brand.to_string();
+        self
+    }
+
+    /// Offers these saved replies in the Reply modal.
+    pub fn with_saved_replies(mut self, saved: Vec<SavedReply>) -> SlackChat {
+        self.saved = saved;
+        self
     }
 
     /// Shows each case's reply limit as its source counts it in the Reply modal (instead of
@@ -414,6 +440,13 @@ impl SlackChat {
             })
             .unwrap_or_else(|| self.channel.clone());
         for action in event.actions.clone().unwrap_or_default() {
+            if action.action_id.to_string() == render::SAVED_ACTION {
+                // A saved reply picked inside an open Reply modal, not a card button.
+                if let Some(option) = &action.selected_option {
+                    self.fill_saved_reply(&event, &user, &option.value).await;
+                }
+                continue;
+            }
             let value = action
                 .value
                 .clone()
@@ -427,8 +460,21 @@ impl SlackChat {
                 }
             };
             tracing::debug!(chat = CHAT_NAME, case_id = %payload.case, action = payload.kind.verb(), "Click received");
+            if matches!(payload.kind, ActionKind::Edit | ActionKind::Reject) {
+                let agent = self.agent(&user, Some(NAME_LOOKUP_TIMEOUT)).await;
+                let action = ChatAction::Reject {
+                    reason: String::new(),
+                };
+                if let Some((permission, message)) =
+                    self.permissions.refusal(&action, &agent, &self.brand)
+                {
+                    tracing::warn!(chat = CHAT_NAME, case_id = %payload.case, agent = %agent.id, permission = permission.key(), "Form not opened: not permitted");
+                    self.ephemeral(&channel, user.id.as_ref(), &message).await;
+                    continue;
+                }
+            }
             match payload.kind {
-                ActionKind::Reply => {
+                ActionKind::Reply | ActionKind::Edit => {
                     self.open_reply(
                         event.trigger_id.as_ref(),
                         user.id.as_ref(),
@@ -436,6 +482,11 @@ impl SlackChat {
                         payload,
                     )
                     .await;
+                }
+                ActionKind::Reject => {
+                    let view = render::reject_modal(&payload.to_string(), &channel);
+                    self.open_modal(event.trigger_id.as_ref(), user.id.as_ref(), &channel, view)
+                        .await;
                 }
                 ActionKind::Escalate => {
                     let targets: Vec<(String, String)> = self
@@ -493,18 +544,105 @@ impl SlackChat {
                 return;
             }
         };
-        let draft = case.draft.as_ref().map(|draft| draft.text.clone());
+        // Edit (approval mode) starts from the waiting draft; Reply from a failed or
+        // rejected draft, else `@handle `.
+        let draft = if payload.kind == ActionKind::Edit {
+            case.awaiting_approval
+                .as_ref()
+                .map(|draft| draft.text.clone())
+        } else {
+            case.draft.as_ref().map(|draft| draft.text.clone())
+        };
         let form = ReplyForm {
             payload: payload.to_string(),
             channel: channel.to_string(),
             handle: case.customer.handle.clone(),
             network: case.network,
             limit: self.limits.limit(&case),
-            from_draft: draft.is_some(),
+            from_draft: draft.is_some() && payload.kind == ActionKind::Reply,
             initial: draft.unwrap_or_else(|| reply_prefill(&case)),
+            saved: self.saved.iter().map(|saved| saved.name.clone()).collect(),
+            chosen: None,
+            text_block: render::REPLY_BLOCK.to_string(),
         };
         self.open_modal(trigger_id, user, channel, render::reply_modal(&form))
             .await;
+    }
+
+    /// A saved reply was picked in an open Reply modal: the modal is rendered again with the
+    /// text filled in (by the domain, for this agent and case) under a new text block id, and
+    /// replaces the open one through `views.update`.
+    async fn fill_saved_reply(
+        &self,
+        event: &SlackInteractionBlockActionsEvent,
+        user: &SlackBasicUserInfo,
+        name: &str,
+    ) {
+        let SlackInteractionActionContainer::View(container) = &event.container else {
+            return;
+        };
+        let Some(SlackView::Modal(modal)) = &event.view else {
+            return;
+        };
+        let metadata: Option<FormMetadata> = modal
+            .private_metadata
+            .as_deref()
+            .and_then(|text| serde_json::from_str(text).ok());
+        let Some(payload) = metadata
+            .as_ref()
+            .and_then(|metadata| metadata.payload.parse::<Payload>().ok())
+        else {
+            tracing::warn!(
+                chat = CHAT_NAME,
+                "Saved reply picked in a modal that is not ours; skipped"
+            );
+            return;
+        };
+        let case = match self.store.case(payload.case) {
+            Ok(Some(case)) => case,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::error!(chat = CHAT_NAME, case_id = %payload.case, error = %error, "Cannot read case");
+                return;
+            }
+        };
+        let agent = self.agent(user, Some(NAME_LOOKUP_TIMEOUT)).await;
+        let Some(text) = saved_reply_text(&self.saved, name, &case, &agent) else {
+            tracing::warn!(chat = CHAT_NAME, "Unknown saved reply picked; skipped");
+            return;
+        };
+        let current = modal
+            .blocks
+            .iter()
+            .find_map(|block| match block {
+                SlackBlock::Input(input) => input
+                    .block_id
+                    .as_ref()
+                    .map(|id| id.to_string())
+                    .filter(|id| render::is_text_block(id)),
+                _ => None,
+            })
+            .unwrap_or_else(|| render::REPLY_BLOCK.to_string());
+        let form = ReplyForm {
+            payload: payload.to_string(),
+            channel: metadata.map(|m| m.channel).unwrap_or_default(),
+            handle: case.customer.handle.clone(),
+            network: case.network,
+            limit: self.limits.limit(&case),
+            from_draft: false,
+            initial: text,
+            saved: self.saved.iter().map(|saved| saved.name.clone()).collect(),
+            chosen: Some(name.to_string()),
+            text_block: render::next_text_block(&current),
+        };
+        let view_id = container.view_id.to_string();
+        if let Err(error) = self
+            .api
+            .views_update(&view_id, modal.hash.clone(), render::reply_modal(&form))
+            .await
+        {
+            tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot fill a saved reply in");
+        }
     }
 
     async fn open_modal(&self, trigger_id: &str, user: &str, channel: &str, view: SlackView) {
@@ -553,6 +691,27 @@ impl SlackChat {
         let Some(action) = form_action(payload.kind, &event.view) else {
             return SlackInteractionResponse::Empty;
         };
+        // Errors about the reply text go under its block, renamed by each saved reply picked.
+        let live_text_block = event
+            .view
+            .state_params
+            .state
+            .as_ref()
+            .and_then(|state| {
+                state
+                    .values
+                    .keys()
+                    .map(|id| id.to_string())
+                    .find(|id| render::is_text_block(id))
+            })
+            .unwrap_or_else(|| render::REPLY_BLOCK.to_string());
+        let text_block = |block: &'static str| -> String {
+            if block == render::REPLY_BLOCK {
+                live_text_block.clone()
+            } else {
+                block.to_string()
+            }
+        };
         let request = ActionRequest {
             case: payload.case,
             version: payload.version,
@@ -597,14 +756,14 @@ impl SlackChat {
                 SlackInteractionResponse::Empty
             }
             ActionOutcome::Invalid { field, message } => {
-                errors(render::error_block(&field, &callback), &message)
+                errors(text_block(render::error_block(&field, &callback)), &message)
             }
             ActionOutcome::ConfirmPii { warning } => errors(
-                render::REPLY_BLOCK,
+                text_block(render::REPLY_BLOCK),
                 &format!("{warning} Tick “Post anyway” below and submit again to send it."),
             ),
             ActionOutcome::Refused { message } => {
-                errors(render::error_block("", &callback), &message)
+                errors(text_block(render::error_block("", &callback)), &message)
             }
         }
     }
@@ -838,6 +997,35 @@ impl ChatAdapter for SlackChat {
             .with_unfurl_media(false);
         self.api.post_message(&request).await.map(|_| ())
     }
+
+    async fn post_digest(&self, channel: &str, digest: &Digest) -> Result<(), ChatError> {
+        let key = format!("{}/{channel}", digest.key);
+        if self.records.recorded(&key)?.is_some() {
+            return Ok(());
+        }
+        self.pacer.wait(channel).await;
+        let comment = format!(
+            "*{}*\n{}",
+            render::escape(&digest.title),
+            render::escape(&digest.text)
+        );
+        let file = self
+            .api
+            .upload_file(
+                channel,
+                &digest.filename,
+                &digest.title,
+                &comment,
+                &digest.png,
+            )
+            .await?;
+        let message = MessageRef {
+            channel: channel.to_string(),
+            message: file,
+            thread: None,
+        };
+        self.records.record(&key, &message).await
+    }
 }
 
 /// The case number in a key like `case-7-event-3`.
@@ -884,8 +1072,8 @@ fn command_response(text: &str) -> SlackCommandEventResponse {
         .with_response_type(SlackMessageResponseType::Ephemeral)
 }
 
-fn errors(block: &str, message: &str) -> SlackInteractionResponse {
-    let errors = [(block.to_string(), render::fit(message, 2000))]
+fn errors(block: impl Into<String>, message: &str) -> SlackInteractionResponse {
+    let errors = [(block.into(), render::fit(message, 2000))]
         .into_iter()
         .collect();
     SlackInteractionResponse::ViewSubmission(SlackViewSubmissionResponse::Errors(
@@ -928,8 +1116,11 @@ pub(crate) fn form_action(kind: ActionKind, view: &SlackStatefulView) -> Option<
             .and_then(|(_, actions)| actions.values().next().cloned())
     };
     let action = match kind {
-        ActionKind::Reply => ChatAction::Reply {
-            text: input(render::REPLY_BLOCK)
+        ActionKind::Reply | ActionKind::Edit => ChatAction::Reply {
+            text: values
+                .iter()
+                .find(|(id, _)| render::is_text_block(id.as_ref()))
+                .and_then(|(_, actions)| actions.values().next().cloned())
                 .and_then(|value| value.value)
                 .unwrap_or_default(),
             confirm_pii: input(render::CONFIRM_BLOCK)
@@ -939,6 +1130,11 @@ pub(crate) fn form_action(kind: ActionKind, view: &SlackStatefulView) -> Option<
                         .iter()
                         .any(|option| option.value == render::CONFIRM_VALUE)
                 }),
+        },
+        ActionKind::Reject => ChatAction::Reject {
+            reason: input(render::REASON_BLOCK)
+                .and_then(|value| value.value)
+                .unwrap_or_default(),
         },
         ActionKind::Escalate => ChatAction::Escalate {
             target: input(render::TARGET_BLOCK)
@@ -951,7 +1147,13 @@ pub(crate) fn form_action(kind: ActionKind, view: &SlackStatefulView) -> Option<
         },
         _ => return None,
     };
-    Some(action)
+    // Edit's form is the Reply form; its submit approves the edited text.
+    Some(match (kind, action) {
+        (ActionKind::Edit, ChatAction::Reply { text, confirm_pii }) => {
+            ChatAction::Edit { text, confirm_pii }
+        }
+        (_, action) => action,
+    })
 }
 
 #[cfg(test)]

@@ -42,8 +42,17 @@ pub const PRIVATE_METADATA_MAX: usize = 3000;
 pub const REPLY_CALLBACK: &str = "mentiondesk_reply";
 /// The Escalate modal's `callback_id`.
 pub const ESCALATE_CALLBACK: &str = "mentiondesk_escalate";
+/// The Reject draft modal's `callback_id` (approval mode).
+pub const REJECT_CALLBACK: &str = "mentiondesk_reject";
+/// The rejection reason's block id.
+pub const REASON_BLOCK: &str = "reason";
 /// The reply text input's block id (errors are keyed by it).
 pub const REPLY_BLOCK: &str = "reply_text";
+/// The saved-reply select's block id; the select dispatches its choice at once
+/// (`dispatch_action`), and the adapter fills the text in with `views.update`.
+pub const SAVED_BLOCK: &str = "saved_reply";
+/// The saved-reply select's action id.
+pub const SAVED_ACTION: &str = "saved_reply";
 /// The "post anyway" checkbox block id.
 pub const CONFIRM_BLOCK: &str = "confirm_pii";
 /// The escalation target select's block id.
@@ -186,6 +195,33 @@ pub struct ReplyForm {
     pub initial: String,
     /// Whether `initial` is a failed reply's draft.
     pub from_draft: bool,
+    /// The saved replies' names, for the select (none: no select).
+    pub saved: Vec<String>,
+    /// The saved reply `initial` was filled from, shown as chosen.
+    pub chosen: Option<String>,
+    /// The text input's block id: `REPLY_BLOCK`, then `reply_text.N` after the N-th saved
+    /// reply was picked, because Slack keeps what was typed in an input whose block id stays.
+    pub text_block: String,
+}
+
+/// The block id of the reply text input after one more saved reply is picked in a modal
+/// whose text input has block id `current`.
+pub fn next_text_block(current: &str) -> String {
+    let picked = current
+        .strip_prefix(REPLY_BLOCK)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .and_then(|number| number.parse::<u32>().ok())
+        .unwrap_or(0);
+    format!("{REPLY_BLOCK}.{}", picked + 1)
+}
+
+/// Whether `block` is the reply text input's block (`REPLY_BLOCK` or `reply_text.N`).
+pub fn is_text_block(block: &str) -> bool {
+    block == REPLY_BLOCK
+        || block
+            .strip_prefix(REPLY_BLOCK)
+            .and_then(|rest| rest.strip_prefix('.'))
+            .is_some_and(|number| number.parse::<u32>().is_ok())
 }
 
 /// The Reply modal.
@@ -198,7 +234,10 @@ pub fn reply_modal(form: &ReplyForm) -> SlackView {
         form.limit
     );
     if form.from_draft {
-        about.push_str(" The last reply failed: its draft is below.");
+        about.push_str(" The last reply was not sent: its draft is below.");
+    }
+    if form.payload.starts_with("edit:") {
+        about.push_str(" You are editing a draft: submitting approves your version.");
     }
     let input = SlackBlockPlainTextInputElement::new()
         .with_action_id(INPUT_ACTION.into())
@@ -207,21 +246,51 @@ pub fn reply_modal(form: &ReplyForm) -> SlackView {
         .with_initial_value(truncate(&form.initial, INPUT_MAX as usize));
     let confirm = SlackBlockCheckboxesElement::new(vec![SlackBlockChoiceItem::new(
         SlackBlockText::from(SlackBlockPlainText::new(
-            "Post anyway, even if it contains personal data".to_string(),
+            "Post anyway, even with personal data or a text sent many times today".to_string(),
         )),
         CONFIRM_VALUE.to_string(),
     )])
     .with_action_id(INPUT_ACTION.into());
-    let blocks: Vec<SlackBlock> = vec![
-        section(fit(&about, SECTION_MAX)),
+    let mut blocks: Vec<SlackBlock> = vec![section(fit(&about, SECTION_MAX))];
+    if !form.saved.is_empty() {
+        let option = |name: &String| {
+            SlackBlockChoiceItem::new(
+                plain(name, OPTION_TEXT_MAX),
+                truncate(name, OPTION_VALUE_MAX),
+            )
+        };
+        let options: Vec<SlackBlockChoiceItem<SlackBlockPlainTextOnly>> = form
+            .saved
+            .iter()
+            .take(SELECT_OPTIONS_MAX)
+            .map(option)
+            .collect();
+        let mut select = SlackBlockStaticSelectElement::new()
+            .with_action_id(SAVED_ACTION.into())
+            .with_placeholder(plain("Start from a saved reply", 150))
+            .with_options(options);
+        if let Some(chosen) = form.chosen.as_ref().filter(|c| form.saved.contains(c)) {
+            select = select.with_initial_option(option(chosen));
+        }
+        blocks.push(
+            SlackInputBlock::new(plain("Saved reply", 2000), select.into())
+                .with_block_id(SAVED_BLOCK.into())
+                .with_optional(true)
+                .with_dispatch_action(true)
+                .into(),
+        );
+    }
+    blocks.push(
         SlackInputBlock::new(plain("Public reply", 2000), input.into())
-            .with_block_id(REPLY_BLOCK.into())
+            .with_block_id(form.text_block.clone().into())
             .into(),
-        SlackInputBlock::new(plain("Personal data", 2000), confirm.into())
+    );
+    blocks.push(
+        SlackInputBlock::new(plain("Post anyway", 2000), confirm.into())
             .with_block_id(CONFIRM_BLOCK.into())
             .with_optional(true)
             .into(),
-    ];
+    );
     modal(
         "Reply publicly",
         "Post reply",
@@ -264,6 +333,31 @@ pub fn escalate_modal(payload: &str, channel: &str, targets: &[(String, String)]
         "Escalate",
         "Escalate",
         ESCALATE_CALLBACK,
+        &form_metadata(payload, channel),
+        blocks,
+    )
+}
+
+/// The Reject draft modal (approval mode): an optional reason for the draft's author.
+pub fn reject_modal(payload: &str, channel: &str) -> SlackView {
+    let reason = SlackBlockPlainTextInputElement::new()
+        .with_action_id(INPUT_ACTION.into())
+        .with_multiline(true)
+        .with_max_length(INPUT_MAX);
+    let blocks: Vec<SlackBlock> = vec![
+        section("The draft goes back to its author, who can revise it.".to_string()),
+        SlackInputBlock::new(
+            plain("Reason for the author (optional)", 2000),
+            reason.into(),
+        )
+        .with_block_id(REASON_BLOCK.into())
+        .with_optional(true)
+        .into(),
+    ];
+    modal(
+        "Reject draft",
+        "Reject",
+        REJECT_CALLBACK,
         &form_metadata(payload, channel),
         blocks,
     )
@@ -406,6 +500,7 @@ pub fn error_block(field: &str, callback: &str) -> &'static str {
     match (callback, field) {
         (ESCALATE_CALLBACK, "note") => NOTE_BLOCK,
         (ESCALATE_CALLBACK, _) => TARGET_BLOCK,
+        (REJECT_CALLBACK, _) => REASON_BLOCK,
         _ => REPLY_BLOCK,
     }
 }

@@ -97,6 +97,8 @@ struct Shared {
     ws_url: Mutex<String>,
     channels: Mutex<HashSet<String>>,
     messages: Mutex<Vec<Posted>>,
+    /// The files of multipart creates (`files[N]` parts) by message id: (file name, bytes).
+    files: Mutex<HashMap<String, Vec<File>>>,
     nonces: Mutex<HashMap<String, String>>,
     threads: Mutex<HashMap<String, String>>,
     callbacks: Mutex<Vec<(String, Value)>>,
@@ -184,6 +186,17 @@ impl FakeDiscord {
             "[discord]\nbot_token = \"{BOT_TOKEN}\"\nbase_url = \"{}\"\nratelimiter = false\nchannel = \"{channel}\"\n",
             self.server.base_url
         )
+    }
+
+    /// The files a message was created with (multipart `files[N]`): (file name, bytes).
+    pub fn files(&self, message: &str) -> Vec<File> {
+        self.shared
+            .files
+            .lock()
+            .unwrap()
+            .get(message)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Every message, oldest first.
@@ -373,6 +386,21 @@ impl FakeDiscord {
             "context": 0,
             "attachment_size_limit": 10485760
         })
+    }
+
+    /// A string-select choice (type 3, component type 3) by `user`: `values` chosen in the
+    /// select `custom_id` of `message` (for an ephemeral picker, the message it answered).
+    pub fn select(
+        &self,
+        user: (&str, &str),
+        message: &Posted,
+        custom_id: &str,
+        values: &[&str],
+    ) -> Value {
+        let mut interaction = self.click(user, message, custom_id);
+        interaction["data"] =
+            json!({"custom_id": custom_id, "component_type": 3, "values": values});
+        interaction
     }
 
     /// `/mentiondesk <sub>` (an APPLICATION_COMMAND interaction, type 2) by `user` in `channel`.
@@ -830,6 +858,28 @@ fn message_problems(body: &Value) -> serde_json::Map<String, Value> {
             );
         }
         let buttons = row["components"].as_array().cloned().unwrap_or_default();
+        if buttons.first().is_some_and(|c| c["type"] == 3) {
+            // A row holds exactly one select (STRING_SELECT, 1..=25 options).
+            let select = &buttons[0];
+            let options = select["options"].as_array().cloned().unwrap_or_default();
+            let bad_option = options.iter().any(|option| {
+                !(1..=100).contains(&chars(&option["label"]))
+                    || !(1..=100).contains(&chars(&option["value"]))
+            });
+            if buttons.len() != 1
+                || !(1..=100).contains(&chars(&select["custom_id"]))
+                || !(1..=25).contains(&options.len())
+                || bad_option
+                || chars(&select["placeholder"]) > 150
+            {
+                problem(
+                    format!("components.{i}.components.0"),
+                    "BASE_TYPE_BAD_LENGTH",
+                    "Invalid select menu.".into(),
+                );
+            }
+            continue;
+        }
         if buttons.is_empty() || buttons.len() > 5 {
             problem(
                 format!("components.{i}.components"),
@@ -875,15 +925,91 @@ fn known(shared: &Shared, channel: &str) -> bool {
             .any(|t| t == channel)
 }
 
+/// A file sent with a message: (file name, bytes).
+pub type File = (String, Vec<u8>);
+
+/// One part of a `multipart/form-data` body: (name, file name, bytes).
+type Part = (String, Option<String>, Vec<u8>);
+
+/// The parts of a `multipart/form-data` body.
+fn multipart_parts(content_type: &str, body: &[u8]) -> Option<Vec<Part>> {
+    let boundary = content_type
+        .split(';')
+        .find_map(|part| part.trim().strip_prefix("boundary="))?
+        .trim_matches('"');
+    let delimiter = format!("--{boundary}").into_bytes();
+    let find = |haystack: &[u8], needle: &[u8], from: usize| {
+        haystack
+            .get(from..)?
+            .windows(needle.len())
+            .position(|window| window == needle)
+            .map(|at| at + from)
+    };
+    let mut parts = Vec::new();
+    let mut at = find(body, &delimiter, 0)? + delimiter.len();
+    loop {
+        if body.get(at..at + 2) == Some(b"--") {
+            return Some(parts);
+        }
+        let head_start = at + 2; // CRLF after the delimiter
+        let head_end = find(body, b"\r\n\r\n", head_start)?;
+        let head = String::from_utf8_lossy(&body[head_start..head_end]).to_string();
+        let next = find(body, &delimiter, head_end + 4)?;
+        let content = body[head_end + 4..next - 2].to_vec(); // CRLF before the delimiter
+        let disposition = head
+            .lines()
+            .find(|line| line.to_ascii_lowercase().starts_with("content-disposition"))?
+            .to_string();
+        let field = |key: &str| {
+            disposition.split(';').find_map(|item| {
+                item.trim()
+                    .strip_prefix(&format!("{key}="))
+                    .map(|value| value.trim_matches('"').to_string())
+            })
+        };
+        parts.push((field("name")?, field("filename"), content));
+        at = next + delimiter.len();
+    }
+}
+
 async fn create_message(
     State(shared): State<Arc<Shared>>,
     Path(channel): Path<String>,
     headers: HeaderMap,
-    Json(body): Json<Value>,
+    raw: axum::body::Bytes,
 ) -> Response {
     if let Some(response) = unauthorized(&headers) {
         return response;
     }
+    let content_type = headers
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let mut files = Vec::new();
+    let body: Value = if content_type.starts_with("multipart/form-data") {
+        let Some(parts) = multipart_parts(&content_type, &raw) else {
+            return error(400, 50035, "Invalid Form Body", None);
+        };
+        let mut payload = json!({});
+        for (name, filename, content) in parts {
+            if name == "payload_json" {
+                payload = serde_json::from_slice(&content).unwrap_or(Value::Null);
+            } else if name.starts_with("files[") {
+                // 10 MiB per file without boosts.
+                if content.len() > 10 * 1024 * 1024 {
+                    return error(413, 40005, "Request entity too large", None);
+                }
+                files.push((filename.unwrap_or_default(), content));
+            }
+        }
+        payload
+    } else {
+        match serde_json::from_slice(&raw) {
+            Ok(body) => body,
+            Err(_) => return error(400, 50109, "The request body contains invalid JSON.", None),
+        }
+    };
     if !known(&shared, &channel) {
         return error(404, 10003, "Unknown Channel", None);
     }
@@ -918,6 +1044,7 @@ async fn create_message(
     }
     if body["content"].as_str().unwrap_or_default().is_empty()
         && body["embeds"].as_array().map_or(true, |e| e.is_empty())
+        && files.is_empty()
     {
         return error(400, 50006, "Cannot send an empty message", None);
     }
@@ -942,7 +1069,23 @@ async fn create_message(
         }
     }
     let id = next_id(&shared);
-    let current = message_json(&id, &channel, &body);
+    let mut current = message_json(&id, &channel, &body);
+    current["attachments"] = Value::Array(
+        files
+            .iter()
+            .map(|(filename, bytes)| {
+                let attachment = next_id(&shared);
+                json!({
+                    "id": attachment,
+                    "filename": filename,
+                    "size": bytes.len(),
+                    "url": format!("https://cdn.discordapp.com/attachments/{channel}/{attachment}/{filename}"),
+                    "proxy_url": format!("https://media.discordapp.net/attachments/{channel}/{attachment}/{filename}"),
+                    "content_type": "image/png"
+                })
+            })
+            .collect(),
+    );
     shared.messages.lock().unwrap().push(Posted {
         id: id.clone(),
         channel: channel.clone(),
@@ -951,6 +1094,9 @@ async fn create_message(
         edits: 0,
         updates: 0,
     });
+    if !files.is_empty() {
+        shared.files.lock().unwrap().insert(id.clone(), files);
+    }
     if let Some(nonce) = nonce {
         shared.nonces.lock().unwrap().insert(nonce, id);
     }

@@ -2,7 +2,7 @@
 //!
 //! Web API (`/api/<method>`, served through [`FakeServer`] so every request is recorded and
 //! faults can be injected): `auth.test`, `apps.connections.open`, `chat.postMessage`,
-//! `chat.update`, `chat.postEphemeral`, `views.open`, `users.info`, `conversations.history`,
+//! `chat.update`, `chat.postEphemeral`, `views.open`, `views.update`, `users.info`, `conversations.history`,
 //! `conversations.replies`. Answers have Slack's shapes: `{"ok": true, ...}` or
 //! `{"ok": false, "error": "invalid_auth" | "channel_not_found" | "invalid_blocks" | ...}`.
 //! Every posted payload is checked against Block Kit's limits (`platform-limits.json`), and
@@ -117,6 +117,7 @@ struct Shared {
     messages: Mutex<Vec<Posted>>,
     ephemerals: Mutex<Vec<Value>>,
     views: Mutex<Vec<Value>>,
+    view_updates: Mutex<Vec<Value>>,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
     rate_limited: AtomicU64,
     ts: AtomicU64,
@@ -124,6 +125,23 @@ struct Shared {
     connections: AtomicU64,
     acks: Mutex<Vec<Value>>,
     envelope: AtomicU64,
+    uploads: Mutex<Vec<Upload>>,
+    file_seq: AtomicU64,
+}
+
+/// A file started with `files.getUploadURLExternal`.
+#[derive(Debug, Clone, Default)]
+pub struct Upload {
+    /// The file id handed out.
+    pub file_id: String,
+    /// The `filename` asked for.
+    pub filename: String,
+    /// The `length` announced.
+    pub length: usize,
+    /// The bytes POSTed to the upload URL, once they were.
+    pub bytes: Option<Vec<u8>>,
+    /// The `files.completeUploadExternal` arguments that shared it, once they did.
+    pub completed: Option<Value>,
 }
 
 /// A running fake Slack.
@@ -155,9 +173,15 @@ impl FakeSlack {
         tokio::spawn(serve_sockets(ws, shared.clone()));
         let router = Router::new()
             .route("/api/{method}", any(web_api))
+            .route("/upload/v1/{file}", axum::routing::post(upload_bytes))
             .with_state(shared.clone());
         let server = FakeServer::start(router).await;
         FakeSlack { server, shared }
+    }
+
+    /// Every file upload started, in order.
+    pub fn uploads(&self) -> Vec<Upload> {
+        self.shared.uploads.lock().unwrap().clone()
     }
 
     /// The `[slack]` base URL.
@@ -314,7 +338,12 @@ impl FakeSlack {
         self.shared.ephemerals.lock().unwrap().clone()
     }
 
-    /// Every opened view, as answered by `views.open` (with its `id`).
+    /// Every `views.update` call's arguments, in order.
+    pub fn view_updates(&self) -> Vec<Value> {
+        self.shared.view_updates.lock().unwrap().clone()
+    }
+
+    /// Every opened view, as answered by `views.open` (with its `id`), or as last updated.
     pub fn views(&self) -> Vec<Value> {
         self.shared.views.lock().unwrap().clone()
     }
@@ -459,6 +488,39 @@ impl FakeSlack {
         })
     }
 
+    /// A `block_actions` payload from inside the open modal `view`: `user` chose the option
+    /// `value` in the static select `action_id` of input block `block` (`dispatch_action`).
+    pub fn view_select(
+        &self,
+        user: &str,
+        view: &Value,
+        block: &str,
+        action_id: &str,
+        value: &str,
+    ) -> Value {
+        json!({
+            "type": "block_actions",
+            "user": {"id": user, "username": user.to_lowercase(), "name": user.to_lowercase(), "team_id": TEAM},
+            "api_app_id": APP,
+            "token": "verification-token",
+            "container": {"type": "view", "view_id": view["id"]},
+            "trigger_id": format!("{}.{}.trigger", TEAM, self.next_ts()),
+            "team": {"id": TEAM, "domain": "acme"},
+            "enterprise": null,
+            "is_enterprise_install": false,
+            "view": view,
+            "actions": [{
+                "type": "static_select",
+                "action_id": action_id,
+                "block_id": block,
+                "selected_option": {"text": {"type": "plain_text", "text": value, "emoji": true}, "value": value},
+                "placeholder": {"type": "plain_text", "text": "Start from a saved reply", "emoji": true},
+                "action_ts": self.next_ts()
+            }],
+            "state": view["state"]
+        })
+    }
+
     /// A `view_submission` payload for the opened `view` with these input values:
     /// `(block_id, state value)` where the state value is e.g.
     /// `{"type": "plain_text_input", "value": "..."}`.
@@ -595,6 +657,8 @@ async fn web_api(
             "is_enterprise_install": false
         })),
         "chat.postMessage" => post_message(&shared, args),
+        "files.getUploadURLExternal" => get_upload_url(&shared, &headers, &args),
+        "files.completeUploadExternal" => complete_upload(&shared, args),
         "chat.update" => update(&shared, args),
         "chat.postEphemeral" => {
             if !known_channel(&shared, &args) {
@@ -604,6 +668,7 @@ async fn web_api(
             ok(json!({"message_ts": next_ts(&shared)}))
         }
         "views.open" => views_open(&shared, args),
+        "views.update" => views_update(&shared, args),
         "usergroups.users.list" => {
             let group = args["usergroup"].as_str().unwrap_or_default();
             match shared.usergroups.lock().unwrap().get(group) {
@@ -678,6 +743,89 @@ async fn web_api(
         )
             .into_response(),
     }
+}
+
+/// `files.getUploadURLExternal`: `filename` and a positive `length` are required
+/// (`invalid_arguments` otherwise); the upload URL is on this server.
+fn get_upload_url(shared: &Shared, headers: &HeaderMap, args: &Value) -> Response {
+    let filename = args["filename"].as_str().unwrap_or_default();
+    let length = args["length"]
+        .as_str()
+        .and_then(|length| length.parse::<usize>().ok())
+        .or_else(|| args["length"].as_u64().map(|length| length as usize));
+    let (false, Some(length @ 1..)) = (filename.is_empty(), length) else {
+        return fail("invalid_arguments");
+    };
+    let file_id = format!(
+        "F0FILE{:05}",
+        shared.file_seq.fetch_add(1, Ordering::SeqCst) + 1
+    );
+    let host = headers
+        .get("host")
+        .and_then(|host| host.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    shared.uploads.lock().unwrap().push(Upload {
+        file_id: file_id.clone(),
+        filename: filename.to_string(),
+        length,
+        ..Upload::default()
+    });
+    ok(json!({
+        "upload_url": format!("http://{host}/upload/v1/{file_id}"),
+        "file_id": file_id,
+    }))
+}
+
+/// The upload URL: takes the bytes of a file handed out, answers `OK - <length>` as Slack does.
+async fn upload_bytes(
+    State(shared): State<Arc<Shared>>,
+    Path(file): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let mut uploads = shared.uploads.lock().unwrap();
+    let Some(upload) = uploads.iter_mut().find(|upload| upload.file_id == file) else {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    };
+    upload.bytes = Some(body.to_vec());
+    (StatusCode::OK, format!("OK - {}", body.len())).into_response()
+}
+
+/// `files.completeUploadExternal`: `files` (ids of uploaded files) is required; `channel_id`
+/// must be known.
+fn complete_upload(shared: &Shared, args: Value) -> Response {
+    let files: Vec<Value> = match &args["files"] {
+        Value::Array(files) => files.clone(),
+        Value::String(text) => serde_json::from_str(text).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    if files.is_empty() {
+        return fail("invalid_arguments");
+    }
+    if let Some(channel) = args["channel_id"].as_str() {
+        if !shared.channels.lock().unwrap().contains(channel) {
+            return fail("channel_not_found");
+        }
+    }
+    let mut uploads = shared.uploads.lock().unwrap();
+    let mut shown = Vec::new();
+    for file in &files {
+        let id = file["id"].as_str().unwrap_or_default();
+        let Some(upload) = uploads
+            .iter_mut()
+            .find(|upload| upload.file_id == id && upload.bytes.is_some())
+        else {
+            return fail("file_not_found");
+        };
+        if upload.bytes.as_ref().map(Vec::len) != Some(upload.length) {
+            return fail("invalid_arguments");
+        }
+        upload.completed = Some(args.clone());
+        shown.push(json!({
+            "id": id,
+            "title": file["title"].as_str().unwrap_or(&upload.filename),
+        }));
+    }
+    ok(json!({ "files": shown }))
 }
 
 fn history_message(message: &Posted, with_metadata: bool) -> Value {
@@ -840,6 +988,58 @@ fn views_open(shared: &Shared, args: Value) -> Response {
     opened["notify_on_close"] = json!(false);
     shared.views.lock().unwrap().push(opened.clone());
     ok(json!({"view": opened}))
+}
+
+/// `views.update`: the view is replaced if `view_id` names an open view and `hash` (when
+/// given) is its current hash; the stored view gets a new hash, and its state is kept for the
+/// blocks whose `block_id` did not change, as Slack does.
+fn views_update(shared: &Shared, args: Value) -> Response {
+    let mut view = args["view"].clone();
+    if let Some(text) = view.as_str() {
+        view = serde_json::from_str(text).unwrap_or(Value::Null);
+    }
+    let problems = view_problems(&view);
+    if !problems.is_empty() {
+        return invalid_blocks(problems);
+    }
+    let id = args["view_id"].as_str().unwrap_or_default().to_string();
+    let mut views = shared.views.lock().unwrap();
+    let Some(current) = views.iter_mut().rev().find(|open| open["id"] == id) else {
+        return fail("not_found");
+    };
+    if let Some(hash) = args["hash"].as_str() {
+        if current["hash"] != hash {
+            return fail("hash_conflict");
+        }
+    }
+    let mut updated = view.clone();
+    for key in [
+        "id",
+        "team_id",
+        "previous_view_id",
+        "root_view_id",
+        "app_id",
+        "bot_id",
+    ] {
+        updated[key] = current[key].clone();
+    }
+    let kept: serde_json::Map<String, Value> = current["state"]["values"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(block, _)| {
+            view["blocks"]
+                .as_array()
+                .is_some_and(|blocks| blocks.iter().any(|b| b["block_id"] == block.as_str()))
+        })
+        .collect();
+    updated["state"] = json!({ "values": kept });
+    updated["hash"] = json!(format!("{}.hash", next_ts(shared)));
+    *current = updated.clone();
+    drop(views);
+    shared.view_updates.lock().unwrap().push(args);
+    ok(json!({ "view": updated }))
 }
 
 fn chars(value: &Value) -> usize {

@@ -171,13 +171,20 @@
     var card = button.closest('.card');
     var action = button.getAttribute('data-action');
     var payload = button.getAttribute('data-payload');
-    if (action === 'reply') {
+    if (action === 'reply' || action === 'edit') {
       openReplyForm(card, payload);
     } else if (action === 'escalate') {
       openEscalateForm(card, payload);
     } else {
+      var body = { payload: payload };
+      if (action === 'reject') {
+        // An optional reason for the draft's author; cancelling the prompt rejects nothing.
+        var reason = window.prompt('Reject the draft. Reason for its author (optional):', '');
+        if (reason === null) return;
+        body.note = reason;
+      }
       button.disabled = true;
-      postAction({ payload: payload }).then(function (result) {
+      postAction(body).then(function (result) {
         button.disabled = false;
         handleSimpleOutcome(result);
       }, function () {
@@ -236,14 +243,34 @@
   function openReplyForm(card, payload) {
     var slot = formSlot(card);
     var caseId = card.getAttribute('data-case');
-    getJson('/api/cases/' + encodeURIComponent(caseId) + '/reply-form').then(function (info) {
+    var formUrl = '/api/cases/' + encodeURIComponent(caseId) + '/reply-form?agent=' + encodeURIComponent(agentName());
+    getJson(formUrl).then(function (info) {
       slot.textContent = '';
       var form = element('form', { 'class': 'card-form reply-form', 'data-payload': payload });
       form.appendChild(element('h3', {}, 'Reply publicly on ' + info.network));
       var fieldId = 'reply-' + card.getAttribute('data-message-id');
       form.appendChild(element('label', { 'for': fieldId }, 'Reply text (posted publicly as the brand)'));
       var textarea = element('textarea', { id: fieldId, name: 'text', required: 'required' });
-      textarea.value = info.draft || info.prefill || '';
+      var editing = payload.indexOf('edit:') === 0;
+      textarea.value = editing ? (info.awaiting_approval || '') : (info.draft || info.prefill || '');
+      var saved = info.saved || [];
+      if (saved.length > 0) {
+        // Saved replies arrive filled in by the server; picking one replaces the text.
+        var pickerId = 'saved-' + card.getAttribute('data-message-id');
+        form.appendChild(element('label', { 'for': pickerId }, 'Saved reply'));
+        var picker = element('select', { id: pickerId, name: 'saved', 'class': 'saved-replies' });
+        picker.appendChild(element('option', { value: '' }, 'Write my own'));
+        saved.forEach(function (reply, index) {
+          picker.appendChild(element('option', { value: String(index) }, reply.name));
+        });
+        picker.addEventListener('change', function () {
+          var chosen = saved[Number(picker.value)];
+          textarea.value = picker.value === '' || !chosen ? (info.prefill || '') : chosen.text;
+          textarea.dispatchEvent(new Event('input'));
+          textarea.focus();
+        });
+        form.appendChild(picker);
+      }
       form.appendChild(textarea);
       var counter = element('div', { 'class': 'counter', 'aria-live': 'polite' });
       form.appendChild(counter);
@@ -420,6 +447,20 @@
     });
   }
 
+  // The weekly digest: the newest one (figures and chart) above the cards.
+  function loadDigest() {
+    return getJson('/api/digests').then(function (digests) {
+      if (!Array.isArray(digests) || digests.length === 0) return;
+      var latest = digests[digests.length - 1];
+      document.getElementById('digest-title').textContent = latest.title + ' (#' + latest.channel + ')';
+      document.getElementById('digest-text').textContent = latest.text;
+      document.getElementById('digest-chart').setAttribute('src', latest.chart);
+      document.getElementById('digest').hidden = false;
+    }).catch(function () {
+      // Shown again with the next digest or a reload.
+    });
+  }
+
   var hadError = false;
   function connectEvents() {
     if (!window.EventSource) return;
@@ -433,6 +474,10 @@
       }
       if (change.kind === 'notice') {
         loadNotices();
+        return;
+      }
+      if (change.kind === 'digest') {
+        loadDigest();
         return;
       }
       if (change.channel === currentChannel) {
@@ -461,6 +506,7 @@
   showAgent();
   updateBadges();
   loadNotices();
+  loadDigest();
   if (!agentName()) askAgent();
   connectEvents();
 })();

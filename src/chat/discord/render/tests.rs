@@ -41,7 +41,7 @@ fn sample_card() -> Card {
         },
         context: Some("1 earlier case from this customer; last #2 (resolved)".to_string()),
         state: CaseState::New,
-        state_line: "New · unclaimed".to_string(),
+        state_line: "New · unclaimed · first response due 11:00 CET".to_string(),
         owner: None,
         opened_at: opened(),
         first_response_due: Some(Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap()),
@@ -113,7 +113,8 @@ fn a_case_card_is_an_embed_with_two_rows_of_buttons() {
         field(&embed, "Triage"),
         "**complaint** · score 0.91 · cues\\: never arrived"
     );
-    assert!(field(&embed, "Owner and state").starts_with("New · unclaimed · opened <t:"));
+    assert!(field(&embed, "Owner and state")
+        .starts_with(r"New · unclaimed · first response due 11\:00 CET · opened <t:"));
     assert_eq!(
         field(&embed, "SLA"),
         format!(
@@ -526,4 +527,30 @@ fn the_command_has_a_subcommand_per_answer() {
         .collect();
     assert_eq!(names, ["queue", "mine", "stats"]);
     assert!(json["description"].as_str().unwrap().chars().count() <= 100);
+}
+
+#[test]
+fn the_saved_reply_picker_is_a_private_select_within_discord_limits() {
+    let names: Vec<String> = (0..30).map(|n| format!("Reply {n}")).collect();
+    let message = serde_json::to_value(saved_reply_picker("reply:7:3", &names)).unwrap();
+    assert_eq!(message["flags"], 64, "ephemeral");
+    let select = &message["components"][0]["components"][0];
+    assert_eq!(select["type"], 3);
+    assert_eq!(select["custom_id"], "mdsaved:reply:7:3");
+    let options = select["options"].as_array().unwrap();
+    assert_eq!(
+        options.len(),
+        SELECT_OPTIONS_MAX,
+        "\"Write my own\" plus 24"
+    );
+    assert_eq!(options[0]["value"], OWN_TEXT);
+    assert_eq!(options[1]["value"], "saved:Reply 0");
+
+    let modal = serde_json::to_value(reject_modal("reject:7:3")).unwrap();
+    assert_eq!(modal["custom_id"], "mdreject:reject:7:3");
+    let input = &modal["components"][0]["components"][0];
+    assert_eq!(
+        (input["custom_id"].as_str(), input["required"].as_bool()),
+        (Some(REASON_INPUT), Some(false))
+    );
 }

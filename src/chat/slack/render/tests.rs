@@ -41,7 +41,7 @@ fn sample_card() -> Card {
         },
         context: Some("1 earlier case from this customer; last #2 (resolved)".to_string()),
         state: CaseState::New,
-        state_line: "New · unclaimed · first response due 10:00 UTC".to_string(),
+        state_line: "New · unclaimed · first response due 11:00 CET".to_string(),
         owner: None,
         opened_at: opened(),
         first_response_due: None,
@@ -149,7 +149,7 @@ fn a_case_card_has_header_post_source_triage_state_and_actions() {
     assert_eq!(
         blocks[5]["elements"][0]["text"],
         format!(
-            "New · unclaimed · first response due 10:00 UTC · opened <!date^{}^{{ago}}|Mar 02, 09:00 UTC>",
+            "New · unclaimed · first response due 11:00 CET · opened <!date^{}^{{ago}}|Mar 02, 09:00 UTC>",
             opened().timestamp()
         )
     );
@@ -306,6 +306,9 @@ fn the_reply_modal_is_prefilled_and_names_the_limit() {
         limit: 300,
         initial: "@carol.example ".to_string(),
         from_draft: false,
+        saved: Vec::new(),
+        chosen: None,
+        text_block: REPLY_BLOCK.to_string(),
     };
     let view = serde_json::to_value(reply_modal(&form)).unwrap();
     assert_eq!(view["type"], "modal");
@@ -345,11 +348,50 @@ fn the_reply_modal_is_prefilled_and_names_the_limit() {
     assert!(view["blocks"][0]["text"]["text"]
         .as_str()
         .unwrap()
-        .contains("The last reply failed"));
+        .contains("The last reply was not sent"));
     assert_eq!(
         view["blocks"][1]["element"]["initial_value"],
         "my failed draft"
     );
+}
+
+#[test]
+fn saved_replies_are_a_dispatching_select_and_a_pick_renames_the_text_block() {
+    let form = ReplyForm {
+        payload: "reply:7:3".to_string(),
+        channel: "C0MENTIONS1".to_string(),
+        handle: "carol.example".to_string(),
+        network: Network::Bluesky,
+        limit: 300,
+        initial: "@carol.example sorry! Bo".to_string(),
+        from_draft: false,
+        saved: vec!["Apology".to_string(), "Refund".to_string()],
+        chosen: Some("Apology".to_string()),
+        text_block: next_text_block(REPLY_BLOCK),
+    };
+    let view = serde_json::to_value(reply_modal(&form)).unwrap();
+    let select = &view["blocks"][1];
+    assert_eq!(select["block_id"], SAVED_BLOCK);
+    assert_eq!(select["dispatch_action"], true);
+    assert_eq!(select["optional"], true);
+    assert_eq!(select["element"]["type"], "static_select");
+    assert_eq!(select["element"]["action_id"], SAVED_ACTION);
+    assert_eq!(select["element"]["options"][1]["value"], "Refund");
+    assert_eq!(select["element"]["initial_option"]["value"], "Apology");
+    assert_eq!(view["blocks"][2]["block_id"], "reply_text.1");
+    assert_eq!(
+        view["blocks"][2]["element"]["initial_value"],
+        "@carol.example sorry! Bo"
+    );
+    for (current, next) in [
+        (REPLY_BLOCK, "reply_text.1"),
+        ("reply_text.1", "reply_text.2"),
+        ("reply_text.41", "reply_text.42"),
+    ] {
+        assert_eq!(next_text_block(current), next);
+        assert!(is_text_block(current) && is_text_block(next));
+    }
+    assert!(!is_text_block("reply_textual") && !is_text_block(SAVED_BLOCK));
 }
 
 #[test]
@@ -508,4 +550,13 @@ fn command_answers_link_cards_and_escape_what_people_wrote() {
         None,
     );
     assert_eq!(empty, "You have no open cases.");
+}
+
+#[test]
+fn the_reject_modal_asks_for_an_optional_reason() {
+    let view = serde_json::to_value(reject_modal("reject:7:3", "C0MENTIONS1")).unwrap();
+    assert_eq!(view["callback_id"], REJECT_CALLBACK);
+    assert_eq!(view["blocks"][1]["block_id"], REASON_BLOCK);
+    assert_eq!(view["blocks"][1]["optional"], true);
+    assert_eq!(error_block("text", REJECT_CALLBACK), REASON_BLOCK);
 }
