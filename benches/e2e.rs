@@ -4,6 +4,7 @@
 //!
 //! ```sh
 //! cargo bench --bench e2e -- latency     # ~18 min: 1,000 mentions, one every 1.05 s
+//! cargo bench --bench e2e -- streaming   # ~18 min: the same with Mastodon streaming
 //! cargo bench --bench e2e -- storm       # ~6 min by default (see the env vars below)
 //! cargo bench --bench e2e -- footprint   # ~65 s
 //! ```
@@ -17,6 +18,9 @@
 //!   the source's second request of the poll (own statuses), parsing, dedupe, triage, the store
 //!   transaction and flush, the outbox, rendering and the post. The fake Slack does not rate
 //!   limit in this run.
+//! - **streaming**: the same with the Mastodon source's `streaming = true`: the fake pushes
+//!   each mention on its SSE stream as it is put there, and the latency runs from that moment
+//!   to the card at the fake Slack (the push, the fetch it triggers, and the rest as above).
 //! - **storm**: `E2E_STORM_MENTIONS` (10,000) mentions within `E2E_STORM_SECONDS` (60), of which
 //!   `E2E_STORM_COMPLAINTS` (300) are complaints (each opens a case, hence a card) and the rest
 //!   praise, questions and news; `E2E_STORM_DUP_SHARE` (0.3) of all mentions are near-duplicates
@@ -26,7 +30,8 @@
 //!   before the `Retry-After` it gave had passed ("429 ignored"). Checks: every mention stored
 //!   (the store's post count, opened after the bot stops), every opened case carded, no 429
 //!   ignored; measures ingest time, drain time (first mention → last card) and peak RSS
-//!   (`VmHWM` of the bot process).
+//!   (`VmHWM` of the bot process). Storm collapse (`[triage.storm] enabled = true`) is on
+//!   unless `E2E_STORM_COLLAPSE=0`: near-duplicate complaints then join the first one's case.
 //! - **footprint**: three sources (fake Mastodon, Bluesky PDS and X, at the default 30 s poll
 //!   interval) and two chats (fake Slack over Socket Mode, fake Discord gateway). Time from
 //!   spawning the process to all connectors ready (every source healthy in `/healthz`, a Socket
@@ -77,7 +82,10 @@ fn main() {
         .expect("runtime");
     println!("machine: {}", machine());
     if runs("latency") {
-        runtime.block_on(latency());
+        runtime.block_on(latency(false));
+    }
+    if runs("streaming") {
+        runtime.block_on(latency(true));
     }
     if runs("storm") {
         runtime.block_on(storm());
@@ -184,9 +192,11 @@ shutdown_timeout = "5s"
     }
 
     /// Sums of the pipeline's "Mentions stored" log lines: (stored, opened).
-    fn stored(&self) -> (u64, u64) {
+    /// From the pipeline's log: mentions stored, cases opened, complaints collapsed into an
+    /// incident.
+    fn stored(&self) -> (u64, u64, u64) {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let (mut stored, mut opened) = (0, 0);
+        let (mut stored, mut opened, mut collapsed) = (0, 0, 0);
         for line in text.lines() {
             let Ok(value) = serde_json::from_str::<Value>(line) else {
                 continue;
@@ -196,10 +206,34 @@ shutdown_timeout = "5s"
                 continue;
             }
             let count = |key: &str| fields[key].as_u64().unwrap_or(0);
-            stored += count("opened") + count("joined") + count("duplicates") + count("skipped");
+            stored += count("opened")
+                + count("joined")
+                + count("duplicates")
+                + count("skipped")
+                + count("collapsed");
             opened += count("opened");
+            collapsed += count("collapsed");
         }
-        (stored, opened)
+        (stored, opened, collapsed)
+    }
+
+    /// When the pipeline logged "Mentions stored" for a round that opened a case (right after
+    /// the store's flush), as `Instant`s of this process, given one (`Instant`, wall clock)
+    /// pair.
+    fn stored_times(&self, clock: (Instant, chrono::DateTime<chrono::Utc>)) -> Vec<Instant> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|value| {
+                value["fields"]["message"] == "Mentions stored"
+                    && value["fields"]["opened"].as_u64().unwrap_or(0) > 0
+            })
+            .filter_map(|value| {
+                let at = chrono::DateTime::parse_from_rfc3339(value["timestamp"].as_str()?).ok()?;
+                let offset = (at.with_timezone(&chrono::Utc) - clock.1).to_std().ok()?;
+                Some(clock.0 + offset)
+            })
+            .collect()
     }
 
     async fn healthz(&self) -> Option<Value> {
@@ -428,8 +462,13 @@ async fn slack_api(
             state.posts.push((at, Value::Object(args.clone())));
             ok(json!({"channel": channel, "ts": ts, "message": message}))
         }
+        // Slack's answer carries the updated message (the client reads it).
         "chat.update" => ok(json!({
-            "channel": args["channel"], "ts": args["ts"], "text": args["text"]
+            "channel": args["channel"], "ts": args["ts"], "text": args["text"],
+            "message": {
+                "type": "message", "user": "U0BOT00001", "bot_id": "B0BOT00001",
+                "text": args["text"], "ts": args["ts"]
+            }
         })),
         "conversations.history" | "conversations.replies" => ok(json!({
             "messages": [], "has_more": false, "response_metadata": {"next_cursor": ""}
@@ -493,19 +532,29 @@ const OTHERS: [&str; 6] = [
 
 // --- Latency (polling). ---
 
-async fn latency() {
+/// Latency, polling (`streaming` false) or streaming (the Mastodon source with `streaming =
+/// true`, the fake pushing each mention over its SSE stream; the poll interval is then long,
+/// `E2E_STREAMING_POLL`, so the stream is what brings the mention in).
+async fn latency(streaming: bool) {
     let count: usize = env_or("E2E_LATENCY_MENTIONS", 1000);
     let gap = Duration::from_millis(env_or("E2E_LATENCY_GAP_MS", 1050));
-    let poll: String = env_or("E2E_LATENCY_POLL", "100ms".to_string());
+    let poll: String = if streaming {
+        env_or("E2E_STREAMING_POLL", "30s".to_string())
+    } else {
+        env_or("E2E_LATENCY_POLL", "100ms".to_string())
+    };
     let masto = mastodon().await;
     let slack = PacedSlack::start(0.0, 0.0).await;
-    let mut bot = Bot::spawn(&format!(
-        "{}\n{}",
-        mastodon_toml(&masto, &poll),
-        slack.config()
-    ));
+    let mut source = mastodon_toml(&masto, &poll);
+    if streaming {
+        source.push_str("streaming = true\n");
+    }
+    let mut bot = Bot::spawn(&format!("{source}\n{}", slack.config()));
+    // An `Instant` and the wall clock at the same moment, to place the bot's log timestamps.
+    let clock = (Instant::now(), chrono::Utc::now());
     println!(
-        "\n== latency (polling): {count} mentions, one every {gap:?}, poll interval {poll}; {}",
+        "\n== latency ({}): {count} mentions, one every {gap:?}, poll interval {poll}; {}",
+        if streaming { "streaming" } else { "polling" },
         load()
     );
     // Let the source sign in and read the (empty) instance once.
@@ -516,6 +565,12 @@ async fn latency() {
             .is_empty()
     })
     .await;
+    if streaming {
+        wait_for("the stream", Duration::from_secs(30), || {
+            masto.open_streams() > 0
+        })
+        .await;
+    }
     let load_start = load();
     let mut inserted = Vec::with_capacity(count);
     for i in 0..count {
@@ -548,6 +603,11 @@ async fn latency() {
             missing += 1;
             continue;
         };
+        if streaming {
+            // Pushed at once: from the moment it was put on the instance (and on the stream).
+            latencies.push(posted.saturating_duration_since(*at));
+            continue;
+        }
         // The poll that returned it: the first to arrive after it was put there, unless the card
         // came before that one (then the poll that arrived just before the insert answered it).
         let first_after = polls.partition_point(|poll| poll < at);
@@ -563,11 +623,52 @@ async fn latency() {
             latencies.push(posted.saturating_duration_since(poll));
         }
     }
+    // Where the time goes: the pipeline's "Mentions stored" log line of each opened case
+    // (logged right after the store's flush) splits each latency in two.
+    let stored_at = bot.stored_times(clock);
+    let (mut to_stored, mut to_card) = (Vec::new(), Vec::new());
+    for (posted, _) in posts
+        .iter()
+        .filter(|(_, body)| body.get("thread_ts").is_none())
+    {
+        let Some(stored) = stored_at.iter().rev().find(|at| *at <= posted) else {
+            continue;
+        };
+        let started = if streaming {
+            inserted
+                .iter()
+                .rev()
+                .map(|(_, at)| *at)
+                .find(|at| at <= stored)
+        } else {
+            polls.iter().rev().copied().find(|poll| poll <= stored)
+        };
+        if let Some(started) = started {
+            to_stored.push(stored.saturating_duration_since(started));
+            to_card.push(posted.saturating_duration_since(*stored));
+        }
+    }
+    to_stored.sort();
+    to_card.sort();
+    println!(
+        "split by the bot's log: {} → stored (flushed) p50 {} p99 {}; stored → card at Slack p50 {} p99 {} ({} cards)",
+        if streaming { "pushed" } else { "poll answered" },
+        ms(percentile(&to_stored, 50.0)),
+        ms(percentile(&to_stored, 99.0)),
+        ms(percentile(&to_card, 50.0)),
+        ms(percentile(&to_card, 99.0)),
+        to_card.len()
+    );
     latencies.sort();
     let mean = latencies.iter().sum::<Duration>() / latencies.len().max(1) as u32;
     println!("cards: {} of {count} (missing {missing})", latencies.len());
     println!(
-        "poll answered → card at Slack: p50 {}, p90 {}, p99 {}, max {}, mean {}",
+        "{} → card at Slack: p50 {}, p90 {}, p99 {}, max {}, mean {}",
+        if streaming {
+            "mention put on the instance (pushed on the stream)"
+        } else {
+            "poll answered"
+        },
         ms(percentile(&latencies, 50.0)),
         ms(percentile(&latencies, 90.0)),
         ms(percentile(&latencies, 99.0)),
@@ -591,17 +692,24 @@ async fn storm() {
     let burst: f64 = env_or("E2E_SLACK_BURST", 2.0);
     let poll: String = env_or("E2E_STORM_POLL", "1s".to_string());
     let timeout = Duration::from_secs(env_or("E2E_STORM_TIMEOUT_SECS", 3600));
+    let collapse = env_or("E2E_STORM_COLLAPSE", 1) != 0;
     let masto = mastodon().await;
     let slack = PacedSlack::start(per_sec, burst).await;
+    let storm_toml = if collapse {
+        "[triage.storm]\nenabled = true\n"
+    } else {
+        ""
+    };
     let mut bot = Bot::spawn(&format!(
-        "{}\n{}",
+        "{}\n{}\n{storm_toml}",
         mastodon_toml(&masto, &poll),
         slack.config()
     ));
     println!(
         "\n== storm: {total} mentions in {seconds} s ({complaints} complaints, {:.0} % near-duplicates), \
-         fake Slack {per_sec}/s burst {burst}, poll interval {poll}; {}",
+         fake Slack {per_sec}/s burst {burst}, poll interval {poll}, storm collapse {}; {}",
         dup_share * 100.0,
+        if collapse { "on" } else { "off" },
         load()
     );
     wait_for("the first poll", Duration::from_secs(30), || {
@@ -657,7 +765,7 @@ async fn storm() {
     let mut drained_in = None;
     let mut last_print = Instant::now();
     loop {
-        let (stored, opened) = bot.stored();
+        let (stored, opened, _) = bot.stored();
         peak_rss = peak_rss.max(bot.memory().0);
         if stored as usize >= total && ingested_in.is_none() {
             ingested_in = Some(start.elapsed());
@@ -686,7 +794,7 @@ async fn storm() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let (_, hwm) = bot.memory();
-    let (_, opened) = bot.stored();
+    let (_, opened, collapsed) = bot.stored();
     let load_end = load();
     bot.stop();
     let store = mentiondesk::store::Store::open(&bot.store_path()).expect("open the store");
@@ -728,6 +836,10 @@ async fn storm() {
         } else {
             " — CASES WITHOUT A CARD"
         }
+    );
+    println!(
+        "complaints collapsed into an incident (log): {collapsed}; opened + collapsed = {} of {complaints} complaints",
+        opened + collapsed
     );
     println!(
         "Slack 429s: {rate_limited}; posts before Retry-After had passed (429 ignored): {ignored}"

@@ -7,12 +7,18 @@
 //! Every measured round holds new posts (unique ids), so nothing is dropped as a duplicate,
 //! except in `pipeline/duplicates`, which re-ingests a round already stored (dedupe only).
 //! Writing the JSONL file for a round is not timed; reading and parsing it is.
+//!
+//! `pipeline/run` is the path a running bot takes: `SOURCES` poll loops, each sending a batch
+//! of `size` mentions to `Pipeline::run` over its channel and waiting for the batch to be
+//! durably stored before sending the next (one batch in flight per source, as in
+//! `sources::poll`). It shows what the round batching across sources buys when the poll
+//! batches are small (every round still ends in one flush).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use mentiondesk::domain::{Author, Mention, MentionKind, Network};
 use mentiondesk::outbox::Outbox;
@@ -151,5 +157,71 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// Sources polling at once in `pipeline/run`.
+const SOURCES: u64 = 3;
+
+/// Pushes `batches` batches of `size` mentions from each of `SOURCES` sources through
+/// `Pipeline::run`; returns how many mentions went through.
+async fn run_sources(pipeline: Pipeline, first: u64, size: usize, batches: usize) -> usize {
+    let (sender, receiver) = mpsc::channel(64);
+    let running = tokio::spawn(pipeline.run(receiver));
+    let mut sources = Vec::new();
+    for source in 0..SOURCES {
+        let sender = sender.clone();
+        sources.push(tokio::spawn(async move {
+            for batch in 0..batches {
+                let start = first + (source * batches as u64 + batch as u64) * size as u64;
+                let (stored, answer) = oneshot::channel();
+                let batch = SourceBatch {
+                    source: format!("bench{source}"),
+                    mentions: (start..start + size as u64).map(mention).collect(),
+                    cursor: Some(start.to_string()),
+                    stored,
+                };
+                sender.send(batch).await.expect("the pipeline runs");
+                answer
+                    .await
+                    .expect("the pipeline answers")
+                    .expect("the batch is stored");
+            }
+        }));
+    }
+    drop(sender);
+    for source in sources {
+        source.await.expect("a source finishes");
+    }
+    running.await.expect("the pipeline stops");
+    SOURCES as usize * batches * size
+}
+
+fn bench_run(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let mut group = c.benchmark_group("pipeline/run");
+    for &(size, batches) in &[(1_usize, 100_usize), (10, 50), (80, 10)] {
+        let directory = tempfile::tempdir().expect("a temp dir");
+        let store = Store::open(&directory.path().join("store")).expect("the store opens");
+        let mut next = 1_u64;
+        group.throughput(Throughput::Elements(SOURCES * (size * batches) as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(size), &size, |b, &size| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let pipeline = pipeline(&store);
+                    let start = Instant::now();
+                    let count = runtime.block_on(run_sources(pipeline, next, size, batches));
+                    total += start.elapsed();
+                    next += count as u64;
+                }
+                total
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_run);
 criterion_main!(benches);

@@ -162,6 +162,7 @@ impl Pipeline {
                     joined = report.joined,
                     duplicates = report.duplicates,
                     skipped = report.skipped,
+                    collapsed = report.collapsed,
                     "Mentions stored"
                 ),
                 Err(error) => tracing::error!(error = %error, "Cannot store mentions"),
@@ -261,6 +262,14 @@ impl Pipeline {
             origin,
             triage,
             mention: Some(mention.clone()),
+            stored_at: now,
+        };
+        // The post that opens a case is kept once, as the case's `opening`.
+        let opening = |case, triage| StoredPost {
+            case: Some(case),
+            origin,
+            triage,
+            mention: None,
             stored_at: now,
         };
         if let Some(case) = self.linked_case(tx, mention)? {
@@ -387,7 +396,7 @@ impl Pipeline {
         tx.add_author_case(&opened.case)?;
         self.outbox
             .enqueue_effects(tx, &opened.case, &opened.events, now)?;
-        tx.put_post(&post_ref, &stored(Some(id), Some(triage)))?;
+        tx.put_post(&post_ref, &opening(id, Some(triage)))?;
         report.opened += 1;
         report.opened_cases.push(opened.case);
         if self.storm_rules.enabled && starts_cluster && !signature.is_empty() {

@@ -103,7 +103,8 @@ pub struct StoredPost {
     pub origin: PostOrigin,
     /// Triage's verdict, for customer posts that were triaged.
     pub triage: Option<Triage>,
-    /// The post itself, for audit (absent for our own replies).
+    /// The post itself, for audit (absent for our own replies, and for the post that opened
+    /// a case: the case's `opening` holds it; older stores may have both).
     pub mention: Option<Mention>,
     /// When we stored it.
     pub stored_at: DateTime<Utc>,
@@ -519,6 +520,30 @@ impl Store {
             .insert(codec::SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
         self.db.flush()?;
         Ok(())
+    }
+
+    /// Per tree: its name, record count, and the bytes of its keys and of its values (as
+    /// stored). A full scan: for benches and diagnosis.
+    pub fn tree_sizes(&self) -> Result<Vec<(String, u64, u64, u64)>, StoreError> {
+        let mut names = self.db.tree_names();
+        names.sort();
+        let mut sizes = Vec::new();
+        for name in names {
+            let (mut count, mut keys, mut values) = (0, 0, 0);
+            for item in self.db.open_tree(&name)?.iter() {
+                let (key, value) = item?;
+                count += 1;
+                keys += key.len() as u64;
+                values += value.len() as u64;
+            }
+            sizes.push((
+                String::from_utf8_lossy(&name).into_owned(),
+                count,
+                keys,
+                values,
+            ));
+        }
+        Ok(sizes)
     }
 
     /// A case's events, in order.

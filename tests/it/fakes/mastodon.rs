@@ -522,7 +522,7 @@ fn param<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
 /// One page of `items` (ascending by id) the way Mastodon pages: newest first, bounded by
 /// `max_id`/`since_id`, or the `limit` right after `min_id`; plus the `Link` header.
 fn page(
-    items: &BTreeMap<u64, Value>,
+    items: &BTreeMap<u64, &Value>,
     pairs: &[(String, String)],
     default_limit: usize,
     max_limit: usize,
@@ -545,7 +545,7 @@ fn page(
                 .range(min + 1..)
                 .filter(|(key, _)| in_range(key))
                 .take(limit)
-                .map(|(_, item)| item.clone())
+                .map(|(_, item)| (*item).clone())
                 .collect();
             ascending.reverse();
             ascending
@@ -555,7 +555,7 @@ fn page(
             .rev()
             .filter(|(key, _)| in_range(key))
             .take(limit)
-            .map(|(_, item)| item.clone())
+            .map(|(_, item)| (*item).clone())
             .collect(),
     };
     let mut headers = HeaderMap::new();
@@ -586,11 +586,11 @@ async fn notifications(State(shared): State<Shared>, RawQuery(query): RawQuery) 
         .filter(|(k, _)| k == "types[]" || k == "types")
         .map(|(_, v)| v.as_str())
         .collect();
-    let filtered: BTreeMap<u64, Value> = instance
+    let filtered: BTreeMap<u64, &Value> = instance
         .notifications
         .iter()
         .filter(|(_, n)| types.is_empty() || n["type"].as_str().is_some_and(|t| types.contains(&t)))
-        .map(|(k, v)| (*k, v.clone()))
+        .map(|(k, v)| (*k, v))
         .collect();
     let (headers, items) = page(
         &filtered,
@@ -664,11 +664,11 @@ async fn account_statuses(
 ) -> Response {
     let instance = shared.lock().unwrap();
     let pairs = query_pairs(&query);
-    let own: BTreeMap<u64, Value> = instance
+    let own: BTreeMap<u64, &Value> = instance
         .statuses
         .iter()
         .filter(|(_, s)| s["account"]["id"] == id)
-        .map(|(k, v)| (*k, v.clone()))
+        .map(|(k, v)| (*k, v))
         .collect();
     if !instance.accounts.values().any(|a| a["id"] == id) {
         return error(StatusCode::NOT_FOUND, "Record not found");
