@@ -217,15 +217,19 @@ where
     }
 }
 
-fn audit(path: Option<PathBuf>, since_text: &str, format: AuditFormat) -> ExitCode {
-    let Some(settings) = load_settings(&path) else {
-        return ExitCode::FAILURE;
-    };
-    let since = match mentiondesk::audit::parse_since(since_text, chrono::Utc::now()) {
+/// The settings and the `--since` instant of a command that reads what the store recorded
+/// (`audit`, `report`); `None` after telling the user what is wrong.
+fn recorded_since(
+    path: &Option<PathBuf>,
+    since_text: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<(Settings, chrono::DateTime<chrono::Utc>)> {
+    let settings = load_settings(path)?;
+    let since = match mentiondesk::audit::parse_since(since_text, now) {
         Ok(since) => since,
         Err(message) => {
             eprintln!("{message}");
-            return ExitCode::FAILURE;
+            return None;
         }
     };
     if !settings.store.path.exists() {
@@ -233,8 +237,29 @@ fn audit(path: Option<PathBuf>, since_text: &str, format: AuditFormat) -> ExitCo
             "no store at {} (store.path): nothing was recorded yet",
             settings.store.path.display()
         );
-        return ExitCode::FAILURE;
+        return None;
     }
+    Some((settings, since))
+}
+
+/// Prints `value` as pretty JSON.
+fn print_json<T: serde::Serialize>(value: &T) -> ExitCode {
+    match serde_json::to_string_pretty(value) {
+        Ok(json) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn audit(path: Option<PathBuf>, since_text: &str, format: AuditFormat) -> ExitCode {
+    let Some((settings, since)) = recorded_since(&path, since_text, chrono::Utc::now()) else {
+        return ExitCode::FAILURE;
+    };
     let records = read_store_or_ask(
         &settings,
         |store| Ok(store.audit_since(since)?),
@@ -249,36 +274,16 @@ fn audit(path: Option<PathBuf>, since_text: &str, format: AuditFormat) -> ExitCo
     };
     match format {
         AuditFormat::Table => print!("{}", mentiondesk::audit::table(&records)),
-        AuditFormat::Json => match serde_json::to_string_pretty(&records) {
-            Ok(json) => println!("{json}"),
-            Err(error) => {
-                eprintln!("error: {error}");
-                return ExitCode::FAILURE;
-            }
-        },
+        AuditFormat::Json => return print_json(&records),
     }
     ExitCode::SUCCESS
 }
 
 fn report(path: Option<PathBuf>, since_text: &str, format: ReportFormat) -> ExitCode {
-    let Some(settings) = load_settings(&path) else {
-        return ExitCode::FAILURE;
-    };
     let now = chrono::Utc::now();
-    let since = match mentiondesk::audit::parse_since(since_text, now) {
-        Ok(since) => since,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::FAILURE;
-        }
-    };
-    if !settings.store.path.exists() {
-        eprintln!(
-            "no store at {} (store.path): nothing was recorded yet",
-            settings.store.path.display()
-        );
+    let Some((settings, since)) = recorded_since(&path, since_text, now) else {
         return ExitCode::FAILURE;
-    }
+    };
     let first_response =
         chrono::Duration::from_std(settings.sla.first_response).unwrap_or(chrono::Duration::MAX);
     let report = read_store_or_ask(
@@ -303,13 +308,7 @@ fn report(path: Option<PathBuf>, since_text: &str, format: ReportFormat) -> Exit
     match format {
         ReportFormat::Table => print!("{}", mentiondesk::report::table(&report)),
         ReportFormat::Csv => print!("{}", mentiondesk::report::csv(&report)),
-        ReportFormat::Json => match serde_json::to_string_pretty(&report) {
-            Ok(json) => println!("{json}"),
-            Err(error) => {
-                eprintln!("error: {error}");
-                return ExitCode::FAILURE;
-            }
-        },
+        ReportFormat::Json => return print_json(&report),
     }
     ExitCode::SUCCESS
 }

@@ -378,13 +378,7 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> impl Iterator<Item = Result<Case, StoreError>> + '_ {
-        let range = codec::opened_prefix(from.timestamp_millis())
-            ..codec::opened_prefix(to.timestamp_millis());
-        let range = if range.start < range.end {
-            range
-        } else {
-            range.start..range.start
-        };
+        let range = opened_range(from, to);
         self.cases_by_opened.range(range).keys().filter_map(|key| {
             let key = match key {
                 Ok(key) => key,
@@ -403,13 +397,7 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> impl Iterator<Item = Result<CaseSummary, StoreError>> + '_ {
-        let range = codec::opened_prefix(from.timestamp_millis())
-            ..codec::opened_prefix(to.timestamp_millis());
-        let range = if range.start < range.end {
-            range
-        } else {
-            range.start..range.start
-        };
+        let range = opened_range(from, to);
         self.cases_by_opened
             .range(range)
             .values()
@@ -1112,6 +1100,17 @@ fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
             }
             result => return Ok(result?),
         }
+    }
+}
+
+/// The `cases_by_opened` keys of `[from, to)`; empty when `to` is not after `from`.
+fn opened_range(from: DateTime<Utc>, to: DateTime<Utc>) -> std::ops::Range<[u8; 8]> {
+    let start = codec::opened_prefix(from.timestamp_millis());
+    let end = codec::opened_prefix(to.timestamp_millis());
+    if start < end {
+        start..end
+    } else {
+        start..start
     }
 }
 
