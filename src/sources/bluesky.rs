@@ -41,7 +41,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 use unicode_segmentation::UnicodeSegmentation;
 
-use super::{http, Fetched, ReplyReceipt, ReplyRequest, SourceClient, SourceError};
+use super::{http, Fetched, PostedIds, ReplyReceipt, ReplyRequest, SourceClient, SourceError};
 use crate::config::Secret;
 use crate::domain::{normalize_handle, Author, Mention, MentionKind, Network};
 
@@ -64,8 +64,6 @@ const MAX_TEXT_BYTES: usize = 3000;
 const MAX_LANGS: usize = 3;
 /// The most pages of the brand's own feed, or of one keyword's search, one poll reads.
 const MAX_SIDE_PAGES: usize = 10;
-/// How many uris of posts this process made are remembered (not "answered outside").
-const POSTED_MEMORY: usize = 10_000;
 
 /// Settings of one Bluesky source.
 #[derive(Debug, Clone)]
@@ -98,7 +96,7 @@ pub struct BlueskySource {
     http: reqwest::Client,
     session: Mutex<Option<Session>>,
     /// Posts this process made: not "answered outside" when the brand's feed lists them.
-    posted: std::sync::Mutex<HashSet<String>>,
+    posted: PostedIds,
     /// Replies being posted right now: the brand's feed is not read meanwhile (it could list
     /// the new post before the reply is recorded as ours).
     replies_in_flight: AtomicUsize,
@@ -118,7 +116,7 @@ impl BlueskySource {
             settings,
             http,
             session: Mutex::new(None),
-            posted: std::sync::Mutex::new(HashSet::new()),
+            posted: PostedIds::default(),
             replies_in_flight: AtomicUsize::new(0),
         })
     }
@@ -429,7 +427,7 @@ impl BlueskySource {
             };
             posts.push((*at, post.clone()));
             let uri = post.get("uri").and_then(Value::as_str).unwrap_or_default();
-            if seen.contains(uri) || self.is_posted(uri) {
+            if seen.contains(uri) || self.posted.contains(uri) {
                 continue;
             }
             match self.view_mention(post, *at, &session.did, Some(MentionKind::Reply)) {
@@ -537,24 +535,6 @@ impl BlueskySource {
         if let SourceError::RateLimited { retry_after } = error {
             *wait = (*wait).max(Some(retry_after));
         }
-    }
-
-    fn is_posted(&self, uri: &str) -> bool {
-        self.posted
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .contains(uri)
-    }
-
-    fn remember_posted(&self, uri: &str) {
-        let mut posted = self
-            .posted
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if posted.len() >= POSTED_MEMORY {
-            posted.clear();
-        }
-        posted.insert(uri.to_string());
     }
 
     /// The post our reply answers, with its author and the thread's root as strong refs.
@@ -890,7 +870,7 @@ impl SourceClient for BlueskySource {
                 }
             }
         };
-        self.remember_posted(&uri);
+        self.posted.remember(&uri);
         Ok(ReplyReceipt {
             url: Some(self.post_link(&session.handle, &uri)),
             post_id: uri,

@@ -39,7 +39,7 @@ use reqwest::header::HeaderMap;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{http, Fetched, ReplyReceipt, ReplyRequest, SourceClient, SourceError};
+use super::{http, Fetched, PostedIds, ReplyReceipt, ReplyRequest, SourceClient, SourceError};
 use crate::config::MastodonSource as MastodonConfig;
 use crate::domain::{Author, Mention, MentionKind, Network};
 
@@ -79,7 +79,7 @@ pub struct MastodonSource {
     /// The visibility of statuses read, by status id, for answering with the same one.
     visibilities: Mutex<HashMap<String, Visibility>>,
     /// Statuses this process posted: not "answered outside" when the own-statuses read sees them.
-    posted: Mutex<HashSet<String>>,
+    posted: PostedIds,
     /// Replies being posted right now: the own-statuses read waits for them (it could see the
     /// new status before the reply is recorded as ours).
     replies_in_flight: AtomicUsize,
@@ -131,7 +131,7 @@ impl MastodonSource {
             setup: tokio::sync::Mutex::new(None),
             reply_limit: AtomicUsize::new(Network::Mastodon.default_reply_limit()),
             visibilities: Mutex::new(HashMap::new()),
-            posted: Mutex::new(HashSet::new()),
+            posted: PostedIds::default(),
             replies_in_flight: AtomicUsize::new(0),
             streaming: config.streaming,
             stream_client,
@@ -414,13 +414,7 @@ impl MastodonSource {
             match serde_json::from_value::<Status>(item.clone()) {
                 Ok(status) => {
                     // Only answers can be answers to a case; our own replies are known already.
-                    if status.in_reply_to_id.is_none()
-                        || self
-                            .posted
-                            .lock()
-                            .map(|p| p.contains(&status.id))
-                            .unwrap_or(false)
-                    {
+                    if status.in_reply_to_id.is_none() || self.posted.contains(&status.id) {
                         continue;
                     }
                     if let Some(mention) = self.status_mention(setup, status, Some(item)) {
@@ -669,9 +663,7 @@ impl SourceClient for MastodonSource {
             // Posted, but we can't tell its id: retrying with the same key finds it.
             SourceError::Transient(format!("malformed answer to the new status: {error}"))
         })?;
-        if let Ok(mut posted) = self.posted.lock() {
-            posted.insert(created.id.clone());
-        }
+        self.posted.remember(&created.id);
         Ok(ReplyReceipt {
             post_id: created.id,
             url: created.url.or(created.uri),

@@ -108,3 +108,34 @@ pub trait SourceClient: Send + Sync {
     ) {
     }
 }
+
+/// How many of its own post ids a source remembers before it starts over.
+const POSTED_MEMORY: usize = 10_000;
+
+/// The ids of the posts this process made on a network, so that reading the brand's own posts
+/// does not take them for answers made outside the bot. Bounded: past `POSTED_MEMORY` ids it
+/// starts over (the oldest replies have long been recorded as ours by then).
+#[derive(Debug, Default)]
+pub struct PostedIds(std::sync::Mutex<std::collections::HashSet<String>>);
+
+impl PostedIds {
+    /// Whether this process posted `id`.
+    pub fn contains(&self, id: &str) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .contains(id)
+    }
+
+    /// Remembers that this process posted `id`.
+    pub fn remember(&self, id: &str) {
+        let mut posted = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if posted.len() >= POSTED_MEMORY {
+            posted.clear();
+        }
+        posted.insert(id.to_string());
+    }
+}

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::http;
-use super::{Fetched, ReplyReceipt, ReplyRequest, SourceClient, SourceError};
+use super::{Fetched, PostedIds, ReplyReceipt, ReplyRequest, SourceClient, SourceError};
 use crate::config::{Secret, XSource as XConfig};
 use crate::domain::{Author, Mention, MentionKind, Network};
 use crate::health::OpsNotices;
@@ -47,8 +47,6 @@ const PAGE_MIN: u64 = 5;
 const SEARCH_PAGE_MIN: u64 = 10;
 /// The longest search query (the docs' limit for recent search; the OpenAPI says 4096).
 pub const SEARCH_QUERY_MAX: usize = 512;
-/// How many ids of tweets this process posted are remembered (not "answered outside").
-const POSTED_MEMORY: usize = 10_000;
 /// How many pages of our own recent tweets the exactly-once check reads at most.
 const CHECK_PAGES: usize = 3;
 /// The tweet fields a mention needs.
@@ -124,7 +122,7 @@ pub struct XSource {
     /// Where budget notices go.
     ops: OpsNotices,
     /// Tweets this process posted: not "answered outside" when the own timeline lists them.
-    posted: Mutex<HashSet<String>>,
+    posted: PostedIds,
     /// Replies being posted right now: the own timeline is not read meanwhile (it could list
     /// the new tweet before the reply is recorded as ours).
     replies_in_flight: AtomicUsize,
@@ -148,7 +146,7 @@ impl XSource {
             store,
             noticed: Mutex::new(HashSet::new()),
             ops: OpsNotices::default(),
-            posted: Mutex::new(HashSet::new()),
+            posted: PostedIds::default(),
             replies_in_flight: AtomicUsize::new(0),
         })
     }
@@ -352,7 +350,7 @@ impl XSource {
                         // Only answers can be answers to a case; our own replies are known.
                         if !mention.from_brand
                             || mention.in_reply_to.is_none()
-                            || self.is_posted(&mention.id)
+                            || self.posted.contains(&mention.id)
                         {
                             continue;
                         }
@@ -389,24 +387,6 @@ impl XSource {
         if let SourceError::RateLimited { retry_after } = error {
             reading.wait = reading.wait.max(Some(retry_after));
         }
-    }
-
-    fn is_posted(&self, id: &str) -> bool {
-        self.posted
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .contains(id)
-    }
-
-    fn remember_posted(&self, id: &str) {
-        let mut posted = self
-            .posted
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if posted.len() >= POSTED_MEMORY {
-            posted.clear();
-        }
-        posted.insert(id.to_string());
     }
 
     /// Posts the budget notices due at `reads`: one when `budget_notice_at` of the month's read
@@ -604,7 +584,7 @@ impl SourceClient for XSource {
         }
         if let Some(existing) = self.already_replied(request, &month).await? {
             tracing::info!(source = %self.settings.name, reply_id = %request.reply_id, post_id = %existing.post_id, "Reply already on X; not posting it again");
-            self.remember_posted(&existing.post_id);
+            self.posted.remember(&existing.post_id);
             return Ok(existing);
         }
         let url = self.url("/2/tweets");
@@ -632,7 +612,7 @@ impl SourceClient for XSource {
                 "X answered the post without its id".to_string(),
             ));
         };
-        self.remember_posted(&data.id);
+        self.posted.remember(&data.id);
         self.spend(&month, "writes", 1).await?;
         Ok(receipt(&data.id))
     }
