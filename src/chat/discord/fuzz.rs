@@ -26,13 +26,7 @@ pub fn decode_gateway(bytes: &[u8]) -> Vec<ActionRequest> {
             .collect(),
         Interaction::Modal(submit) => {
             let custom_id = submit.data.custom_id.as_str();
-            let (form, payload) = if let Some(rest) = custom_id.strip_prefix(render::REPLY_MODAL) {
-                (render::REPLY_MODAL, rest)
-            } else if let Some(rest) = custom_id.strip_prefix(render::ESCALATE_MODAL) {
-                (render::ESCALATE_MODAL, rest)
-            } else if let Some(rest) = custom_id.strip_prefix(render::REJECT_MODAL) {
-                (render::REJECT_MODAL, rest)
-            } else {
+            let Some((form, payload)) = render::split_modal_id(custom_id) else {
                 return Vec::new();
             };
             let Ok(payload) = payload.parse::<Payload>() else {

@@ -755,13 +755,7 @@ impl DiscordChat {
 
     async fn on_submit(self: &Arc<Self>, http: &Arc<Http>, submit: ModalInteraction) {
         let custom_id = submit.data.custom_id.as_str();
-        let (form, payload) = if let Some(rest) = custom_id.strip_prefix(render::REPLY_MODAL) {
-            (render::REPLY_MODAL, rest)
-        } else if let Some(rest) = custom_id.strip_prefix(render::ESCALATE_MODAL) {
-            (render::ESCALATE_MODAL, rest)
-        } else if let Some(rest) = custom_id.strip_prefix(render::REJECT_MODAL) {
-            (render::REJECT_MODAL, rest)
-        } else {
+        let Some((form, payload)) = render::split_modal_id(custom_id) else {
             tracing::warn!(chat = CHAT_NAME, "Modal submit that is not ours; skipped");
             return;
         };

@@ -56,6 +56,14 @@ pub const REPLY_MODAL: &str = "mdreply:";
 pub const ESCALATE_MODAL: &str = "mdesc:";
 /// The Reject draft modal's `custom_id` prefix (followed by the button payload).
 pub const REJECT_MODAL: &str = "mdreject:";
+
+/// Which of our forms a modal submit's `custom_id` names, and the rest of it (the payload);
+/// `None` for a form that is not ours.
+pub fn split_modal_id(custom_id: &str) -> Option<(&'static str, &str)> {
+    [REPLY_MODAL, ESCALATE_MODAL, REJECT_MODAL]
+        .into_iter()
+        .find_map(|form| custom_id.strip_prefix(form).map(|rest| (form, rest)))
+}
 /// The rejection reason input.
 pub const REASON_INPUT: &str = "reason";
 /// The reply text input.
