@@ -110,13 +110,10 @@ async fn round(source: &ReplaySource, pipeline: &Pipeline) -> usize {
     count
 }
 
-fn bench(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let mut group = c.benchmark_group("pipeline/ingest");
-    for &size in SIZES {
+/// Rounds of `sizes` new mentions each, on a fresh store per size, as the group `name`.
+fn ingest_group(c: &mut Criterion, runtime: &tokio::runtime::Runtime, name: &str, sizes: &[usize]) {
+    let mut group = c.benchmark_group(name);
+    for &size in sizes {
         let directory = tempfile::tempdir().expect("a temp dir");
         let store = Store::open(&directory.path().join("store")).expect("the store opens");
         let pipeline = pipeline(&store);
@@ -140,6 +137,19 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+fn bench(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    ingest_group(c, &runtime, "pipeline/ingest", SIZES);
+    // The same rounds with the store's values written as plain JSON (no compression), in the
+    // same process and minute: the cost of `store::compress` under the same load.
+    mentiondesk::store::compress::set_enabled(false);
+    ingest_group(c, &runtime, "pipeline/ingest-plain-json", &[100, 500]);
+    mentiondesk::store::compress::set_enabled(true);
 
     let mut group = c.benchmark_group("pipeline/duplicates");
     let size = 100;

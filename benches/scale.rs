@@ -4,12 +4,16 @@
 //! Run with `cargo bench --bench scale` (release profile). Not a criterion bench: each step
 //! runs once and prints its time. `MENTIONDESK_SCALE_CASES` changes the count (default
 //! 1,000,000); `MENTIONDESK_SCALE_DIR` keeps the store in that directory (default: a temp dir,
-//! removed at the end).
+//! removed at the end); `MENTIONDESK_SCALE_PLAIN_JSON=1` writes plain JSON values (no
+//! `store::compress`), for the size before it.
 //!
 //! The store is written through the store API, as the pipeline writes an opened case: the
 //! case, its events, the post record and the customer index, in transactions of 10,000 cases.
 //! Cases are spread evenly over the last 365 days; 10 % are still open (with a first-response
 //! clock), the rest resolved. Outbox entries are not written: in steady state they are done.
+//! The posts, authors and ids are varied (`benches/synthetic.rs`: 80-280 characters of words
+//! from a 3,392-word list, 50,000 distinct customers shaped per network), so a compressed
+//! store is not measured on a few repeated templates.
 //!
 //! Then: the store's open time, `report --since 30d` as the command computes it
 //! (`report::from_store`: one range scan of the `cases_by_opened` index, whose values are the
@@ -24,45 +28,14 @@ use std::time::Instant;
 
 use chrono::{Duration, Utc};
 
-use mentiondesk::domain::{
-    Agent, Author, Case, CaseState, Label, Mention, MentionKind, MessageRef, Network, Triage,
-};
+use mentiondesk::domain::CaseState;
 use mentiondesk::outbox::Outbox;
 use mentiondesk::scheduler::{Scheduler, SlaPolicy};
-use mentiondesk::store::{PostOrigin, Store, StoredPost};
+use mentiondesk::store::Store;
 
-const POSTS: &[&str] = &[
-    "@AcmeSupport my hub's been offline since yesterday, light just blinks orange. been on hold 40 min. pls call me back, I can't sit on the phone all day",
-    "how do I export my energy history from the Acme app? want a CSV to put in my spreadsheet but I can't find an export option anywhere",
-    "@acme the thermostat app logged me out again and now says my account doesn't exist. third time this month",
-    "Acme charged me twice for the same order #55821 and support hasn't answered in 3 days",
-];
+mod synthetic;
 
 const TRANSACTION: u64 = 10_000;
-
-fn mention(n: u64, at: chrono::DateTime<Utc>) -> Mention {
-    let author = n % 50_000;
-    Mention {
-        network: [Network::X, Network::Bluesky, Network::Mastodon][(n % 3) as usize],
-        source: "demo".into(),
-        id: format!("{n}"),
-        url: format!("https://x.com/user{author}/status/{n}"),
-        author: Author {
-            id: format!("{author}"),
-            handle: format!("user{author}"),
-            display_name: Some(format!("User {author}")),
-            followers: Some(n % 5000),
-        },
-        text: format!("{} #{n}", POSTS[(n % 4) as usize]),
-        created_at: at,
-        in_reply_to: None,
-        root: None,
-        kind: MentionKind::Mention,
-        lang: Some("en".into()),
-        from_brand: false,
-        raw: None,
-    }
-}
 
 fn rss() -> String {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -100,6 +73,7 @@ fn disk_size(path: &Path) -> (u64, u64) {
 
 fn write(path: &Path, count: u64) {
     let store = Store::open(path).expect("the store opens");
+    let words = synthetic::words();
     let now = Utc::now();
     let spread = 365 * 24 * 3600;
     let start = Instant::now();
@@ -111,48 +85,13 @@ fn write(path: &Path, count: u64) {
                 for k in 0..chunk {
                     let n = written + k;
                     let opened_at = now - Duration::seconds((spread * (count - n) / count) as i64);
-                    let mention = mention(n, opened_at);
-                    let triage = Triage {
-                        label: Label::Complaint,
-                        score: 0.8,
-                        reason: "cues: offline, on hold; negative".into(),
-                    };
                     let id = tx.next_case_id()?;
-                    let mut opened = Case::open(id, mention.clone(), triage.clone(), opened_at);
-                    let case = &mut opened.case;
-                    case.first_response_due = Some(opened_at + Duration::hours(1));
-                    case.chat_refs.insert(
-                        "console".into(),
-                        MessageRef {
-                            channel: "mentions".into(),
-                            message: format!("{:012}", id.0),
-                            thread: None,
-                        },
-                    );
-                    case.card_versions.insert("console".into(), 1);
-                    if n % 10 != 0 {
-                        case.state = CaseState::Resolved;
-                        case.owner = Some(Agent::new(
-                            format!("console:agent{}", n % 12),
-                            format!("Agent {}", n % 12),
-                        ));
-                        case.first_response_at = Some(opened_at + Duration::minutes(20));
-                        case.closed_at = Some(opened_at + Duration::hours(2));
-                    }
-                    tx.put_case(&opened.case)?;
-                    tx.append_events(&opened.events)?;
-                    tx.add_author_case(&opened.case)?;
-                    tx.put_post(
-                        &mention.post_ref(),
-                        &StoredPost {
-                            case: Some(id),
-                            origin: PostOrigin::Customer,
-                            triage: Some(triage),
-                            // As the pipeline does: the case's opening holds the post.
-                            mention: None,
-                            stored_at: opened_at,
-                        },
-                    )?;
+                    let (case, events, mention, post) =
+                        synthetic::opened_case(id, n, 0, opened_at, &words);
+                    tx.put_case(&case)?;
+                    tx.append_events(&events)?;
+                    tx.add_author_case(&case)?;
+                    tx.put_post(&mention.post_ref(), &post)?;
                 }
                 Ok(())
             })
@@ -190,6 +129,12 @@ fn main() {
             .any(|filter| "scale".contains(filter.as_str()))
     {
         return;
+    }
+    // `MENTIONDESK_SCALE_PLAIN_JSON=1` writes the values as plain JSON, as before the store's
+    // compression (`store::compress`): the "before" of the sizes.
+    if std::env::var("MENTIONDESK_SCALE_PLAIN_JSON").is_ok_and(|value| value == "1") {
+        mentiondesk::store::compress::set_enabled(false);
+        println!("values written as plain JSON (no compression)");
     }
     let count: u64 = std::env::var("MENTIONDESK_SCALE_CASES")
         .ok()

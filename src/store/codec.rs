@@ -112,7 +112,8 @@ pub fn opened_prefix(at_millis: i64) -> [u8; 8] {
 
 /// `cases_by_opened` value: the case's state and flags as the index last saw them (two
 /// bytes, so a write can tell what changed without decoding anything), then the case's
-/// summary as JSON (what a report reads).
+/// summary as JSON (what a report reads; compressed since `store::compress`, plain JSON in
+/// values written before).
 pub fn opened_value(state: CaseState, sla_breached: bool, summary_json: &[u8]) -> Vec<u8> {
     let mut value = Vec::with_capacity(2 + summary_json.len());
     value.push(state_code(state));
@@ -121,7 +122,7 @@ pub fn opened_value(state: CaseState, sla_breached: bool, summary_json: &[u8]) -
     value
 }
 
-/// The summary JSON of an `opened_value` (empty in a version 2 value).
+/// The summary of an `opened_value`, compressed or plain JSON (empty in a version 2 value).
 pub fn opened_summary(bytes: &[u8]) -> &[u8] {
     bytes.get(2..).unwrap_or_default()
 }

@@ -25,11 +25,18 @@
 //!   `CaseSummary` (JSON), written by `Tx::put_case` with the case: a report over a time range
 //!   is one range scan of this tree (no case or event reads), and the `stat/` counters in `meta` (cases by state, SLA breaches, mentions ingested by
 //!   network, audit records by action) are kept in the same transaction as what they count.
+//!
+//! Values are JSON; in `cases`, `posts`, `events` and the summaries of `cases_by_opened` the
+//! JSON is compressed (one zstd frame per value, with a dictionary shipped in the binary: see
+//! [`compress`]). Plain JSON values (written before) read as well, so no migration is needed;
+//! `export` writes plain JSON and `import` compresses it again.
 
 mod codec;
+pub mod compress;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -751,6 +758,11 @@ impl Store {
             let tree_name = String::from_utf8_lossy(&name).into_owned();
             for item in tree.iter() {
                 let (key, value) = item?;
+                let value =
+                    plain_value(&tree_name, &value).map_err(|message| StoreError::Codec {
+                        tree: "dump",
+                        message: format!("{tree_name}: {message}"),
+                    })?;
                 let readable_key = std::str::from_utf8(&key)
                     .ok()
                     .filter(|text| !text.is_empty() && !text.chars().any(char::is_control));
@@ -821,6 +833,7 @@ impl Store {
                     ))
                 }
             };
+            let value = stored_value(&parsed.tree, value).map_err(dump_error)?;
             if parsed.tree.as_bytes() == SLED_DEFAULT_TREE {
                 continue;
             }
@@ -1114,8 +1127,15 @@ fn opened_range(from: DateTime<Utc>, to: DateTime<Utc>) -> std::ops::Range<[u8; 
     }
 }
 
+/// The trees whose values (in `cases_by_opened`: the summary after the two bytes of state)
+/// are compressed JSON.
+const COMPRESSED_TREES: [&str; 4] = ["cases", "posts", "events", "cases_by_opened"];
+
+/// Decodes a stored value: compressed or plain JSON (see [`compress`]).
 fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|error| StoreError::Codec {
+    let json =
+        compress::decompress(bytes).map_err(|message| StoreError::Codec { tree, message })?;
+    serde_json::from_slice(&json).map_err(|error| StoreError::Codec {
         tree,
         message: error.to_string(),
     })
@@ -1125,11 +1145,50 @@ fn decode_summary(opened_value: &[u8]) -> Result<CaseSummary, StoreError> {
     decode("cases_by_opened", codec::opened_summary(opened_value))
 }
 
+/// Encodes a value as JSON, compressed in the [`COMPRESSED_TREES`].
 fn encode<T: Serialize>(tree: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(value).map_err(|error| StoreError::Codec {
+    let json = serde_json::to_vec(value).map_err(|error| StoreError::Codec {
         tree,
         message: error.to_string(),
-    })
+    })?;
+    if COMPRESSED_TREES.contains(&tree) && compress::enabled() {
+        compress::compress(&json).map_err(|message| StoreError::Codec { tree, message })
+    } else {
+        Ok(json)
+    }
+}
+
+/// A stored value as a dump holds it: plain JSON (in `cases_by_opened`, the two bytes of
+/// state then the summary's JSON).
+fn plain_value<'a>(tree: &str, value: &'a [u8]) -> Result<Cow<'a, [u8]>, String> {
+    if !COMPRESSED_TREES.contains(&tree) {
+        return Ok(Cow::Borrowed(value));
+    }
+    match (tree, value) {
+        ("cases_by_opened", [state, flags, summary @ ..]) if compress::is_compressed(summary) => {
+            let mut plain = vec![*state, *flags];
+            plain.extend_from_slice(&compress::decompress(summary)?);
+            Ok(Cow::Owned(plain))
+        }
+        _ => compress::decompress(value),
+    }
+}
+
+/// A dump's value as the store keeps it: compressed in the [`COMPRESSED_TREES`].
+fn stored_value(tree: &str, value: Vec<u8>) -> Result<Vec<u8>, String> {
+    if !COMPRESSED_TREES.contains(&tree) || compress::is_compressed(&value) {
+        return Ok(value);
+    }
+    match (tree, value.as_slice()) {
+        ("cases_by_opened", [state, flags, summary @ ..]) if summary.first() == Some(&b'{') => {
+            let mut stored = vec![*state, *flags];
+            stored.extend_from_slice(&compress::compress(summary)?);
+            Ok(stored)
+        }
+        ("cases_by_opened", _) => Ok(value),
+        (_, [b'{' | b'[', ..]) => compress::compress(&value),
+        _ => Ok(value),
+    }
 }
 
 fn get_json<T: DeserializeOwned>(
@@ -1159,12 +1218,7 @@ fn tx_put_json<T: Serialize>(
     key: &[u8],
     value: &T,
 ) -> Result<(), TxError> {
-    let bytes = serde_json::to_vec(value).map_err(|error| {
-        ConflictableTransactionError::Abort(StoreError::Codec {
-            tree: name,
-            message: error.to_string(),
-        })
-    })?;
+    let bytes = encode(name, value).map_err(ConflictableTransactionError::Abort)?;
     tree.insert(key, bytes)?;
     Ok(())
 }

@@ -667,3 +667,232 @@ fn a_version_2_store_gets_case_summaries_from_cases_and_events_on_open() {
     let version = store.meta.get(codec::SCHEMA_KEY).unwrap().unwrap();
     assert_eq!(codec::decode_u32(&version), SCHEMA_VERSION);
 }
+
+/// The raw value of `key` in `tree`.
+fn raw(tree: &sled::Tree, key: &[u8]) -> Vec<u8> {
+    tree.get(key).unwrap().unwrap().to_vec()
+}
+
+#[test]
+fn each_big_tree_stores_compressed_values_that_read_back_equal() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let case = store_case(&store, Network::Bluesky, "jo");
+    let (claimed, events) = claim(&store, &case, 5);
+    let all_events = store.events(case.id).unwrap();
+    assert_eq!(all_events.last(), events.last());
+
+    let case_bytes = raw(&store.cases, &codec::case_key(case.id));
+    let post_key = codec::post_key(&case.opening.post_ref());
+    let post_bytes = raw(&store.posts, &post_key);
+    let event_bytes = raw(&store.events, &codec::event_key(case.id, 0));
+    let index_bytes = raw(
+        &store.cases_by_opened,
+        &codec::opened_key(case.opened_at.timestamp_millis(), case.id),
+    );
+    for frame in [
+        &case_bytes[..],
+        &post_bytes,
+        &event_bytes,
+        codec::opened_summary(&index_bytes),
+    ] {
+        assert!(compress::is_compressed(frame), "{frame:?}");
+        let id = zstd::zstd_safe::get_dict_id_from_frame(frame).map(|id| id.get());
+        assert_eq!(id, Some(compress::DICTIONARY_ID));
+    }
+    let case_json = serde_json::to_vec(&claimed).unwrap();
+    assert!(case_bytes.len() < case_json.len());
+
+    assert_eq!(store.case(case.id).unwrap(), Some(claimed.clone()));
+    assert_eq!(
+        store
+            .post(&case.opening.post_ref())
+            .unwrap()
+            .unwrap()
+            .mention,
+        Some(case.opening.clone())
+    );
+    assert_eq!(
+        store.event(case.id, 0).unwrap().as_ref(),
+        all_events.first()
+    );
+    assert_eq!(summaries(&store), [CaseSummary::of(&claimed, &all_events)]);
+    // Writing an unchanged case again leaves the index value as it was (compression is
+    // deterministic, so the comparison of stored bytes still works).
+    store.transact(|tx| tx.put_case(&claimed)).unwrap();
+    assert_eq!(
+        raw(
+            &store.cases_by_opened,
+            &codec::opened_key(case.opened_at.timestamp_millis(), case.id)
+        ),
+        index_bytes
+    );
+}
+
+#[test]
+fn plain_json_values_written_before_compression_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (case, events) = opened(1, Network::X, "jo");
+    let post = StoredPost {
+        case: Some(case.id),
+        origin: PostOrigin::Customer,
+        triage: Some(case.triage.clone()),
+        mention: Some(case.opening.clone()),
+        stored_at: at(),
+    };
+    let summary = CaseSummary::of(&case, &events);
+    let index_key = codec::opened_key(case.opened_at.timestamp_millis(), case.id);
+    // As a store written before the compression holds them: plain JSON.
+    store
+        .cases
+        .insert(codec::case_key(case.id), serde_json::to_vec(&case).unwrap())
+        .unwrap();
+    store
+        .posts
+        .insert(
+            codec::post_key(&case.opening.post_ref()),
+            serde_json::to_vec(&post).unwrap(),
+        )
+        .unwrap();
+    store
+        .events
+        .insert(
+            codec::event_key(case.id, 0),
+            serde_json::to_vec(&events[0]).unwrap(),
+        )
+        .unwrap();
+    store
+        .cases_by_opened
+        .insert(
+            index_key,
+            codec::opened_value(case.state, false, &serde_json::to_vec(&summary).unwrap()),
+        )
+        .unwrap();
+
+    assert_eq!(store.case(case.id).unwrap(), Some(case.clone()));
+    assert_eq!(store.post(&case.opening.post_ref()).unwrap(), Some(post));
+    assert_eq!(store.events(case.id).unwrap(), events[..1]);
+    assert_eq!(summaries(&store), [summary]);
+    // The next write of the case stores it compressed, and keeps the summary.
+    let (claimed, claim_events) = claim(&store, &case, 5);
+    assert!(compress::is_compressed(&raw(
+        &store.cases,
+        &codec::case_key(case.id)
+    )));
+    assert!(compress::is_compressed(codec::opened_summary(&raw(
+        &store.cases_by_opened,
+        &index_key
+    ))));
+    let mut all_events = events[..1].to_vec();
+    all_events.extend(claim_events);
+    assert_eq!(summaries(&store), [CaseSummary::of(&claimed, &all_events)]);
+}
+
+#[test]
+fn export_of_a_compressed_store_is_plain_json_and_import_compresses_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = {
+        let store = Store::open(dir.path().join("a").as_path()).unwrap();
+        let case = store_case(&store, Network::Mastodon, "jo");
+        claim(&store, &case, 5);
+        store.db.flush().unwrap();
+        let mut dump = Vec::new();
+        store.export(&mut dump).unwrap();
+        dump
+    };
+    let text = String::from_utf8(first.clone()).unwrap();
+    let mut seen = BTreeMap::new();
+    for line in text.lines() {
+        let line: serde_json::Value = serde_json::from_str(line).unwrap();
+        let tree = line["tree"].as_str().unwrap().to_string();
+        *seen.entry(tree.clone()).or_insert(0) += 1;
+        match tree.as_str() {
+            "cases" | "posts" | "events" => {
+                assert!(line["value"].is_object(), "{line}");
+                assert!(line.get("value_hex").is_none(), "{line}");
+            }
+            "cases_by_opened" => {
+                let bytes = hex::decode(line["value_hex"].as_str().unwrap()).unwrap();
+                let summary: CaseSummary = serde_json::from_slice(&bytes[2..]).unwrap();
+                assert_eq!(summary.claims.len(), 1);
+            }
+            _ => {}
+        }
+    }
+    for tree in ["cases", "posts", "events", "cases_by_opened"] {
+        assert!(seen.get(tree).is_some_and(|count| *count > 0), "{seen:?}");
+    }
+
+    let copy = dir.path().join("b");
+    let count = Store::import(&copy, first.as_slice()).unwrap();
+    assert_eq!(count, text.lines().count());
+    let store = Store::open(&copy).unwrap();
+    let case = store.case(CaseId(1)).unwrap().unwrap();
+    assert_eq!(case.state, CaseState::Claimed);
+    assert!(compress::is_compressed(&raw(
+        &store.cases,
+        &codec::case_key(case.id)
+    )));
+    assert!(compress::is_compressed(codec::opened_summary(&raw(
+        &store.cases_by_opened,
+        &codec::opened_key(case.opened_at.timestamp_millis(), case.id)
+    ))));
+    assert_eq!(summaries(&store)[0].claims.len(), 1);
+    let mut second = Vec::new();
+    store.export(&mut second).unwrap();
+    assert_eq!(String::from_utf8(second).unwrap(), text);
+}
+
+#[test]
+fn a_corrupt_compressed_value_is_a_codec_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let case = store_case(&store, Network::X, "jo");
+    let key = codec::case_key(case.id);
+    let good = raw(&store.cases, &key);
+    let mut other_dictionary = good.clone();
+    // The frame header: magic (4 bytes), descriptor (1), then the dictionary id (2 bytes,
+    // little-endian: a single-segment frame has no window descriptor).
+    assert_eq!(
+        u16::from_le_bytes([good[5], good[6]]) as u32,
+        compress::DICTIONARY_ID
+    );
+    other_dictionary[5] ^= 0x01;
+    let corrupt = [
+        ("truncated", good[..good.len() / 2].to_vec()),
+        ("another dictionary", other_dictionary),
+        ("only the magic", vec![0x28, 0xB5, 0x2F, 0xFD]),
+        ("garbage after the header", {
+            let mut bytes = good[..7].to_vec();
+            bytes.extend_from_slice(&[0xFF; 12]);
+            bytes
+        }),
+    ];
+    for (what, bytes) in corrupt {
+        store.cases.insert(key, bytes).unwrap();
+        match store.case(case.id) {
+            Err(StoreError::Codec { tree, message }) => {
+                assert_eq!(tree, "cases", "{what}");
+                assert!(!message.is_empty(), "{what}");
+            }
+            other => panic!("{what}: expected a codec error, got {other:?}"),
+        }
+        let scanned: Vec<_> = store.cases().collect();
+        assert!(
+            matches!(scanned[..], [Err(StoreError::Codec { .. })]),
+            "{what}"
+        );
+    }
+    // Flipped bytes inside the frame never panic: an error, or (a flipped literal) another
+    // text that still reads.
+    for index in 7..good.len() {
+        let mut flipped = good.clone();
+        flipped[index] ^= 0x5A;
+        store.cases.insert(key, flipped).unwrap();
+        match store.case(case.id) {
+            Ok(_) | Err(StoreError::Codec { .. }) => {}
+            other => panic!("byte {index}: {other:?}"),
+        }
+    }
+}
