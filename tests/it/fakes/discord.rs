@@ -3,7 +3,8 @@
 //!
 //! REST: `GET /gateway` and `/gateway/bot` (returning this fake's `ws://` URL), `GET /users/@me`,
 //! `GET /channels/{id}` (its guild), message create (with embed, component and content limits,
-//! `nonce` + `enforce_nonce`: the same nonce returns the earlier message), edit and list,
+//! `nonce` + `enforce_nonce`: the same nonce returns the earlier message), edit and list
+//! (`after` / `before` / `limit`; ids are snowflakes of the wall clock, as Discord's are),
 //! threads from a message, interaction callbacks (recorded with their type and body; a type 7
 //! UPDATE_MESSAGE edits the message the clicked component is on; message bodies checked like a
 //! create), webhook follow-ups and `@original` edits, and the guild commands' bulk overwrite
@@ -504,8 +505,23 @@ fn user(id: &str, name: &str, bot: bool) -> Value {
     })
 }
 
+/// The next snowflake: the wall clock's milliseconds since Discord's epoch shifted by 22 bits
+/// (as Discord makes them, so `after=<snowflake of a time>` works), at least one more than the
+/// last, so they stay unique and ordered.
 fn next_id(shared: &Shared) -> String {
-    shared.ids.fetch_add(1, Ordering::SeqCst).to_string()
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        - 1_420_070_400_000;
+    let now = millis << 22;
+    let last = shared
+        .ids
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+            Some((last + 1).max(now))
+        })
+        .unwrap();
+    (last + 1).max(now).to_string()
 }
 
 /// Discord's error body with a status.
@@ -1104,9 +1120,12 @@ async fn edit_message(
     Json(posted.current.clone()).into_response()
 }
 
+/// `GET /channels/{id}/messages`: newest first, `limit` 1–100 (default 50); with `after`, the
+/// `limit` oldest messages after that id; with `before`, the newest before it.
 async fn list_messages(
     State(shared): State<Arc<Shared>>,
     Path(channel): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
     if let Some(response) = unauthorized(&headers) {
@@ -1115,12 +1134,55 @@ async fn list_messages(
     if !known(&shared, &channel) {
         return error(404, 10003, "Unknown Channel", None);
     }
-    let mut list: Vec<Value> = shared
+    let id = |name: &str| query.get(name).map(|value| value.parse::<u64>());
+    let (after, before) = match (id("after").transpose(), id("before").transpose()) {
+        (Ok(after), Ok(before)) => (after, before),
+        _ => {
+            return error(
+                400,
+                50035,
+                "Invalid Form Body",
+                Some(
+                    json!({"after": {"_errors": [{"code": "NUMBER_TYPE_COERCE", "message": "Value is not snowflake."}]}}),
+                ),
+            )
+        }
+    };
+    let limit = match query.get("limit").map(|limit| limit.parse::<usize>()) {
+        None => 50,
+        Some(Ok(limit @ 1..=100)) => limit,
+        Some(_) => {
+            return error(
+                400,
+                50035,
+                "Invalid Form Body",
+                Some(
+                    json!({"limit": {"_errors": [{"code": "NUMBER_TYPE_MAX", "message": "int value should be less than or equal to 100."}]}}),
+                ),
+            )
+        }
+    };
+    let numeric = |m: &Posted| m.id.parse::<u64>().unwrap_or(0);
+    let mut chosen: Vec<Posted> = shared
         .messages
         .lock()
         .unwrap()
         .iter()
         .filter(|m| m.channel == channel)
+        .filter(|m| after.map_or(true, |after| numeric(m) > after))
+        .filter(|m| before.map_or(true, |before| numeric(m) < before))
+        .cloned()
+        .collect();
+    chosen.sort_by_key(numeric);
+    if after.is_some() && before.is_none() {
+        chosen.truncate(limit);
+    } else {
+        let skip = chosen.len().saturating_sub(limit);
+        chosen.drain(..skip);
+    }
+    let list: Vec<Value> = chosen
+        .iter()
+        .rev()
         .map(|m| {
             let mut current = m.current.clone();
             // Listed messages carry no nonce.
@@ -1128,8 +1190,6 @@ async fn list_messages(
             current
         })
         .collect();
-    list.reverse();
-    list.truncate(100);
     Json(Value::Array(list)).into_response()
 }
 
