@@ -1052,7 +1052,7 @@ impl ChatAdapter for DiscordChat {
         let posted = self
             .post_once(key, channel_id, Mine::Card(key), message)
             .await?;
-        tracing::info!(chat = CHAT_NAME, channel, case_id = %card.case_id, message = %posted.message, "Card posted");
+        tracing::info!(chat = CHAT_NAME, channel, card = %card.subject(), message = %posted.message, "Card posted");
         Ok(posted)
     }
 
@@ -1072,7 +1072,7 @@ impl ChatAdapter for DiscordChat {
             .edit_message(&self.http, id, edit)
             .await
             .map_err(chat_error)?;
-        tracing::debug!(chat = CHAT_NAME, channel = %message.channel, case_id = %card.case_id, "Card updated");
+        tracing::debug!(chat = CHAT_NAME, channel = %message.channel, card = %card.subject(), "Card updated");
         Ok(())
     }
 

@@ -915,7 +915,7 @@ impl ChatAdapter for SlackChat {
             .with_unfurl_links(false)
             .with_unfurl_media(false);
         let posted = self.post_once(key, channel, None, request).await?;
-        tracing::info!(chat = CHAT_NAME, channel, case_id = %card.case_id, ts = %posted.message, "Card posted");
+        tracing::info!(chat = CHAT_NAME, channel, card = %card.subject(), ts = %posted.message, "Card posted");
         Ok(posted)
     }
 
@@ -931,7 +931,7 @@ impl ChatAdapter for SlackChat {
             message.message.clone().into(),
         );
         self.api.update(&request).await?;
-        tracing::debug!(chat = CHAT_NAME, channel = %message.channel, case_id = %card.case_id, "Card updated");
+        tracing::debug!(chat = CHAT_NAME, channel = %message.channel, card = %card.subject(), "Card updated");
         Ok(())
     }
 
