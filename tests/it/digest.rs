@@ -716,25 +716,27 @@ async fn cards_show_due_times_in_the_office_zone() {
     assert!(!line.contains("UTC"), "{line}");
 }
 
-/// A bot (the real binary) due to post this week's digest in `extra`'s chat, on a fresh store.
-fn digest_bot_dir(extra: &str) -> tempfile::TempDir {
+/// SIGKILLs the real binary, due to post this week's digest in the chat `chat_config` sets
+/// up (`digest_key` naming its channel), at `failpoint`; restarts it and waits until the
+/// digest is recorded. Returns the restarted bot's record line.
+fn kill_at_and_restart(
+    chat_config: &str,
+    digest_key: &str,
+    channel: &str,
+    failpoint: &str,
+) -> String {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("mentions.jsonl"), "").unwrap();
+    let extra = format!("{chat_config}{}{digest_key} = \"{channel}\"\n", due_today());
     std::fs::write(
         dir.path().join("mentiondesk.toml"),
-        crate::helpers::test_config(dir.path(), extra),
+        crate::helpers::test_config(dir.path(), &extra),
     )
     .unwrap();
-    dir
-}
-
-/// SIGKILLs the bot at `failpoint` (while posting the digest to `chat`), restarts it and
-/// waits until the digest is recorded; returns the restarted bot's record line.
-fn kill_at_and_restart(dir: &std::path::Path, failpoint: &str) -> String {
-    let mut bot = crate::crash::Bot::start(dir, Some(failpoint));
+    let mut bot = crate::crash::Bot::start(dir.path(), Some(failpoint));
     bot.wait_line(|line| line.contains(&format!("Failpoint reached: {failpoint}")));
     bot.kill();
-    let mut bot = crate::crash::Bot::start(dir, None);
+    let mut bot = crate::crash::Bot::start(dir.path(), None);
     let line = bot.wait_line(|line| {
         line.contains("Weekly digest posted") && !line.contains("\"console\"")
             || line.contains("Weekly digest found posted before a restart")
@@ -743,28 +745,35 @@ fn kill_at_and_restart(dir: &std::path::Path, failpoint: &str) -> String {
     line
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn slack_gets_one_digest_across_a_kill_after_it_took_the_file() {
+/// Kills the bot while it posts the digest to Slack (after Slack took the file, or before),
+/// restarts it: one file share in the channel either way.
+async fn slack_digest_across_a_kill_at(failpoint: &str, found: bool) -> FakeSlack {
     let slack = FakeSlack::start(&[MAIN, DIGEST], &[]).await;
-    let dir = digest_bot_dir(&format!(
-        "{}{}slack_channel = \"{DIGEST}\"\n",
-        slack.config(MAIN),
-        due_today()
-    ));
-    let line = kill_at_and_restart(dir.path(), "digest.slack.after_post");
-    assert!(line.contains("found posted before a restart"), "{line}");
+    let line = kill_at_and_restart(&slack.config(MAIN), "slack_channel", DIGEST, failpoint);
+    let expected = if found {
+        "found posted before a restart"
+    } else {
+        "Weekly digest posted"
+    };
+    assert!(line.contains(expected), "{line}");
     let shares = slack.file_shares(DIGEST);
     assert_eq!(shares.len(), 1, "one digest in the channel");
     assert!(shares[0].body["text"]
         .as_str()
         .unwrap()
         .contains("Weekly digest"));
-    let completed: Vec<_> = slack
+    let completed = slack
         .uploads()
         .into_iter()
         .filter(|upload| upload.completed.is_some())
-        .collect();
-    assert_eq!(completed.len(), 1);
+        .count();
+    assert_eq!(completed, 1);
+    slack
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_gets_one_digest_across_a_kill_after_it_took_the_file() {
+    let slack = slack_digest_across_a_kill_at("digest.slack.after_post", true).await;
     // Found through the channel's history from before the start.
     let lookup = slack
         .server
@@ -778,69 +787,58 @@ async fn slack_gets_one_digest_across_a_kill_after_it_took_the_file() {
             .collect();
     assert_eq!(query["channel"], DIGEST);
     let oldest: f64 = query["oldest"].parse().unwrap();
-    let shared: f64 = shares[0].ts.parse().unwrap();
+    let shared: f64 = slack.file_shares(DIGEST)[0].ts.parse().unwrap();
     assert!(oldest < shared, "oldest {oldest} before the share {shared}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_gets_the_digest_once_after_a_kill_before_it_took_it() {
-    let slack = FakeSlack::start(&[MAIN, DIGEST], &[]).await;
-    let dir = digest_bot_dir(&format!(
-        "{}{}slack_channel = \"{DIGEST}\"\n",
-        slack.config(MAIN),
-        due_today()
-    ));
-    let line = kill_at_and_restart(dir.path(), "digest.slack.before_post");
-    assert!(line.contains("Weekly digest posted"), "{line}");
-    assert_eq!(slack.file_shares(DIGEST).len(), 1);
+    slack_digest_across_a_kill_at("digest.slack.before_post", false).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn discord_gets_one_digest_across_a_kill_after_it_took_the_message() {
+/// The Discord version: one message with the chart in the channel either way.
+async fn discord_digest_across_a_kill_at(failpoint: &str, found: bool) -> FakeDiscord {
     const MAIN: &str = "500000000000000001";
     const DIGEST: &str = "500000000000000009";
     let discord = FakeDiscord::start(&[MAIN, DIGEST]).await;
-    let dir = digest_bot_dir(&format!(
-        "{}{}discord_channel = \"{DIGEST}\"\n",
-        discord.config(MAIN),
-        due_today()
-    ));
-    let line = kill_at_and_restart(dir.path(), "digest.discord.after_post");
-    assert!(line.contains("found posted before a restart"), "{line}");
+    let line = kill_at_and_restart(&discord.config(MAIN), "discord_channel", DIGEST, failpoint);
+    let expected = if found {
+        "found posted before a restart"
+    } else {
+        "Weekly digest posted"
+    };
+    assert!(line.contains(expected), "{line}");
     let posted: Vec<_> = discord
         .messages()
         .into_iter()
         .filter(|m| m.channel == DIGEST)
         .collect();
     assert_eq!(posted.len(), 1, "one digest in the channel");
+    assert_eq!(discord.files(&posted[0].id).len(), 1);
+    discord
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discord_gets_one_digest_across_a_kill_after_it_took_the_message() {
+    let discord = discord_digest_across_a_kill_at("digest.discord.after_post", true).await;
     let lookup = discord
         .server
         .requests()
         .into_iter()
         .find(|request| {
             request.method == "GET"
-                && request.path == format!("/api/v10/channels/{DIGEST}/messages")
+                && request.path.ends_with("/messages")
+                && request.query.contains("after=")
         })
-        .expect("the restart listed the channel");
-    assert!(lookup.query.contains("after="), "{}", lookup.query);
+        .expect("the restart listed the channel after the start");
+    assert!(
+        lookup.path.contains("500000000000000009"),
+        "{}",
+        lookup.path
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discord_gets_the_digest_once_after_a_kill_before_it_took_it() {
-    const MAIN: &str = "500000000000000001";
-    const DIGEST: &str = "500000000000000009";
-    let discord = FakeDiscord::start(&[MAIN, DIGEST]).await;
-    let dir = digest_bot_dir(&format!(
-        "{}{}discord_channel = \"{DIGEST}\"\n",
-        discord.config(MAIN),
-        due_today()
-    ));
-    let line = kill_at_and_restart(dir.path(), "digest.discord.before_post");
-    assert!(line.contains("Weekly digest posted"), "{line}");
-    let posted = discord
-        .messages()
-        .into_iter()
-        .filter(|m| m.channel == DIGEST)
-        .count();
-    assert_eq!(posted, 1);
+    discord_digest_across_a_kill_at("digest.discord.before_post", false).await;
 }

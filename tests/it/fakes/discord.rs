@@ -533,6 +533,16 @@ fn error(status: u16, code: u64, message: &str, errors: Option<Value>) -> Respon
     (StatusCode::from_u16(status).unwrap(), Json(body)).into_response()
 }
 
+/// Discord's 400 "Invalid Form Body" for one field, with its error code and message.
+fn invalid_field(field: &str, code: &str, message: &str) -> Response {
+    error(
+        400,
+        50035,
+        "Invalid Form Body",
+        Some(json!({ field: {"_errors": [{"code": code, "message": message}]}})),
+    )
+}
+
 /// Discord's 401 unless the request carries the bot token.
 fn unauthorized(headers: &HeaderMap) -> Option<Response> {
     let expected = format!("Bot {BOT_TOKEN}");
@@ -1137,28 +1147,16 @@ async fn list_messages(
     let id = |name: &str| query.get(name).map(|value| value.parse::<u64>());
     let (after, before) = match (id("after").transpose(), id("before").transpose()) {
         (Ok(after), Ok(before)) => (after, before),
-        _ => {
-            return error(
-                400,
-                50035,
-                "Invalid Form Body",
-                Some(
-                    json!({"after": {"_errors": [{"code": "NUMBER_TYPE_COERCE", "message": "Value is not snowflake."}]}}),
-                ),
-            )
-        }
+        _ => return invalid_field("after", "NUMBER_TYPE_COERCE", "Value is not snowflake."),
     };
     let limit = match query.get("limit").map(|limit| limit.parse::<usize>()) {
         None => 50,
         Some(Ok(limit @ 1..=100)) => limit,
         Some(_) => {
-            return error(
-                400,
-                50035,
-                "Invalid Form Body",
-                Some(
-                    json!({"limit": {"_errors": [{"code": "NUMBER_TYPE_MAX", "message": "int value should be less than or equal to 100."}]}}),
-                ),
+            return invalid_field(
+                "limit",
+                "NUMBER_TYPE_MAX",
+                "int value should be less than or equal to 100.",
             )
         }
     };
@@ -1213,13 +1211,10 @@ async fn create_thread(
     }
     let name = body["name"].as_str().unwrap_or_default();
     if name.is_empty() || name.chars().count() > 100 {
-        return error(
-            400,
-            50035,
-            "Invalid Form Body",
-            Some(
-                json!({"name": {"_errors": [{"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 1 and 100 in length."}]}}),
-            ),
+        return invalid_field(
+            "name",
+            "BASE_TYPE_BAD_LENGTH",
+            "Must be between 1 and 100 in length.",
         );
     }
     let mut threads = shared.threads.lock().unwrap();
@@ -1311,13 +1306,10 @@ async fn interaction_callback(
         }
         Some(5) | Some(6) | Some(9) => {}
         _ => {
-            return error(
-                400,
-                50035,
-                "Invalid Form Body",
-                Some(
-                    json!({"type": {"_errors": [{"code": "BASE_TYPE_CHOICES", "message": "Value must be one of {1, 4, 5, 6, 7, 8, 9, 12, 13}."}]}}),
-                ),
+            return invalid_field(
+                "type",
+                "BASE_TYPE_CHOICES",
+                "Value must be one of {1, 4, 5, 6, 7, 8, 9, 12, 13}.",
             )
         }
     }
