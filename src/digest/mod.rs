@@ -568,7 +568,20 @@ impl DigestTask {
         look_since: Option<DateTime<Utc>>,
     ) -> Result<Delivery, ChatError> {
         if let Some(since) = look_since {
-            if let Some(message) = chat.find_digest(channel, digest, since).await? {
+            let found =
+                chat.find_digest(channel, digest, since)
+                    .await
+                    .map_err(|error| match error {
+                        // Said so: posting blind could post it twice (e.g. a missing history scope).
+                        ChatError::Rejected(why) => ChatError::Rejected(format!(
+                            "cannot check whether it was already posted: {why}"
+                        )),
+                        ChatError::Transient(why) => ChatError::Transient(format!(
+                            "cannot check whether it was already posted: {why}"
+                        )),
+                        other => other,
+                    })?;
+            if let Some(message) = found {
                 return Ok(Delivery::Found(message));
             }
         }

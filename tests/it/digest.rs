@@ -63,6 +63,8 @@ struct Recorder {
     lost_answers: Mutex<VecDeque<ChatError>>,
     /// The `since` of each lookup.
     lookups: Mutex<Vec<DateTime<Utc>>>,
+    /// What every lookup answers instead of looking, if set.
+    lookup_error: Mutex<Option<String>>,
 }
 
 impl Recorder {
@@ -77,6 +79,7 @@ impl Recorder {
             hang: Mutex::new(Hang::Never),
             lost_answers: Mutex::new(VecDeque::new()),
             lookups: Mutex::new(Vec::new()),
+            lookup_error: Mutex::new(None),
         })
     }
 
@@ -158,6 +161,9 @@ impl ChatAdapter for Recorder {
         since: DateTime<Utc>,
     ) -> Result<Option<String>, ChatError> {
         self.lookups.lock().unwrap().push(since);
+        if let Some(error) = self.lookup_error.lock().unwrap().clone() {
+            return Err(ChatError::Rejected(error));
+        }
         Ok(self
             .received()
             .iter()
@@ -470,6 +476,27 @@ async fn a_crash_before_the_chat_took_the_digest_posts_it_once_after_the_restart
     assert_eq!(times(&chat), vec![(again, "2026-W48".into())]);
     assert_eq!(chat.lookups().len(), 1);
     assert_eq!(chat.attempts.lock().unwrap().len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_chat_that_cannot_be_searched_is_reported_not_posted_to_blindly() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir);
+    let anchor: Anchor = Arc::new(Mutex::new((Utc::now(), Instant::now())));
+    let chat = Recorder::new("slack", &anchor);
+    *chat.lookup_error.lock().unwrap() = Some("missing_scope".into());
+    let again = utc(2026, 11, 24, 10, 0);
+    crash_and_restart(&store, &anchor, &chat, Hang::AfterTaking, again).await;
+
+    // Not posted a second time on a guess; the ops channel hears why, once.
+    assert_eq!(chat.received().len(), 1);
+    assert_eq!(chat.attempts.lock().unwrap().len(), 1);
+    let notices = chat.notices.lock().unwrap().clone();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(
+        notices[0].contains("cannot check whether it was already posted: missing_scope"),
+        "{notices:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
