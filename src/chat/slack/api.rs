@@ -16,6 +16,10 @@ use crate::chat::ChatError;
 /// How long one Web API call may take.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long `views.open` may take: a click's trigger id is valid for 3 s from the click, and
+/// the click's ack (sent once the modal is open, or not) is due within 3 s too.
+pub const VIEWS_OPEN_TIMEOUT: Duration = Duration::from_millis(2500);
+
 /// How long to wait when Slack says `ratelimited` without a `Retry-After`.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
@@ -154,11 +158,14 @@ impl SlackApi {
             .map(|_| ())
     }
 
-    /// `views.open` with a trigger id from a click.
+    /// `views.open` with a trigger id from a click, given up after [`VIEWS_OPEN_TIMEOUT`]:
+    /// the trigger has expired by then, so waiting longer only delays the "click again".
     pub async fn views_open(&self, trigger_id: &str, view: SlackView) -> Result<(), ChatError> {
         let session = self.client.open_session(&self.token);
         let request = SlackApiViewsOpenRequest::new(trigger_id.into(), view);
-        call(session.views_open(&request)).await.map(|_| ())
+        call_within(VIEWS_OPEN_TIMEOUT, session.views_open(&request))
+            .await
+            .map(|_| ())
     }
 
     /// `views.update` of an open view, guarded by the view's `hash` (Slack refuses the update
@@ -368,15 +375,55 @@ fn slack_ts(at: chrono::DateTime<chrono::Utc>) -> String {
     )
 }
 
-/// Message metadata carrying an idempotency key and the case.
-pub fn metadata(key: &str, case: u64) -> SlackMessageMetadata {
-    let payload = [
-        ("key".to_string(), key.to_string()),
-        ("case_id".to_string(), case.to_string()),
-    ]
-    .into_iter()
-    .collect();
+/// What one of our messages is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageAbout {
+    /// A case's card, thread note or escalation card (`case_id`).
+    Case(u64),
+    /// A kudos card (`kind: "kudos"`, `kudos_id`): not a case.
+    Kudos(u64),
+}
+
+/// Message metadata carrying an idempotency key and what the message is about: `case_id` for
+/// a case's messages; `kind = "kudos"` and `kudos_id` for a kudos card, with no `case_id`, so
+/// no reader takes a kudos id for a case.
+pub fn metadata(key: &str, about: MessageAbout) -> SlackMessageMetadata {
+    let fields = match about {
+        MessageAbout::Case(case) => vec![("case_id", case.to_string())],
+        MessageAbout::Kudos(kudos) => vec![
+            ("kind", "kudos".to_string()),
+            ("kudos_id", kudos.to_string()),
+        ],
+    };
+    let payload = std::iter::once(("key".to_string(), key.to_string()))
+        .chain(
+            fields
+                .into_iter()
+                .map(|(name, value)| (name.to_string(), value)),
+        )
+        .collect();
     SlackMessageMetadata::new(METADATA_EVENT.to_string()).with_event_payload(payload)
+}
+
+/// What our metadata says a message is about (`None` for anyone else's message). Kudos cards
+/// posted before `kind` existed carry their kudos id in `case_id` under a `kudos-N` key: they
+/// still read as kudos.
+pub fn about(metadata: &SlackMessageMetadata) -> Option<MessageAbout> {
+    if metadata.event_type != METADATA_EVENT {
+        return None;
+    }
+    let payload = metadata.event_payload.as_ref()?;
+    let number = |field: &str| payload.get(field).and_then(|value| value.parse().ok());
+    let legacy_kudos = payload
+        .get("key")
+        .is_some_and(|key| key.starts_with("kudos-"));
+    if payload.get("kind").is_some_and(|kind| kind == "kudos") {
+        number("kudos_id").map(MessageAbout::Kudos)
+    } else if legacy_kudos {
+        number("case_id").map(MessageAbout::Kudos)
+    } else {
+        number("case_id").map(MessageAbout::Case)
+    }
 }
 
 /// The message carrying `key` in our metadata. Cards and thread notes have always been posted
@@ -390,7 +437,7 @@ fn find_keyed(messages: &[SlackHistoryMessage], key: &str) -> Option<Found> {
                 .content
                 .metadata
                 .as_ref()
-                .filter(|metadata| metadata.event_type == METADATA_EVENT)
+                .filter(|metadata| about(metadata).is_some())
                 .and_then(|metadata| metadata.event_payload.as_ref())
                 .and_then(|payload| payload.get("key"))
                 .is_some_and(|found| found == key)
@@ -413,11 +460,19 @@ fn connector(base_url: &str) -> Result<Connector, ChatError> {
 async fn call<T>(
     future: impl std::future::Future<Output = Result<T, SlackClientError>>,
 ) -> Result<T, ChatError> {
-    match tokio::time::timeout(CALL_TIMEOUT, future).await {
+    call_within(CALL_TIMEOUT, future).await
+}
+
+/// Runs a call with the timeout `limit` and maps its error.
+async fn call_within<T>(
+    limit: Duration,
+    future: impl std::future::Future<Output = Result<T, SlackClientError>>,
+) -> Result<T, ChatError> {
+    match tokio::time::timeout(limit, future).await {
         Ok(result) => result.map_err(chat_error),
         Err(_) => Err(ChatError::Transient(format!(
-            "slack did not answer within {}s",
-            CALL_TIMEOUT.as_secs()
+            "slack did not answer within {:?}",
+            limit
         ))),
     }
 }
@@ -484,10 +539,47 @@ mod tests {
 
     #[test]
     fn metadata_carries_key_and_case() {
-        let metadata = metadata("case-7", 7);
+        let metadata = metadata("case-7", MessageAbout::Case(7));
         let json = serde_json::to_value(&metadata).unwrap();
         assert_eq!(json["event_type"], METADATA_EVENT);
         assert_eq!(json["event_payload"]["key"], "case-7");
         assert_eq!(json["event_payload"]["case_id"], "7");
+        assert_eq!(about(&metadata), Some(MessageAbout::Case(7)));
+    }
+
+    #[test]
+    fn a_kudos_card_is_not_mistaken_for_a_case_old_or_new() {
+        let metadata = metadata("kudos-3", MessageAbout::Kudos(3));
+        let json = serde_json::to_value(&metadata).unwrap();
+        assert_eq!(json["event_payload"]["kind"], "kudos");
+        assert_eq!(json["event_payload"]["kudos_id"], "3");
+        assert!(json["event_payload"].get("case_id").is_none(), "{json}");
+        assert_eq!(about(&metadata), Some(MessageAbout::Kudos(3)));
+        let read = |payload: serde_json::Value| {
+            about(
+                &serde_json::from_value(
+                    serde_json::json!({"event_type": METADATA_EVENT, "event_payload": payload}),
+                )
+                .unwrap(),
+            )
+        };
+        // Posted before `kind`: the kudos id in `case_id`, under a kudos key.
+        assert_eq!(
+            read(serde_json::json!({"key": "kudos-3", "case_id": "3"})),
+            Some(MessageAbout::Kudos(3))
+        );
+        assert_eq!(
+            read(serde_json::json!({"key": "case-3-event-2", "case_id": "3"})),
+            Some(MessageAbout::Case(3))
+        );
+        assert_eq!(
+            read(serde_json::json!({"key": "kudos-x", "kind": "kudos"})),
+            None
+        );
+        let foreign: SlackMessageMetadata = serde_json::from_value(
+            serde_json::json!({"event_type": "other_app", "event_payload": {"case_id": "3"}}),
+        )
+        .unwrap();
+        assert_eq!(about(&foreign), None);
     }
 }

@@ -506,7 +506,13 @@ impl SlackChat {
         }
     }
 
-    async fn open_reply(&self, trigger_id: &str, user: &str, channel: &str, payload: Payload) {
+    async fn open_reply(
+        self: &Arc<Self>,
+        trigger_id: &str,
+        user: &str,
+        channel: &str,
+        payload: Payload,
+    ) {
         let case = match self.store.case(payload.case) {
             Ok(Some(case)) => case,
             Ok(None) => {
@@ -630,15 +636,28 @@ impl SlackChat {
         }
     }
 
-    async fn open_modal(&self, trigger_id: &str, user: &str, channel: &str, view: SlackView) {
+    /// Opens a modal; when Slack can't (the call gives up as the trigger expires), the person
+    /// is told privately to click again. That word is sent in the background: the click's ack
+    /// waits for this, and Slack wants it within 3 s.
+    async fn open_modal(
+        self: &Arc<Self>,
+        trigger_id: &str,
+        user: &str,
+        channel: &str,
+        view: SlackView,
+    ) {
         if let Err(error) = self.api.views_open(trigger_id, view).await {
             tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot open a modal");
-            self.ephemeral(
-                channel,
-                user,
-                "Slack could not open the form. Click the button again.",
-            )
-            .await;
+            let chat = self.clone();
+            let (channel, user) = (channel.to_string(), user.to_string());
+            tokio::spawn(async move {
+                chat.ephemeral(
+                    &channel,
+                    &user,
+                    "Slack could not open the form. Click the button again.",
+                )
+                .await;
+            });
         }
     }
 
@@ -910,7 +929,7 @@ impl ChatAdapter for SlackChat {
         let content = SlackMessageContent::new()
             .with_text(message.text)
             .with_blocks(message.blocks)
-            .with_metadata(api::metadata(key, card.case_id.0));
+            .with_metadata(api::metadata(key, message_about(card)));
         let request = SlackApiChatPostMessageRequest::new(channel.into(), content)
             .with_unfurl_links(false)
             .with_unfurl_media(false);
@@ -945,7 +964,7 @@ impl ChatAdapter for SlackChat {
         let case = case_of_key(key);
         let content = SlackMessageContent::new()
             .with_text(text)
-            .with_metadata(api::metadata(key, case));
+            .with_metadata(api::metadata(key, api::MessageAbout::Case(case)));
         let request = SlackApiChatPostMessageRequest::new(parent.channel.clone().into(), content)
             .with_thread_ts(parent.message.clone().into())
             .with_unfurl_links(false)
@@ -1008,6 +1027,14 @@ impl ChatAdapter for SlackChat {
 }
 
 /// The case number in a key like `case-7-event-3`.
+/// What a card's message is about: a kudos card's `case_id` carries its kudos id.
+fn message_about(card: &Card) -> api::MessageAbout {
+    match card.kind {
+        crate::domain::CardKind::Kudos => api::MessageAbout::Kudos(card.case_id.0),
+        _ => api::MessageAbout::Case(card.case_id.0),
+    }
+}
+
 fn case_of_key(key: &str) -> u64 {
     key.strip_prefix("case-")
         .and_then(|rest| rest.split('-').next())

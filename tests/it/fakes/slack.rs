@@ -129,6 +129,12 @@ struct Shared {
     sockets: Mutex<Vec<mpsc::UnboundedSender<Message>>>,
     connections: AtomicU64,
     acks: Mutex<Vec<Value>>,
+    /// Trigger ids handed out, and when (`views.open` refuses them once expired).
+    triggers: Mutex<HashMap<String, Instant>>,
+    /// Whether `views.open` checks that the trigger has not expired (see `expire_triggers`).
+    expire_triggers: std::sync::atomic::AtomicBool,
+    /// Metadata keys whose `chat.postMessage` is refused, with the error code.
+    refused_keys: Mutex<HashMap<String, &'static str>>,
     envelope: AtomicU64,
     uploads: Mutex<Vec<Upload>>,
     file_seq: AtomicU64,
@@ -292,7 +298,7 @@ impl FakeSlack {
             "api_app_id": APP,
             "is_enterprise_install": "false",
             "response_url": format!("{}/commands/{TEAM}/1/abc", self.server.base_url),
-            "trigger_id": format!("{}.{}.trigger", TEAM, self.next_ts())
+            "trigger_id": self.new_trigger()
         })
     }
 
@@ -483,7 +489,7 @@ impl FakeSlack {
             "api_app_id": APP,
             "token": "verification-token",
             "container": {"type": "message", "message_ts": message.ts, "channel_id": message.channel, "is_ephemeral": false},
-            "trigger_id": format!("{}.{}.trigger", TEAM, self.next_ts()),
+            "trigger_id": self.new_trigger(),
             "team": {"id": TEAM, "domain": "acme"},
             "enterprise": null,
             "is_enterprise_install": false,
@@ -519,7 +525,7 @@ impl FakeSlack {
             "api_app_id": APP,
             "token": "verification-token",
             "container": {"type": "view", "view_id": view["id"]},
-            "trigger_id": format!("{}.{}.trigger", TEAM, self.next_ts()),
+            "trigger_id": self.new_trigger(),
             "team": {"id": TEAM, "domain": "acme"},
             "enterprise": null,
             "is_enterprise_install": false,
@@ -552,7 +558,7 @@ impl FakeSlack {
             "user": {"id": user, "username": user.to_lowercase(), "name": user.to_lowercase(), "team_id": TEAM},
             "api_app_id": APP,
             "token": "verification-token",
-            "trigger_id": format!("{}.{}.trigger", TEAM, self.next_ts()),
+            "trigger_id": self.new_trigger(),
             "view": submitted,
             "response_urls": [],
             "is_enterprise_install": false,
@@ -562,6 +568,35 @@ impl FakeSlack {
 
     fn next_ts(&self) -> String {
         next_ts(&self.shared)
+    }
+
+    /// A trigger id for an interaction, valid for [`TRIGGER_LIFE`] from now (tokio's clock).
+    fn new_trigger(&self) -> String {
+        let trigger = format!("{}.{}.trigger", TEAM, self.next_ts());
+        self.shared
+            .triggers
+            .lock()
+            .unwrap()
+            .insert(trigger.clone(), Instant::now());
+        trigger
+    }
+
+    /// Makes `views.open` refuse a trigger id older than [`TRIGGER_LIFE`] (tokio's clock) with
+    /// `expired_trigger_id`, as Slack does. Off by default: in paused time the clock can jump
+    /// while a Socket Mode frame is in flight on a loaded machine (loopback delivery is not
+    /// instantaneous), so a check that is always on would make paused-time tests flaky.
+    pub fn expire_triggers(&self, on: bool) {
+        self.shared.expire_triggers.store(on, Ordering::SeqCst);
+    }
+
+    /// Refuses every `chat.postMessage` posted with metadata key `key` with the error `code`
+    /// (`ok: false`), as Slack refuses one message it won't take (`msg_too_long`, ...).
+    pub fn refuse_key(&self, key: &str, code: &'static str) {
+        self.shared
+            .refused_keys
+            .lock()
+            .unwrap()
+            .insert(key.to_string(), code);
     }
 }
 
@@ -976,6 +1011,10 @@ fn post_message(shared: &Shared, args: Value) -> Response {
     if !problems.is_empty() {
         return invalid_blocks(problems);
     }
+    let key = args["metadata"]["event_payload"]["key"].as_str();
+    if let Some(code) = key.and_then(|key| shared.refused_keys.lock().unwrap().get(key).copied()) {
+        return fail(code);
+    }
     // About one message per second per channel, with a short burst (Slack's special tier).
     {
         let mut buckets = shared.buckets.lock().unwrap();
@@ -1063,9 +1102,18 @@ fn update(shared: &Shared, args: Value) -> Response {
     ok(json!({"channel": channel, "ts": ts, "text": args["text"], "message": updated}))
 }
 
+/// How long a trigger id can be exchanged for a view (Slack: 3 seconds).
+pub const TRIGGER_LIFE: Duration = Duration::from_secs(3);
+
 fn views_open(shared: &Shared, args: Value) -> Response {
-    if args["trigger_id"].as_str().unwrap_or_default().is_empty() {
+    let trigger = args["trigger_id"].as_str().unwrap_or_default();
+    if trigger.is_empty() {
         return fail("invalid_trigger_id");
+    }
+    let issued = shared.triggers.lock().unwrap().get(trigger).copied();
+    let checked = shared.expire_triggers.load(Ordering::SeqCst);
+    if checked && issued.is_some_and(|issued| issued.elapsed() > TRIGGER_LIFE) {
+        return fail("expired_trigger_id");
     }
     let view = args["view"].clone();
     let problems = view_problems(&view);
