@@ -215,18 +215,7 @@ async fn slack_refusing_connections_is_announced_once_and_its_recovery_once() {
 #[tokio::test]
 async fn slack_a_modal_that_cannot_open_says_so_privately_and_the_next_click_opens_it() {
     let panics = panics_here();
-    let (slack, app) = slack_app("").await;
-    app.post(&[complaint("p1", "jo")]);
-    within(Duration::from_secs(15), "the card", || {
-        slack.card(1).is_some()
-    })
-    .await;
-    claim_in_console(&app, 1).await;
-    within(Duration::from_secs(15), "the claimed card", || {
-        slack_card_shows(&slack, 1, "Ana")
-    })
-    .await;
-    let reply = reply_button(&slack);
+    let (slack, _app, reply) = slack_claimed_case().await;
     let faults = [
         Fault::RateLimited {
             retry_after_secs: 1,
@@ -268,6 +257,20 @@ async fn slack_a_modal_that_cannot_open_says_so_privately_and_the_next_click_ope
     assert_eq!(panics_here(), panics, "nothing panicked");
 }
 
+/// Slack with case 1 carded and claimed by Ana in the console, and its Reply publicly button.
+async fn slack_claimed_case() -> (FakeSlack, TestApp, String) {
+    let (slack, app) = slack_app("").await;
+    app.post(&[complaint("p1", "jo")]);
+    within(LONG, "the card", || slack.card(1).is_some()).await;
+    claim_in_console(&app, 1).await;
+    within(LONG, "the claimed card", || {
+        slack_card_shows(&slack, 1, "Ana")
+    })
+    .await;
+    let reply = reply_button(&slack);
+    (slack, app, reply)
+}
+
 /// The Reply publicly button's payload on case 1's Slack card.
 fn reply_button(slack: &FakeSlack) -> String {
     slack
@@ -289,15 +292,7 @@ fn reply_button(slack: &FakeSlack) -> String {
 #[tokio::test(start_paused = true)]
 async fn slack_a_modal_that_times_out_says_so_privately_once_the_trigger_expires() {
     let panics = panics_here();
-    let (slack, app) = slack_app("").await;
-    app.post(&[complaint("p1", "jo")]);
-    within(LONG, "the card", || slack.card(1).is_some()).await;
-    claim_in_console(&app, 1).await;
-    within(LONG, "the claimed card", || {
-        slack_card_shows(&slack, 1, "Ana")
-    })
-    .await;
-    let reply = reply_button(&slack);
+    let (slack, _app, reply) = slack_claimed_case().await;
     slack
         .server
         .inject("/api/views.open", Fault::Delay(Duration::from_secs(60)));

@@ -27,13 +27,18 @@ fn case_cards(messages: &[Value]) -> Vec<&Value> {
         .collect()
 }
 
-#[tokio::test(start_paused = true)]
-async fn every_network_source_rides_out_each_http_fault_and_loses_nothing() {
+/// The three networks' fakes (X with the customer `jo_x`), and the path of X's mentions.
+async fn three_networks() -> (MastodonFake, FakePds, FakeX, String) {
     let mastodon = MastodonFake::start().await;
     let pds = FakePds::start().await;
     let x = FakeX::start().await;
     x.add_user("2000000001", "jo_x", "Jo", 12);
-    let x_mentions = format!("/2/users/{BRAND_ID}/mentions");
+    (mastodon, pds, x, format!("/2/users/{BRAND_ID}/mentions"))
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_network_source_rides_out_each_http_fault_and_loses_nothing() {
+    let (mastodon, pds, x, x_mentions) = three_networks().await;
     for fault in Fault::every_http() {
         mastodon
             .server
@@ -131,11 +136,7 @@ async fn api_errors(app: &TestApp, service: &str) -> u64 {
 /// recovery is announced once. Paused time.
 #[tokio::test(start_paused = true)]
 async fn every_network_source_refused_backs_off_is_announced_once_and_catches_up() {
-    let mastodon = MastodonFake::start().await;
-    let pds = FakePds::start().await;
-    let x = FakeX::start().await;
-    x.add_user("2000000001", "jo_x", "Jo", 12);
-    let x_mentions = format!("/2/users/{BRAND_ID}/mentions");
+    let (mastodon, pds, x, x_mentions) = three_networks().await;
     let slow = |toml: String, from: &str| toml.replace(from, "poll_interval = \"30s\"");
     let extra = format!(
         "health_notice_after = \"2m\"\n{}{}{}",
@@ -208,12 +209,7 @@ async fn every_network_source_refused_backs_off_is_announced_once_and_catches_up
 
     let notices = app.notices().await;
     for (component, _, _) in &servers {
-        let about: Vec<&String> = notices.iter().filter(|n| n.contains(component)).collect();
-        assert_eq!(about.len(), 1, "one notice about {component}: {notices:?}");
-        assert!(
-            about[0].starts_with(&format!("⚠️ {component} has been failing")),
-            "{about:?}"
-        );
+        check_notices(&notices, component, 1, "⚠️", "has been failing");
         let tries = api_errors(&app, component).await;
         // Backing off 1 s, 2 s, 4 s ... 256 s: about ten tries in twenty minutes, where the
         // 30 s poll interval alone would have made forty.
@@ -265,13 +261,18 @@ async fn every_network_source_refused_backs_off_is_announced_once_and_catches_up
     }
     let notices = app.notices().await;
     for (component, _, _) in &servers {
-        let about: Vec<&String> = notices.iter().filter(|n| n.contains(component)).collect();
-        assert_eq!(about.len(), 2, "{component}: {notices:?}");
-        assert!(
-            about[1].starts_with(&format!("✅ {component} works again")),
-            "{about:?}"
-        );
+        check_notices(&notices, component, 2, "✅", "works again");
     }
+}
+
+/// Checks that `notices` hold `count` about `component`, the last one `{mark} {component} {says}…`.
+fn check_notices(notices: &[String], component: &str, count: usize, mark: &str, says: &str) {
+    let about: Vec<&String> = notices.iter().filter(|n| n.contains(component)).collect();
+    assert_eq!(about.len(), count, "{component}: {notices:?}");
+    assert!(
+        about[count - 1].starts_with(&format!("{mark} {component} {says}")),
+        "{about:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
