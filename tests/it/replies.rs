@@ -528,6 +528,8 @@ async fn discord_with_a_draft() -> (FakeDiscord, TestApp, crate::fakes::discord:
     discord.wait_ready().await;
     app.post(&[complaint("p1", "jo")]);
     crate::fakes::discord::wait_until("the card", || discord.card(1).is_some()).await;
+    // The console's card may come a moment after Discord's (another lane).
+    app.wait_for_card(1, "new", 0).await;
     let reply = app.button(1, "reply").await;
     let (_, body) = app.act("Ana", &reply, json!({"text": "@jo sorry"})).await;
     assert_eq!(body["outcome"], "done", "{body}");
