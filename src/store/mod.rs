@@ -7,7 +7,8 @@
 //! Trees (keys are documented in `codec.rs`):
 //! - `meta`: schema version and counters; under `storm/<case>`, the storm window's clusters
 //!   (the pipeline's near-duplicate signatures, written with the case changes they imply);
-//!   under `spike`, the spike detector's usual volumes and spikes under way;
+//!   under `spike`, the spike detector's usual volumes and spikes under way; under
+//!   `skipped/<id>`, the bounded index of posts triage stored without a card (`skipped.rs`);
 //! - `cases`: case id → `Case`;
 //! - `posts`: (network, post id) → `StoredPost`, the dedupe index and the post → case index;
 //! - `events`: (case, seq) → `CaseEvent`, the append-only log per case;
@@ -27,6 +28,7 @@
 //!   network, audit records by action) are kept in the same transaction as what they count.
 
 mod codec;
+mod skipped;
 #[cfg(test)]
 mod tests;
 
@@ -44,6 +46,7 @@ use crate::domain::{
 };
 
 pub use codec::SCHEMA_VERSION;
+pub use skipped::{SkippedEntry, SKIPPED_KEPT};
 
 /// What can go wrong with the store.
 #[derive(Debug, thiserror::Error)]

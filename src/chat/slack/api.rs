@@ -143,12 +143,23 @@ impl SlackApi {
         user: &str,
         text: &str,
     ) -> Result<(), ChatError> {
-        let session = self.client.open_session(&self.token);
-        let request = SlackApiChatPostEphemeralRequest::new(
-            channel.into(),
-            user.into(),
+        self.post_ephemeral_content(
+            channel,
+            user,
             SlackMessageContent::new().with_text(text.to_string()),
-        );
+        )
+        .await
+    }
+
+    /// `chat.postEphemeral` of a whole message (text and blocks).
+    pub async fn post_ephemeral_content(
+        &self,
+        channel: &str,
+        user: &str,
+        content: SlackMessageContent,
+    ) -> Result<(), ChatError> {
+        let session = self.client.open_session(&self.token);
+        let request = SlackApiChatPostEphemeralRequest::new(channel.into(), user.into(), content);
         call(session.chat_post_ephemeral(&request))
             .await
             .map(|_| ())

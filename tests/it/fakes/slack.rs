@@ -489,6 +489,35 @@ impl FakeSlack {
         })
     }
 
+    /// A `block_actions` payload: `user` clicked the button with `value` on an ephemeral
+    /// message (a slash command's answer) in `channel`. Slack sends no `message` for those,
+    /// only the container saying it was ephemeral.
+    pub fn ephemeral_block_action(&self, user: &str, channel: &str, value: &str) -> Value {
+        let verb = value.split(':').next().unwrap_or_default();
+        json!({
+            "type": "block_actions",
+            "user": {"id": user, "username": user.to_lowercase(), "name": user.to_lowercase(), "team_id": TEAM},
+            "api_app_id": APP,
+            "token": "verification-token",
+            "container": {"type": "message", "message_ts": self.next_ts(), "channel_id": channel, "is_ephemeral": true},
+            "trigger_id": format!("{}.{}.trigger", TEAM, self.next_ts()),
+            "team": {"id": TEAM, "domain": "acme"},
+            "enterprise": null,
+            "is_enterprise_install": false,
+            "channel": {"id": channel, "name": "mentions"},
+            "state": {"values": {}},
+            "response_url": format!("{}/actions/{}", self.server.base_url, TEAM),
+            "actions": [{
+                "type": "button",
+                "action_id": verb,
+                "block_id": format!("{verb}-block"),
+                "text": {"type": "plain_text", "text": "Mark as complaint", "emoji": true},
+                "value": value,
+                "action_ts": self.next_ts()
+            }]
+        })
+    }
+
     /// A `block_actions` payload from inside the open modal `view`: `user` chose the option
     /// `value` in the static select `action_id` of input block `block` (`dispatch_action`).
     pub fn view_select(
