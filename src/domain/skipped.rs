@@ -8,9 +8,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::action::{ActionKind, Payload};
-use super::card::{Button, ButtonStyle};
+use super::action::ActionKind;
+use super::card::Button;
 use super::case::{CaseId, Triage};
+use super::kudos::mark_button;
 use super::mention::{Mention, Network};
 use super::text::{mask_pii, truncate_chars};
 
@@ -68,18 +69,7 @@ impl SkippedPost {
         if self.case.is_some() {
             return None;
         }
-        let kind = ActionKind::MarkSkipped;
-        Some(Button {
-            kind,
-            label: kind.label().to_string(),
-            payload: Payload {
-                kind,
-                case: CaseId(self.id),
-                version: 0,
-            }
-            .to_string(),
-            style: ButtonStyle::Default,
-        })
+        Some(mark_button(ActionKind::MarkSkipped, self.id, 0))
     }
 
     /// What became of it, for people: "case 12", or `None` while it waits.
@@ -91,30 +81,8 @@ impl SkippedPost {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Author, Label, MentionKind};
-
-    fn mention(text: &str) -> Mention {
-        Mention {
-            network: Network::Mastodon,
-            source: "m".into(),
-            id: "1".into(),
-            url: "https://example.social/@ana/1".into(),
-            author: Author {
-                id: "a".into(),
-                handle: "ana".into(),
-                display_name: Some("Ana".into()),
-                followers: None,
-            },
-            text: text.into(),
-            created_at: Utc::now(),
-            in_reply_to: None,
-            root: None,
-            kind: MentionKind::Mention,
-            lang: None,
-            from_brand: false,
-            raw: None,
-        }
-    }
+    use crate::domain::kudos::tests::mention;
+    use crate::domain::Label;
 
     fn triage() -> Triage {
         Triage {

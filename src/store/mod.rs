@@ -1060,13 +1060,17 @@ impl Tx<'_> {
 
     /// Takes the next kudos id.
     pub fn next_kudos_id(&self) -> Result<u64, TxError> {
+        self.next_in_sequence(codec::NEXT_KUDOS_KEY)
+    }
+
+    /// Takes the next number of the gapless sequence kept under `key` in `meta` (from 1).
+    fn next_in_sequence(&self, key: &[u8]) -> Result<u64, TxError> {
         let next = self
             .meta
-            .get(codec::NEXT_KUDOS_KEY)?
+            .get(key)?
             .map(|bytes| codec::decode_u64(&bytes))
             .unwrap_or(1);
-        self.meta
-            .insert(codec::NEXT_KUDOS_KEY, &(next + 1).to_be_bytes())?;
+        self.meta.insert(key, &(next + 1).to_be_bytes())?;
         Ok(next)
     }
 

@@ -51,13 +51,7 @@ impl Tx<'_> {
     /// Adds a post to the skipped-post index and returns its entry id; the entry
     /// [`SKIPPED_KEPT`] before it is removed.
     pub fn add_skipped(&self, entry: &SkippedEntry) -> Result<u64, TxError> {
-        let id = self
-            .meta
-            .get(codec::NEXT_SKIPPED_KEY)?
-            .map(|bytes| codec::decode_u64(&bytes))
-            .unwrap_or(1);
-        self.meta
-            .insert(codec::NEXT_SKIPPED_KEY, &(id + 1).to_be_bytes())?;
+        let id = self.next_in_sequence(codec::NEXT_SKIPPED_KEY)?;
         tx_put_json(self.meta, "meta", &codec::skipped_key(id), entry)?;
         if id > SKIPPED_KEPT {
             self.meta.remove(codec::skipped_key(id - SKIPPED_KEPT))?;

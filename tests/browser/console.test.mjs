@@ -56,7 +56,9 @@ function tomlString(value) {
   return JSON.stringify(value);
 }
 
-function writeConfig(directory, examples, consolePort, httpPort, downPort) {
+// Writes the bot's config: a store in `directory`, the replay source `demo` reading `posts`,
+// the console and health ports, the brand's handles, then `extra` (more TOML tables).
+function writeConfigFile(directory, { posts, consolePort, httpPort, handles, extra }) {
   const configPath = path.join(directory, 'mentiondesk.toml');
   const config = `# Written by tests/browser/console.test.mjs.
 [store]
@@ -68,49 +70,7 @@ listen = "127.0.0.1:${httpPort}"
 [brand]
 name = "Acme"
 keywords = ["acme", "acme app"]
-handles = ["acme.bsky.social", "@acme@mastodon.social", "AcmeSupport"]
-
-[[sources]]
-type = "replay"
-name = "demo"
-path = ${tomlString(examples)}
-sent_path = ${tomlString(path.join(directory, 'sent.jsonl'))}
-pace = false
-
-# Nothing listens here: the source fails from the start and is announced in the ops panel.
-[[sources]]
-type = "mastodon"
-name = "down"
-base_url = "http://127.0.0.1:${downPort}"
-access_token = "unused"
-
-[runtime]
-health_notice_after = "2s"
-
-[console]
-listen = "127.0.0.1:${consolePort}"
-
-[[escalations]]
-id = "billing"
-label = "Billing team"
-`;
-  writeFileSync(configPath, config);
-  return configPath;
-}
-
-// Approval mode, one saved reply, kudos on; `Lee` approves. The replay source reads `posts`.
-function writeApprovalConfig(directory, posts, consolePort, httpPort) {
-  const configPath = path.join(directory, 'mentiondesk.toml');
-  const config = `# Written by tests/browser/console.test.mjs.
-[store]
-path = ${tomlString(path.join(directory, 'store'))}
-
-[http]
-listen = "127.0.0.1:${httpPort}"
-
-[brand]
-name = "Acme"
-handles = ["acme.bsky.social"]
+handles = ${JSON.stringify(handles)}
 
 [[sources]]
 type = "replay"
@@ -121,7 +81,43 @@ pace = false
 
 [console]
 listen = "127.0.0.1:${consolePort}"
+${extra}`;
+  writeFileSync(configPath, config);
+  return configPath;
+}
 
+function writeConfig(directory, examples, consolePort, httpPort, downPort) {
+  return writeConfigFile(directory, {
+    posts: examples,
+    consolePort,
+    httpPort,
+    handles: ['acme.bsky.social', '@acme@mastodon.social', 'AcmeSupport'],
+    extra: `
+# Nothing listens here: the source fails from the start and is announced in the ops panel.
+[[sources]]
+type = "mastodon"
+name = "down"
+base_url = "http://127.0.0.1:${downPort}"
+access_token = "unused"
+
+[runtime]
+health_notice_after = "2s"
+
+[[escalations]]
+id = "billing"
+label = "Billing team"
+`,
+  });
+}
+
+// Approval mode, one saved reply, kudos on; `Lee` approves. The replay source reads `posts`.
+function writeApprovalConfig(directory, posts, consolePort, httpPort) {
+  return writeConfigFile(directory, {
+    posts,
+    consolePort,
+    httpPort,
+    handles: ['acme.bsky.social'],
+    extra: `
 [triage]
 kudos = true
 
@@ -137,9 +133,8 @@ reply = ["*"]
 escalate = ["*"]
 resolve = ["*"]
 approve = ["console:lee"]
-`;
-  writeFileSync(configPath, config);
-  return configPath;
+`,
+  });
 }
 
 // A Bluesky post by `handle` for the replay source.
@@ -233,6 +228,26 @@ async function waitForConsole(baseUrl, bot) {
   throw new Error(`console did not answer within ${startupTimeoutMs} ms (${lastError}):\n${bot.output.join('')}`);
 }
 
+// Starts the bot on `configPath`, waits for its console and opens it in Chromium; everything
+// (the browser, the bot, `directory`) goes away when the test `t` ends.
+async function openConsole(t, binary, directory, configPath, consolePort) {
+  const baseUrl = `http://127.0.0.1:${consolePort}`;
+  const bot = startBot(binary, configPath, directory);
+  let context = null;
+  t.after(async () => {
+    if (context) await context.close().catch(() => {});
+    await stopBot(bot);
+    rmSync(directory, { recursive: true, force: true });
+  });
+  const channels = await waitForConsole(baseUrl, bot);
+  context = await launchBrowser(directory);
+  const page = context.pages()[0] || (await context.newPage());
+  page.setDefaultTimeout(stepTimeoutMs);
+  const pageErrors = [];
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  return { bot, page, pageErrors, channels, baseUrl };
+}
+
 test('an agent claims a card and replies publicly from the console page', async (t) => {
   const binary = requiredEnv('MENTIONDESK_BIN');
   const examples = requiredEnv('MENTIONDESK_EXAMPLES');
@@ -241,24 +256,8 @@ test('an agent claims a card and replies publicly from the console page', async 
   const httpPort = await freePort();
   const downPort = await freePort();
   const configPath = writeConfig(directory, examples, consolePort, httpPort, downPort);
-  const baseUrl = `http://127.0.0.1:${consolePort}`;
-
-  const bot = startBot(binary, configPath, directory);
-  let context = null;
-  t.after(async () => {
-    if (context) await context.close().catch(() => {});
-    await stopBot(bot);
-    rmSync(directory, { recursive: true, force: true });
-  });
-
-  const channels = await waitForConsole(baseUrl, bot);
+  const { bot, page, pageErrors, channels, baseUrl } = await openConsole(t, binary, directory, configPath, consolePort);
   assert.ok(channels.some((channel) => channel.id === 'mentions'), 'the mentions channel exists');
-
-  context = await launchBrowser(directory);
-  const page = context.pages()[0] || (await context.newPage());
-  page.setDefaultTimeout(stepTimeoutMs);
-  const pageErrors = [];
-  page.on('pageerror', (error) => pageErrors.push(error.message));
 
   try {
     await page.goto(baseUrl);
@@ -352,22 +351,7 @@ test('approval, saved replies, and Mark as complaint from the Kudos and Skipped 
       .join('\n') + '\n',
   );
   const configPath = writeApprovalConfig(directory, posts, consolePort, httpPort);
-  const baseUrl = `http://127.0.0.1:${consolePort}`;
-
-  const bot = startBot(binary, configPath, directory);
-  let context = null;
-  t.after(async () => {
-    if (context) await context.close().catch(() => {});
-    await stopBot(bot);
-    rmSync(directory, { recursive: true, force: true });
-  });
-  await waitForConsole(baseUrl, bot);
-
-  context = await launchBrowser(directory);
-  const page = context.pages()[0] || (await context.newPage());
-  page.setDefaultTimeout(stepTimeoutMs);
-  const pageErrors = [];
-  page.on('pageerror', (error) => pageErrors.push(error.message));
+  const { bot, page, pageErrors, baseUrl } = await openConsole(t, binary, directory, configPath, consolePort);
 
   try {
     await page.goto(baseUrl);

@@ -752,26 +752,10 @@ mod tests {
 
     #[test]
     fn the_skipped_view_lists_posts_escaped_with_their_button_or_case() {
-        let mention = crate::domain::Mention {
-            network: Network::Mastodon,
-            source: "m".into(),
-            id: "9".into(),
-            url: "javascript:alert(1)".into(),
-            author: crate::domain::Author {
-                id: "a".into(),
-                handle: "<b>eve</b>".into(),
-                display_name: None,
-                followers: None,
-            },
-            text: "<script>x</script> is this normal?".into(),
-            created_at: now(),
-            in_reply_to: None,
-            root: None,
-            kind: crate::domain::MentionKind::Mention,
-            lang: None,
-            from_brand: false,
-            raw: None,
-        };
+        let mut mention =
+            crate::domain::kudos::tests::mention("<script>x</script> is this normal?");
+        mention.url = "javascript:alert(1)".into();
+        mention.author.handle = "<b>eve</b>".into();
         let triage = Triage {
             label: Label::Question,
             score: 0.41,
