@@ -176,6 +176,7 @@ pub(crate) mod tests {
     fn a_new_kudos_card_offers_mark_as_complaint_and_masks_pii() {
         let card = kudos_card(&kudos(), &BTreeMap::new());
         assert_eq!(card.kind, CardKind::Kudos);
+        assert_eq!(card.subject(), "kudos #7", "logs never call it a case");
         assert_eq!(card.buttons.len(), 1);
         assert_eq!(card.buttons[0].payload, "complaint:7:0");
         assert_eq!(card.buttons[0].label, "Mark as complaint");

@@ -306,6 +306,15 @@ pub async fn run_lane(
     tracing::debug!(lane = %lane, "Outbox worker stopped");
 }
 
+/// What an entry is about, for logs: `case #7`, or `kudos #3` (a kudos entry's case is the
+/// unused `CaseId(0)`).
+pub fn subject(entry: &OutboxEntry) -> String {
+    match &entry.task {
+        OutboxTask::KudosCard { kudos } => format!("kudos #{kudos}"),
+        _ => format!("case {}", entry.case),
+    }
+}
+
 /// Removes an entry that needs no more work, durably.
 async fn finish(store: &Store, key: &OutboxKey) -> Result<(), Retry> {
     store
@@ -332,9 +341,9 @@ fn handle_retry(
         }
     });
     if bury {
-        tracing::error!(lane, case = %entry.case, task = ?entry.task, error = %retry.message, "Giving up on an outbox entry; it is kept under dead/ for inspection");
+        tracing::error!(lane, about = %subject(&entry), task = ?entry.task, error = %retry.message, "Giving up on an outbox entry; it is kept under dead/ for inspection");
     } else {
-        tracing::warn!(lane, case = %entry.case, attempts = entry.attempts, error = %retry.message, "Outbox entry failed; will retry");
+        tracing::warn!(lane, about = %subject(&entry), attempts = entry.attempts, error = %retry.message, "Outbox entry failed; will retry");
     }
     if let Err(error) = written {
         tracing::error!(lane, error = %error, "Cannot record the failed attempt");
@@ -346,4 +355,28 @@ fn handle_retry(
         let exponent = entry.attempts.min(6);
         (Duration::from_millis(500) * 2u32.pow(exponent)).min(MAX_RETRY_WAIT)
     })
+}
+
+#[cfg(test)]
+mod subject_tests {
+    use super::*;
+
+    fn entry(case: u64, task: OutboxTask) -> OutboxEntry {
+        OutboxEntry {
+            case: CaseId(case),
+            task,
+            attempts: 0,
+            last_error: None,
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_kudos_entry_is_named_by_its_kudos_not_case_0() {
+        assert_eq!(
+            subject(&entry(0, OutboxTask::KudosCard { kudos: 3 })),
+            "kudos #3"
+        );
+        assert_eq!(subject(&entry(7, OutboxTask::SyncCard)), "case #7");
+    }
 }

@@ -190,3 +190,68 @@ async fn slack_gets_the_kudos_card_in_its_kudos_channel_and_a_click_moves_it() {
     let mut app = app;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn discord_gets_the_kudos_card_in_its_kudos_channel_and_a_click_moves_it() {
+    use crate::fakes::discord::FakeDiscord;
+    const MAIN: &str = "500000000000000001";
+    const KUDOS: &str = "500000000000000007";
+    const BO: (&str, &str) = ("700000000000000002", "Bo");
+    let discord = FakeDiscord::start(&[MAIN, KUDOS]).await;
+    let extra = format!(
+        "{}kudos_channel = \"{KUDOS}\"\n\n[triage]\nkudos = true\n",
+        discord.config(MAIN)
+    );
+    let app = TestApp::spawn_with(&extra).await;
+    discord.wait_ready().await;
+    app.post(&[bsky("k1", "fan.bsky.social", &sarcasm(1), None)]);
+    wait_until("the kudos card", || discord.cards(KUDOS).len() == 1).await;
+    let card = discord.cards(KUDOS).remove(0);
+    assert!(card.footer().ends_with("kudos-1"), "{}", card.footer());
+    assert!(
+        card.all_text().contains("logs me out"),
+        "{}",
+        card.all_text()
+    );
+    let mark = card.button("complaint");
+    assert_eq!(mark, "complaint:1:0");
+    assert!(
+        discord.cards(MAIN).is_empty(),
+        "no card in the main channel"
+    );
+
+    // Bo's click is acknowledged with a deferred update; the outbox does the rest.
+    let click = discord.push_interaction(discord.click(BO, &card, &mark));
+    let answer = discord.callback(&click).await;
+    assert_eq!(answer["type"], 6, "{answer}");
+    wait_until("the complaint card", || discord.card(1).is_some()).await;
+    let complaint = discord.card(1).unwrap();
+    assert_eq!(complaint.channel, MAIN);
+    assert!(
+        complaint.all_text().contains("logs me out"),
+        "{}",
+        complaint.all_text()
+    );
+    wait_until("the kudos card edited", || {
+        discord.cards(KUDOS)[0]
+            .all_text()
+            .contains("Moved to the complaint queue by Bo")
+    })
+    .await;
+    let moved = discord.cards(KUDOS).remove(0);
+    assert!(moved.edits > 0, "edited in place");
+    assert!(
+        moved.current["components"]
+            .as_array()
+            .map_or(true, |rows| rows.is_empty()),
+        "the button is gone: {}",
+        moved.current["components"]
+    );
+    assert!(moved.all_text().contains("case #1"), "{}", moved.all_text());
+    // Still one kudos message and one complaint card.
+    assert_eq!(discord.cards(KUDOS).len(), 1);
+    assert_eq!(discord.cards(MAIN).len(), 1);
+    app.wait_for("mentions", |m| card_of(m, 1).is_some()).await;
+    let mut app = app;
+    app.stop().await;
+}

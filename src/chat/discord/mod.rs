@@ -89,6 +89,8 @@ const PACE_BURST: u32 = 1;
 
 /// How many recent messages are searched for our own after a crash.
 const RECOVERY_MESSAGES: u8 = 100;
+/// Pages of [`RECOVERY_MESSAGES`] searched for a weekly digest posted before a restart.
+const DIGEST_SEARCH_PAGES: usize = 5;
 
 /// Discord's JSON error code for "a thread has already been created for this message".
 const THREAD_EXISTS: isize = 160_004;
@@ -1091,7 +1093,7 @@ impl ChatAdapter for DiscordChat {
         let posted = self
             .post_once(key, channel_id, Mine::Card(key), message)
             .await?;
-        tracing::info!(chat = CHAT_NAME, channel, case_id = %card.case_id, message = %posted.message, "Card posted");
+        tracing::info!(chat = CHAT_NAME, channel, card = %card.subject(), message = %posted.message, "Card posted");
         Ok(posted)
     }
 
@@ -1111,7 +1113,7 @@ impl ChatAdapter for DiscordChat {
             .edit_message(&self.http, id, edit)
             .await
             .map_err(chat_error)?;
-        tracing::debug!(chat = CHAT_NAME, channel = %message.channel, case_id = %card.case_id, "Card updated");
+        tracing::debug!(chat = CHAT_NAME, channel = %message.channel, card = %card.subject(), "Card updated");
         Ok(())
     }
 
@@ -1179,10 +1181,57 @@ impl ChatAdapter for DiscordChat {
                 digest.png.clone(),
                 digest.filename.clone(),
             ));
+        // The digest task records what was posted (and looks for an unrecorded post with
+        // `find_digest`); the nonce only stops a quick retry from posting twice.
         let key = format!("{}/{channel}", digest.key);
-        self.post_once(&key, channel_id, Mine::Note(&text, None), message)
+        self.pacer.wait(channel).await;
+        let message = message
+            .nonce(Nonce::String(nonce(&key)))
+            .enforce_nonce(true);
+        let posted = channel_id
+            .send_message(&self.http, message)
             .await
-            .map(|_| ())
+            .map_err(chat_error)?;
+        tracing::debug!(chat = CHAT_NAME, channel, message = %posted.id, week = %digest.week, "Weekly digest posted");
+        Ok(())
+    }
+
+    /// The bot's message with the digest's chart attached (its file name carries the week),
+    /// among the channel's messages after `since` (`GET /channels/{id}/messages?after=`, the
+    /// snowflake of that time, 100 a page, [`DIGEST_SEARCH_PAGES`] pages at most).
+    async fn find_digest(
+        &self,
+        channel: &str,
+        digest: &WeeklyDigest,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<String>, ChatError> {
+        let channel_id = ChannelId::new(parse_id(channel)?);
+        let me = self.http.get_current_user().await.map_err(chat_error)?.id;
+        let mut after = MessageId::new(snowflake_at(since));
+        for _ in 0..DIGEST_SEARCH_PAGES {
+            let page = channel_id
+                .messages(
+                    &self.http,
+                    GetMessages::new().after(after).limit(RECOVERY_MESSAGES),
+                )
+                .await
+                .map_err(chat_error)?;
+            let found = page.iter().find(|message| {
+                message.author.id == me
+                    && message
+                        .attachments
+                        .iter()
+                        .any(|attachment| attachment.filename == digest.filename)
+            });
+            if let Some(found) = found {
+                return Ok(Some(found.id.to_string()));
+            }
+            match page.iter().map(|message| message.id).max() {
+                Some(newest) if page.len() >= usize::from(RECOVERY_MESSAGES) => after = newest,
+                _ => break,
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -1260,6 +1309,14 @@ async fn followup(http: &Arc<Http>, token: &str, text: &str) {
     if let Err(error) = message.execute(http, (None, token)).await {
         tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot send a private notice");
     }
+}
+
+/// The first snowflake of `at` (milliseconds since Discord's epoch, 2015-01-01, shifted by
+/// 22 bits): `after` it lists the messages posted from then on.
+pub fn snowflake_at(at: chrono::DateTime<chrono::Utc>) -> u64 {
+    const DISCORD_EPOCH_MILLIS: i64 = 1_420_070_400_000;
+    let millis = (at.timestamp_millis() - DISCORD_EPOCH_MILLIS).max(1);
+    (millis as u64) << 22
 }
 
 /// A message nonce for a key: Discord allows 25 characters, so a hash of it.

@@ -246,6 +246,56 @@ impl SlackApi {
         Ok(None)
     }
 
+    /// Looks for a message by `user` sharing a file named `filename` in `channel` since
+    /// `oldest` (`conversations.history` with `oldest`, newest first, [`HISTORY_PAGES`] pages
+    /// of 200 at most). Files shared with `files.completeUploadExternal` carry no metadata, so
+    /// the file name is the key.
+    pub async fn find_file_share(
+        &self,
+        channel: &str,
+        filename: &str,
+        user: &str,
+        oldest: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<Found>, ChatError> {
+        let session = self.client.open_session(&self.token);
+        let (channel, oldest, limit) = (channel.to_string(), slack_ts(oldest), "200".to_string());
+        let mut cursor: Option<String> = None;
+        for _ in 0..HISTORY_PAGES {
+            let params = vec![
+                ("channel", Some(&channel)),
+                ("oldest", Some(&oldest)),
+                ("limit", Some(&limit)),
+                ("cursor", cursor.as_ref()),
+            ];
+            let page: HistoryPage = call(session.http_session_api.http_get(
+                "conversations.history",
+                &params,
+                None,
+            ))
+            .await?;
+            let found = page.messages.iter().find(|message| {
+                message.user.as_deref() == Some(user)
+                    && message
+                        .files
+                        .iter()
+                        .any(|file| file.name.as_deref() == Some(filename))
+            });
+            if let Some(found) = found {
+                return Ok(Some(Found {
+                    ts: found.ts.clone(),
+                }));
+            }
+            cursor = page
+                .response_metadata
+                .and_then(|metadata| metadata.next_cursor)
+                .filter(|next| !next.is_empty());
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
     /// Looks for a reply of ours in a thread carrying `key` in its metadata
     /// (`conversations.replies` with `include_all_metadata`, which slack-morphism's request
     /// type lacks, so the call is made with its generic GET).
@@ -287,6 +337,46 @@ impl SlackApi {
         }
         Ok(None)
     }
+}
+
+/// One page of `conversations.history` as the file-share lookup reads it: only the fields
+/// it needs, so a message of a kind slack-morphism does not know cannot spoil the page.
+#[derive(Debug, serde::Deserialize)]
+struct HistoryPage {
+    #[serde(default)]
+    messages: Vec<HistoryEntry>,
+    #[serde(default)]
+    response_metadata: Option<PageCursor>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct HistoryEntry {
+    ts: String,
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    files: Vec<HistoryFile>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct HistoryFile {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct PageCursor {
+    #[serde(default)]
+    next_cursor: Option<String>,
+}
+
+/// A Slack timestamp (`seconds.micros`) for `oldest` / `latest`.
+fn slack_ts(at: chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "{}.{:06}",
+        at.timestamp(),
+        at.timestamp_subsec_micros().min(999_999)
+    )
 }
 
 /// Message metadata carrying an idempotency key and the case.

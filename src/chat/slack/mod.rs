@@ -923,7 +923,7 @@ impl ChatAdapter for SlackChat {
             .with_unfurl_links(false)
             .with_unfurl_media(false);
         let posted = self.post_once(key, channel, None, request).await?;
-        tracing::info!(chat = CHAT_NAME, channel, case_id = %card.case_id, ts = %posted.message, "Card posted");
+        tracing::info!(chat = CHAT_NAME, channel, card = %card.subject(), ts = %posted.message, "Card posted");
         Ok(posted)
     }
 
@@ -939,7 +939,7 @@ impl ChatAdapter for SlackChat {
             message.message.clone().into(),
         );
         self.api.update(&request).await?;
-        tracing::debug!(chat = CHAT_NAME, channel = %message.channel, case_id = %card.case_id, "Card updated");
+        tracing::debug!(chat = CHAT_NAME, channel = %message.channel, card = %card.subject(), "Card updated");
         Ok(())
     }
 
@@ -975,11 +975,9 @@ impl ChatAdapter for SlackChat {
         self.api.post_message(&request).await.map(|_| ())
     }
 
+    /// The digest task records what was posted (and looks for an unrecorded post with
+    /// `find_digest`), so no record is kept here: Slack has no idempotency key for file shares.
     async fn post_digest(&self, channel: &str, digest: &Digest) -> Result<(), ChatError> {
-        let key = format!("{}/{channel}", digest.key);
-        if self.records.recorded(&key)?.is_some() {
-            return Ok(());
-        }
         self.pacer.wait(channel).await;
         let comment = format!(
             "*{}*\n{}",
@@ -996,12 +994,24 @@ impl ChatAdapter for SlackChat {
                 &digest.png,
             )
             .await?;
-        let message = MessageRef {
-            channel: channel.to_string(),
-            message: file,
-            thread: None,
-        };
-        self.records.record(&key, &message).await
+        tracing::debug!(chat = CHAT_NAME, channel, file = %file, week = %digest.week, "Weekly digest shared");
+        Ok(())
+    }
+
+    /// The file share of the digest's chart (its file name carries the week) by this bot, in
+    /// `conversations.history` from `since` (`channels:history` / `groups:history`).
+    async fn find_digest(
+        &self,
+        channel: &str,
+        digest: &Digest,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<String>, ChatError> {
+        let bot = self.api.auth_test().await?.user_id;
+        let found = self
+            .api
+            .find_file_share(channel, &digest.filename, &bot, since)
+            .await?;
+        Ok(found.map(|found| found.ts))
     }
 }
 

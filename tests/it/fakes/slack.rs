@@ -2,8 +2,12 @@
 //!
 //! Web API (`/api/<method>`, served through [`FakeServer`] so every request is recorded and
 //! faults can be injected): `auth.test`, `apps.connections.open`, `chat.postMessage`,
-//! `chat.update`, `chat.postEphemeral`, `views.open`, `views.update`, `users.info`, `conversations.history`,
-//! `conversations.replies`. Answers have Slack's shapes: `{"ok": true, ...}` or
+//! `chat.update`, `chat.postEphemeral`, `views.open`, `views.update`, `users.info`, `conversations.history`
+//! (`oldest`/`latest`/`inclusive`, `limit` and `cursor` pages), `conversations.replies`, and the
+//! external file upload (`files.getUploadURLExternal`, the upload URL,
+//! `files.completeUploadExternal`, which shares the file in `channel_id` as a message with the
+//! initial comment and `files`, as Slack shows it in the history). `ts` values follow the wall
+//! clock. Answers have Slack's shapes: `{"ok": true, ...}` or
 //! `{"ok": false, "error": "invalid_auth" | "channel_not_found" | "invalid_blocks" | ...}`.
 //! Every posted payload is checked against Block Kit's limits (`platform-limits.json`), and
 //! `chat.postMessage` is rate limited per channel (about 1 message/s with a burst of
@@ -314,7 +318,17 @@ impl FakeSlack {
     pub fn cards(&self, channel: &str) -> Vec<Posted> {
         self.messages()
             .into_iter()
-            .filter(|m| m.channel == channel && m.thread_ts.is_none())
+            .filter(|m| {
+                m.channel == channel && m.thread_ts.is_none() && m.body.get("files").is_none()
+            })
+            .collect()
+    }
+
+    /// Messages sharing files (from `files.completeUploadExternal`) in a channel.
+    pub fn file_shares(&self, channel: &str) -> Vec<Posted> {
+        self.messages()
+            .into_iter()
+            .filter(|m| m.channel == channel && m.body.get("files").is_some())
             .collect()
     }
 
@@ -596,9 +610,28 @@ pub fn form_body(fields: &Value) -> String {
     form.finish()
 }
 
+/// The next `ts`: the wall clock in microseconds (as Slack stamps messages), at least 100 µs
+/// after the last one, so they stay unique and ordered.
 fn next_ts(shared: &Shared) -> String {
-    let micros = shared.ts.fetch_add(100, Ordering::SeqCst);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64;
+    let last = shared
+        .ts
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+            Some((last + 100).max(now))
+        })
+        .unwrap();
+    let micros = (last + 100).max(now);
     format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000)
+}
+
+/// A `ts` (or `oldest` / `latest`) as microseconds, for comparisons.
+fn ts_micros(ts: &str) -> Option<u64> {
+    let (seconds, fraction) = ts.split_once('.').unwrap_or((ts, "0"));
+    let fraction = format!("{fraction:0<6}");
+    Some(seconds.parse::<u64>().ok()? * 1_000_000 + fraction.get(..6)?.parse::<u64>().ok()?)
 }
 
 fn ok(mut body: Value) -> Response {
@@ -711,26 +744,7 @@ async fn web_api(
                 None => fail("user_not_found"),
             }
         }
-        "conversations.history" => {
-            if !known_channel(&shared, &args) {
-                return fail("channel_not_found");
-            }
-            let channel = args["channel"].as_str().unwrap_or_default();
-            let with_metadata =
-                args["include_all_metadata"] == "true" || args["include_all_metadata"] == true;
-            let mut messages: Vec<Value> = shared
-                .messages
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|m| m.channel == channel && m.thread_ts.is_none())
-                .map(|m| history_message(m, with_metadata))
-                .collect();
-            messages.reverse();
-            ok(
-                json!({"messages": messages, "has_more": false, "pin_count": 0, "response_metadata": {"next_cursor": ""}}),
-            )
-        }
+        "conversations.history" => history(&shared, &args),
         "conversations.replies" => {
             if !known_channel(&shared, &args) {
                 return fail("channel_not_found");
@@ -761,6 +775,66 @@ async fn web_api(
         )
             .into_response(),
     }
+}
+
+/// `conversations.history`: the channel's top-level messages, newest first, within `oldest` /
+/// `latest` (exclusive unless `inclusive`), `limit` a page (default 100, at most 999) with
+/// `response_metadata.next_cursor` (here the offset of the next page) and `has_more`.
+fn history(shared: &Shared, args: &Value) -> Response {
+    if !known_channel(shared, args) {
+        return fail("channel_not_found");
+    }
+    let channel = args["channel"].as_str().unwrap_or_default();
+    let with_metadata =
+        args["include_all_metadata"] == "true" || args["include_all_metadata"] == true;
+    let inclusive = args["inclusive"] == "true" || args["inclusive"] == true;
+    let bound = |name: &str| match &args[name] {
+        Value::String(text) => ts_micros(text),
+        Value::Number(number) => number.as_f64().map(|seconds| (seconds * 1e6) as u64),
+        _ => None,
+    };
+    let (oldest, latest) = (bound("oldest"), bound("latest"));
+    let limit = args["limit"]
+        .as_str()
+        .and_then(|limit| limit.parse::<usize>().ok())
+        .or_else(|| args["limit"].as_u64().map(|limit| limit as usize))
+        .unwrap_or(100)
+        .clamp(1, 999);
+    let offset = args["cursor"]
+        .as_str()
+        .and_then(|cursor| cursor.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut messages: Vec<Value> = shared
+        .messages
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|m| m.channel == channel && m.thread_ts.is_none())
+        .filter(|m| {
+            let ts = ts_micros(&m.ts).unwrap_or(0);
+            let after = oldest.map_or(true, |oldest| ts > oldest || (inclusive && ts == oldest));
+            let before = latest.map_or(true, |latest| ts < latest || (inclusive && ts == latest));
+            after && before
+        })
+        .map(|m| history_message(m, with_metadata))
+        .collect();
+    messages.reverse();
+    let total = messages.len();
+    let page: Vec<Value> = messages.into_iter().skip(offset).take(limit).collect();
+    let has_more = offset + page.len() < total;
+    let next_cursor = if has_more {
+        (offset + page.len()).to_string()
+    } else {
+        String::new()
+    };
+    ok(json!({
+        "messages": page,
+        "has_more": has_more,
+        "pin_count": 0,
+        "channel_actions_ts": null,
+        "channel_actions_count": 0,
+        "response_metadata": {"next_cursor": next_cursor}
+    }))
 }
 
 /// `files.getUploadURLExternal`: `filename` and a positive `length` are required
@@ -840,14 +914,49 @@ fn complete_upload(shared: &Shared, args: Value) -> Response {
         upload.completed = Some(args.clone());
         shown.push(json!({
             "id": id,
+            "name": upload.filename,
             "title": file["title"].as_str().unwrap_or(&upload.filename),
+            "mimetype": "image/png",
+            "filetype": "png",
+            "size": upload.length,
+            "user": BOT_USER,
         }));
+    }
+    drop(uploads);
+    // Shared in a channel, the files come with a message: the initial comment as its text.
+    if let Some(channel) = args["channel_id"].as_str() {
+        let ts = next_ts(shared);
+        shared.messages.lock().unwrap().push(Posted {
+            channel: channel.to_string(),
+            ts,
+            thread_ts: None,
+            body: json!({
+                "text": args["initial_comment"].as_str().unwrap_or_default(),
+                "files": shown,
+                "upload": true,
+            }),
+            updated: None,
+        });
     }
     ok(json!({ "files": shown }))
 }
 
 fn history_message(message: &Posted, with_metadata: bool) -> Value {
     let content = message.current();
+    if let Some(files) = content.get("files") {
+        // A file share by the bot user: no subtype, the files, `upload`.
+        return json!({
+            "type": "message",
+            "user": BOT_USER,
+            "bot_id": BOT_ID,
+            "display_as_bot": false,
+            "upload": content["upload"],
+            "ts": message.ts,
+            "text": content["text"],
+            "files": files,
+            "team": TEAM
+        });
+    }
     let mut value = json!({
         "type": "message",
         "subtype": "bot_message",
