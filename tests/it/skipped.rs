@@ -321,6 +321,21 @@ async fn slack_skipped_answers_privately_with_buttons_that_open_one_case() {
                 .any(|t| t.contains("Already in the complaint queue as case #1"))
     })
     .await;
+    // The private list itself is replaced with its state now (through the response URL).
+    wait_until("the list updated in place", || {
+        slack.responses().iter().any(|r| {
+            r["replace_original"] == true
+                && r["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("now case #1"))
+        })
+    })
+    .await;
+    let replaced = slack.responses().last().cloned().unwrap();
+    assert!(
+        !replaced.to_string().contains(&format!("\"{mark}\"")),
+        "{replaced}"
+    );
     let card = slack.card(1).unwrap();
     assert_eq!(card.channel, SLACK_MAIN);
     assert!(card.all_text().contains("marked as a complaint by Ana"));

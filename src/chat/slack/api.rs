@@ -165,6 +165,22 @@ impl SlackApi {
             .map(|_| ())
     }
 
+    /// Answers a click through its `response_url` (Slack's URL from the interaction, valid
+    /// for a few uses within 30 minutes); `replace_original` replaces the message clicked on,
+    /// which is how an ephemeral message (a slash command's answer) is brought up to date.
+    pub async fn respond(
+        &self,
+        response_url: &SlackResponseUrl,
+        content: SlackMessageContent,
+        replace_original: bool,
+    ) -> Result<(), ChatError> {
+        let request =
+            SlackApiPostWebhookMessageRequest::new(content).with_replace_original(replace_original);
+        call(self.client.respond_to_event(response_url, &request))
+            .await
+            .map(|_| ())
+    }
+
     /// `views.open` with a trigger id from a click.
     pub async fn views_open(&self, trigger_id: &str, view: SlackView) -> Result<(), ChatError> {
         let session = self.client.open_session(&self.token);

@@ -499,6 +499,12 @@ impl SlackChat {
                     let chat = self.clone();
                     let user = user.clone();
                     let channel = channel.clone();
+                    // A skipped post marked from `/mentiondesk skipped`: that private list is
+                    // replaced by its current state afterwards.
+                    let skipped_list = event
+                        .response_url
+                        .clone()
+                        .filter(|_| payload.kind == ActionKind::MarkSkipped);
                     tokio::spawn(async move {
                         let agent = chat.agent(&user, None).await;
                         let Some(answer) = chat.send(agent, request).await else {
@@ -506,6 +512,9 @@ impl SlackChat {
                         };
                         if let Ok(Ok(outcome)) = tokio::time::timeout(ACTION_TIMEOUT, answer).await
                         {
+                            if let Some(response_url) = &skipped_list {
+                                chat.refresh_skipped(response_url).await;
+                            }
                             chat.tell(&channel, user.id.as_ref(), &outcome).await;
                         }
                     });
@@ -758,6 +767,21 @@ impl SlackChat {
             ActionOutcome::Refused { message } => {
                 errors(text_block(render::error_block("", &callback)), &message)
             }
+        }
+    }
+
+    /// Replaces the `/mentiondesk skipped` answer behind `response_url` with the list as it
+    /// is now (a marked post shows its case instead of the button).
+    async fn refresh_skipped(&self, response_url: &SlackResponseUrl) {
+        let store = self.store.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            commands::skipped_posts(&store, commands::SKIPPED_LISTED)
+                .map(|posts| commands::CommandAnswer::Skipped { posts })
+        })
+        .await;
+        let content = command_reply(read, "/mentiondesk", None);
+        if let Err(error) = self.api.respond(response_url, content, true).await {
+            tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot update the skipped list");
         }
     }
 

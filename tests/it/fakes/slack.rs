@@ -121,6 +121,8 @@ struct Shared {
     usergroups: Mutex<HashMap<String, Vec<String>>>,
     messages: Mutex<Vec<Posted>>,
     ephemerals: Mutex<Vec<Value>>,
+    /// Bodies POSTed to an interaction's `response_url`.
+    responses: Mutex<Vec<Value>>,
     views: Mutex<Vec<Value>>,
     view_updates: Mutex<Vec<Value>>,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
@@ -179,6 +181,7 @@ impl FakeSlack {
         let router = Router::new()
             .route("/api/{method}", any(web_api))
             .route("/upload/v1/{file}", axum::routing::post(upload_bytes))
+            .route("/actions/{team}", axum::routing::post(response_url))
             .with_state(shared.clone());
         let server = FakeServer::start(router).await;
         FakeSlack { server, shared }
@@ -351,6 +354,11 @@ impl FakeSlack {
     /// Every `chat.postEphemeral` body.
     pub fn ephemerals(&self) -> Vec<Value> {
         self.shared.ephemerals.lock().unwrap().clone()
+    }
+
+    /// Every body POSTed to a `response_url` (as `block_action` gives them), in order.
+    pub fn responses(&self) -> Vec<Value> {
+        self.shared.responses.lock().unwrap().clone()
     }
 
     /// Every `views.update` call's arguments, in order.
@@ -869,6 +877,24 @@ fn get_upload_url(shared: &Shared, headers: &HeaderMap, args: &Value) -> Respons
 }
 
 /// The upload URL: takes the bytes of a file handed out, answers `OK - <length>` as Slack does.
+/// An interaction's `response_url`: a message body (`text`/`blocks`, `replace_original`,
+/// `response_type`), answered `{"ok": true}` as Slack does; a body with neither text nor
+/// blocks is refused with `no_text`.
+async fn response_url(
+    State(shared): State<Arc<Shared>>,
+    Path(team): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    if team != TEAM {
+        return (StatusCode::NOT_FOUND, "no_team").into_response();
+    }
+    if body["text"].as_str().unwrap_or_default().is_empty() && body["blocks"].is_null() {
+        return Json(json!({"ok": false, "error": "no_text"})).into_response();
+    }
+    shared.responses.lock().unwrap().push(body);
+    Json(json!({"ok": true})).into_response()
+}
+
 async fn upload_bytes(
     State(shared): State<Arc<Shared>>,
     Path(file): Path<String>,
