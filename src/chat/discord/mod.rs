@@ -15,8 +15,9 @@
 //! - Reply publicly and Escalate answer with their modal, which must be the first response, or
 //!   with a private refusal when `[permissions]` would refuse the submit (the engine checks
 //!   the submit again);
-//! - `/mentiondesk queue | mine | stats` (a guild command registered at the first READY with a
-//!   bulk overwrite) is answered privately from `chat::commands`;
+//! - `/mentiondesk queue | mine | stats | skipped` (a guild command registered at the first
+//!   READY with a bulk overwrite) is answered privately from `chat::commands`; `skipped` comes
+//!   with a "Mark N as complaint" button per waiting post;
 //! - a modal submit is acknowledged, then handed to the engine. Discord cannot keep a modal open
 //!   with errors, so a wrong reply (too long, personal data) comes back as an ephemeral message
 //!   and the typed text is kept in the store's chat area: the next Reply modal starts from it.
@@ -459,6 +460,7 @@ impl DiscordChat {
         request: ActionRequest,
     ) {
         let case = request.case;
+        let skipped = request.action == ChatAction::MarkSkipped;
         let Some(mut answer) = self.send(agent, request).await else {
             // Shutting down: ack so the person's client does not show a failure.
             if let Err(error) = click
@@ -492,6 +494,15 @@ impl DiscordChat {
             }
         };
         let (response, shown, notice) = match &outcome {
+            // A skipped post marked from `/mentiondesk skipped`: the list, brought up to date.
+            Some(ActionOutcome::Done { notice }) if skipped => match self.skipped_answer() {
+                Some(message) => (
+                    CreateInteractionResponse::UpdateMessage(message),
+                    None,
+                    notice.clone(),
+                ),
+                None => (CreateInteractionResponse::Acknowledge, None, notice.clone()),
+            },
             Some(ActionOutcome::Done { notice }) => match self.current_card(case, &click.message) {
                 Some((message, version)) => (
                     CreateInteractionResponse::UpdateMessage(message),
@@ -516,6 +527,24 @@ impl DiscordChat {
         if let Some(text) = notice {
             followup(http, &click.token, &text).await;
         }
+    }
+
+    /// The answer to `/mentiondesk skipped` as it is now, for an UPDATE_MESSAGE answer to a
+    /// click on one of its buttons; `None` if the store cannot be read (the click is then
+    /// only acknowledged).
+    fn skipped_answer(&self) -> Option<CreateInteractionResponseMessage> {
+        let posts = commands::skipped_posts(&self.store, commands::SKIPPED_LISTED)
+            .map_err(|error| {
+                tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot read skipped posts for the click answer");
+            })
+            .ok()?;
+        let answer = CommandAnswer::Skipped { posts };
+        let (title, description) = render::command_answer(&answer, &|_| None);
+        Some(
+            CreateInteractionResponseMessage::new()
+                .embed(CreateEmbed::new().title(title).description(description))
+                .components(render::command_components(&answer)),
+        )
     }
 
     /// The case's card as it is now, for an UPDATE_MESSAGE answer, and the case version it
@@ -624,8 +653,12 @@ impl DiscordChat {
             ))
         };
         let embed = |answer: Result<Result<CommandAnswer, StoreError>, tokio::task::JoinError>| {
+            let mut components = Vec::new();
             let (title, description) = match answer {
-                Ok(Ok(answer)) => render::command_answer(&answer, &link),
+                Ok(Ok(answer)) => {
+                    components = render::command_components(&answer);
+                    render::command_answer(&answer, &link)
+                }
                 Ok(Err(error)) => {
                     tracing::error!(chat = CHAT_NAME, error = %error, "Cannot read cases for a command");
                     (
@@ -641,12 +674,17 @@ impl DiscordChat {
                     )
                 }
             };
-            CreateEmbed::new().title(title).description(description)
+            (
+                CreateEmbed::new().title(title).description(description),
+                components,
+            )
         };
         match tokio::time::timeout(self.click_bound, &mut work).await {
             Ok(answer) => {
+                let (embed, components) = embed(answer);
                 let message = CreateInteractionResponseMessage::new()
-                    .embed(embed(answer))
+                    .embed(embed)
+                    .components(components)
                     .ephemeral(true)
                     .allowed_mentions(CreateAllowedMentions::new().empty_users().empty_roles());
                 if let Err(error) = command
@@ -664,7 +702,10 @@ impl DiscordChat {
                     tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot defer a command");
                     return;
                 }
-                let edit = EditInteractionResponse::new().embed(embed(work.await));
+                let (embed, components) = embed(work.await);
+                let edit = EditInteractionResponse::new()
+                    .embed(embed)
+                    .components(components);
                 if let Err(error) = command.edit_response(http, edit).await {
                     tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot send a late command answer");
                 }

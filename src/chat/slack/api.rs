@@ -147,13 +147,40 @@ impl SlackApi {
         user: &str,
         text: &str,
     ) -> Result<(), ChatError> {
-        let session = self.client.open_session(&self.token);
-        let request = SlackApiChatPostEphemeralRequest::new(
-            channel.into(),
-            user.into(),
+        self.post_ephemeral_content(
+            channel,
+            user,
             SlackMessageContent::new().with_text(text.to_string()),
-        );
+        )
+        .await
+    }
+
+    /// `chat.postEphemeral` of a whole message (text and blocks).
+    pub async fn post_ephemeral_content(
+        &self,
+        channel: &str,
+        user: &str,
+        content: SlackMessageContent,
+    ) -> Result<(), ChatError> {
+        let session = self.client.open_session(&self.token);
+        let request = SlackApiChatPostEphemeralRequest::new(channel.into(), user.into(), content);
         call(session.chat_post_ephemeral(&request))
+            .await
+            .map(|_| ())
+    }
+
+    /// Answers a click through its `response_url` (Slack's URL from the interaction, valid
+    /// for a few uses within 30 minutes); `replace_original` replaces the message clicked on,
+    /// which is how an ephemeral message (a slash command's answer) is brought up to date.
+    pub async fn respond(
+        &self,
+        response_url: &SlackResponseUrl,
+        content: SlackMessageContent,
+        replace_original: bool,
+    ) -> Result<(), ChatError> {
+        let request =
+            SlackApiPostWebhookMessageRequest::new(content).with_replace_original(replace_original);
+        call(self.client.respond_to_event(response_url, &request))
             .await
             .map(|_| ())
     }

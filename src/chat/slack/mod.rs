@@ -13,7 +13,8 @@
 //! - a modal submit waits briefly for the engine so that a validation error can keep the modal
 //!   open (`response_action: errors`).
 //!
-//! `/mentiondesk queue | mine | stats` (`slash_commands` envelopes) is answered privately in the
+//! `/mentiondesk queue | mine | stats | skipped` (`slash_commands` envelopes; `skipped` with a
+//! "Mark as complaint" button per waiting post) is answered privately in the
 //! ack, from `chat::commands`. In HTTP mode (`signing_secret`, see `http.rs`) the same handlers
 //! serve signed requests on `[http].listen` instead of envelopes.
 //!
@@ -367,13 +368,20 @@ impl SlackChat {
         let name = event.command.to_string();
         let mut answering = answering;
         match tokio::time::timeout(COMMAND_ANSWER_TIMEOUT, &mut answering).await {
-            Ok(answered) => command_response(&command_reply(answered, &name, workspace)),
+            Ok(answered) => {
+                SlackCommandEventResponse::new(command_reply(answered, &name, workspace))
+                    .with_response_type(SlackMessageResponseType::Ephemeral)
+            }
             Err(_) => {
                 let chat = self.clone();
                 tokio::spawn(async move {
                     let workspace = chat.workspace_url(None).await;
-                    let text = command_reply(answering.await, &name, workspace);
-                    if let Err(error) = chat.api.post_ephemeral(&channel, &user, &text).await {
+                    let content = command_reply(answering.await, &name, workspace);
+                    if let Err(error) = chat
+                        .api
+                        .post_ephemeral_content(&channel, &user, content)
+                        .await
+                    {
                         tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot send a command's answer");
                     }
                 });
@@ -491,6 +499,12 @@ impl SlackChat {
                     let chat = self.clone();
                     let user = user.clone();
                     let channel = channel.clone();
+                    // A skipped post marked from `/mentiondesk skipped`: that private list is
+                    // replaced by its current state afterwards.
+                    let skipped_list = event
+                        .response_url
+                        .clone()
+                        .filter(|_| payload.kind == ActionKind::MarkSkipped);
                     tokio::spawn(async move {
                         let agent = chat.agent(&user, None).await;
                         let Some(answer) = chat.send(agent, request).await else {
@@ -498,6 +512,9 @@ impl SlackChat {
                         };
                         if let Ok(Ok(outcome)) = tokio::time::timeout(ACTION_TIMEOUT, answer).await
                         {
+                            if let Some(response_url) = &skipped_list {
+                                chat.refresh_skipped(response_url).await;
+                            }
                             chat.tell(&channel, user.id.as_ref(), &outcome).await;
                         }
                     });
@@ -769,6 +786,21 @@ impl SlackChat {
             ActionOutcome::Refused { message } => {
                 errors(text_block(render::error_block("", &callback)), &message)
             }
+        }
+    }
+
+    /// Replaces the `/mentiondesk skipped` answer behind `response_url` with the list as it
+    /// is now (a marked post shows its case instead of the button).
+    async fn refresh_skipped(&self, response_url: &SlackResponseUrl) {
+        let store = self.store.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            commands::skipped_posts(&store, commands::SKIPPED_LISTED)
+                .map(|posts| commands::CommandAnswer::Skipped { posts })
+        })
+        .await;
+        let content = command_reply(read, "/mentiondesk", None);
+        if let Err(error) = self.api.respond(response_url, content, true).await {
+            tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot update the skipped list");
         }
     }
 
@@ -1050,7 +1082,8 @@ fn fallback_name(user: &SlackBasicUserInfo) -> String {
         .unwrap_or_else(|| user.id.to_string())
 }
 
-/// The text answering a command, or what went wrong in words for the person.
+/// The message answering a command (text, and blocks when it has buttons), or what went
+/// wrong in words for the person.
 fn command_reply(
     answered: Result<
         Result<commands::CommandAnswer, crate::store::StoreError>,
@@ -1058,18 +1091,29 @@ fn command_reply(
     >,
     command: &str,
     workspace: Option<String>,
-) -> String {
-    match answered {
-        Ok(Ok(answer)) => render::command_text(&answer, command, workspace.as_deref()),
+) -> SlackMessageContent {
+    let text = match answered {
+        Ok(Ok(answer)) => {
+            let content = SlackMessageContent::new().with_text(render::command_text(
+                &answer,
+                command,
+                workspace.as_deref(),
+            ));
+            return match render::command_blocks(&answer) {
+                Some(blocks) => content.with_blocks(blocks),
+                None => content,
+            };
+        }
         Ok(Err(error)) => {
             tracing::error!(chat = CHAT_NAME, error = %error, "Cannot read cases for a command");
-            "mentiondesk cannot read its cases right now. Try again.".to_string()
+            "mentiondesk cannot read its cases right now. Try again."
         }
         Err(error) => {
             tracing::error!(chat = CHAT_NAME, error = %error, "A command failed");
-            "mentiondesk could not answer that. Try again.".to_string()
+            "mentiondesk could not answer that. Try again."
         }
-    }
+    };
+    SlackMessageContent::new().with_text(text.to_string())
 }
 
 /// A slash command's private answer.

@@ -106,6 +106,9 @@ struct Shared {
     callbacks: Mutex<Vec<(String, Value)>>,
     /// Interaction id → (channel, message) of the message its component is on.
     interaction_messages: Mutex<HashMap<String, (String, String)>>,
+    /// Interactions whose component is on an ephemeral message (flags 64): only the asker's
+    /// client holds those, so UPDATE_MESSAGE on them edits nothing the fake keeps.
+    ephemeral_interactions: Mutex<HashSet<String>>,
     followups: Mutex<Vec<Value>>,
     /// The guild's application commands, as the last bulk overwrite set them.
     commands: Mutex<Vec<Value>>,
@@ -348,6 +351,16 @@ impl FakeDiscord {
         let id = format!("{}", 1_400_000_000_000_000_000u64 + number);
         interaction["id"] = json!(id);
         interaction["token"] = json!(format!("interaction-token-{number}"));
+        if interaction["message"]["flags"]
+            .as_u64()
+            .is_some_and(|flags| flags & 64 != 0)
+        {
+            self.shared
+                .ephemeral_interactions
+                .lock()
+                .unwrap()
+                .insert(id.clone());
+        }
         if let (Some(channel), Some(message)) = (
             interaction["channel_id"].as_str(),
             interaction["message"]["id"].as_str(),
@@ -1317,7 +1330,8 @@ async fn interaction_callback(
     {
         return error(400, 50006, "Cannot send an empty message", None);
     }
-    if body["type"] == 7 {
+    let ephemeral = shared.ephemeral_interactions.lock().unwrap().contains(&id);
+    if body["type"] == 7 && !ephemeral {
         // The message the clicked component is on is edited, as by PATCH.
         let target = shared
             .interaction_messages

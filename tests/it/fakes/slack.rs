@@ -121,6 +121,8 @@ struct Shared {
     usergroups: Mutex<HashMap<String, Vec<String>>>,
     messages: Mutex<Vec<Posted>>,
     ephemerals: Mutex<Vec<Value>>,
+    /// Bodies POSTed to an interaction's `response_url`.
+    responses: Mutex<Vec<Value>>,
     views: Mutex<Vec<Value>>,
     view_updates: Mutex<Vec<Value>>,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
@@ -185,6 +187,7 @@ impl FakeSlack {
         let router = Router::new()
             .route("/api/{method}", any(web_api))
             .route("/upload/v1/{file}", axum::routing::post(upload_bytes))
+            .route("/actions/{team}", axum::routing::post(response_url))
             .with_state(shared.clone());
         let server = FakeServer::start(router).await;
         FakeSlack { server, shared }
@@ -359,6 +362,11 @@ impl FakeSlack {
         self.shared.ephemerals.lock().unwrap().clone()
     }
 
+    /// Every body POSTed to a `response_url` (as `block_action` gives them), in order.
+    pub fn responses(&self) -> Vec<Value> {
+        self.shared.responses.lock().unwrap().clone()
+    }
+
     /// Every `views.update` call's arguments, in order.
     pub fn view_updates(&self) -> Vec<Value> {
         self.shared.view_updates.lock().unwrap().clone()
@@ -506,6 +514,35 @@ impl FakeSlack {
             "state": {"values": {}},
             "response_url": format!("{}/actions/{}", self.server.base_url, TEAM),
             "actions": [action]
+        })
+    }
+
+    /// A `block_actions` payload: `user` clicked the button with `value` on an ephemeral
+    /// message (a slash command's answer) in `channel`. Slack sends no `message` for those,
+    /// only the container saying it was ephemeral.
+    pub fn ephemeral_block_action(&self, user: &str, channel: &str, value: &str) -> Value {
+        let verb = value.split(':').next().unwrap_or_default();
+        json!({
+            "type": "block_actions",
+            "user": {"id": user, "username": user.to_lowercase(), "name": user.to_lowercase(), "team_id": TEAM},
+            "api_app_id": APP,
+            "token": "verification-token",
+            "container": {"type": "message", "message_ts": self.next_ts(), "channel_id": channel, "is_ephemeral": true},
+            "trigger_id": format!("{}.{}.trigger", TEAM, self.next_ts()),
+            "team": {"id": TEAM, "domain": "acme"},
+            "enterprise": null,
+            "is_enterprise_install": false,
+            "channel": {"id": channel, "name": "mentions"},
+            "state": {"values": {}},
+            "response_url": format!("{}/actions/{}", self.server.base_url, TEAM),
+            "actions": [{
+                "type": "button",
+                "action_id": verb,
+                "block_id": format!("{verb}-block"),
+                "text": {"type": "plain_text", "text": "Mark as complaint", "emoji": true},
+                "value": value,
+                "action_ts": self.next_ts()
+            }]
         })
     }
 
@@ -875,6 +912,24 @@ fn get_upload_url(shared: &Shared, headers: &HeaderMap, args: &Value) -> Respons
 }
 
 /// The upload URL: takes the bytes of a file handed out, answers `OK - <length>` as Slack does.
+/// An interaction's `response_url`: a message body (`text`/`blocks`, `replace_original`,
+/// `response_type`), answered `{"ok": true}` as Slack does; a body with neither text nor
+/// blocks is refused with `no_text`.
+async fn response_url(
+    State(shared): State<Arc<Shared>>,
+    Path(team): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    if team != TEAM {
+        return (StatusCode::NOT_FOUND, "no_team").into_response();
+    }
+    if body["text"].as_str().unwrap_or_default().is_empty() && body["blocks"].is_null() {
+        return Json(json!({"ok": false, "error": "no_text"})).into_response();
+    }
+    shared.responses.lock().unwrap().push(body);
+    Json(json!({"ok": true})).into_response()
+}
+
 async fn upload_bytes(
     State(shared): State<Arc<Shared>>,
     Path(file): Path<String>,
