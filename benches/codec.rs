@@ -2,7 +2,7 @@
 //! compression of `store::compress`, and back; next to plain JSON, the encoding before it.
 //!
 //! Run with `cargo bench --bench codec`. The records are those the scale bench writes
-//! (`benches/synthetic.rs`): an opened and resolved case (~1.5 KB of JSON), its opening
+//! (`benches/synthetic/`): an opened and resolved case (~1.5 KB of JSON), its opening
 //! event, its post record and its report summary.
 
 use std::hint::black_box;

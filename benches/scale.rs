@@ -11,7 +11,7 @@
 //! case, its events, the post record and the customer index, in transactions of 10,000 cases.
 //! Cases are spread evenly over the last 365 days; 10 % are still open (with a first-response
 //! clock), the rest resolved. Outbox entries are not written: in steady state they are done.
-//! The posts, authors and ids are varied (`benches/synthetic.rs`: 80-280 characters of words
+//! The posts, authors and ids are varied (`benches/synthetic/`: 80-280 characters of words
 //! from a 3,392-word list, 50,000 distinct customers shaped per network), so a compressed
 //! store is not measured on a few repeated templates.
 //!

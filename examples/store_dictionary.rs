@@ -1,6 +1,6 @@
 //! Trains the zstd dictionary the store compresses its big trees with
 //! (`assets/store-dictionary-1.zdict`, see `store::compress`), from **synthetic** records only
-//! (`benches/synthetic.rs`, the generator the scale bench writes with, on another salt: other
+//! (`benches/synthetic/`, the generator the scale bench writes with, on another salt: other
 //! customers, other texts). Never train it on real or research data: it ships in the binary.
 //!
 //! ```sh
@@ -21,7 +21,7 @@ use chrono::{Duration, TimeZone, Utc};
 use mentiondesk::domain::{CaseId, CaseSummary};
 use mentiondesk::store::StoredPost;
 
-#[path = "../benches/synthetic.rs"]
+#[path = "../benches/synthetic/mod.rs"]
 mod synthetic;
 
 const DICTIONARY_PATH: &str = "assets/store-dictionary-1.zdict";

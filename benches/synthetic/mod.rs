@@ -1,5 +1,5 @@
 //! Synthetic cases as `benches/scale.rs` writes them, shared with the example that trains the
-//! store's compression dictionary (`examples/store_dictionary.rs`).
+//! store's compression dictionary (`examples/store_dictionary.rs`; a directory module, so cargo does not take it for a bench).
 //!
 //! The texts are not a handful of templates (a dictionary would learn them whole and flatter
 //! the store's size): each post is 80 to 280 characters of words drawn from `words.txt`
@@ -36,7 +36,7 @@ impl Rng {
         Rng(seed)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -46,12 +46,12 @@ impl Rng {
 
     /// Uniform in `0..n` (n > 0).
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.next_u64() % n
     }
 
     /// Uniform in `[0, 1)`.
     pub fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
@@ -264,7 +264,7 @@ pub fn opened_case(
 /// `examples/mentions.jsonl`: real-looking texts, ids and names that no generator made, to
 /// check that sizes measured on synthetic records hold for them.
 pub fn demo_cases(words: &[&str]) -> Vec<(Case, Vec<CaseEvent>, StoredPost)> {
-    let text = include_str!("../examples/mentions.jsonl");
+    let text = include_str!("../../examples/mentions.jsonl");
     let mut out = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let Ok(mut value) = serde_json::from_str::<serde_json::Value>(line) else {
