@@ -176,6 +176,16 @@ pub fn evaluate_file(
     folds: usize,
     domain_only: bool,
 ) -> anyhow::Result<(Dataset, Evaluation)> {
+    evaluate_file_seeded(path, folds, domain_only, TrainOptions::default().seed)
+}
+
+/// [`evaluate_file`] with another seed for the folds and the training shuffles.
+pub fn evaluate_file_seeded(
+    path: &Path,
+    folds: usize,
+    domain_only: bool,
+    seed: u64,
+) -> anyhow::Result<(Dataset, Evaluation)> {
     let mut dataset = load_dataset(path)?;
     if domain_only {
         if !dataset.has_domains {
@@ -194,6 +204,10 @@ pub fn evaluate_file(
             dataset.rows.len() - complaints
         );
     }
-    let evaluation = eval::evaluate(&dataset.rows, folds, &TrainOptions::default());
+    let options = TrainOptions {
+        seed,
+        ..TrainOptions::default()
+    };
+    let evaluation = eval::evaluate(&dataset.rows, folds, &options);
     Ok((dataset, evaluation))
 }

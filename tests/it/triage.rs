@@ -9,7 +9,7 @@ use serde_json::json;
 use mentiondesk::config;
 use mentiondesk::domain::{Author, Label, Mention, MentionKind, Network};
 use mentiondesk::store::Store;
-use mentiondesk::training::{build_triager, evaluate_file, train};
+use mentiondesk::training::{build_triager, evaluate_file, train, MODEL_NAME};
 
 use crate::helpers::{bsky, card_of, TestApp};
 
@@ -166,4 +166,19 @@ async fn not_a_complaint_clicks_train_a_model_that_changes_a_prediction() {
     )
     .expect("config");
     assert!(build_triager(&strict, &store).model().is_none());
+
+    // A model saved by the previous build (feature version 2) is refused, not misread: the
+    // default takes over until `train` runs again, which replaces it cleanly.
+    let mut old = store.model(MODEL_NAME).expect("read").expect("saved");
+    old[8..12].copy_from_slice(&2u32.to_le_bytes());
+    store.put_model(MODEL_NAME, &old).await.expect("save");
+    let fallback = build_triager(&settings, &store);
+    assert!(fallback.model().is_none());
+    assert_eq!(fallback.triage(&newcomer).label, Label::Complaint);
+    train(&store, Some(&fixture("triage-eval.csv")))
+        .await
+        .expect("retraining works");
+    let retrained = build_triager(&settings, &store);
+    assert!(retrained.model().is_some());
+    assert_ne!(retrained.triage(&newcomer).label, Label::Complaint);
 }

@@ -267,4 +267,11 @@ fn a_learned_model_takes_over_and_explains_itself() {
     assert_eq!(back.logit(&features), model.logit(&features));
     assert!(LearnedModel::from_bytes(&bytes[..100]).is_err());
     assert!(LearnedModel::from_bytes(b"not a model").is_err());
+    // A model of another feature version is refused by name.
+    let mut older = bytes.clone();
+    older[8..12].copy_from_slice(&(model::FEATURE_VERSION - 1).to_le_bytes());
+    assert!(matches!(
+        LearnedModel::from_bytes(&older),
+        Err(ModelError::OtherVersion { found }) if found == model::FEATURE_VERSION - 1
+    ));
 }
