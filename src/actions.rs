@@ -8,19 +8,19 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
 use crate::chat::{ActionOutcome, ChatEvent};
 use crate::domain::text::{find_pii, reply_length};
 use crate::domain::{
     apply, day_start, expand, repeat_key, Agent, AuditAction, Case, ChatAction, Command, Fill,
-    Label, Moved, Permissions, Refusal, Triage,
+    Kudos, Label, Mention, Moved, Permissions, Refusal, Triage,
 };
 use crate::outbox::Outbox;
 use crate::scheduler::{SchedulerHandle, SlaPolicy};
 use crate::sources::SourceClient;
-use crate::store::{LabelRecord, PostOrigin, Store, StoredPost};
+use crate::store::{LabelRecord, PostOrigin, Store, StoredPost, Tx, TxError};
 
 /// An escalation target as the engine needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +116,9 @@ impl Actions {
         }
         if request.action == ChatAction::MarkComplaint {
             return self.mark_complaint(chat, agent, request.case.0).await;
+        }
+        if request.action == ChatAction::MarkSkipped {
+            return self.mark_skipped(chat, agent, request.case.0).await;
         }
         let command = match self.command(agent, &request) {
             Ok(command) => command,
@@ -227,57 +230,137 @@ impl Actions {
                     moved.by, moved.case
                 )));
             }
-            let id = tx.next_case_id()?;
-            let triage = Triage {
-                label: Label::Complaint,
-                score: 1.0,
-                reason: format!("marked as a complaint by {}", agent.name),
-            };
-            let mut opened = Case::open(id, kudos.mention.clone(), triage.clone(), now);
-            if let Some(policy) = &self.sla {
-                policy.start_first_response(&mut opened.case);
-            }
-            tx.put_case(&opened.case)?;
-            tx.append_events(&opened.events)?;
-            tx.add_author_case(&opened.case)?;
-            self.outbox
-                .enqueue_effects(tx, &opened.case, &opened.events, now)?;
-            let post_ref = kudos.mention.post_ref();
-            let stored_at = tx.post(&post_ref)?.map_or(now, |post| post.stored_at);
-            tx.put_post(
-                &post_ref,
-                &StoredPost {
-                    case: Some(id),
-                    origin: PostOrigin::Customer,
-                    triage: Some(triage),
-                    mention: Some(kudos.mention.clone()),
-                    stored_at,
-                },
-            )?;
-            tx.put_label(
-                &post_ref,
-                &LabelRecord {
-                    text: kudos.mention.text.clone(),
-                    label: Label::Complaint,
-                    by: agent.id.clone(),
-                    at: now,
-                },
-            )?;
-            kudos.moved = Some(Moved {
-                case: id,
-                by: agent.name.clone(),
-                at: now,
-            });
-            kudos.version += 1;
-            tx.put_kudos(&kudos)?;
-            self.outbox.enqueue_kudos(tx, kudos.id, now)?;
-            Ok(Ok(opened.case))
+            let case = self.open_as_complaint(tx, agent, &kudos.mention, now)?;
+            self.record_kudos_moved(tx, &mut kudos, &case, agent, now)?;
+            Ok(Ok(case))
         });
+        self.moved(chat, agent, "kudos", kudos_id, result).await
+    }
+
+    /// "Mark as complaint" in the "Skipped" review: the same as on a kudos card, for any post
+    /// triage stored without a card (and its kudos card, if it has one, says so too). The
+    /// post is read inside the transaction: one that is part of a case already (marked by
+    /// someone else, a double click, a retry) opens nothing.
+    async fn mark_skipped(&self, chat: &str, agent: &Agent, entry_id: u64) -> ActionOutcome {
+        let now = Utc::now();
+        let result = self.store.transact(|tx| {
+            let gone = || {
+                Ok(Err(
+                    "This post is no longer in the skipped list.".to_string()
+                ))
+            };
+            let Some(entry) = tx.skipped(entry_id)? else {
+                return gone();
+            };
+            let Some(post) = tx.post(&entry.post)? else {
+                return gone();
+            };
+            if let Some(case) = post.case {
+                return Ok(Err(format!(
+                    "Already in the complaint queue as case {case}."
+                )));
+            }
+            let Some(mention) = post.mention else {
+                return gone();
+            };
+            let case = self.open_as_complaint(tx, agent, &mention, now)?;
+            if let Some(mut kudos) = entry.kudos.map(|id| tx.kudos(id)).transpose()?.flatten() {
+                if kudos.moved.is_none() {
+                    self.record_kudos_moved(tx, &mut kudos, &case, agent, now)?;
+                }
+            }
+            Ok(Ok(case))
+        });
+        self.moved(chat, agent, "skipped post", entry_id, result)
+            .await
+    }
+
+    /// Opens a complaint case for a post triage did not card, in the caller's transaction:
+    /// the case (first-response clock as in the pipeline) and its card, the post re-indexed
+    /// to it (follow-ups join it) and a `complaint` label for training.
+    fn open_as_complaint(
+        &self,
+        tx: &Tx,
+        agent: &Agent,
+        mention: &Mention,
+        now: DateTime<Utc>,
+    ) -> Result<Case, TxError> {
+        let id = tx.next_case_id()?;
+        let triage = Triage {
+            label: Label::Complaint,
+            score: 1.0,
+            reason: format!("marked as a complaint by {}", agent.name),
+        };
+        let mut opened = Case::open(id, mention.clone(), triage.clone(), now);
+        if let Some(policy) = &self.sla {
+            policy.start_first_response(&mut opened.case);
+        }
+        tx.put_case(&opened.case)?;
+        tx.append_events(&opened.events)?;
+        tx.add_author_case(&opened.case)?;
+        self.outbox
+            .enqueue_effects(tx, &opened.case, &opened.events, now)?;
+        let post_ref = mention.post_ref();
+        // The post keeps triage's own verdict (the review shows it); the case has the team's.
+        let stored = tx.post(&post_ref)?;
+        let stored_at = stored.as_ref().map_or(now, |post| post.stored_at);
+        let verdict = stored.and_then(|post| post.triage).unwrap_or(triage);
+        tx.put_post(
+            &post_ref,
+            &StoredPost {
+                case: Some(id),
+                origin: PostOrigin::Customer,
+                triage: Some(verdict),
+                mention: Some(mention.clone()),
+                stored_at,
+            },
+        )?;
+        tx.put_label(
+            &post_ref,
+            &LabelRecord {
+                text: mention.text.clone(),
+                label: Label::Complaint,
+                by: agent.id.clone(),
+                at: now,
+            },
+        )?;
+        Ok(opened.case)
+    }
+
+    /// Marks a kudos moved to `case` and queues the edit of its card.
+    fn record_kudos_moved(
+        &self,
+        tx: &Tx,
+        kudos: &mut Kudos,
+        case: &Case,
+        agent: &Agent,
+        now: DateTime<Utc>,
+    ) -> Result<(), TxError> {
+        kudos.moved = Some(Moved {
+            case: case.id,
+            by: agent.name.clone(),
+            at: now,
+        });
+        kudos.version += 1;
+        tx.put_kudos(kudos)?;
+        self.outbox.enqueue_kudos(tx, kudos.id, now)
+    }
+
+    /// Flushes a move to the complaint queue and answers it (`what` and `id` name what was
+    /// moved, for the logs).
+    async fn moved(
+        &self,
+        chat: &str,
+        agent: &Agent,
+        what: &str,
+        id: u64,
+        result: Result<Result<Case, String>, crate::store::StoreError>,
+    ) -> ActionOutcome {
         let case = match result {
             Ok(Ok(case)) => case,
             Ok(Err(message)) => return ActionOutcome::Refused { message },
             Err(error) => {
-                tracing::error!(chat, kudos = kudos_id, error = %error, "Cannot mark a kudos as a complaint");
+                tracing::error!(chat, what, id, error = %error, "Cannot mark a post as a complaint");
                 return ActionOutcome::Refused {
                     message: "mentiondesk could not save this action; nothing was done. Try again"
                         .to_string(),
@@ -285,14 +368,14 @@ impl Actions {
             }
         };
         if let Err(error) = self.store.flush().await {
-            tracing::error!(chat, kudos = kudos_id, error = %error, "Cannot flush an action");
+            tracing::error!(chat, what, id, error = %error, "Cannot flush an action");
             return ActionOutcome::Refused {
                 message: "mentiondesk could not save this action. Try again".to_string(),
             };
         }
         self.outbox.wake_all();
         self.scheduler.watch(&case);
-        tracing::info!(chat, kudos = kudos_id, case = %case.id, agent = %agent.name, "Kudos marked as a complaint");
+        tracing::info!(chat, what, id, case = %case.id, agent = %agent.name, "Post marked as a complaint");
         ActionOutcome::Done {
             notice: Some(format!("Moved to the complaint queue as case {}", case.id)),
         }
@@ -337,9 +420,10 @@ impl Actions {
             ChatAction::Resolve => Command::Resolve { by },
             ChatAction::Dismiss => Command::Dismiss { by },
             ChatAction::Reopen => Command::Reopen { by },
-            ChatAction::MarkComplaint => {
+            ChatAction::MarkComplaint | ChatAction::MarkSkipped => {
                 return Err(ActionOutcome::Refused {
-                    message: "only a kudos card can be marked as a complaint".to_string(),
+                    message: "only a kudos card or a skipped post can be marked as a complaint"
+                        .to_string(),
                 })
             }
             ChatAction::Escalate { target, note } => {

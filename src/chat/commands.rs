@@ -7,25 +7,32 @@
 //! - `mine`: the open cases the asking agent owns, oldest first;
 //! - `stats`: today's cases (opened since midnight UTC) by state, how many are open and
 //!   unclaimed now, and the median time to the first public reply of the cases first answered
-//!   today.
+//!   today;
+//! - `skipped`: the newest posts triage stored without a card (label, score, reason), each
+//!   with "Mark as complaint" while it is not part of a case ([`skipped_posts`], which the
+//!   console's "Skipped" tab also uses).
 //!
 //! [`answer`] is pure (it is given the cases and the time); [`answer_from_store`] reads every
-//! case once. Commands never change anything.
+//! case once (`skipped` reads the skipped-post index instead). Commands never change
+//! anything; the buttons of `skipped` go to the actions engine like any card's.
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::domain::{Case, CaseId, CaseState, MessageRef, Network};
+use crate::domain::{Case, CaseId, CaseState, MessageRef, Network, SkippedPost};
 use crate::store::{Store, StoreError};
 
 /// How many cases a list shows; the rest are counted.
 pub const MAX_LISTED: usize = 15;
+
+/// How many skipped posts `skipped` lists in a chat (each with its own button).
+pub const SKIPPED_LISTED: usize = 10;
 
 /// How many characters of the customer's post a list line shows.
 pub const EXCERPT_CHARS: usize = 80;
 
 /// The one-line usage, for help and unknown commands.
 pub const USAGE: &str =
-    "queue (open unclaimed cases, oldest first) · mine (your open cases) · stats (today's numbers)";
+    "queue (open unclaimed cases, oldest first) · mine (your open cases) · stats (today's numbers) · skipped (posts triage did not card)";
 
 /// Every state, in the order stats list them.
 pub const STATES: [CaseState; 6] = [
@@ -46,6 +53,8 @@ pub enum ChatCommand {
     Mine,
     /// Today's numbers.
     Stats,
+    /// The newest posts triage stored without a card.
+    Skipped,
     /// What the commands are; `unknown` is the word that was not understood, if any.
     Help {
         /// The word typed, when it was not a command.
@@ -61,6 +70,7 @@ pub fn parse(text: &str) -> ChatCommand {
         "queue" | "q" => ChatCommand::Queue,
         "mine" | "me" => ChatCommand::Mine,
         "stats" | "stat" => ChatCommand::Stats,
+        "skipped" | "skip" => ChatCommand::Skipped,
         "" | "help" | "?" => ChatCommand::Help { unknown: None },
         _ => ChatCommand::Help {
             unknown: Some(word.chars().take(40).collect()),
@@ -140,6 +150,11 @@ pub enum CommandAnswer {
     },
     /// Today's numbers.
     Stats(Stats),
+    /// The newest skipped posts, newest first (at most [`SKIPPED_LISTED`]).
+    Skipped {
+        /// The posts.
+        posts: Vec<SkippedPost>,
+    },
     /// Usage.
     Help {
         /// The word that was not understood, if any.
@@ -156,6 +171,11 @@ pub fn answer_from_store(
     if let ChatCommand::Help { unknown } = command {
         return Ok(CommandAnswer::Help {
             unknown: unknown.clone(),
+        });
+    }
+    if let ChatCommand::Skipped = command {
+        return Ok(CommandAnswer::Skipped {
+            posts: skipped_posts(store, SKIPPED_LISTED)?,
         });
     }
     let cases = store.cases().collect::<Result<Vec<Case>, StoreError>>()?;
@@ -192,10 +212,33 @@ pub fn answer(
             CommandAnswer::Mine { cases, more }
         }
         ChatCommand::Stats => CommandAnswer::Stats(stats(cases, context.now)),
+        // Skipped posts are not cases: `answer_from_store` reads them.
+        ChatCommand::Skipped => CommandAnswer::Skipped { posts: Vec::new() },
         ChatCommand::Help { unknown } => CommandAnswer::Help {
             unknown: unknown.clone(),
         },
     }
+}
+
+/// The newest `limit` posts triage stored without a card, newest first, each with the case
+/// it became, if any (entries whose post is gone are left out).
+pub fn skipped_posts(store: &Store, limit: usize) -> Result<Vec<SkippedPost>, StoreError> {
+    Ok(store
+        .recent_skipped(limit)?
+        .into_iter()
+        .filter_map(|(id, _, post)| {
+            let post = post?;
+            let mention = post.mention.as_ref()?;
+            let triage = post.triage.clone()?;
+            Some(SkippedPost::new(
+                id,
+                mention,
+                triage,
+                post.stored_at,
+                post.case,
+            ))
+        })
+        .collect())
 }
 
 /// A duration for a list line or stats: `45s`, `12m`, `3h 05m`, `2d 4h`.

@@ -90,6 +90,19 @@ pub trait ChatAdapter: Send + Sync {
             self.name()
         )))
     }
+
+    /// Looks in `channel` for `digest` as this bot posted it since `since` (an attempt the chat
+    /// may have taken before a crash or a lost answer): the message's id, if it is there. The
+    /// digest task asks before posting again. A chat whose `post_digest` is idempotent by
+    /// itself (the console) need not look: the default finds nothing.
+    async fn find_digest(
+        &self,
+        _channel: &str,
+        _digest: &Digest,
+        _since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<String>, ChatError> {
+        Ok(None)
+    }
 }
 
 /// A click or form submit, decoded, on its way to the actions engine.

@@ -9,8 +9,13 @@
 //! posted is kept in the store (chat area `digest`, key `posted`: the ISO week and the chats
 //! done), so a restart never posts a week twice and a bot that was down at the due time posts
 //! once when it comes back the same week. A chat that keeps failing is retried with backoff
-//! (honouring a rate limit's wait) and then reported to the ops channel; a crash between a
-//! chat taking the digest and the record being written can repeat it in that chat.
+//! (honouring a rate limit's wait) and then reported to the ops channel.
+//!
+//! Exactly once across a crash: before a chat is sent the digest, the record says "posting
+//! started at T in chat C" (flushed). A chat still marked started when the task comes back
+//! (a crash, or an attempt whose answer was lost) is first asked whether the digest is
+//! already there (`ChatAdapter::find_digest`, looking from T minus [`CLOCK_SKEW`]); found, it
+//! is recorded as posted, otherwise it is posted.
 
 pub mod chart;
 pub mod schedule;
@@ -40,6 +45,9 @@ const FIRST_RETRY_WAIT: Duration = Duration::from_secs(30);
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(10 * 60);
 /// The timer re-reads the clock at least this often (the wall clock may step).
 const MAX_SLEEP: Duration = Duration::from_secs(60 * 60);
+/// How far before a recorded start a chat is searched for the digest: the chat's clock
+/// (which stamps the message) may be behind ours.
+pub const CLOCK_SKEW: Duration = Duration::from_secs(10 * 60);
 
 /// A digest, ready for any chat.
 #[derive(Debug, Clone, PartialEq)]
@@ -228,16 +236,44 @@ pub fn schedule_from_settings(
     })
 }
 
-/// What the store remembers: the week last posted and the chats that took it.
+/// What the store remembers: the week last posted, the chats that took it and those it was
+/// being sent to.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Posted {
     /// The ISO week.
     pub week: String,
     /// The chats done with it (posted, or given up on and reported).
     pub chats: Vec<String>,
+    /// The chats it was sent to (or about to be) and not yet recorded as done: each may have
+    /// it already, so it is looked for there before it is sent again.
+    #[serde(default)]
+    pub started: Vec<Started>,
+}
+
+/// A chat the digest was being posted to, and since when (our clock).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Started {
+    /// The chat's name.
+    pub chat: String,
+    /// When the first attempt began.
+    pub at: DateTime<Utc>,
 }
 
 impl Posted {
+    /// When posting to `chat` began, if it did and is not done.
+    pub fn started_at(&self, chat: &str) -> Option<DateTime<Utc>> {
+        self.started
+            .iter()
+            .find(|started| started.chat == chat)
+            .map(|started| started.at)
+    }
+
+    /// Marks `chat` done (posted, found, or given up on).
+    fn done(&mut self, chat: &str) {
+        self.started.retain(|started| started.chat != chat);
+        self.chats.push(chat.to_string());
+    }
+
     /// What the store says, if anything readable.
     pub fn load(store: &Store) -> Option<Posted> {
         match store.chat_get(STATE_NAMESPACE, STATE_KEY) {
@@ -258,6 +294,14 @@ impl Posted {
         let bytes = serde_json::to_vec(self).unwrap_or_default();
         store.chat_put(STATE_NAMESPACE, STATE_KEY, &bytes).await
     }
+}
+
+/// How a chat came to have the digest.
+enum Delivery {
+    /// Posted now.
+    Posted,
+    /// Already there (the message's id): an earlier attempt reached the chat.
+    Found(String),
 }
 
 /// The weekly digest's timer task.
@@ -385,7 +429,7 @@ impl DigestTask {
             Some(posted) if posted.week == slot.week => posted,
             _ => Posted {
                 week: slot.week.clone(),
-                chats: Vec::new(),
+                ..Posted::default()
             },
         };
         let pending: Vec<&(Arc<dyn ChatAdapter>, String)> = self
@@ -417,9 +461,9 @@ impl DigestTask {
         };
         // Not retried every hour with a notice each time: the week is given up on.
         self.give_up(&slot.week, "any chat", &failure).await;
-        posted
-            .chats
-            .extend(pending.iter().map(|(chat, _)| chat.name().to_string()));
+        for (chat, _) in &pending {
+            posted.done(chat.name());
+        }
         if let Err(error) = posted.save(&self.store).await {
             tracing::error!(error = %error, "Cannot record the weekly digest as given up");
         }
@@ -433,33 +477,74 @@ impl DigestTask {
         digest: &Digest,
     ) {
         for (chat, channel) in pending {
-            if let Err(error) = self.deliver(chat.as_ref(), channel, digest).await {
-                self.give_up(&slot.week, chat.name(), &error.to_string())
-                    .await;
-            } else {
-                tracing::info!(chat = chat.name(), channel = %channel, week = %slot.week, "Weekly digest posted");
+            // A start already recorded means an earlier attempt may have reached the chat.
+            let (started, look_first) = match posted.started_at(chat.name()) {
+                Some(at) => (at, true),
+                None => {
+                    let at = self.now();
+                    posted.started.push(Started {
+                        chat: chat.name().to_string(),
+                        at,
+                    });
+                    if let Err(error) = posted.save(&self.store).await {
+                        // Unrecorded, a post could not be found again after a crash: wait.
+                        tracing::error!(chat = chat.name(), error = %error, "Cannot record the weekly digest as started; not posting it now");
+                        posted.started.retain(|started| started.chat != chat.name());
+                        continue;
+                    }
+                    (at, false)
+                }
+            };
+            match self
+                .deliver(chat.as_ref(), channel, digest, started, look_first)
+                .await
+            {
+                Ok(Delivery::Posted) => {
+                    crate::failpoint::hit(&format!("digest.{}.after_post", chat.name())).await;
+                    tracing::info!(chat = chat.name(), channel = %channel, week = %slot.week, "Weekly digest posted");
+                }
+                Ok(Delivery::Found(message)) => {
+                    tracing::info!(chat = chat.name(), channel = %channel, week = %slot.week, message = %message, "Weekly digest found posted before a restart; not posting it again");
+                }
+                Err(error) => {
+                    self.give_up(&slot.week, chat.name(), &error.to_string())
+                        .await;
+                }
             }
-            posted.chats.push(chat.name().to_string());
+            posted.done(chat.name());
             if let Err(error) = posted.save(&self.store).await {
                 tracing::error!(error = %error, "Cannot record the weekly digest as posted");
             }
         }
     }
 
+    /// Posts `digest` in `chat`, first looking for it there when an earlier attempt (started
+    /// at `started`) may have reached it: with `look_first`, and after any failure but a
+    /// refusal.
     async fn deliver(
         &self,
         chat: &dyn ChatAdapter,
         channel: &str,
         digest: &Digest,
-    ) -> Result<(), ChatError> {
+        started: DateTime<Utc>,
+        look_first: bool,
+    ) -> Result<Delivery, ChatError> {
+        let since = started - chrono::Duration::from_std(CLOCK_SKEW).unwrap_or_default();
+        let mut look = look_first;
         let mut wait = FIRST_RETRY_WAIT;
         let mut attempt = 1;
         loop {
-            let error = match chat.post_digest(channel, digest).await {
-                Ok(()) => return Ok(()),
+            let error = match self
+                .attempt(chat, channel, digest, look.then_some(since))
+                .await
+            {
+                Ok(delivery) => return Ok(delivery),
                 Err(error @ ChatError::Rejected(_)) => return Err(error),
                 Err(error) => error,
             };
+            // The chat may have taken it and the answer been lost (a timeout, a cut
+            // connection): look before the next attempt.
+            look = true;
             if attempt >= ATTEMPTS {
                 return Err(error);
             }
@@ -472,6 +557,37 @@ impl DigestTask {
             wait = (wait * 2).min(MAX_RETRY_WAIT);
             attempt += 1;
         }
+    }
+
+    /// One attempt: look for an earlier post since `look_since` (when given), else post.
+    async fn attempt(
+        &self,
+        chat: &dyn ChatAdapter,
+        channel: &str,
+        digest: &Digest,
+        look_since: Option<DateTime<Utc>>,
+    ) -> Result<Delivery, ChatError> {
+        if let Some(since) = look_since {
+            let found =
+                chat.find_digest(channel, digest, since)
+                    .await
+                    .map_err(|error| match error {
+                        // Said so: posting blind could post it twice (e.g. a missing history scope).
+                        ChatError::Rejected(why) => ChatError::Rejected(format!(
+                            "cannot check whether it was already posted: {why}"
+                        )),
+                        ChatError::Transient(why) => ChatError::Transient(format!(
+                            "cannot check whether it was already posted: {why}"
+                        )),
+                        other => other,
+                    })?;
+            if let Some(message) = found {
+                return Ok(Delivery::Found(message));
+            }
+        }
+        crate::failpoint::hit(&format!("digest.{}.before_post", chat.name())).await;
+        chat.post_digest(channel, digest).await?;
+        Ok(Delivery::Posted)
     }
 
     async fn give_up(&self, week: &str, chat: &str, error: &str) {

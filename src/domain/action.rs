@@ -37,11 +37,14 @@ pub enum ActionKind {
     Edit,
     /// Approval mode: send the pending draft back to its author.
     Reject,
+    /// Move a post triage did not card (the "Skipped" review) to the complaint queue; the
+    /// payload's case is the skipped entry's id.
+    MarkSkipped,
 }
 
 impl ActionKind {
     /// Every kind, in the order cards show them.
-    pub const ALL: [ActionKind; 11] = [
+    pub const ALL: [ActionKind; 12] = [
         ActionKind::Claim,
         ActionKind::Unclaim,
         ActionKind::Reply,
@@ -53,6 +56,7 @@ impl ActionKind {
         ActionKind::Approve,
         ActionKind::Edit,
         ActionKind::Reject,
+        ActionKind::MarkSkipped,
     ];
 
     /// The verb used in payloads.
@@ -69,6 +73,7 @@ impl ActionKind {
             ActionKind::Approve => "approve",
             ActionKind::Edit => "edit",
             ActionKind::Reject => "reject",
+            ActionKind::MarkSkipped => "skipped",
         }
     }
 
@@ -82,7 +87,7 @@ impl ActionKind {
             ActionKind::Resolve => "Resolve",
             ActionKind::Dismiss => "Not a complaint",
             ActionKind::Reopen => "Reopen",
-            ActionKind::MarkComplaint => "Mark as complaint",
+            ActionKind::MarkComplaint | ActionKind::MarkSkipped => "Mark as complaint",
             ActionKind::Approve => "Approve",
             ActionKind::Edit => "Edit draft",
             ActionKind::Reject => "Reject draft",
@@ -176,6 +181,8 @@ pub enum ChatAction {
     Reopen,
     /// Move the kudos whose id is the request's case to the complaint queue.
     MarkComplaint,
+    /// Move the skipped post whose entry id is the request's case to the complaint queue.
+    MarkSkipped,
     /// Approval mode: let the pending draft out as written.
     Approve,
     /// Approval mode: let the pending draft out with the approver's text.
@@ -204,6 +211,7 @@ impl ChatAction {
             ChatAction::Dismiss => ActionKind::Dismiss,
             ChatAction::Reopen => ActionKind::Reopen,
             ChatAction::MarkComplaint => ActionKind::MarkComplaint,
+            ChatAction::MarkSkipped => ActionKind::MarkSkipped,
             ChatAction::Approve => ActionKind::Approve,
             ChatAction::Edit { .. } => ActionKind::Edit,
             ChatAction::Reject { .. } => ActionKind::Reject,
@@ -233,6 +241,7 @@ impl ActionRequest {
             ActionKind::Dismiss => ChatAction::Dismiss,
             ActionKind::Reopen => ChatAction::Reopen,
             ActionKind::MarkComplaint => ChatAction::MarkComplaint,
+            ActionKind::MarkSkipped => ChatAction::MarkSkipped,
             ActionKind::Approve => ChatAction::Approve,
             ActionKind::Reject => ChatAction::Reject {
                 reason: String::new(),

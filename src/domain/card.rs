@@ -93,6 +93,15 @@ impl Card {
         self.similar_posts
             .map(|count| format!("Incident: {count} similar posts · members in the thread"))
     }
+
+    /// What the card is about, for logs: `case #7`, or `kudos #3` (a kudos card's `case_id`
+    /// carries the kudos id: it is not a case).
+    pub fn subject(&self) -> String {
+        match self.kind {
+            CardKind::Kudos => format!("kudos #{}", self.case_id.0),
+            _ => format!("case {}", self.case_id),
+        }
+    }
 }
 
 /// Which card this is.

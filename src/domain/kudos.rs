@@ -58,18 +58,7 @@ pub fn kudos_card(kudos: &Kudos, case_cards: &BTreeMap<String, MessageRef>) -> C
     let network = kudos.mention.network;
     let (state_line, buttons, repeat) = match &kudos.moved {
         None => {
-            let kind = ActionKind::MarkComplaint;
-            let button = Button {
-                kind,
-                label: kind.label().to_string(),
-                payload: Payload {
-                    kind,
-                    case: CaseId(kudos.id),
-                    version: kudos.version,
-                }
-                .to_string(),
-                style: ButtonStyle::Default,
-            };
+            let button = mark_button(ActionKind::MarkComplaint, kudos.id, kudos.version);
             ("Kudos · no action needed".to_string(), vec![button], None)
         }
         Some(moved) => {
@@ -117,40 +106,61 @@ pub fn kudos_card(kudos: &Kudos, case_cards: &BTreeMap<String, MessageRef>) -> C
     }
 }
 
+/// A "Mark as complaint" button (`kind` is `MarkComplaint` for a kudos, `MarkSkipped` for a
+/// skipped post): its payload's case field carries `id`, the kudos or skipped entry id.
+pub fn mark_button(kind: ActionKind, id: u64, version: u64) -> Button {
+    Button {
+        kind,
+        label: kind.label().to_string(),
+        payload: Payload {
+            kind,
+            case: CaseId(id),
+            version,
+        }
+        .to_string(),
+        style: ButtonStyle::Default,
+    }
+}
+
 /// The idempotency key of a kudos card in any chat.
 pub fn kudos_key(id: u64) -> String {
     format!("kudos-{id}")
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::{Author, Label, MentionKind, Network};
+
+    /// A Mastodon mention by `ana` saying `text` (for the tests of posts shown outside cases).
+    pub(crate) fn mention(text: &str) -> Mention {
+        Mention {
+            network: Network::Mastodon,
+            source: "m".into(),
+            id: "1".into(),
+            url: "https://example.social/@ana/1".into(),
+            author: Author {
+                id: "a".into(),
+                handle: "ana".into(),
+                display_name: None,
+                followers: None,
+            },
+            text: text.into(),
+            created_at: Utc::now(),
+            in_reply_to: None,
+            root: None,
+            kind: MentionKind::Mention,
+            lang: None,
+            from_brand: false,
+            raw: None,
+        }
+    }
 
     fn kudos() -> Kudos {
         Kudos {
             id: 7,
             version: 0,
-            mention: Mention {
-                network: Network::Mastodon,
-                source: "m".into(),
-                id: "1".into(),
-                url: "https://example.social/@ana/1".into(),
-                author: Author {
-                    id: "a".into(),
-                    handle: "ana".into(),
-                    display_name: None,
-                    followers: None,
-                },
-                text: "love the new app, mail me at ana@example.com".into(),
-                created_at: Utc::now(),
-                in_reply_to: None,
-                root: None,
-                kind: MentionKind::Mention,
-                lang: None,
-                from_brand: false,
-                raw: None,
-            },
+            mention: mention("love the new app, mail me at ana@example.com"),
             triage: Triage {
                 label: Label::Praise,
                 score: 0.9,
@@ -166,6 +176,7 @@ mod tests {
     fn a_new_kudos_card_offers_mark_as_complaint_and_masks_pii() {
         let card = kudos_card(&kudos(), &BTreeMap::new());
         assert_eq!(card.kind, CardKind::Kudos);
+        assert_eq!(card.subject(), "kudos #7", "logs never call it a case");
         assert_eq!(card.buttons.len(), 1);
         assert_eq!(card.buttons[0].payload, "complaint:7:0");
         assert_eq!(card.buttons[0].label, "Mark as complaint");

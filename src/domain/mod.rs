@@ -17,6 +17,7 @@ pub mod kudos;
 pub mod mention;
 pub mod permission;
 pub mod replies;
+pub mod skipped;
 pub mod summary;
 pub mod text;
 
@@ -41,4 +42,5 @@ pub use mention::{
 };
 pub use permission::{Permission, Permissions, Principal};
 pub use replies::{expand, repeat_key, saved_reply_text, Fill, SavedReply};
+pub use skipped::SkippedPost;
 pub use summary::{CaseSummary, Delivery, Handoff, Touch};

@@ -55,7 +55,8 @@ impl Permission {
             ChatAction::Resolve
             | ChatAction::Dismiss
             | ChatAction::Reopen
-            | ChatAction::MarkComplaint => Some(Permission::Resolve),
+            | ChatAction::MarkComplaint
+            | ChatAction::MarkSkipped => Some(Permission::Resolve),
             ChatAction::Approve | ChatAction::Edit { .. } | ChatAction::Reject { .. } => {
                 Some(Permission::Approve)
             }
@@ -231,7 +232,9 @@ impl Permissions {
             ChatAction::Escalate { .. } => "escalate cases",
             ChatAction::Dismiss => "dismiss cases",
             ChatAction::Reopen => "reopen cases",
-            ChatAction::MarkComplaint => "move posts to the complaint queue",
+            ChatAction::MarkComplaint | ChatAction::MarkSkipped => {
+                "move posts to the complaint queue"
+            }
             ChatAction::Approve | ChatAction::Edit { .. } | ChatAction::Reject { .. } => {
                 "approve or reject reply drafts"
             }
@@ -401,6 +404,7 @@ mod tests {
             (ChatAction::Dismiss, Some(Permission::Resolve)),
             (ChatAction::Reopen, Some(Permission::Resolve)),
             (ChatAction::MarkComplaint, Some(Permission::Resolve)),
+            (ChatAction::MarkSkipped, Some(Permission::Resolve)),
         ];
         for (action, expected) in table {
             assert_eq!(Permission::required_for(&action), expected, "{action:?}");

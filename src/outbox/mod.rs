@@ -212,8 +212,8 @@ const LANE_SCAN: usize = 256;
 
 /// Runs a lane's worker until `stop`, or until `drain` is cancelled and the lane is empty.
 ///
-/// Entries of one case run in order. When an entry fails, its case is held until the retry
-/// is due and the worker goes on with other cases, so one card Slack or Discord keeps
+/// Entries of one case (or one kudos card: [`Subject`]) run in order. When an entry fails,
+/// its subject is held until the retry is due and the worker goes on with other subjects, so one card Slack or Discord keeps
 /// refusing does not hold up every other case's card. When the next case fails too, the
 /// chat (or network) itself is failing and the whole lane waits, as it does for a rate limit
 /// (an answer with `Retry-After`): an outage is not hammered once per queued case.
@@ -228,7 +228,7 @@ pub async fn run_lane(
     let lane = executor.lane();
     let waker = outbox.waker(&lane);
     health.register(&lane);
-    let mut held: HashMap<CaseId, tokio::time::Instant> = HashMap::new();
+    let mut held: HashMap<Subject, tokio::time::Instant> = HashMap::new();
     let mut failed_in_a_row = 0u32;
     loop {
         let now = tokio::time::Instant::now();
@@ -238,7 +238,7 @@ pub async fn run_lane(
                 !entries.is_empty(),
                 entries
                     .into_iter()
-                    .find(|(_, entry)| !held.contains_key(&entry.case)),
+                    .find(|(_, entry)| !held.contains_key(&Subject::of(entry))),
             ),
             Err(error) => {
                 tracing::error!(lane = %lane, error = %error, "Cannot read the outbox");
@@ -287,12 +287,12 @@ pub async fn run_lane(
                 health
                     .metrics()
                     .api_error(&lane, &retry.message, retry.after.is_some());
-                let case = entry.case;
+                let subject = Subject::of(&entry);
                 let wait = handle_retry(&store, &lane, &key, entry, &retry);
                 if wait.is_zero() {
                     continue;
                 }
-                held.insert(case, tokio::time::Instant::now() + wait);
+                held.insert(subject, tokio::time::Instant::now() + wait);
                 if retry.after.is_none() && failed_in_a_row < 2 {
                     continue;
                 }
@@ -304,6 +304,41 @@ pub async fn run_lane(
         }
     }
     tracing::debug!(lane = %lane, "Outbox worker stopped");
+}
+
+/// What an entry is about: its case, or its kudos card (a kudos entry's case is the unused
+/// `CaseId(0)`, shared by every kudos entry). A lane keeps one subject's entries in order and
+/// holds a failing subject without holding the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Subject {
+    /// A case's card, notes and escalation cards.
+    Case(CaseId),
+    /// One kudos card.
+    Kudos(u64),
+}
+
+impl Subject {
+    /// The subject of `entry`.
+    pub fn of(entry: &OutboxEntry) -> Subject {
+        match &entry.task {
+            OutboxTask::KudosCard { kudos } => Subject::Kudos(*kudos),
+            _ => Subject::Case(entry.case),
+        }
+    }
+}
+
+impl std::fmt::Display for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Subject::Case(case) => write!(f, "case {case}"),
+            Subject::Kudos(kudos) => write!(f, "kudos #{kudos}"),
+        }
+    }
+}
+
+/// What an entry is about, for logs: `case #7`, or `kudos #3`.
+pub fn subject(entry: &OutboxEntry) -> String {
+    Subject::of(entry).to_string()
 }
 
 /// Removes an entry that needs no more work, durably.
@@ -332,9 +367,9 @@ fn handle_retry(
         }
     });
     if bury {
-        tracing::error!(lane, case = %entry.case, task = ?entry.task, error = %retry.message, "Giving up on an outbox entry; it is kept under dead/ for inspection");
+        tracing::error!(lane, about = %subject(&entry), task = ?entry.task, error = %retry.message, "Giving up on an outbox entry; it is kept under dead/ for inspection");
     } else {
-        tracing::warn!(lane, case = %entry.case, attempts = entry.attempts, error = %retry.message, "Outbox entry failed; will retry");
+        tracing::warn!(lane, about = %subject(&entry), attempts = entry.attempts, error = %retry.message, "Outbox entry failed; will retry");
     }
     if let Err(error) = written {
         tracing::error!(lane, error = %error, "Cannot record the failed attempt");
@@ -346,4 +381,45 @@ fn handle_retry(
         let exponent = entry.attempts.min(6);
         (Duration::from_millis(500) * 2u32.pow(exponent)).min(MAX_RETRY_WAIT)
     })
+}
+
+#[cfg(test)]
+mod subject_tests {
+    use super::*;
+
+    fn entry(case: u64, task: OutboxTask) -> OutboxEntry {
+        OutboxEntry {
+            case: CaseId(case),
+            task,
+            attempts: 0,
+            last_error: None,
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_kudos_entry_is_named_by_its_kudos_not_case_0() {
+        assert_eq!(
+            subject(&entry(0, OutboxTask::KudosCard { kudos: 3 })),
+            "kudos #3"
+        );
+        assert_eq!(subject(&entry(7, OutboxTask::SyncCard)), "case #7");
+    }
+
+    #[test]
+    fn kudos_entries_are_subjects_of_their_own() {
+        let first = Subject::of(&entry(0, OutboxTask::KudosCard { kudos: 1 }));
+        let second = Subject::of(&entry(0, OutboxTask::KudosCard { kudos: 2 }));
+        assert_ne!(first, second, "two kudos cards are held apart");
+        assert_eq!(
+            first,
+            Subject::of(&entry(0, OutboxTask::KudosCard { kudos: 1 })),
+            "one kudos card's entries stay in order"
+        );
+        assert_ne!(first, Subject::of(&entry(1, OutboxTask::SyncCard)));
+        assert_eq!(
+            Subject::of(&entry(0, OutboxTask::SyncCard)),
+            Subject::Case(CaseId(0))
+        );
+    }
 }

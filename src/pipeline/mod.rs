@@ -24,7 +24,7 @@ use crate::domain::{
 use crate::outbox::Outbox;
 use crate::scheduler::{SchedulerHandle, SlaPolicy};
 use crate::sources::SourceBatch;
-use crate::store::{PostOrigin, Store, StoreError, StoredPost, Tx, TxError};
+use crate::store::{PostOrigin, SkippedEntry, Store, StoreError, StoredPost, Tx, TxError};
 use storm::{Signature, StormDecision, StormRules, StormWindow};
 pub use triage::{TriageRules, Triager};
 
@@ -319,6 +319,7 @@ impl Pipeline {
         }
         let triage = self.triager.triage(mention);
         if !self.triager.wants_card(&triage) {
+            let mut kudos_id = None;
             if self.kudos && triage.label == Label::Praise {
                 let kudos = Kudos {
                     id: tx.next_kudos_id()?,
@@ -332,8 +333,14 @@ impl Pipeline {
                 tx.put_kudos(&kudos)?;
                 self.outbox.enqueue_kudos(tx, kudos.id, now)?;
                 report.kudos += 1;
+                kudos_id = Some(kudos.id);
             }
             tx.put_post(&post_ref, &stored(None, Some(triage)))?;
+            // Listed in the "Skipped" review, where a misread complaint can be rescued.
+            tx.add_skipped(&SkippedEntry {
+                post: post_ref.clone(),
+                kudos: kudos_id,
+            })?;
             report.skipped += 1;
             return Ok(());
         }

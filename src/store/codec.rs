@@ -28,6 +28,20 @@ pub fn kudos_key(id: u64) -> Vec<u8> {
     key
 }
 
+/// `meta` key of the next skipped-post entry id.
+pub const NEXT_SKIPPED_KEY: &[u8] = b"next_skipped_id";
+
+/// Prefix of the `meta` keys of the skipped-post index (posts triage stored without a card).
+pub const SKIPPED_PREFIX: &[u8] = b"skipped/";
+
+/// `meta` key of a skipped-post entry: the prefix then its id, so the index reads in the
+/// order the posts were stored.
+pub fn skipped_key(id: u64) -> Vec<u8> {
+    let mut key = SKIPPED_PREFIX.to_vec();
+    key.extend_from_slice(&id.to_be_bytes());
+    key
+}
+
 /// Prefix of the `meta` keys holding the storm window (one cluster per case).
 pub const STORM_PREFIX: &[u8] = b"storm/";
 

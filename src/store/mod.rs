@@ -7,7 +7,8 @@
 //! Trees (keys are documented in `codec.rs`):
 //! - `meta`: schema version and counters; under `storm/<case>`, the storm window's clusters
 //!   (the pipeline's near-duplicate signatures, written with the case changes they imply);
-//!   under `spike`, the spike detector's usual volumes and spikes under way;
+//!   under `spike`, the spike detector's usual volumes and spikes under way; under
+//!   `skipped/<id>`, the bounded index of posts triage stored without a card (`skipped.rs`);
 //! - `cases`: case id → `Case`;
 //! - `posts`: (network, post id) → `StoredPost`, the dedupe index and the post → case index;
 //! - `events`: (case, seq) → `CaseEvent`, the append-only log per case;
@@ -27,6 +28,7 @@
 //!   network, audit records by action) are kept in the same transaction as what they count.
 
 mod codec;
+mod skipped;
 #[cfg(test)]
 mod tests;
 
@@ -44,6 +46,7 @@ use crate::domain::{
 };
 
 pub use codec::SCHEMA_VERSION;
+pub use skipped::{SkippedEntry, SKIPPED_KEPT};
 
 /// What can go wrong with the store.
 #[derive(Debug, thiserror::Error)]
@@ -1057,13 +1060,17 @@ impl Tx<'_> {
 
     /// Takes the next kudos id.
     pub fn next_kudos_id(&self) -> Result<u64, TxError> {
+        self.next_in_sequence(codec::NEXT_KUDOS_KEY)
+    }
+
+    /// Takes the next number of the gapless sequence kept under `key` in `meta` (from 1).
+    fn next_in_sequence(&self, key: &[u8]) -> Result<u64, TxError> {
         let next = self
             .meta
-            .get(codec::NEXT_KUDOS_KEY)?
+            .get(key)?
             .map(|bytes| codec::decode_u64(&bytes))
             .unwrap_or(1);
-        self.meta
-            .insert(codec::NEXT_KUDOS_KEY, &(next + 1).to_be_bytes())?;
+        self.meta.insert(key, &(next + 1).to_be_bytes())?;
         Ok(next)
     }
 

@@ -1,10 +1,15 @@
-// End-to-end test of the console chat adapter in a real browser.
+// End-to-end tests of the console chat adapter in a real browser.
 //
-// It starts the built mentiondesk binary on a replay source, opens the console page in
+// The first starts the built mentiondesk binary on a replay source, opens the console page in
 // headless Chromium and works one card the way an agent would: set the name, claim, reply
 // publicly, and see the card and its thread change live. A second source points at a port
 // nobody listens on, so the ops-notices panel shows its connector-health notice. It saves a
 // screenshot of the page to docs/console.png for the README.
+//
+// The second runs the bot with approval mode, a saved reply and kudos on, over three posts of
+// its own (a complaint, praise, a question): a saved reply fills the reply text, the draft
+// waits for an approver who approves it (the reply is posted and shown as sent), the Kudos
+// tab's "Mark as complaint" moves the praise, and the Skipped tab's moves the question.
 //
 // Environment:
 //   MENTIONDESK_BIN       path to the built mentiondesk binary (required)
@@ -13,7 +18,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -51,7 +56,9 @@ function tomlString(value) {
   return JSON.stringify(value);
 }
 
-function writeConfig(directory, examples, consolePort, httpPort, downPort) {
+// Writes the bot's config: a store in `directory`, the replay source `demo` reading `posts`,
+// the console and health ports, the brand's handles, then `extra` (more TOML tables).
+function writeConfigFile(directory, { posts, consolePort, httpPort, handles, extra }) {
   const configPath = path.join(directory, 'mentiondesk.toml');
   const config = `# Written by tests/browser/console.test.mjs.
 [store]
@@ -63,15 +70,29 @@ listen = "127.0.0.1:${httpPort}"
 [brand]
 name = "Acme"
 keywords = ["acme", "acme app"]
-handles = ["acme.bsky.social", "@acme@mastodon.social", "AcmeSupport"]
+handles = ${JSON.stringify(handles)}
 
 [[sources]]
 type = "replay"
 name = "demo"
-path = ${tomlString(examples)}
+path = ${tomlString(posts)}
 sent_path = ${tomlString(path.join(directory, 'sent.jsonl'))}
 pace = false
 
+[console]
+listen = "127.0.0.1:${consolePort}"
+${extra}`;
+  writeFileSync(configPath, config);
+  return configPath;
+}
+
+function writeConfig(directory, examples, consolePort, httpPort, downPort) {
+  return writeConfigFile(directory, {
+    posts: examples,
+    consolePort,
+    httpPort,
+    handles: ['acme.bsky.social', '@acme@mastodon.social', 'AcmeSupport'],
+    extra: `
 # Nothing listens here: the source fails from the start and is announced in the ops panel.
 [[sources]]
 type = "mastodon"
@@ -82,15 +103,89 @@ access_token = "unused"
 [runtime]
 health_notice_after = "2s"
 
-[console]
-listen = "127.0.0.1:${consolePort}"
-
 [[escalations]]
 id = "billing"
 label = "Billing team"
-`;
-  writeFileSync(configPath, config);
-  return configPath;
+`,
+  });
+}
+
+// Approval mode, one saved reply, kudos on; `Lee` approves. The replay source reads `posts`.
+function writeApprovalConfig(directory, posts, consolePort, httpPort) {
+  return writeConfigFile(directory, {
+    posts,
+    consolePort,
+    httpPort,
+    handles: ['acme.bsky.social'],
+    extra: `
+[triage]
+kudos = true
+
+[replies]
+require_approval = true
+
+[[replies.saved]]
+name = "Apology"
+text = "{handle} sorry about this! We are looking into it now. {agent}"
+
+[permissions]
+reply = ["*"]
+escalate = ["*"]
+resolve = ["*"]
+approve = ["console:lee"]
+`,
+  });
+}
+
+// A Bluesky post by `handle` for the replay source.
+function bskyPost(id, handle, text) {
+  return {
+    network: 'bluesky',
+    id: `at://did:plc:${handle}/app.bsky.feed.post/${id}`,
+    url: `https://bsky.app/profile/${handle}/post/${id}`,
+    author: { id: `did:plc:${handle}`, handle, display_name: handle },
+    text,
+    created_at: new Date().toISOString(),
+    in_reply_to: null,
+    root: null,
+    kind: 'mention',
+    lang: 'en',
+  };
+}
+
+async function launchBrowser(directory) {
+  return chromium.launchPersistentContext(path.join(directory, 'chromium-profile'), {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1280, height: 900 },
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+// Types `name` into the agent dialog (open already, or opened with "Change").
+async function signIn(page, name) {
+  if (!(await page.locator('#agent-dialog').isVisible())) await page.click('#agent-change');
+  await page.locator('#agent-dialog').waitFor({ state: 'visible' });
+  await page.fill('#agent-input', name);
+  await page.click('#agent-form button[type="submit"]');
+  await page.waitForFunction((expected) => document.getElementById('agent-name').textContent === expected, name);
+}
+
+// Waits for a toast whose text matches `pattern`.
+async function toastMatching(page, pattern) {
+  await page.waitForFunction(
+    (source) => Array.from(document.querySelectorAll('#toasts .toast')).some((toast) => new RegExp(source).test(toast.textContent)),
+    pattern.source,
+  );
 }
 
 function startBot(binary, configPath, directory) {
@@ -133,6 +228,26 @@ async function waitForConsole(baseUrl, bot) {
   throw new Error(`console did not answer within ${startupTimeoutMs} ms (${lastError}):\n${bot.output.join('')}`);
 }
 
+// Starts the bot on `configPath`, waits for its console and opens it in Chromium; everything
+// (the browser, the bot, `directory`) goes away when the test `t` ends.
+async function openConsole(t, binary, directory, configPath, consolePort) {
+  const baseUrl = `http://127.0.0.1:${consolePort}`;
+  const bot = startBot(binary, configPath, directory);
+  let context = null;
+  t.after(async () => {
+    if (context) await context.close().catch(() => {});
+    await stopBot(bot);
+    rmSync(directory, { recursive: true, force: true });
+  });
+  const channels = await waitForConsole(baseUrl, bot);
+  context = await launchBrowser(directory);
+  const page = context.pages()[0] || (await context.newPage());
+  page.setDefaultTimeout(stepTimeoutMs);
+  const pageErrors = [];
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  return { bot, page, pageErrors, channels, baseUrl };
+}
+
 test('an agent claims a card and replies publicly from the console page', async (t) => {
   const binary = requiredEnv('MENTIONDESK_BIN');
   const examples = requiredEnv('MENTIONDESK_EXAMPLES');
@@ -141,38 +256,8 @@ test('an agent claims a card and replies publicly from the console page', async 
   const httpPort = await freePort();
   const downPort = await freePort();
   const configPath = writeConfig(directory, examples, consolePort, httpPort, downPort);
-  const baseUrl = `http://127.0.0.1:${consolePort}`;
-
-  const bot = startBot(binary, configPath, directory);
-  let context = null;
-  t.after(async () => {
-    if (context) await context.close().catch(() => {});
-    await stopBot(bot);
-    rmSync(directory, { recursive: true, force: true });
-  });
-
-  const channels = await waitForConsole(baseUrl, bot);
+  const { bot, page, pageErrors, channels, baseUrl } = await openConsole(t, binary, directory, configPath, consolePort);
   assert.ok(channels.some((channel) => channel.id === 'mentions'), 'the mentions channel exists');
-
-  context = await chromium.launchPersistentContext(path.join(directory, 'chromium-profile'), {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    viewport: { width: 1280, height: 900 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  const page = context.pages()[0] || (await context.newPage());
-  page.setDefaultTimeout(stepTimeoutMs);
-  const pageErrors = [];
-  page.on('pageerror', (error) => pageErrors.push(error.message));
 
   try {
     await page.goto(baseUrl);
@@ -243,6 +328,114 @@ test('an agent claims a card and replies publicly from the console page', async 
     await page.evaluate(() => document.getElementById('toasts').replaceChildren());
     mkdirSync(path.dirname(screenshotPath), { recursive: true });
     await page.screenshot({ path: screenshotPath, fullPage: true });
+  } catch (error) {
+    error.message += `\n--- mentiondesk output ---\n${bot.output.join('').slice(-8000)}`;
+    throw error;
+  }
+});
+
+test('approval, saved replies, and Mark as complaint from the Kudos and Skipped tabs', async (t) => {
+  const binary = requiredEnv('MENTIONDESK_BIN');
+  const directory = mkdtempSync(path.join(tmpdir(), 'mentiondesk-browser-'));
+  const consolePort = await freePort();
+  const httpPort = await freePort();
+  const posts = path.join(directory, 'posts.jsonl');
+  writeFileSync(
+    posts,
+    [
+      bskyPost('c1', 'jo.bsky.social', '@acme.bsky.social my order never arrived and support ignores me'),
+      bskyPost('k1', 'fan.bsky.social', 'thanks @acme.bsky.social, great job, love that the app logs me out every hour, amazing'),
+      bskyPost('q1', 'asker.bsky.social', '@acme.bsky.social which plan includes the hub?'),
+    ]
+      .map((post) => JSON.stringify(post))
+      .join('\n') + '\n',
+  );
+  const configPath = writeApprovalConfig(directory, posts, consolePort, httpPort);
+  const { bot, page, pageErrors, baseUrl } = await openConsole(t, binary, directory, configPath, consolePort);
+
+  try {
+    await page.goto(baseUrl);
+    await signIn(page, 'Ana');
+
+    // The complaint's card; Ana picks the saved reply, which fills the text for her.
+    const card = page.locator('.card[data-case="1"]');
+    await card.waitFor({ state: 'visible', timeout: startupTimeoutMs });
+    await card.locator('button[data-action="reply"]').click();
+    const textarea = card.locator('.reply-form textarea');
+    await textarea.waitFor({ state: 'visible' });
+    assert.equal(await textarea.inputValue(), '@jo.bsky.social ', 'prefilled with the handle');
+    const picker = card.locator('.reply-form select.saved-replies');
+    await picker.selectOption({ label: 'Apology' });
+    assert.equal(
+      await textarea.inputValue(),
+      '@jo.bsky.social sorry about this! We are looking into it now. Ana',
+      'the saved reply, filled in for this customer and agent',
+    );
+    await card.locator('.reply-form button[type="submit"]').click();
+    await card.locator('.reply-form').waitFor({ state: 'detached' });
+    await toastMatching(page, /Draft saved/);
+    // The card waits for an approver.
+    await page.waitForFunction(() => {
+      const element = document.querySelector('.card[data-case="1"]');
+      return Boolean(element && element.querySelector('button[data-action="approve"]') && /awaiting approval/.test(element.textContent));
+    });
+    const sentPath = path.join(directory, 'sent.jsonl');
+    assert.equal(existsSync(sentPath) ? readFileSync(sentPath).toString().trim() : '', '', 'nothing posted before approval');
+
+    // Lee approves: the reply goes out and the thread shows it sent.
+    await signIn(page, 'Lee');
+    await page.locator('.card[data-case="1"] button[data-action="approve"]').click();
+    await toastMatching(page, /Approved/);
+    await page.waitForFunction(() => {
+      const element = document.querySelector('.card[data-case="1"]');
+      if (!element) return false;
+      const notes = Array.from(element.querySelectorAll('.thread li')).map((note) => note.textContent);
+      return notes.some((note) => /replied publicly/i.test(note) && /looking into it now/.test(note)) &&
+        /replied/.test(element.querySelector('.state-pill').textContent);
+    });
+    const sent = readFileSync(sentPath).toString().trim().split('\n').map((line) => JSON.parse(line));
+    assert.equal(sent.length, 1, 'one public reply');
+    assert.match(JSON.stringify(sent[0]), /sorry about this! We are looking into it now\. Ana/);
+
+    // The Kudos tab: the praise, moved to the complaint queue.
+    await page.click('.tab[data-channel="kudos"]');
+    const kudos = page.locator('.card', { has: page.locator('button[data-action="complaint"]') }).first();
+    await kudos.waitFor({ state: 'visible' });
+    const kudosId = await kudos.getAttribute('id');
+    await kudos.locator('button[data-action="complaint"]').click();
+    await toastMatching(page, /Moved to the complaint queue as case #2/);
+    await page.waitForFunction((id) => {
+      const element = document.getElementById(id);
+      return Boolean(element && /Moved to the complaint queue by Lee/.test(element.textContent) &&
+        !element.querySelector('button[data-action="complaint"]'));
+    }, kudosId);
+
+    // The Skipped tab: the question (and the praise, now a case), newest first.
+    await page.click('.tab[data-view="skipped"]');
+    await page.waitForURL(/\/skipped$/);
+    const question = page.locator('.card.skipped', { hasText: 'which plan includes the hub' });
+    await question.waitFor({ state: 'visible' });
+    const praise = page.locator('.card.skipped', { hasText: 'logs me out' });
+    assert.match(await praise.textContent(), /Now case #2/, 'the praise shows its case');
+    assert.equal(await praise.locator('button').count(), 0);
+    assert.match(await question.locator('.triage-line').textContent(), /score \d\.\d\d/);
+    assert.equal(
+      await question.locator('a', { hasText: 'View post' }).getAttribute('href'),
+      'https://bsky.app/profile/asker.bsky.social/post/q1',
+    );
+    const order = await page.locator('.card.skipped').evaluateAll((cards) => cards.map((card) => card.textContent));
+    assert.ok(order.findIndex((text) => /which plan/.test(text)) < order.findIndex((text) => /logs me out/.test(text)), 'newest first');
+    await question.locator('button[data-action="skipped"]').click();
+    await toastMatching(page, /Moved to the complaint queue as case #3/);
+    await page.waitForFunction(() => {
+      const entry = Array.from(document.querySelectorAll('.card.skipped')).find((card) => /which plan/.test(card.textContent));
+      return Boolean(entry && entry.classList.contains('moved') && /Now case #3/.test(entry.textContent) && !entry.querySelector('button'));
+    });
+
+    // Its card is in the main channel.
+    await page.click('.tab[data-channel="mentions"]');
+    await page.locator('.card[data-case="3"]', { hasText: 'which plan includes the hub' }).waitFor({ state: 'visible' });
+    assert.deepEqual(pageErrors, [], 'the page script raised no errors');
   } catch (error) {
     error.message += `\n--- mentiondesk output ---\n${bot.output.join('').slice(-8000)}`;
     throw error;

@@ -14,7 +14,7 @@ use axum::http::Method;
 use serde_json::json;
 
 use crate::fakes::discord::FakeDiscord;
-use crate::fakes::slack::FakeSlack;
+use crate::fakes::slack::{FakeSlack, TRIGGER_LIFE};
 use crate::fakes::{FakeServer, Fault, Recorded};
 use crate::helpers::{complaint, panics_here, within, TestApp};
 
@@ -215,27 +215,7 @@ async fn slack_refusing_connections_is_announced_once_and_its_recovery_once() {
 #[tokio::test]
 async fn slack_a_modal_that_cannot_open_says_so_privately_and_the_next_click_opens_it() {
     let panics = panics_here();
-    let (slack, app) = slack_app("").await;
-    app.post(&[complaint("p1", "jo")]);
-    within(Duration::from_secs(15), "the card", || {
-        slack.card(1).is_some()
-    })
-    .await;
-    claim_in_console(&app, 1).await;
-    within(Duration::from_secs(15), "the claimed card", || {
-        slack_card_shows(&slack, 1, "Ana")
-    })
-    .await;
-    let reply = slack
-        .card(1)
-        .and_then(|card| {
-            let blocks = card.current()["blocks"].to_string();
-            blocks
-                .split('"')
-                .find(|part| part.starts_with("reply:1:"))
-                .map(str::to_string)
-        })
-        .expect("a reply button");
+    let (slack, _app, reply) = slack_claimed_case().await;
     let faults = [
         Fault::RateLimited {
             retry_after_secs: 1,
@@ -274,6 +254,88 @@ async fn slack_a_modal_that_cannot_open_says_so_privately_and_the_next_click_ope
     })
     .await;
     assert_eq!(slack.ephemerals().len(), failed_opens);
+    assert_eq!(panics_here(), panics, "nothing panicked");
+}
+
+/// Slack with case 1 carded and claimed by Ana in the console, and its Reply publicly button.
+async fn slack_claimed_case() -> (FakeSlack, TestApp, String) {
+    let (slack, app) = slack_app("").await;
+    app.post(&[complaint("p1", "jo")]);
+    within(LONG, "the card", || slack.card(1).is_some()).await;
+    claim_in_console(&app, 1).await;
+    within(LONG, "the claimed card", || {
+        slack_card_shows(&slack, 1, "Ana")
+    })
+    .await;
+    let reply = reply_button(&slack);
+    (slack, app, reply)
+}
+
+/// The Reply publicly button's payload on case 1's Slack card.
+fn reply_button(slack: &FakeSlack) -> String {
+    slack
+        .card(1)
+        .and_then(|card| {
+            let blocks = card.current()["blocks"].to_string();
+            blocks
+                .split('"')
+                .find(|part| part.starts_with("reply:1:"))
+                .map(str::to_string)
+        })
+        .expect("a reply button")
+}
+
+/// A `views.open` Slack does not answer is given up after 2.5 s (not the 10 s of other calls;
+/// the click's trigger lives 3 s): the click is acknowledged and the person told privately to
+/// click again within the 3 s Slack gives an ack, the late answer opens nothing (the trigger
+/// expired), and the next click opens the form. Paused time.
+#[tokio::test(start_paused = true)]
+async fn slack_a_modal_that_times_out_says_so_privately_once_the_trigger_expires() {
+    let panics = panics_here();
+    let (slack, _app, reply) = slack_claimed_case().await;
+    slack
+        .server
+        .inject("/api/views.open", Fault::Delay(Duration::from_secs(60)));
+    slack.expire_triggers(true);
+    let card = slack.card(1).unwrap();
+    let clicked = tokio::time::Instant::now();
+    let envelope = slack.push_interactive(slack.block_action(ANA_SLACK, &card, &reply));
+    slack.ack(&envelope).await;
+    let acked = tokio::time::Instant::now();
+    within(LONG, "the private 'click again'", || {
+        slack.ephemerals().len() == 1
+    })
+    .await;
+    let told = requests(&slack.server, "POST", "/api/chat.postEphemeral")[0].clock;
+    let opened = requests(&slack.server, "POST", "/api/views.open")[0].clock;
+    // Measured from the bot's views.open (when it had the click): a loaded machine can delay
+    // the click's frame on loopback while paused time moves on.
+    assert!(
+        told - opened >= Duration::from_millis(2500) && told - opened < TRIGGER_LIFE,
+        "told {:?} after the click, {:?} after views.open",
+        told - clicked,
+        told - opened
+    );
+    assert!(
+        acked - opened < TRIGGER_LIFE,
+        "the click acked {:?} after views.open",
+        acked - opened
+    );
+    let ephemeral = &slack.ephemerals()[0];
+    assert!(
+        ephemeral.to_string().contains("could not open the form"),
+        "{ephemeral}"
+    );
+    assert_eq!(ephemeral["user"], ANA_SLACK);
+
+    // The fake answers the late request after its 60 s: the trigger had expired, no form.
+    tokio::time::sleep(Duration::from_secs(90)).await;
+    assert!(slack.views().is_empty(), "{:?}", slack.views());
+    // Expiry off for the last click: paused time may jump while its frame is in flight.
+    slack.expire_triggers(false);
+    slack.push_interactive(slack.block_action(ANA_SLACK, &card, &reply));
+    within(LONG, "the form", || slack.views().len() == 1).await;
+    assert_eq!(slack.ephemerals().len(), 1, "told once");
     assert_eq!(panics_here(), panics, "nothing panicked");
 }
 

@@ -39,7 +39,18 @@ fn wall(anchor: &Anchor) -> DateTime<Utc> {
     wall + Duration::from_std(Instant::now() - since).unwrap()
 }
 
-/// A chat that records digests and notices, failing with the queued errors first.
+/// Where a recording chat stops for good, as a process killed there would.
+#[derive(Clone, Copy, PartialEq)]
+enum Hang {
+    Never,
+    /// Before it takes the digest.
+    BeforeTaking,
+    /// After it took the digest, before answering.
+    AfterTaking,
+}
+
+/// A chat that records digests and notices, failing with the queued errors first. It finds
+/// the digests it received (`find_digest`), as Slack's and Discord's histories do.
 struct Recorder {
     name: &'static str,
     anchor: Anchor,
@@ -47,6 +58,13 @@ struct Recorder {
     attempts: Mutex<Vec<DateTime<Utc>>>,
     received: Mutex<Vec<Received>>,
     notices: Mutex<Vec<String>>,
+    hang: Mutex<Hang>,
+    /// Answers to lose: the digest is taken, the answer is this error.
+    lost_answers: Mutex<VecDeque<ChatError>>,
+    /// The `since` of each lookup.
+    lookups: Mutex<Vec<DateTime<Utc>>>,
+    /// What every lookup answers instead of looking, if set.
+    lookup_error: Mutex<Option<String>>,
 }
 
 impl Recorder {
@@ -58,7 +76,19 @@ impl Recorder {
             attempts: Mutex::new(Vec::new()),
             received: Mutex::new(Vec::new()),
             notices: Mutex::new(Vec::new()),
+            hang: Mutex::new(Hang::Never),
+            lost_answers: Mutex::new(VecDeque::new()),
+            lookups: Mutex::new(Vec::new()),
+            lookup_error: Mutex::new(None),
         })
+    }
+
+    fn hang(&self, hang: Hang) {
+        *self.hang.lock().unwrap() = hang;
+    }
+
+    fn lookups(&self) -> Vec<DateTime<Utc>> {
+        self.lookups.lock().unwrap().clone()
     }
 
     fn fail_with(&self, errors: Vec<ChatError>) {
@@ -106,12 +136,41 @@ impl ChatAdapter for Recorder {
         if let Some(error) = self.failures.lock().unwrap().pop_front() {
             return Err(error);
         }
+        let hang = *self.hang.lock().unwrap();
+        if hang == Hang::BeforeTaking {
+            std::future::pending::<()>().await;
+        }
         self.received.lock().unwrap().push(Received {
             at: wall(&self.anchor),
             channel: channel.to_string(),
             digest: digest.clone(),
         });
-        Ok(())
+        if hang == Hang::AfterTaking {
+            std::future::pending::<()>().await;
+        }
+        match self.lost_answers.lock().unwrap().pop_front() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    async fn find_digest(
+        &self,
+        channel: &str,
+        digest: &Digest,
+        since: DateTime<Utc>,
+    ) -> Result<Option<String>, ChatError> {
+        self.lookups.lock().unwrap().push(since);
+        if let Some(error) = self.lookup_error.lock().unwrap().clone() {
+            return Err(ChatError::Rejected(error));
+        }
+        Ok(self
+            .received()
+            .iter()
+            .position(|got| {
+                got.channel == channel && got.digest.key == digest.key && got.at >= since
+            })
+            .map(|index| index.to_string()))
     }
 }
 
@@ -336,6 +395,139 @@ async fn a_failing_chat_is_retried_and_a_refusing_one_reported_to_ops() {
     assert_eq!(flaky.received().len(), 1);
 }
 
+/// Stops the task as a crash would (its post never answers, the task is dropped), then starts
+/// it again at `again` with the recorder behaving.
+async fn crash_and_restart(
+    store: &Store,
+    anchor: &Anchor,
+    chat: &Arc<Recorder>,
+    hang: Hang,
+    again: DateTime<Utc>,
+) {
+    chat.hang(hang);
+    let (stop, task) = start_task(
+        store,
+        anchor,
+        utc(2026, 11, 23, 7, 0),
+        std::slice::from_ref(chat),
+    );
+    sleep_until(anchor, utc(2026, 11, 23, 9, 0)).await;
+    settle("the first attempt", || {
+        !chat.attempts.lock().unwrap().is_empty()
+    })
+    .await;
+    stop.cancel();
+    task.await.unwrap();
+    chat.hang(Hang::Never);
+    let (stop, task) = start_task(store, anchor, again, std::slice::from_ref(chat));
+    sleep_until(anchor, again + Duration::hours(2)).await;
+    settle("the digest recorded", || {
+        mentiondesk::digest::Posted::load(store).is_some_and(|posted| posted.chats.len() == 1)
+    })
+    .await;
+    stop.cancel();
+    task.await.unwrap();
+    // Another restart that week neither looks nor posts.
+    let lookups = chat.lookups().len();
+    let (stop, task) = start_task(
+        store,
+        anchor,
+        again + Duration::hours(3),
+        std::slice::from_ref(chat),
+    );
+    sleep_until(anchor, again + Duration::hours(5)).await;
+    stop.cancel();
+    task.await.unwrap();
+    assert_eq!(chat.lookups().len(), lookups);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crash_after_the_chat_took_the_digest_does_not_post_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir);
+    let anchor: Anchor = Arc::new(Mutex::new((Utc::now(), Instant::now())));
+    let chat = Recorder::new("slack", &anchor);
+    let again = utc(2026, 11, 24, 10, 0);
+    crash_and_restart(&store, &anchor, &chat, Hang::AfterTaking, again).await;
+
+    // Taken once at 09:00 CET, found on the restart (looked for from the recorded start,
+    // less the clock-skew margin), not posted again.
+    let due = utc(2026, 11, 23, 8, 0);
+    assert_eq!(times(&chat), vec![(due, "2026-W48".into())]);
+    assert_eq!(chat.attempts.lock().unwrap().len(), 1);
+    let skew = Duration::from_std(mentiondesk::digest::CLOCK_SKEW).unwrap();
+    assert_eq!(chat.lookups(), vec![due - skew]);
+    let posted = mentiondesk::digest::Posted::load(&store).unwrap();
+    assert_eq!(posted.chats, vec!["slack".to_string()]);
+    assert!(posted.started.is_empty());
+    assert!(chat.notices.lock().unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crash_before_the_chat_took_the_digest_posts_it_once_after_the_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir);
+    let anchor: Anchor = Arc::new(Mutex::new((Utc::now(), Instant::now())));
+    let chat = Recorder::new("discord", &anchor);
+    let again = utc(2026, 11, 24, 10, 0);
+    crash_and_restart(&store, &anchor, &chat, Hang::BeforeTaking, again).await;
+
+    // Looked for first (nothing there), then posted on the restart, once.
+    assert_eq!(times(&chat), vec![(again, "2026-W48".into())]);
+    assert_eq!(chat.lookups().len(), 1);
+    assert_eq!(chat.attempts.lock().unwrap().len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_chat_that_cannot_be_searched_is_reported_not_posted_to_blindly() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir);
+    let anchor: Anchor = Arc::new(Mutex::new((Utc::now(), Instant::now())));
+    let chat = Recorder::new("slack", &anchor);
+    *chat.lookup_error.lock().unwrap() = Some("missing_scope".into());
+    let again = utc(2026, 11, 24, 10, 0);
+    crash_and_restart(&store, &anchor, &chat, Hang::AfterTaking, again).await;
+
+    // Not posted a second time on a guess; the ops channel hears why, once.
+    assert_eq!(chat.received().len(), 1);
+    assert_eq!(chat.attempts.lock().unwrap().len(), 1);
+    let notices = chat.notices.lock().unwrap().clone();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(
+        notices[0].contains("cannot check whether it was already posted: missing_scope"),
+        "{notices:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_answer_is_looked_for_before_the_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir);
+    let anchor: Anchor = Arc::new(Mutex::new((Utc::now(), Instant::now())));
+    let chat = Recorder::new("slack", &anchor);
+    chat.lost_answers
+        .lock()
+        .unwrap()
+        .push_back(ChatError::Transient(
+            "slack did not answer within 10s".into(),
+        ));
+    let (stop, task) = start_task(
+        &store,
+        &anchor,
+        utc(2026, 11, 23, 7, 0),
+        std::slice::from_ref(&chat),
+    );
+    sleep_until(&anchor, utc(2026, 11, 23, 12, 0)).await;
+    stop.cancel();
+    task.await.unwrap();
+    // The chat took it; the retry 30 s later found it instead of posting a second one.
+    let due = utc(2026, 11, 23, 8, 0);
+    assert_eq!(times(&chat), vec![(due, "2026-W48".into())]);
+    assert_eq!(chat.attempts.lock().unwrap().len(), 1);
+    assert_eq!(chat.lookups().len(), 1);
+    assert!(chat.notices.lock().unwrap().is_empty());
+}
+
 /// The report's seeded store (`report::seed`), the digest of the seven days before tomorrow.
 fn seeded_digest(now: DateTime<Utc>) -> Digest {
     let dir = tempfile::tempdir().unwrap();
@@ -549,4 +741,131 @@ async fn cards_show_due_times_in_the_office_zone() {
         "{line}"
     );
     assert!(!line.contains("UTC"), "{line}");
+}
+
+/// SIGKILLs the real binary, due to post this week's digest in the chat `chat_config` sets
+/// up (`digest_key` naming its channel), at `failpoint`; restarts it and waits until the
+/// digest is recorded. Returns the restarted bot's record line.
+fn kill_at_and_restart(
+    chat_config: &str,
+    digest_key: &str,
+    channel: &str,
+    failpoint: &str,
+) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("mentions.jsonl"), "").unwrap();
+    let extra = format!("{chat_config}{}{digest_key} = \"{channel}\"\n", due_today());
+    std::fs::write(
+        dir.path().join("mentiondesk.toml"),
+        crate::helpers::test_config(dir.path(), &extra),
+    )
+    .unwrap();
+    let mut bot = crate::crash::Bot::start(dir.path(), Some(failpoint));
+    bot.wait_line(|line| line.contains(&format!("Failpoint reached: {failpoint}")));
+    bot.kill();
+    let mut bot = crate::crash::Bot::start(dir.path(), None);
+    let line = bot.wait_line(|line| {
+        line.contains("Weekly digest posted") && !line.contains("\"console\"")
+            || line.contains("Weekly digest found posted before a restart")
+    });
+    bot.kill();
+    line
+}
+
+/// Kills the bot while it posts the digest to Slack (after Slack took the file, or before),
+/// restarts it: one file share in the channel either way.
+async fn slack_digest_across_a_kill_at(failpoint: &str, found: bool) -> FakeSlack {
+    let slack = FakeSlack::start(&[MAIN, DIGEST], &[]).await;
+    let line = kill_at_and_restart(&slack.config(MAIN), "slack_channel", DIGEST, failpoint);
+    let expected = if found {
+        "found posted before a restart"
+    } else {
+        "Weekly digest posted"
+    };
+    assert!(line.contains(expected), "{line}");
+    let shares = slack.file_shares(DIGEST);
+    assert_eq!(shares.len(), 1, "one digest in the channel");
+    assert!(shares[0].body["text"]
+        .as_str()
+        .unwrap()
+        .contains("Weekly digest"));
+    let completed = slack
+        .uploads()
+        .into_iter()
+        .filter(|upload| upload.completed.is_some())
+        .count();
+    assert_eq!(completed, 1);
+    slack
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_gets_one_digest_across_a_kill_after_it_took_the_file() {
+    let slack = slack_digest_across_a_kill_at("digest.slack.after_post", true).await;
+    // Found through the channel's history from before the start.
+    let lookup = slack
+        .server
+        .requests()
+        .into_iter()
+        .find(|request| request.path == "/api/conversations.history")
+        .expect("the restart looked in the channel");
+    let query: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(lookup.query.as_bytes())
+            .into_owned()
+            .collect();
+    assert_eq!(query["channel"], DIGEST);
+    let oldest: f64 = query["oldest"].parse().unwrap();
+    let shared: f64 = slack.file_shares(DIGEST)[0].ts.parse().unwrap();
+    assert!(oldest < shared, "oldest {oldest} before the share {shared}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_gets_the_digest_once_after_a_kill_before_it_took_it() {
+    slack_digest_across_a_kill_at("digest.slack.before_post", false).await;
+}
+
+/// The Discord version: one message with the chart in the channel either way.
+async fn discord_digest_across_a_kill_at(failpoint: &str, found: bool) -> FakeDiscord {
+    const MAIN: &str = "500000000000000001";
+    const DIGEST: &str = "500000000000000009";
+    let discord = FakeDiscord::start(&[MAIN, DIGEST]).await;
+    let line = kill_at_and_restart(&discord.config(MAIN), "discord_channel", DIGEST, failpoint);
+    let expected = if found {
+        "found posted before a restart"
+    } else {
+        "Weekly digest posted"
+    };
+    assert!(line.contains(expected), "{line}");
+    let posted: Vec<_> = discord
+        .messages()
+        .into_iter()
+        .filter(|m| m.channel == DIGEST)
+        .collect();
+    assert_eq!(posted.len(), 1, "one digest in the channel");
+    assert_eq!(discord.files(&posted[0].id).len(), 1);
+    discord
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discord_gets_one_digest_across_a_kill_after_it_took_the_message() {
+    let discord = discord_digest_across_a_kill_at("digest.discord.after_post", true).await;
+    let lookup = discord
+        .server
+        .requests()
+        .into_iter()
+        .find(|request| {
+            request.method == "GET"
+                && request.path.ends_with("/messages")
+                && request.query.contains("after=")
+        })
+        .expect("the restart listed the channel after the start");
+    assert!(
+        lookup.path.contains("500000000000000009"),
+        "{}",
+        lookup.path
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discord_gets_the_digest_once_after_a_kill_before_it_took_it() {
+    discord_digest_across_a_kill_at("digest.discord.before_post", false).await;
 }

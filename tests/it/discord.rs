@@ -584,7 +584,7 @@ async fn slash_commands_answer_privately_and_the_queue_lists_oldest_first() {
         .iter()
         .map(|o| o["name"].as_str().unwrap())
         .collect();
-    assert_eq!(subs, ["queue", "mine", "stats"]);
+    assert_eq!(subs, ["queue", "mine", "stats", "skipped"]);
 
     // Three cases, one after the other; Ana claims the middle one.
     for (n, handle) in [(1, "al"), (2, "bo"), (3, "cy")] {

@@ -27,13 +27,18 @@ fn case_cards(messages: &[Value]) -> Vec<&Value> {
         .collect()
 }
 
-#[tokio::test(start_paused = true)]
-async fn every_network_source_rides_out_each_http_fault_and_loses_nothing() {
+/// The three networks' fakes (X with the customer `jo_x`), and the path of X's mentions.
+async fn three_networks() -> (MastodonFake, FakePds, FakeX, String) {
     let mastodon = MastodonFake::start().await;
     let pds = FakePds::start().await;
     let x = FakeX::start().await;
     x.add_user("2000000001", "jo_x", "Jo", 12);
-    let x_mentions = format!("/2/users/{BRAND_ID}/mentions");
+    (mastodon, pds, x, format!("/2/users/{BRAND_ID}/mentions"))
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_network_source_rides_out_each_http_fault_and_loses_nothing() {
+    let (mastodon, pds, x, x_mentions) = three_networks().await;
     for fault in Fault::every_http() {
         mastodon
             .server
@@ -99,6 +104,175 @@ async fn every_network_source_rides_out_each_http_fault_and_loses_nothing() {
             > 5
     );
     assert!(x.server.requests_to("GET", &x_mentions).len() > 5);
+}
+
+/// A query parameter of a recorded request.
+fn query_param(request: &crate::fakes::Recorded, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(request.query.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+/// How many failed requests `/metrics` counts for `service` (every status).
+async fn api_errors(app: &TestApp, service: &str) -> u64 {
+    let text = reqwest::get(format!("{}/metrics", app.http))
+        .await
+        .expect("metrics answers")
+        .text()
+        .await
+        .expect("metrics text");
+    let prefix = format!("mentiondesk_api_errors_total{{service=\"{service}\",");
+    text.lines()
+        .filter(|line| line.starts_with(&prefix))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// The networks' reads while their servers refuse connections (nobody listening) for twenty
+/// minutes, with complaints arriving meanwhile: each source keeps trying but backs off (a few
+/// tries, not one per 30 s poll), the ops channel hears of each exactly once, nothing is carded
+/// while down; once the servers listen again each source reads from the cursor it had before
+/// (Mastodon's and X's `since_id`), every complaint has exactly one card, and each source's
+/// recovery is announced once. Paused time.
+#[tokio::test(start_paused = true)]
+async fn every_network_source_refused_backs_off_is_announced_once_and_catches_up() {
+    let (mastodon, pds, x, x_mentions) = three_networks().await;
+    let slow = |toml: String, from: &str| toml.replace(from, "poll_interval = \"30s\"");
+    let extra = format!(
+        "health_notice_after = \"2m\"\n{}{}{}",
+        slow(mastodon.source_toml("masto"), "poll_interval = \"50ms\""),
+        slow(pds.source_toml("bsky"), "poll_interval = \"50ms\""),
+        slow(x.source_toml("x", ""), "poll_interval = \"100ms\"")
+    );
+    // The replay source of the test config polls an empty file: slowed down too.
+    let app = TestApp::spawn_with_config(|dir| {
+        crate::helpers::test_config(dir, &extra).replacen(
+            "poll_interval = \"50ms\"",
+            "poll_interval = \"1h\"",
+            1,
+        )
+    })
+    .await;
+    let post_one = |n: usize| {
+        let text = format!("order #{n} never arrived and still no refund, terrible service");
+        mastodon.mention("jo", &text);
+        pds.mention("jo.bsky.social", &format!("@acme.bsky.social {text}"));
+        x.tweet("2000000001", &format!("@AcmeSupport {text}"), None);
+    };
+    let cards_of = |messages: &[Value], n: usize| {
+        let needle = format!("order #{n} never arrived");
+        case_cards(messages)
+            .iter()
+            .filter(|m| m.to_string().contains(&needle))
+            .filter_map(|m| m["card"]["network"].as_str().map(str::to_string))
+            .collect::<Vec<_>>()
+    };
+    post_one(1);
+    let limit = Duration::from_secs(900);
+    let deadline = Instant::now() + limit;
+    while case_cards(&app.messages("mentions").await).len() < 3 {
+        assert!(Instant::now() < deadline, "three cards before the outage");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    // One more poll each, from the cursor after those cards.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let last_since = |server: &crate::fakes::FakeServer, path: &str| {
+        server
+            .requests_to("GET", path)
+            .last()
+            .and_then(|request| query_param(request, "since_id"))
+    };
+    let mastodon_cursor = last_since(&mastodon.server, "/api/v1/notifications");
+    let x_cursor = last_since(&x.server, &x_mentions);
+    assert!(
+        mastodon_cursor.is_some() && x_cursor.is_some(),
+        "{mastodon_cursor:?} {x_cursor:?}"
+    );
+    let servers = [
+        ("source:masto", &mastodon.server, "/api/v1/notifications"),
+        (
+            "source:bsky",
+            &pds.server,
+            "/xrpc/app.bsky.notification.listNotifications",
+        ),
+        ("source:x", &x.server, x_mentions.as_str()),
+    ];
+    for (_, server, _) in &servers {
+        server.refuse_connections().await;
+    }
+    let reads_before: Vec<usize> = servers
+        .iter()
+        .map(|(_, server, path)| server.requests_to("GET", path).len())
+        .collect();
+    post_one(2);
+    tokio::time::sleep(Duration::from_secs(20 * 60)).await;
+
+    let notices = app.notices().await;
+    for (component, _, _) in &servers {
+        check_notices(&notices, component, 1, "⚠️", "has been failing");
+        let tries = api_errors(&app, component).await;
+        // Backing off 1 s, 2 s, 4 s ... 256 s: about ten tries in twenty minutes, where the
+        // 30 s poll interval alone would have made forty.
+        assert!(
+            (5..=15).contains(&tries),
+            "{component} tried {tries} times in twenty minutes"
+        );
+    }
+    assert_eq!(
+        case_cards(&app.messages("mentions").await).len(),
+        3,
+        "nothing carded while down"
+    );
+
+    for (_, server, _) in &servers {
+        server.accept_connections().await;
+    }
+    let deadline = Instant::now() + limit;
+    loop {
+        let messages = app.messages("mentions").await;
+        if cards_of(&messages, 2).len() >= 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the complaints made while down");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    // The first read after the outage asked from the cursor it had before.
+    let first_after = |server: &crate::fakes::FakeServer, path: &str, index: usize| {
+        server
+            .requests_to("GET", path)
+            .get(reads_before[index])
+            .and_then(|request| query_param(request, "since_id"))
+    };
+    assert_eq!(
+        first_after(&mastodon.server, "/api/v1/notifications", 0),
+        mastodon_cursor
+    );
+    assert_eq!(first_after(&x.server, &x_mentions, 2), x_cursor);
+    tokio::time::sleep(Duration::from_secs(5 * 60)).await;
+    let messages = app.messages("mentions").await;
+    for n in [1, 2] {
+        let mut networks = cards_of(&messages, n);
+        networks.sort();
+        assert_eq!(
+            networks,
+            ["bluesky", "mastodon", "x"],
+            "complaint {n}: one card per network"
+        );
+    }
+    let notices = app.notices().await;
+    for (component, _, _) in &servers {
+        check_notices(&notices, component, 2, "✅", "works again");
+    }
+}
+
+/// Checks that `notices` hold `count` about `component`, the last one `{mark} {component} {says}…`.
+fn check_notices(notices: &[String], component: &str, count: usize, mark: &str, says: &str) {
+    let about: Vec<&String> = notices.iter().filter(|n| n.contains(component)).collect();
+    assert_eq!(about.len(), count, "{component}: {notices:?}");
+    assert!(
+        about[count - 1].starts_with(&format!("{mark} {component} {says}")),
+        "{about:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]

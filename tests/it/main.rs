@@ -24,6 +24,7 @@ mod replies;
 mod reply_faults;
 mod report;
 mod secrets;
+mod skipped;
 mod sla;
 mod slack;
 mod spike;

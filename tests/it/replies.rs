@@ -520,23 +520,35 @@ async fn reject_keeps_the_draft_for_its_author_and_a_second_draft_is_refused_whi
     assert!(app.sent_replies().is_empty(), "nothing was approved");
 }
 
-#[tokio::test]
-async fn discord_an_approver_edits_a_draft_in_a_prefilled_modal() {
+/// Approval mode on Discord with Ana's draft "@jo sorry" waiting on case 1, and its card
+/// showing the approver's buttons.
+async fn discord_with_a_draft() -> (FakeDiscord, TestApp, crate::fakes::discord::Posted) {
     let discord = FakeDiscord::start(&[DISCORD_MAIN]).await;
     let app = TestApp::spawn_with(&format!("{}\n{APPROVAL}", discord.config(DISCORD_MAIN))).await;
     discord.wait_ready().await;
     app.post(&[complaint("p1", "jo")]);
     crate::fakes::discord::wait_until("the card", || discord.card(1).is_some()).await;
+    // The console's card may come a moment after Discord's (another lane).
+    app.wait_for_card(1, "new", 0).await;
     let reply = app.button(1, "reply").await;
     let (_, body) = app.act("Ana", &reply, json!({"text": "@jo sorry"})).await;
     assert_eq!(body["outcome"], "done", "{body}");
-    crate::fakes::discord::wait_until("the Edit button on Discord", || {
-        discord
-            .card(1)
-            .is_some_and(|card| card.all_text().contains("edit:1:"))
+    crate::fakes::discord::wait_until("the approval buttons on Discord", || {
+        discord.card(1).is_some_and(|card| {
+            let text = card.all_text();
+            ["approve:1:", "edit:1:", "reject:1:"]
+                .iter()
+                .all(|button| text.contains(button))
+        })
     })
     .await;
     let card = discord.card(1).unwrap();
+    (discord, app, card)
+}
+
+#[tokio::test]
+async fn discord_an_approver_edits_a_draft_in_a_prefilled_modal() {
+    let (discord, app, card) = discord_with_a_draft().await;
     let lee = ("700000000000000003", "Lee");
     let click = discord.push_interaction(discord.click(lee, &card, &card.button("edit")));
     let answer = discord.callback(&click).await;
@@ -551,6 +563,40 @@ async fn discord_an_approver_edits_a_draft_in_a_prefilled_modal() {
     discord.callback(&submit).await;
     crate::fakes::discord::wait_until("the edited reply", || app.sent_replies().len() == 1).await;
     assert_eq!(app.sent_replies()[0]["text"], edited);
+}
+
+#[tokio::test]
+async fn discord_refuses_a_non_approver_privately_at_approve_edit_and_reject() {
+    let (discord, app, card) = discord_with_a_draft().await;
+    let updates_before = card.updates;
+
+    // Bo may reply but not approve: each of the approver's buttons answers him privately
+    // (type 4, flags 64: ephemeral), with no modal and no change to the card.
+    let bo = ("700000000000000002", "Bo");
+    for verb in ["approve", "edit", "reject"] {
+        let click = discord.push_interaction(discord.click(bo, &card, &card.button(verb)));
+        let answer = discord.callback(&click).await;
+        assert_eq!(answer["type"], 4, "{verb}: {answer}");
+        assert_eq!(answer["data"]["flags"], 64, "{verb}: {answer}");
+        assert!(
+            answer["data"]["content"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("not allowed to approve or reject reply drafts"),
+            "{verb}: {answer}"
+        );
+    }
+    assert!(app.sent_replies().is_empty(), "nothing was approved");
+    let now = discord.card(1).unwrap();
+    assert_eq!(now.updates, updates_before, "no click updated the card");
+    assert!(now.all_text().contains("draft by Ana awaiting approval"));
+    let console = app.wait_for_card(1, "claimed", 2).await;
+    assert!(
+        !crate::helpers::thread_texts(&console)
+            .iter()
+            .any(|note| note.contains("approved") || note.contains("rejected")),
+        "{console}"
+    );
 }
 
 #[tokio::test]

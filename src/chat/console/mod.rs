@@ -431,7 +431,7 @@ impl ChatAdapter for ConsoleChat {
             updated_at: now,
         };
         self.put_message(&message).await?;
-        tracing::info!(chat = CHAT_NAME, channel, case_id = %card.case_id, message_id = %message.message_id, "Card posted");
+        tracing::info!(chat = CHAT_NAME, channel, card = %card.subject(), message_id = %message.message_id, "Card posted");
         self.announce(&message, ChangeKind::Posted);
         Ok(message_ref)
     }
@@ -444,7 +444,7 @@ impl ChatAdapter for ConsoleChat {
         stored.card = card.clone();
         stored.updated_at = Utc::now();
         self.put_message(&stored).await?;
-        tracing::debug!(chat = CHAT_NAME, channel = %message.channel, case_id = %card.case_id, message_id = %message.message, "Card updated");
+        tracing::debug!(chat = CHAT_NAME, channel = %message.channel, card = %card.subject(), message_id = %message.message, "Card updated");
         self.announce(&stored, ChangeKind::Updated);
         Ok(())
     }

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 
 use super::{Channel, ConsoleMessage};
-use crate::domain::{ButtonStyle, Card, CardKind, NoteMention, ThreadNote};
+use crate::domain::{ButtonStyle, Card, CardKind, Network, NoteMention, SkippedPost, ThreadNote};
 
 /// The page shell, with `{{...}}` placeholders filled by [`page`].
 const PAGE_TEMPLATE: &str = include_str!("assets/page.html");
@@ -23,6 +23,13 @@ pub struct Tab<'a> {
     pub count: usize,
 }
 
+/// The "Skipped" view's path (a review of the store, not a channel).
+pub const SKIPPED_PATH: &str = "/skipped";
+
+/// What the empty channel says.
+const EMPTY_CHANNEL: &str =
+    "No cards in this channel yet. New complaints appear here as soon as they arrive.";
+
 /// The whole page for one channel: tabs, then the channel's cards newest first.
 pub fn page(
     tabs: &[Tab<'_>],
@@ -30,9 +37,117 @@ pub fn page(
     messages: &[ConsoleMessage],
     now: DateTime<Utc>,
 ) -> String {
+    let mut cards_html = String::new();
+    for message in messages.iter().rev() {
+        cards_html.push_str(&card(message, now));
+        cards_html.push('\n');
+    }
+    PAGE_TEMPLATE
+        .replace(
+            "{{title}}",
+            &escape(&format!("{} · mentiondesk console", selected.label)),
+        )
+        .replace("{{channel}}", &escape(&selected.id))
+        .replace("{{view}}", "channel")
+        .replace("{{tabs}}", &tabs_html(tabs, Some(&selected.id)))
+        .replace(
+            "{{empty_hidden}}",
+            if messages.is_empty() { "" } else { " hidden" },
+        )
+        .replace("{{empty_text}}", EMPTY_CHANNEL)
+        .replace("{{cards}}", &cards_html)
+}
+
+/// The "Skipped" review: the tabs (Skipped selected), then the newest posts triage stored
+/// without a card, each with "Mark as complaint" or the case it became.
+pub fn skipped_page(tabs: &[Tab<'_>], posts: &[SkippedPost], now: DateTime<Utc>) -> String {
+    PAGE_TEMPLATE
+        .replace("{{title}}", "Skipped · mentiondesk console")
+        .replace("{{channel}}", "")
+        .replace("{{view}}", "skipped")
+        .replace("{{tabs}}", &tabs_html(tabs, None))
+        .replace(
+            "{{empty_hidden}}",
+            if posts.is_empty() { "" } else { " hidden" },
+        )
+        .replace(
+            "{{empty_text}}",
+            "No skipped posts: every post triage stored became a card.",
+        )
+        .replace("{{cards}}", &skipped_list(posts, now))
+}
+
+/// The skipped posts, newest first (the fragment the page swaps in after a change).
+pub fn skipped_list(posts: &[SkippedPost], now: DateTime<Utc>) -> String {
+    let mut html = String::new();
+    for post in posts {
+        html.push_str(&skipped_post(post, now));
+        html.push('\n');
+    }
+    html
+}
+
+/// One skipped post: who, where, triage's verdict, the (masked) text, and "Mark as complaint"
+/// or the case it became.
+fn skipped_post(post: &SkippedPost, now: DateTime<Utc>) -> String {
+    let mut html = String::with_capacity(1024);
+    let _ = write!(
+        html,
+        r#"<article class="card skipped{moved}" id="skipped-{id}" data-skipped="{id}" data-network="{network}">"#,
+        moved = if post.case.is_some() { " moved" } else { "" },
+        id = post.id,
+        network = post.network.as_str(),
+    );
+    let _ = write!(
+        html,
+        r#"<div class="card-head"><h2 class="card-title">Skipped {label} on {network}</h2><span class="state-pill">{state}</span></div>"#,
+        label = escape(post.triage.label.as_str()),
+        network = escape(post.network.label()),
+        state = match post.status() {
+            Some(status) => escape(&format!("Now {status}")),
+            None => "Not carded".to_string(),
+        },
+    );
+    html.push_str(&post_source(
+        post.network,
+        post.display_name.as_deref(),
+        &post.handle,
+        &post.url,
+    ));
+    let _ = write!(
+        html,
+        r#"<blockquote class="post-text">{}</blockquote>"#,
+        escape(&post.text)
+    );
+    let _ = write!(
+        html,
+        r#"<ul class="card-facts"><li class="triage-line"><span class="label">Triage</span><span class="triage-label {label}">{label}</span> · score {score:.2} · {reason}</li><li class="state-line"><span class="label">Stored</span><time datetime="{at}" title="{title}">{age}</time></li></ul>"#,
+        label = escape(post.triage.label.as_str()),
+        score = post.triage.score,
+        reason = escape(&post.triage.reason),
+        at = post.at.to_rfc3339(),
+        title = post.at.format("%Y-%m-%d %H:%M UTC"),
+        age = age(post.at, now),
+    );
+    if let Some(button) = post.button() {
+        let _ = write!(
+            html,
+            r#"<div class="buttons"><button type="button" class="btn" data-action="{action}" data-payload="{payload}">{label}</button></div>"#,
+            action = escape(button.kind.verb()),
+            payload = escape(&button.payload),
+            label = escape(&button.label),
+        );
+    }
+    html.push_str("</article>");
+    html
+}
+
+/// The channel tabs, then the "Skipped" review's tab; `selected` is the channel shown, or
+/// `None` on the Skipped view.
+fn tabs_html(tabs: &[Tab<'_>], selected: Option<&str>) -> String {
     let mut tabs_html = String::new();
     for tab in tabs {
-        let active = tab.channel.id == selected.id;
+        let active = Some(tab.channel.id.as_str()) == selected;
         let _ = writeln!(
             tabs_html,
             r#"<a class="tab{active_class}" data-channel="{id}" href="/?channel={query}"{current}>{label} <span class="badge" data-count="{count}">{count}</span></a>"#,
@@ -48,23 +163,17 @@ pub fn page(
             count = tab.count,
         );
     }
-    let mut cards_html = String::new();
-    for message in messages.iter().rev() {
-        cards_html.push_str(&card(message, now));
-        cards_html.push('\n');
-    }
-    PAGE_TEMPLATE
-        .replace(
-            "{{title}}",
-            &escape(&format!("{} · mentiondesk console", selected.label)),
-        )
-        .replace("{{channel}}", &escape(&selected.id))
-        .replace("{{tabs}}", &tabs_html)
-        .replace(
-            "{{empty_hidden}}",
-            if messages.is_empty() { "" } else { " hidden" },
-        )
-        .replace("{{cards}}", &cards_html)
+    let _ = writeln!(
+        tabs_html,
+        r#"<a class="tab{active}" data-view="skipped" href="{SKIPPED_PATH}"{current}>Skipped</a>"#,
+        active = if selected.is_none() { " active" } else { "" },
+        current = if selected.is_none() {
+            r#" aria-current="page""#
+        } else {
+            ""
+        },
+    );
+    tabs_html
 }
 
 /// One card with its buttons and thread: the fragment a live page swaps in.
@@ -189,20 +298,27 @@ pub fn card(message: &ConsoleMessage, now: DateTime<Utc>) -> String {
 }
 
 fn source_line(card: &Card) -> String {
-    let author = match &card.author_name {
+    post_source(
+        card.network,
+        card.author_name.as_deref(),
+        &card.author_handle,
+        &card.post_url,
+    )
+}
+
+/// The network, the author and a link to the post.
+fn post_source(network: Network, name: Option<&str>, handle: &str, url: &str) -> String {
+    let author = match name {
         Some(name) if !name.trim().is_empty() => {
             format!(
                 "{} <span class=\"handle\">@{}</span>",
                 escape(name),
-                escape(&card.author_handle)
+                escape(handle)
             )
         }
-        _ => format!(
-            "<span class=\"handle\">@{}</span>",
-            escape(&card.author_handle)
-        ),
+        _ => format!("<span class=\"handle\">@{}</span>", escape(handle)),
     };
-    let link = match safe_url(&card.post_url) {
+    let link = match safe_url(url) {
         Some(url) => format!(
             r#" · <a href="{}" target="_blank" rel="noopener noreferrer">View post</a>"#,
             escape(url)
@@ -211,7 +327,7 @@ fn source_line(card: &Card) -> String {
     };
     format!(
         r#"<p class="card-source"><span class="network">{network}</span> · {author}{link}</p>"#,
-        network = escape(card.network.label()),
+        network = escape(network.label()),
     )
 }
 
@@ -622,7 +738,7 @@ mod tests {
             &[
                 r#"<a class="tab active" data-channel="mentions" href="/?channel=mentions" aria-current="page">Mentions <span class="badge" data-count="2">2</span></a>"#,
                 r#"href="/?channel=billing%20%26%20co">Billing &lt;team&gt;"#,
-                r#"<body data-channel="mentions">"#,
+                r#"<body data-channel="mentions" data-view="channel">"#,
                 r#"<p id="empty" class="empty" hidden>"#,
             ],
         );
@@ -632,6 +748,47 @@ mod tests {
         let empty = page(&tabs, &billing, &[], now());
         check_contains(&empty, &[r#"<p id="empty" class="empty">"#]);
         assert!(!empty.contains("{{"), "every placeholder is filled");
+    }
+
+    #[test]
+    fn the_skipped_view_lists_posts_escaped_with_their_button_or_case() {
+        let mut mention =
+            crate::domain::kudos::tests::mention("<script>x</script> is this normal?");
+        mention.url = "javascript:alert(1)".into();
+        mention.author.handle = "<b>eve</b>".into();
+        let triage = Triage {
+            label: Label::Question,
+            score: 0.41,
+            reason: "question <i>".into(),
+        };
+        let waiting = SkippedPost::new(3, &mention, triage.clone(), now(), None);
+        let moved = SkippedPost::new(2, &mention, triage, now(), Some(CaseId(7)));
+        let mentions = Channel {
+            id: "mentions".to_string(),
+            label: "Mentions".to_string(),
+        };
+        let tabs = [Tab {
+            channel: &mentions,
+            count: 1,
+        }];
+        let html = skipped_page(&tabs, &[waiting, moved], now());
+        check_contains(
+            &html,
+            &[
+                r#"<body data-channel="" data-view="skipped">"#,
+                r#"<a class="tab active" data-view="skipped" href="/skipped" aria-current="page">Skipped</a>"#,
+                r#"data-payload="skipped:3:0">Mark as complaint</button>"#,
+                "Now case #7",
+                "&lt;script&gt;x&lt;/script&gt; is this normal?",
+                "@&lt;b&gt;eve&lt;/b&gt;",
+                "question &lt;i&gt;",
+                "score 0.41",
+            ],
+        );
+        assert!(!html.contains("<script>x"), "{html}");
+        assert!(!html.contains("javascript:"), "{html}");
+        assert_eq!(html.matches("data-payload=").count(), 1, "{html}");
+        assert!(html.find("skipped-3").unwrap() < html.find("skipped-2").unwrap());
     }
 
     #[test]

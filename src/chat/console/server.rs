@@ -88,6 +88,9 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/api/digests", get(list_digests))
         .route("/api/digests/{id}/chart.png", get(digest_chart))
         .route("/api/actions", post(submit_action))
+        .route(render::SKIPPED_PATH, get(skipped_page))
+        .route("/fragments/skipped", get(skipped_fragment))
+        .route("/api/skipped", get(list_skipped))
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .with_state(state)
 }
@@ -225,17 +228,87 @@ async fn page(State(state): State<ConsoleState>, Query(query): Query<PageQuery>)
             &format!("unknown channel {wanted:?}"),
         );
     };
-    let mut tabs = Vec::with_capacity(chat.channels().len());
-    for channel in chat.channels() {
-        match chat.message_count(&channel.id) {
-            Ok(count) => tabs.push(Tab { channel, count }),
-            Err(error) => return chat_error_response(&error),
-        }
-    }
+    let tabs = match tabs(chat) {
+        Ok(tabs) => tabs,
+        Err(error) => return chat_error_response(&error),
+    };
     match chat.messages(&selected.id) {
         Ok(messages) => no_store(Html(render::page(&tabs, selected, &messages, Utc::now()))),
         Err(error) => chat_error_response(&error),
     }
+}
+
+/// Every channel's tab with its card count.
+fn tabs(chat: &ConsoleChat) -> Result<Vec<Tab<'_>>, ChatError> {
+    chat.channels()
+        .iter()
+        .map(|channel| {
+            chat.message_count(&channel.id)
+                .map(|count| Tab { channel, count })
+        })
+        .collect()
+}
+
+/// How many skipped posts the console's "Skipped" tab lists.
+pub const SKIPPED_SHOWN: usize = 50;
+
+/// The "Skipped" review: the newest posts triage stored without a card.
+async fn skipped_page(State(state): State<ConsoleState>) -> Response {
+    let tabs = match tabs(&state.chat) {
+        Ok(tabs) => tabs,
+        Err(error) => return chat_error_response(&error),
+    };
+    match skipped_posts(&state.store) {
+        Ok(posts) => no_store(Html(render::skipped_page(&tabs, &posts, Utc::now()))),
+        Err(response) => *response,
+    }
+}
+
+/// The skipped posts as the page's HTML fragment.
+async fn skipped_fragment(State(state): State<ConsoleState>) -> Response {
+    match skipped_posts(&state.store) {
+        Ok(posts) => no_store(Html(render::skipped_list(&posts, Utc::now()))),
+        Err(response) => *response,
+    }
+}
+
+/// The skipped posts as JSON, newest first.
+async fn list_skipped(State(state): State<ConsoleState>) -> Response {
+    match skipped_posts(&state.store) {
+        Ok(posts) => Json(
+            posts
+                .iter()
+                .map(|post| {
+                    json!({
+                        "id": post.id,
+                        "network": post.network.as_str(),
+                        "handle": post.handle,
+                        "display_name": post.display_name,
+                        "text": post.text,
+                        "url": post.url,
+                        "label": post.triage.label.as_str(),
+                        "score": post.triage.score,
+                        "reason": post.triage.reason,
+                        "at": post.at,
+                        "case": post.case.map(|case| case.0),
+                        "payload": post.button().map(|button| button.payload),
+                    })
+                })
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(response) => *response,
+    }
+}
+
+fn skipped_posts(store: &Store) -> Result<Vec<crate::domain::SkippedPost>, Box<Response>> {
+    crate::chat::commands::skipped_posts(store, SKIPPED_SHOWN).map_err(|error| {
+        tracing::error!(chat = CHAT_NAME, error = %error, "Console cannot read skipped posts");
+        Box::new(error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the console cannot read the store; try again",
+        ))
+    })
 }
 
 async fn stylesheet() -> Response {

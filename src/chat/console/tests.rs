@@ -247,6 +247,7 @@ impl TestConsole {
                     | ChatAction::Dismiss
                     | ChatAction::Reopen
                     | ChatAction::MarkComplaint
+                    | ChatAction::MarkSkipped
                     | ChatAction::Approve
                     | ChatAction::Edit { .. }
                     | ChatAction::Reject { .. } => continue,

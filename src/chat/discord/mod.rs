@@ -15,8 +15,9 @@
 //! - Reply publicly and Escalate answer with their modal, which must be the first response, or
 //!   with a private refusal when `[permissions]` would refuse the submit (the engine checks
 //!   the submit again);
-//! - `/mentiondesk queue | mine | stats` (a guild command registered at the first READY with a
-//!   bulk overwrite) is answered privately from `chat::commands`;
+//! - `/mentiondesk queue | mine | stats | skipped` (a guild command registered at the first
+//!   READY with a bulk overwrite) is answered privately from `chat::commands`; `skipped` comes
+//!   with a "Mark N as complaint" button per waiting post;
 //! - a modal submit is acknowledged, then handed to the engine. Discord cannot keep a modal open
 //!   with errors, so a wrong reply (too long, personal data) comes back as an ephemeral message
 //!   and the typed text is kept in the store's chat area: the next Reply modal starts from it.
@@ -88,6 +89,8 @@ const PACE_BURST: u32 = 1;
 
 /// How many recent messages are searched for our own after a crash.
 const RECOVERY_MESSAGES: u8 = 100;
+/// Pages of [`RECOVERY_MESSAGES`] searched for a weekly digest posted before a restart.
+const DIGEST_SEARCH_PAGES: usize = 5;
 
 /// Discord's JSON error code for "a thread has already been created for this message".
 const THREAD_EXISTS: isize = 160_004;
@@ -457,6 +460,7 @@ impl DiscordChat {
         request: ActionRequest,
     ) {
         let case = request.case;
+        let skipped = request.action == ChatAction::MarkSkipped;
         let Some(mut answer) = self.send(agent, request).await else {
             // Shutting down: ack so the person's client does not show a failure.
             if let Err(error) = click
@@ -490,6 +494,15 @@ impl DiscordChat {
             }
         };
         let (response, shown, notice) = match &outcome {
+            // A skipped post marked from `/mentiondesk skipped`: the list, brought up to date.
+            Some(ActionOutcome::Done { notice }) if skipped => match self.skipped_answer() {
+                Some(message) => (
+                    CreateInteractionResponse::UpdateMessage(message),
+                    None,
+                    notice.clone(),
+                ),
+                None => (CreateInteractionResponse::Acknowledge, None, notice.clone()),
+            },
             Some(ActionOutcome::Done { notice }) => match self.current_card(case, &click.message) {
                 Some((message, version)) => (
                     CreateInteractionResponse::UpdateMessage(message),
@@ -514,6 +527,24 @@ impl DiscordChat {
         if let Some(text) = notice {
             followup(http, &click.token, &text).await;
         }
+    }
+
+    /// The answer to `/mentiondesk skipped` as it is now, for an UPDATE_MESSAGE answer to a
+    /// click on one of its buttons; `None` if the store cannot be read (the click is then
+    /// only acknowledged).
+    fn skipped_answer(&self) -> Option<CreateInteractionResponseMessage> {
+        let posts = commands::skipped_posts(&self.store, commands::SKIPPED_LISTED)
+            .map_err(|error| {
+                tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot read skipped posts for the click answer");
+            })
+            .ok()?;
+        let answer = CommandAnswer::Skipped { posts };
+        let (title, description) = render::command_answer(&answer, &|_| None);
+        Some(
+            CreateInteractionResponseMessage::new()
+                .embed(CreateEmbed::new().title(title).description(description))
+                .components(render::command_components(&answer)),
+        )
     }
 
     /// The case's card as it is now, for an UPDATE_MESSAGE answer, and the case version it
@@ -622,8 +653,12 @@ impl DiscordChat {
             ))
         };
         let embed = |answer: Result<Result<CommandAnswer, StoreError>, tokio::task::JoinError>| {
+            let mut components = Vec::new();
             let (title, description) = match answer {
-                Ok(Ok(answer)) => render::command_answer(&answer, &link),
+                Ok(Ok(answer)) => {
+                    components = render::command_components(&answer);
+                    render::command_answer(&answer, &link)
+                }
                 Ok(Err(error)) => {
                     tracing::error!(chat = CHAT_NAME, error = %error, "Cannot read cases for a command");
                     (
@@ -639,12 +674,17 @@ impl DiscordChat {
                     )
                 }
             };
-            CreateEmbed::new().title(title).description(description)
+            (
+                CreateEmbed::new().title(title).description(description),
+                components,
+            )
         };
         match tokio::time::timeout(self.click_bound, &mut work).await {
             Ok(answer) => {
+                let (embed, components) = embed(answer);
                 let message = CreateInteractionResponseMessage::new()
-                    .embed(embed(answer))
+                    .embed(embed)
+                    .components(components)
                     .ephemeral(true)
                     .allowed_mentions(CreateAllowedMentions::new().empty_users().empty_roles());
                 if let Err(error) = command
@@ -662,7 +702,10 @@ impl DiscordChat {
                     tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot defer a command");
                     return;
                 }
-                let edit = EditInteractionResponse::new().embed(embed(work.await));
+                let (embed, components) = embed(work.await);
+                let edit = EditInteractionResponse::new()
+                    .embed(embed)
+                    .components(components);
                 if let Err(error) = command.edit_response(http, edit).await {
                     tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot send a late command answer");
                 }
@@ -1050,7 +1093,7 @@ impl ChatAdapter for DiscordChat {
         let posted = self
             .post_once(key, channel_id, Mine::Card(key), message)
             .await?;
-        tracing::info!(chat = CHAT_NAME, channel, case_id = %card.case_id, message = %posted.message, "Card posted");
+        tracing::info!(chat = CHAT_NAME, channel, card = %card.subject(), message = %posted.message, "Card posted");
         Ok(posted)
     }
 
@@ -1070,7 +1113,7 @@ impl ChatAdapter for DiscordChat {
             .edit_message(&self.http, id, edit)
             .await
             .map_err(chat_error)?;
-        tracing::debug!(chat = CHAT_NAME, channel = %message.channel, case_id = %card.case_id, "Card updated");
+        tracing::debug!(chat = CHAT_NAME, channel = %message.channel, card = %card.subject(), "Card updated");
         Ok(())
     }
 
@@ -1138,10 +1181,57 @@ impl ChatAdapter for DiscordChat {
                 digest.png.clone(),
                 digest.filename.clone(),
             ));
+        // The digest task records what was posted (and looks for an unrecorded post with
+        // `find_digest`); the nonce only stops a quick retry from posting twice.
         let key = format!("{}/{channel}", digest.key);
-        self.post_once(&key, channel_id, Mine::Note(&text, None), message)
+        self.pacer.wait(channel).await;
+        let message = message
+            .nonce(Nonce::String(nonce(&key)))
+            .enforce_nonce(true);
+        let posted = channel_id
+            .send_message(&self.http, message)
             .await
-            .map(|_| ())
+            .map_err(chat_error)?;
+        tracing::debug!(chat = CHAT_NAME, channel, message = %posted.id, week = %digest.week, "Weekly digest posted");
+        Ok(())
+    }
+
+    /// The bot's message with the digest's chart attached (its file name carries the week),
+    /// among the channel's messages after `since` (`GET /channels/{id}/messages?after=`, the
+    /// snowflake of that time, 100 a page, [`DIGEST_SEARCH_PAGES`] pages at most).
+    async fn find_digest(
+        &self,
+        channel: &str,
+        digest: &WeeklyDigest,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<String>, ChatError> {
+        let channel_id = ChannelId::new(parse_id(channel)?);
+        let me = self.http.get_current_user().await.map_err(chat_error)?.id;
+        let mut after = MessageId::new(snowflake_at(since));
+        for _ in 0..DIGEST_SEARCH_PAGES {
+            let page = channel_id
+                .messages(
+                    &self.http,
+                    GetMessages::new().after(after).limit(RECOVERY_MESSAGES),
+                )
+                .await
+                .map_err(chat_error)?;
+            let found = page.iter().find(|message| {
+                message.author.id == me
+                    && message
+                        .attachments
+                        .iter()
+                        .any(|attachment| attachment.filename == digest.filename)
+            });
+            if let Some(found) = found {
+                return Ok(Some(found.id.to_string()));
+            }
+            match page.iter().map(|message| message.id).max() {
+                Some(newest) if page.len() >= usize::from(RECOVERY_MESSAGES) => after = newest,
+                _ => break,
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -1219,6 +1309,14 @@ async fn followup(http: &Arc<Http>, token: &str, text: &str) {
     if let Err(error) = message.execute(http, (None, token)).await {
         tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot send a private notice");
     }
+}
+
+/// The first snowflake of `at` (milliseconds since Discord's epoch, 2015-01-01, shifted by
+/// 22 bits): `after` it lists the messages posted from then on.
+pub fn snowflake_at(at: chrono::DateTime<chrono::Utc>) -> u64 {
+    const DISCORD_EPOCH_MILLIS: i64 = 1_420_070_400_000;
+    let millis = (at.timestamp_millis() - DISCORD_EPOCH_MILLIS).max(1);
+    (millis as u64) << 22
 }
 
 /// A message nonce for a key: Discord allows 25 characters, so a hash of it.

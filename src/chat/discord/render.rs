@@ -13,10 +13,10 @@ use serenity::all::{
     CreateSelectMenuOption, InputTextStyle,
 };
 
-use crate::chat::commands::{short_duration, CaseLine, CommandAnswer, USAGE};
+use crate::chat::commands::{short_duration, CaseLine, CommandAnswer, EXCERPT_CHARS, USAGE};
 use crate::domain::{
     ActionKind, ButtonStyle, Card, CardKind, CaseState, MessageRef, Network, NoteMention,
-    ThreadNote,
+    SkippedPost, ThreadNote,
 };
 
 /// Embed title, in characters.
@@ -476,7 +476,7 @@ pub fn command() -> CreateCommand {
         CreateCommandOption::new(CommandOptionType::SubCommand, name, description)
     };
     CreateCommand::new(COMMAND_NAME)
-        .description("mentiondesk: the queue, your cases, today's numbers (only you see them)")
+        .description("mentiondesk: the queue, your cases, today's numbers, skipped posts (only you see them)")
         .add_option(sub(
             "queue",
             "Open cases nobody owns, the longest waiting first",
@@ -485,6 +485,10 @@ pub fn command() -> CreateCommand {
         .add_option(sub(
             "stats",
             "Today's cases by state and the median first response",
+        ))
+        .add_option(sub(
+            "skipped",
+            "Recent posts triage did not card, to mark as complaints",
         ))
 }
 
@@ -530,6 +534,10 @@ pub fn command_answer(
                 ),
             )
         }
+        CommandAnswer::Skipped { posts } => (
+            format!("Skipped: {} recent posts without a card", posts.len()),
+            skipped_lines(posts),
+        ),
         CommandAnswer::Help { unknown } => {
             let start = unknown
                 .as_ref()
@@ -542,6 +550,65 @@ pub fn command_answer(
         }
     };
     (fit(&title, TITLE_MAX), fit(&body, DESCRIPTION_MAX))
+}
+
+/// The buttons of a command's answer: "Mark N as complaint" for each skipped post still
+/// waiting (N its place in the list), five to a row; none for the other commands.
+pub fn command_components(answer: &CommandAnswer) -> Vec<CreateActionRow> {
+    let CommandAnswer::Skipped { posts } = answer else {
+        return Vec::new();
+    };
+    let buttons: Vec<CreateButton> = posts
+        .iter()
+        .enumerate()
+        .filter_map(|(index, post)| {
+            let button = post.button()?;
+            (button.payload.chars().count() <= CUSTOM_ID_MAX).then(|| {
+                CreateButton::new(button.payload)
+                    .label(fit(
+                        &format!("Mark {} as complaint", index + 1),
+                        BUTTON_LABEL_MAX,
+                    ))
+                    .style(DiscordButtonStyle::Secondary)
+            })
+        })
+        .collect();
+    buttons
+        .chunks(ROW_BUTTONS_MAX)
+        .take(5)
+        .map(|row| CreateActionRow::Buttons(row.to_vec()))
+        .collect()
+}
+
+fn skipped_lines(posts: &[SkippedPost]) -> String {
+    if posts.is_empty() {
+        return "No skipped posts: every post triage stored became a card.".to_string();
+    }
+    posts
+        .iter()
+        .enumerate()
+        .map(|(index, post)| {
+            let mut text = format!(
+                "**{}.** {} · @{} · **{}** {:.2} · {}",
+                index + 1,
+                post.network.label(),
+                escape(&post.handle),
+                post.triage.label.as_str(),
+                post.triage.score,
+                escape(&post.triage.reason),
+            );
+            if post.url.starts_with("https://") || post.url.starts_with("http://") {
+                text.push_str(&format!(" · [post]({})", post.url.replace(')', "%29")));
+            }
+            if let Some(status) = post.status() {
+                text.push_str(&format!(" · now {status}"));
+            }
+            let excerpt: String = post.text.split_whitespace().collect::<Vec<_>>().join(" ");
+            text.push_str(&format!("\n> {}", escape(&fit(&excerpt, EXCERPT_CHARS))));
+            text
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn case_lines(

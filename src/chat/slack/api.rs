@@ -16,6 +16,10 @@ use crate::chat::ChatError;
 /// How long one Web API call may take.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long `views.open` may take: a click's trigger id is valid for 3 s from the click, and
+/// the click's ack (sent once the modal is open, or not) is due within 3 s too.
+pub const VIEWS_OPEN_TIMEOUT: Duration = Duration::from_millis(2500);
+
 /// How long to wait when Slack says `ratelimited` without a `Retry-After`.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
@@ -143,22 +147,52 @@ impl SlackApi {
         user: &str,
         text: &str,
     ) -> Result<(), ChatError> {
-        let session = self.client.open_session(&self.token);
-        let request = SlackApiChatPostEphemeralRequest::new(
-            channel.into(),
-            user.into(),
+        self.post_ephemeral_content(
+            channel,
+            user,
             SlackMessageContent::new().with_text(text.to_string()),
-        );
+        )
+        .await
+    }
+
+    /// `chat.postEphemeral` of a whole message (text and blocks).
+    pub async fn post_ephemeral_content(
+        &self,
+        channel: &str,
+        user: &str,
+        content: SlackMessageContent,
+    ) -> Result<(), ChatError> {
+        let session = self.client.open_session(&self.token);
+        let request = SlackApiChatPostEphemeralRequest::new(channel.into(), user.into(), content);
         call(session.chat_post_ephemeral(&request))
             .await
             .map(|_| ())
     }
 
-    /// `views.open` with a trigger id from a click.
+    /// Answers a click through its `response_url` (Slack's URL from the interaction, valid
+    /// for a few uses within 30 minutes); `replace_original` replaces the message clicked on,
+    /// which is how an ephemeral message (a slash command's answer) is brought up to date.
+    pub async fn respond(
+        &self,
+        response_url: &SlackResponseUrl,
+        content: SlackMessageContent,
+        replace_original: bool,
+    ) -> Result<(), ChatError> {
+        let request =
+            SlackApiPostWebhookMessageRequest::new(content).with_replace_original(replace_original);
+        call(self.client.respond_to_event(response_url, &request))
+            .await
+            .map(|_| ())
+    }
+
+    /// `views.open` with a trigger id from a click, given up after [`VIEWS_OPEN_TIMEOUT`]:
+    /// the trigger has expired by then, so waiting longer only delays the "click again".
     pub async fn views_open(&self, trigger_id: &str, view: SlackView) -> Result<(), ChatError> {
         let session = self.client.open_session(&self.token);
         let request = SlackApiViewsOpenRequest::new(trigger_id.into(), view);
-        call(session.views_open(&request)).await.map(|_| ())
+        call_within(VIEWS_OPEN_TIMEOUT, session.views_open(&request))
+            .await
+            .map(|_| ())
     }
 
     /// `views.update` of an open view, guarded by the view's `hash` (Slack refuses the update
@@ -235,6 +269,56 @@ impl SlackApi {
         Ok(None)
     }
 
+    /// Looks for a message by `user` sharing a file named `filename` in `channel` since
+    /// `oldest` (`conversations.history` with `oldest`, newest first, [`HISTORY_PAGES`] pages
+    /// of 200 at most). Files shared with `files.completeUploadExternal` carry no metadata, so
+    /// the file name is the key.
+    pub async fn find_file_share(
+        &self,
+        channel: &str,
+        filename: &str,
+        user: &str,
+        oldest: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<Found>, ChatError> {
+        let session = self.client.open_session(&self.token);
+        let (channel, oldest, limit) = (channel.to_string(), slack_ts(oldest), "200".to_string());
+        let mut cursor: Option<String> = None;
+        for _ in 0..HISTORY_PAGES {
+            let params = vec![
+                ("channel", Some(&channel)),
+                ("oldest", Some(&oldest)),
+                ("limit", Some(&limit)),
+                ("cursor", cursor.as_ref()),
+            ];
+            let page: HistoryPage = call(session.http_session_api.http_get(
+                "conversations.history",
+                &params,
+                None,
+            ))
+            .await?;
+            let found = page.messages.iter().find(|message| {
+                message.user.as_deref() == Some(user)
+                    && message
+                        .files
+                        .iter()
+                        .any(|file| file.name.as_deref() == Some(filename))
+            });
+            if let Some(found) = found {
+                return Ok(Some(Found {
+                    ts: found.ts.clone(),
+                }));
+            }
+            cursor = page
+                .response_metadata
+                .and_then(|metadata| metadata.next_cursor)
+                .filter(|next| !next.is_empty());
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
     /// Looks for a reply of ours in a thread carrying `key` in its metadata
     /// (`conversations.replies` with `include_all_metadata`, which slack-morphism's request
     /// type lacks, so the call is made with its generic GET).
@@ -278,15 +362,95 @@ impl SlackApi {
     }
 }
 
-/// Message metadata carrying an idempotency key and the case.
-pub fn metadata(key: &str, case: u64) -> SlackMessageMetadata {
-    let payload = [
-        ("key".to_string(), key.to_string()),
-        ("case_id".to_string(), case.to_string()),
-    ]
-    .into_iter()
-    .collect();
+/// One page of `conversations.history` as the file-share lookup reads it: only the fields
+/// it needs, so a message of a kind slack-morphism does not know cannot spoil the page.
+#[derive(Debug, serde::Deserialize)]
+struct HistoryPage {
+    #[serde(default)]
+    messages: Vec<HistoryEntry>,
+    #[serde(default)]
+    response_metadata: Option<PageCursor>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct HistoryEntry {
+    ts: String,
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    files: Vec<HistoryFile>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct HistoryFile {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct PageCursor {
+    #[serde(default)]
+    next_cursor: Option<String>,
+}
+
+/// A Slack timestamp (`seconds.micros`) for `oldest` / `latest`.
+fn slack_ts(at: chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "{}.{:06}",
+        at.timestamp(),
+        at.timestamp_subsec_micros().min(999_999)
+    )
+}
+
+/// What one of our messages is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageAbout {
+    /// A case's card, thread note or escalation card (`case_id`).
+    Case(u64),
+    /// A kudos card (`kind: "kudos"`, `kudos_id`): not a case.
+    Kudos(u64),
+}
+
+/// Message metadata carrying an idempotency key and what the message is about: `case_id` for
+/// a case's messages; `kind = "kudos"` and `kudos_id` for a kudos card, with no `case_id`, so
+/// no reader takes a kudos id for a case.
+pub fn metadata(key: &str, about: MessageAbout) -> SlackMessageMetadata {
+    let fields = match about {
+        MessageAbout::Case(case) => vec![("case_id", case.to_string())],
+        MessageAbout::Kudos(kudos) => vec![
+            ("kind", "kudos".to_string()),
+            ("kudos_id", kudos.to_string()),
+        ],
+    };
+    let payload = std::iter::once(("key".to_string(), key.to_string()))
+        .chain(
+            fields
+                .into_iter()
+                .map(|(name, value)| (name.to_string(), value)),
+        )
+        .collect();
     SlackMessageMetadata::new(METADATA_EVENT.to_string()).with_event_payload(payload)
+}
+
+/// What our metadata says a message is about (`None` for anyone else's message). Kudos cards
+/// posted before `kind` existed carry their kudos id in `case_id` under a `kudos-N` key: they
+/// still read as kudos.
+pub fn about(metadata: &SlackMessageMetadata) -> Option<MessageAbout> {
+    if metadata.event_type != METADATA_EVENT {
+        return None;
+    }
+    let payload = metadata.event_payload.as_ref()?;
+    let number = |field: &str| payload.get(field).and_then(|value| value.parse().ok());
+    let legacy_kudos = payload
+        .get("key")
+        .is_some_and(|key| key.starts_with("kudos-"));
+    if payload.get("kind").is_some_and(|kind| kind == "kudos") {
+        number("kudos_id").map(MessageAbout::Kudos)
+    } else if legacy_kudos {
+        number("case_id").map(MessageAbout::Kudos)
+    } else {
+        number("case_id").map(MessageAbout::Case)
+    }
 }
 
 /// The message carrying `key` in our metadata. Cards and thread notes have always been posted
@@ -300,7 +464,7 @@ fn find_keyed(messages: &[SlackHistoryMessage], key: &str) -> Option<Found> {
                 .content
                 .metadata
                 .as_ref()
-                .filter(|metadata| metadata.event_type == METADATA_EVENT)
+                .filter(|metadata| about(metadata).is_some())
                 .and_then(|metadata| metadata.event_payload.as_ref())
                 .and_then(|payload| payload.get("key"))
                 .is_some_and(|found| found == key)
@@ -323,11 +487,19 @@ fn connector(base_url: &str) -> Result<Connector, ChatError> {
 async fn call<T>(
     future: impl std::future::Future<Output = Result<T, SlackClientError>>,
 ) -> Result<T, ChatError> {
-    match tokio::time::timeout(CALL_TIMEOUT, future).await {
+    call_within(CALL_TIMEOUT, future).await
+}
+
+/// Runs a call with the timeout `limit` and maps its error.
+async fn call_within<T>(
+    limit: Duration,
+    future: impl std::future::Future<Output = Result<T, SlackClientError>>,
+) -> Result<T, ChatError> {
+    match tokio::time::timeout(limit, future).await {
         Ok(result) => result.map_err(chat_error),
         Err(_) => Err(ChatError::Transient(format!(
-            "slack did not answer within {}s",
-            CALL_TIMEOUT.as_secs()
+            "slack did not answer within {:?}",
+            limit
         ))),
     }
 }
@@ -394,10 +566,47 @@ mod tests {
 
     #[test]
     fn metadata_carries_key_and_case() {
-        let metadata = metadata("case-7", 7);
+        let metadata = metadata("case-7", MessageAbout::Case(7));
         let json = serde_json::to_value(&metadata).unwrap();
         assert_eq!(json["event_type"], METADATA_EVENT);
         assert_eq!(json["event_payload"]["key"], "case-7");
         assert_eq!(json["event_payload"]["case_id"], "7");
+        assert_eq!(about(&metadata), Some(MessageAbout::Case(7)));
+    }
+
+    #[test]
+    fn a_kudos_card_is_not_mistaken_for_a_case_old_or_new() {
+        let metadata = metadata("kudos-3", MessageAbout::Kudos(3));
+        let json = serde_json::to_value(&metadata).unwrap();
+        assert_eq!(json["event_payload"]["kind"], "kudos");
+        assert_eq!(json["event_payload"]["kudos_id"], "3");
+        assert!(json["event_payload"].get("case_id").is_none(), "{json}");
+        assert_eq!(about(&metadata), Some(MessageAbout::Kudos(3)));
+        let read = |payload: serde_json::Value| {
+            about(
+                &serde_json::from_value(
+                    serde_json::json!({"event_type": METADATA_EVENT, "event_payload": payload}),
+                )
+                .unwrap(),
+            )
+        };
+        // Posted before `kind`: the kudos id in `case_id`, under a kudos key.
+        assert_eq!(
+            read(serde_json::json!({"key": "kudos-3", "case_id": "3"})),
+            Some(MessageAbout::Kudos(3))
+        );
+        assert_eq!(
+            read(serde_json::json!({"key": "case-3-event-2", "case_id": "3"})),
+            Some(MessageAbout::Case(3))
+        );
+        assert_eq!(
+            read(serde_json::json!({"key": "kudos-x", "kind": "kudos"})),
+            None
+        );
+        let foreign: SlackMessageMetadata = serde_json::from_value(
+            serde_json::json!({"event_type": "other_app", "event_payload": {"case_id": "3"}}),
+        )
+        .unwrap();
+        assert_eq!(about(&foreign), None);
     }
 }

@@ -13,7 +13,8 @@
 //! - a modal submit waits briefly for the engine so that a validation error can keep the modal
 //!   open (`response_action: errors`).
 //!
-//! `/mentiondesk queue | mine | stats` (`slash_commands` envelopes) is answered privately in the
+//! `/mentiondesk queue | mine | stats | skipped` (`slash_commands` envelopes; `skipped` with a
+//! "Mark as complaint" button per waiting post) is answered privately in the
 //! ack, from `chat::commands`. In HTTP mode (`signing_secret`, see `http.rs`) the same handlers
 //! serve signed requests on `[http].listen` instead of envelopes.
 //!
@@ -367,13 +368,20 @@ impl SlackChat {
         let name = event.command.to_string();
         let mut answering = answering;
         match tokio::time::timeout(COMMAND_ANSWER_TIMEOUT, &mut answering).await {
-            Ok(answered) => command_response(&command_reply(answered, &name, workspace)),
+            Ok(answered) => {
+                SlackCommandEventResponse::new(command_reply(answered, &name, workspace))
+                    .with_response_type(SlackMessageResponseType::Ephemeral)
+            }
             Err(_) => {
                 let chat = self.clone();
                 tokio::spawn(async move {
                     let workspace = chat.workspace_url(None).await;
-                    let text = command_reply(answering.await, &name, workspace);
-                    if let Err(error) = chat.api.post_ephemeral(&channel, &user, &text).await {
+                    let content = command_reply(answering.await, &name, workspace);
+                    if let Err(error) = chat
+                        .api
+                        .post_ephemeral_content(&channel, &user, content)
+                        .await
+                    {
                         tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot send a command's answer");
                     }
                 });
@@ -491,6 +499,12 @@ impl SlackChat {
                     let chat = self.clone();
                     let user = user.clone();
                     let channel = channel.clone();
+                    // A skipped post marked from `/mentiondesk skipped`: that private list is
+                    // replaced by its current state afterwards.
+                    let skipped_list = event
+                        .response_url
+                        .clone()
+                        .filter(|_| payload.kind == ActionKind::MarkSkipped);
                     tokio::spawn(async move {
                         let agent = chat.agent(&user, None).await;
                         let Some(answer) = chat.send(agent, request).await else {
@@ -498,6 +512,9 @@ impl SlackChat {
                         };
                         if let Ok(Ok(outcome)) = tokio::time::timeout(ACTION_TIMEOUT, answer).await
                         {
+                            if let Some(response_url) = &skipped_list {
+                                chat.refresh_skipped(response_url).await;
+                            }
                             chat.tell(&channel, user.id.as_ref(), &outcome).await;
                         }
                     });
@@ -506,7 +523,13 @@ impl SlackChat {
         }
     }
 
-    async fn open_reply(&self, trigger_id: &str, user: &str, channel: &str, payload: Payload) {
+    async fn open_reply(
+        self: &Arc<Self>,
+        trigger_id: &str,
+        user: &str,
+        channel: &str,
+        payload: Payload,
+    ) {
         let case = match self.store.case(payload.case) {
             Ok(Some(case)) => case,
             Ok(None) => {
@@ -630,15 +653,28 @@ impl SlackChat {
         }
     }
 
-    async fn open_modal(&self, trigger_id: &str, user: &str, channel: &str, view: SlackView) {
+    /// Opens a modal; when Slack can't (the call gives up as the trigger expires), the person
+    /// is told privately to click again. That word is sent in the background: the click's ack
+    /// waits for this, and Slack wants it within 3 s.
+    async fn open_modal(
+        self: &Arc<Self>,
+        trigger_id: &str,
+        user: &str,
+        channel: &str,
+        view: SlackView,
+    ) {
         if let Err(error) = self.api.views_open(trigger_id, view).await {
             tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot open a modal");
-            self.ephemeral(
-                channel,
-                user,
-                "Slack could not open the form. Click the button again.",
-            )
-            .await;
+            let chat = self.clone();
+            let (channel, user) = (channel.to_string(), user.to_string());
+            tokio::spawn(async move {
+                chat.ephemeral(
+                    &channel,
+                    &user,
+                    "Slack could not open the form. Click the button again.",
+                )
+                .await;
+            });
         }
     }
 
@@ -750,6 +786,21 @@ impl SlackChat {
             ActionOutcome::Refused { message } => {
                 errors(text_block(render::error_block("", &callback)), &message)
             }
+        }
+    }
+
+    /// Replaces the `/mentiondesk skipped` answer behind `response_url` with the list as it
+    /// is now (a marked post shows its case instead of the button).
+    async fn refresh_skipped(&self, response_url: &SlackResponseUrl) {
+        let store = self.store.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            commands::skipped_posts(&store, commands::SKIPPED_LISTED)
+                .map(|posts| commands::CommandAnswer::Skipped { posts })
+        })
+        .await;
+        let content = command_reply(read, "/mentiondesk", None);
+        if let Err(error) = self.api.respond(response_url, content, true).await {
+            tracing::warn!(chat = CHAT_NAME, error = %error, "Cannot update the skipped list");
         }
     }
 
@@ -910,12 +961,12 @@ impl ChatAdapter for SlackChat {
         let content = SlackMessageContent::new()
             .with_text(message.text)
             .with_blocks(message.blocks)
-            .with_metadata(api::metadata(key, card.case_id.0));
+            .with_metadata(api::metadata(key, message_about(card)));
         let request = SlackApiChatPostMessageRequest::new(channel.into(), content)
             .with_unfurl_links(false)
             .with_unfurl_media(false);
         let posted = self.post_once(key, channel, None, request).await?;
-        tracing::info!(chat = CHAT_NAME, channel, case_id = %card.case_id, ts = %posted.message, "Card posted");
+        tracing::info!(chat = CHAT_NAME, channel, card = %card.subject(), ts = %posted.message, "Card posted");
         Ok(posted)
     }
 
@@ -931,7 +982,7 @@ impl ChatAdapter for SlackChat {
             message.message.clone().into(),
         );
         self.api.update(&request).await?;
-        tracing::debug!(chat = CHAT_NAME, channel = %message.channel, case_id = %card.case_id, "Card updated");
+        tracing::debug!(chat = CHAT_NAME, channel = %message.channel, card = %card.subject(), "Card updated");
         Ok(())
     }
 
@@ -945,7 +996,7 @@ impl ChatAdapter for SlackChat {
         let case = case_of_key(key);
         let content = SlackMessageContent::new()
             .with_text(text)
-            .with_metadata(api::metadata(key, case));
+            .with_metadata(api::metadata(key, api::MessageAbout::Case(case)));
         let request = SlackApiChatPostMessageRequest::new(parent.channel.clone().into(), content)
             .with_thread_ts(parent.message.clone().into())
             .with_unfurl_links(false)
@@ -967,11 +1018,9 @@ impl ChatAdapter for SlackChat {
         self.api.post_message(&request).await.map(|_| ())
     }
 
+    /// The digest task records what was posted (and looks for an unrecorded post with
+    /// `find_digest`), so no record is kept here: Slack has no idempotency key for file shares.
     async fn post_digest(&self, channel: &str, digest: &Digest) -> Result<(), ChatError> {
-        let key = format!("{}/{channel}", digest.key);
-        if self.records.recorded(&key)?.is_some() {
-            return Ok(());
-        }
         self.pacer.wait(channel).await;
         let comment = format!(
             "*{}*\n{}",
@@ -988,16 +1037,36 @@ impl ChatAdapter for SlackChat {
                 &digest.png,
             )
             .await?;
-        let message = MessageRef {
-            channel: channel.to_string(),
-            message: file,
-            thread: None,
-        };
-        self.records.record(&key, &message).await
+        tracing::debug!(chat = CHAT_NAME, channel, file = %file, week = %digest.week, "Weekly digest shared");
+        Ok(())
+    }
+
+    /// The file share of the digest's chart (its file name carries the week) by this bot, in
+    /// `conversations.history` from `since` (`channels:history` / `groups:history`).
+    async fn find_digest(
+        &self,
+        channel: &str,
+        digest: &Digest,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<String>, ChatError> {
+        let bot = self.api.auth_test().await?.user_id;
+        let found = self
+            .api
+            .find_file_share(channel, &digest.filename, &bot, since)
+            .await?;
+        Ok(found.map(|found| found.ts))
     }
 }
 
 /// The case number in a key like `case-7-event-3`.
+/// What a card's message is about: a kudos card's `case_id` carries its kudos id.
+fn message_about(card: &Card) -> api::MessageAbout {
+    match card.kind {
+        crate::domain::CardKind::Kudos => api::MessageAbout::Kudos(card.case_id.0),
+        _ => api::MessageAbout::Case(card.case_id.0),
+    }
+}
+
 fn case_of_key(key: &str) -> u64 {
     key.strip_prefix("case-")
         .and_then(|rest| rest.split('-').next())
@@ -1013,7 +1082,8 @@ fn fallback_name(user: &SlackBasicUserInfo) -> String {
         .unwrap_or_else(|| user.id.to_string())
 }
 
-/// The text answering a command, or what went wrong in words for the person.
+/// The message answering a command (text, and blocks when it has buttons), or what went
+/// wrong in words for the person.
 fn command_reply(
     answered: Result<
         Result<commands::CommandAnswer, crate::store::StoreError>,
@@ -1021,18 +1091,29 @@ fn command_reply(
     >,
     command: &str,
     workspace: Option<String>,
-) -> String {
-    match answered {
-        Ok(Ok(answer)) => render::command_text(&answer, command, workspace.as_deref()),
+) -> SlackMessageContent {
+    let text = match answered {
+        Ok(Ok(answer)) => {
+            let content = SlackMessageContent::new().with_text(render::command_text(
+                &answer,
+                command,
+                workspace.as_deref(),
+            ));
+            return match render::command_blocks(&answer) {
+                Some(blocks) => content.with_blocks(blocks),
+                None => content,
+            };
+        }
         Ok(Err(error)) => {
             tracing::error!(chat = CHAT_NAME, error = %error, "Cannot read cases for a command");
-            "mentiondesk cannot read its cases right now. Try again.".to_string()
+            "mentiondesk cannot read its cases right now. Try again."
         }
         Err(error) => {
             tracing::error!(chat = CHAT_NAME, error = %error, "A command failed");
-            "mentiondesk could not answer that. Try again.".to_string()
+            "mentiondesk could not answer that. Try again."
         }
-    }
+    };
+    SlackMessageContent::new().with_text(text.to_string())
 }
 
 /// A slash command's private answer.

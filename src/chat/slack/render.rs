@@ -8,8 +8,10 @@
 use chrono::{DateTime, Utc};
 use slack_morphism::prelude::*;
 
-use crate::chat::commands::{short_duration, CaseLine, CommandAnswer, USAGE};
-use crate::domain::{ActionKind, ButtonStyle, Card, CardKind, Network, NoteMention, ThreadNote};
+use crate::chat::commands::{short_duration, CaseLine, CommandAnswer, EXCERPT_CHARS, USAGE};
+use crate::domain::{
+    ActionKind, ButtonStyle, Card, CardKind, Network, NoteMention, SkippedPost, ThreadNote,
+};
 
 /// Header block text, in characters.
 pub const HEADER_MAX: usize = 150;
@@ -438,18 +440,84 @@ pub fn command_text(answer: &CommandAnswer, command: &str, workspace_url: Option
             }
             text
         }
+        CommandAnswer::Skipped { posts } => {
+            if posts.is_empty() {
+                "No skipped posts: every post triage stored became a card.".to_string()
+            } else {
+                let mut text = format!(
+                    "*Skipped: the {} newest post{} triage did not card*, newest first",
+                    posts.len(),
+                    plural(posts.len())
+                );
+                for post in posts {
+                    text.push_str("\n• ");
+                    text.push_str(&skipped_line(post));
+                }
+                text
+            }
+        }
         CommandAnswer::Help { unknown } => {
             let command = escape(command);
             match unknown {
                 Some(word) => format!(
-                    "Unknown command “{}”. Try `{command} queue`, `{command} mine` or `{command} stats`: {USAGE}",
+                    "Unknown command “{}”. Try `{command} queue`, `{command} mine`, `{command} stats` or `{command} skipped`: {USAGE}",
                     escape(word)
                 ),
-                None => format!("`{command} queue | mine | stats`: {USAGE}"),
+                None => format!("`{command} queue | mine | stats | skipped`: {USAGE}"),
             }
         }
     };
     fit(&text, SECTION_MAX)
+}
+
+/// The blocks of a command's answer that carries buttons (`skipped`: a section per post
+/// with "Mark as complaint" beside it, or the case it became); `None` for the text-only ones.
+pub fn command_blocks(answer: &CommandAnswer) -> Option<Vec<SlackBlock>> {
+    let CommandAnswer::Skipped { posts } = answer else {
+        return None;
+    };
+    let text = command_text(answer, "", None);
+    let mut blocks = vec![section(text.lines().next().unwrap_or_default().to_string())];
+    for post in posts.iter().take(BLOCKS_MAX - 1) {
+        let mut block = SlackSectionBlock::new()
+            .with_block_id(format!("skipped-{}", post.id).into())
+            .with_text(SlackBlockText::MarkDown(SlackBlockMarkDownText::new(fit(
+                &skipped_line(post),
+                SECTION_MAX,
+            ))));
+        if let Some(button) = post.button() {
+            block = block.with_accessory(SlackSectionBlockElement::Button(
+                SlackBlockButtonElement::new(plain(&button.label, BUTTON_TEXT_MAX))
+                    .with_action_id(button.kind.verb().into())
+                    .with_value(truncate(&button.payload, VALUE_MAX)),
+            ));
+        }
+        blocks.push(block.into());
+    }
+    Some(blocks)
+}
+
+/// One skipped post: where, who, triage's verdict, a link to the post and its start.
+fn skipped_line(post: &SkippedPost) -> String {
+    let status = post
+        .status()
+        .map(|status| format!(" · *now {status}*"))
+        .unwrap_or_default();
+    let excerpt: String = post.text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let link = if post.url.starts_with("http://") || post.url.starts_with("https://") {
+        format!(" · <{}|View post>", link_target(&post.url))
+    } else {
+        String::new()
+    };
+    format!(
+        "{} · @{} · *{}* {:.2} · {}{link}{status} — _{}_",
+        post.network.label(),
+        escape(&post.handle),
+        post.triage.label.as_str(),
+        post.triage.score,
+        escape(&post.triage.reason),
+        escape(&fit(&excerpt, EXCERPT_CHARS))
+    )
 }
 
 fn case_line(line: &CaseLine, workspace_url: Option<&str>) -> String {

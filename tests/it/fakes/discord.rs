@@ -3,7 +3,8 @@
 //!
 //! REST: `GET /gateway` and `/gateway/bot` (returning this fake's `ws://` URL), `GET /users/@me`,
 //! `GET /channels/{id}` (its guild), message create (with embed, component and content limits,
-//! `nonce` + `enforce_nonce`: the same nonce returns the earlier message), edit and list,
+//! `nonce` + `enforce_nonce`: the same nonce returns the earlier message), edit and list
+//! (`after` / `before` / `limit`; ids are snowflakes of the wall clock, as Discord's are),
 //! threads from a message, interaction callbacks (recorded with their type and body; a type 7
 //! UPDATE_MESSAGE edits the message the clicked component is on; message bodies checked like a
 //! create), webhook follow-ups and `@original` edits, and the guild commands' bulk overwrite
@@ -105,6 +106,9 @@ struct Shared {
     callbacks: Mutex<Vec<(String, Value)>>,
     /// Interaction id → (channel, message) of the message its component is on.
     interaction_messages: Mutex<HashMap<String, (String, String)>>,
+    /// Interactions whose component is on an ephemeral message (flags 64): only the asker's
+    /// client holds those, so UPDATE_MESSAGE on them edits nothing the fake keeps.
+    ephemeral_interactions: Mutex<HashSet<String>>,
     followups: Mutex<Vec<Value>>,
     /// The guild's application commands, as the last bulk overwrite set them.
     commands: Mutex<Vec<Value>>,
@@ -347,6 +351,16 @@ impl FakeDiscord {
         let id = format!("{}", 1_400_000_000_000_000_000u64 + number);
         interaction["id"] = json!(id);
         interaction["token"] = json!(format!("interaction-token-{number}"));
+        if interaction["message"]["flags"]
+            .as_u64()
+            .is_some_and(|flags| flags & 64 != 0)
+        {
+            self.shared
+                .ephemeral_interactions
+                .lock()
+                .unwrap()
+                .insert(id.clone());
+        }
         if let (Some(channel), Some(message)) = (
             interaction["channel_id"].as_str(),
             interaction["message"]["id"].as_str(),
@@ -504,8 +518,23 @@ fn user(id: &str, name: &str, bot: bool) -> Value {
     })
 }
 
+/// The next snowflake: the wall clock's milliseconds since Discord's epoch shifted by 22 bits
+/// (as Discord makes them, so `after=<snowflake of a time>` works), at least one more than the
+/// last, so they stay unique and ordered.
 fn next_id(shared: &Shared) -> String {
-    shared.ids.fetch_add(1, Ordering::SeqCst).to_string()
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        - 1_420_070_400_000;
+    let now = millis << 22;
+    let last = shared
+        .ids
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+            Some((last + 1).max(now))
+        })
+        .unwrap();
+    (last + 1).max(now).to_string()
 }
 
 /// Discord's error body with a status.
@@ -515,6 +544,16 @@ fn error(status: u16, code: u64, message: &str, errors: Option<Value>) -> Respon
         body["errors"] = errors;
     }
     (StatusCode::from_u16(status).unwrap(), Json(body)).into_response()
+}
+
+/// Discord's 400 "Invalid Form Body" for one field, with its error code and message.
+fn invalid_field(field: &str, code: &str, message: &str) -> Response {
+    error(
+        400,
+        50035,
+        "Invalid Form Body",
+        Some(json!({ field: {"_errors": [{"code": code, "message": message}]}})),
+    )
 }
 
 /// Discord's 401 unless the request carries the bot token.
@@ -1104,9 +1143,12 @@ async fn edit_message(
     Json(posted.current.clone()).into_response()
 }
 
+/// `GET /channels/{id}/messages`: newest first, `limit` 1–100 (default 50); with `after`, the
+/// `limit` oldest messages after that id; with `before`, the newest before it.
 async fn list_messages(
     State(shared): State<Arc<Shared>>,
     Path(channel): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
     if let Some(response) = unauthorized(&headers) {
@@ -1115,12 +1157,43 @@ async fn list_messages(
     if !known(&shared, &channel) {
         return error(404, 10003, "Unknown Channel", None);
     }
-    let mut list: Vec<Value> = shared
+    let id = |name: &str| query.get(name).map(|value| value.parse::<u64>());
+    let (after, before) = match (id("after").transpose(), id("before").transpose()) {
+        (Ok(after), Ok(before)) => (after, before),
+        _ => return invalid_field("after", "NUMBER_TYPE_COERCE", "Value is not snowflake."),
+    };
+    let limit = match query.get("limit").map(|limit| limit.parse::<usize>()) {
+        None => 50,
+        Some(Ok(limit @ 1..=100)) => limit,
+        Some(_) => {
+            return invalid_field(
+                "limit",
+                "NUMBER_TYPE_MAX",
+                "int value should be less than or equal to 100.",
+            )
+        }
+    };
+    let numeric = |m: &Posted| m.id.parse::<u64>().unwrap_or(0);
+    let mut chosen: Vec<Posted> = shared
         .messages
         .lock()
         .unwrap()
         .iter()
         .filter(|m| m.channel == channel)
+        .filter(|m| after.map_or(true, |after| numeric(m) > after))
+        .filter(|m| before.map_or(true, |before| numeric(m) < before))
+        .cloned()
+        .collect();
+    chosen.sort_by_key(numeric);
+    if after.is_some() && before.is_none() {
+        chosen.truncate(limit);
+    } else {
+        let skip = chosen.len().saturating_sub(limit);
+        chosen.drain(..skip);
+    }
+    let list: Vec<Value> = chosen
+        .iter()
+        .rev()
         .map(|m| {
             let mut current = m.current.clone();
             // Listed messages carry no nonce.
@@ -1128,8 +1201,6 @@ async fn list_messages(
             current
         })
         .collect();
-    list.reverse();
-    list.truncate(100);
     Json(Value::Array(list)).into_response()
 }
 
@@ -1153,13 +1224,10 @@ async fn create_thread(
     }
     let name = body["name"].as_str().unwrap_or_default();
     if name.is_empty() || name.chars().count() > 100 {
-        return error(
-            400,
-            50035,
-            "Invalid Form Body",
-            Some(
-                json!({"name": {"_errors": [{"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 1 and 100 in length."}]}}),
-            ),
+        return invalid_field(
+            "name",
+            "BASE_TYPE_BAD_LENGTH",
+            "Must be between 1 and 100 in length.",
         );
     }
     let mut threads = shared.threads.lock().unwrap();
@@ -1251,13 +1319,10 @@ async fn interaction_callback(
         }
         Some(5) | Some(6) | Some(9) => {}
         _ => {
-            return error(
-                400,
-                50035,
-                "Invalid Form Body",
-                Some(
-                    json!({"type": {"_errors": [{"code": "BASE_TYPE_CHOICES", "message": "Value must be one of {1, 4, 5, 6, 7, 8, 9, 12, 13}."}]}}),
-                ),
+            return invalid_field(
+                "type",
+                "BASE_TYPE_CHOICES",
+                "Value must be one of {1, 4, 5, 6, 7, 8, 9, 12, 13}.",
             )
         }
     }
@@ -1265,7 +1330,8 @@ async fn interaction_callback(
     {
         return error(400, 50006, "Cannot send an empty message", None);
     }
-    if body["type"] == 7 {
+    let ephemeral = shared.ephemeral_interactions.lock().unwrap().contains(&id);
+    if body["type"] == 7 && !ephemeral {
         // The message the clicked component is on is edited, as by PATCH.
         let target = shared
             .interaction_messages

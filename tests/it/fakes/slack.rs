@@ -2,8 +2,12 @@
 //!
 //! Web API (`/api/<method>`, served through [`FakeServer`] so every request is recorded and
 //! faults can be injected): `auth.test`, `apps.connections.open`, `chat.postMessage`,
-//! `chat.update`, `chat.postEphemeral`, `views.open`, `views.update`, `users.info`, `conversations.history`,
-//! `conversations.replies`. Answers have Slack's shapes: `{"ok": true, ...}` or
+//! `chat.update`, `chat.postEphemeral`, `views.open`, `views.update`, `users.info`, `conversations.history`
+//! (`oldest`/`latest`/`inclusive`, `limit` and `cursor` pages), `conversations.replies`, and the
+//! external file upload (`files.getUploadURLExternal`, the upload URL,
+//! `files.completeUploadExternal`, which shares the file in `channel_id` as a message with the
+//! initial comment and `files`, as Slack shows it in the history). `ts` values follow the wall
+//! clock. Answers have Slack's shapes: `{"ok": true, ...}` or
 //! `{"ok": false, "error": "invalid_auth" | "channel_not_found" | "invalid_blocks" | ...}`.
 //! Every posted payload is checked against Block Kit's limits (`platform-limits.json`), and
 //! `chat.postMessage` is rate limited per channel (about 1 message/s with a burst of
@@ -117,6 +121,8 @@ struct Shared {
     usergroups: Mutex<HashMap<String, Vec<String>>>,
     messages: Mutex<Vec<Posted>>,
     ephemerals: Mutex<Vec<Value>>,
+    /// Bodies POSTed to an interaction's `response_url`.
+    responses: Mutex<Vec<Value>>,
     views: Mutex<Vec<Value>>,
     view_updates: Mutex<Vec<Value>>,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
@@ -125,6 +131,12 @@ struct Shared {
     sockets: Mutex<Vec<mpsc::UnboundedSender<Message>>>,
     connections: AtomicU64,
     acks: Mutex<Vec<Value>>,
+    /// Trigger ids handed out, and when (`views.open` refuses them once expired).
+    triggers: Mutex<HashMap<String, Instant>>,
+    /// Whether `views.open` checks that the trigger has not expired (see `expire_triggers`).
+    expire_triggers: std::sync::atomic::AtomicBool,
+    /// Metadata keys whose `chat.postMessage` is refused, with the error code.
+    refused_keys: Mutex<HashMap<String, &'static str>>,
     envelope: AtomicU64,
     uploads: Mutex<Vec<Upload>>,
     file_seq: AtomicU64,
@@ -175,6 +187,7 @@ impl FakeSlack {
         let router = Router::new()
             .route("/api/{method}", any(web_api))
             .route("/upload/v1/{file}", axum::routing::post(upload_bytes))
+            .route("/actions/{team}", axum::routing::post(response_url))
             .with_state(shared.clone());
         let server = FakeServer::start(router).await;
         FakeSlack { server, shared }
@@ -288,7 +301,7 @@ impl FakeSlack {
             "api_app_id": APP,
             "is_enterprise_install": "false",
             "response_url": format!("{}/commands/{TEAM}/1/abc", self.server.base_url),
-            "trigger_id": format!("{}.{}.trigger", TEAM, self.next_ts())
+            "trigger_id": self.new_trigger()
         })
     }
 
@@ -314,7 +327,17 @@ impl FakeSlack {
     pub fn cards(&self, channel: &str) -> Vec<Posted> {
         self.messages()
             .into_iter()
-            .filter(|m| m.channel == channel && m.thread_ts.is_none())
+            .filter(|m| {
+                m.channel == channel && m.thread_ts.is_none() && m.body.get("files").is_none()
+            })
+            .collect()
+    }
+
+    /// Messages sharing files (from `files.completeUploadExternal`) in a channel.
+    pub fn file_shares(&self, channel: &str) -> Vec<Posted> {
+        self.messages()
+            .into_iter()
+            .filter(|m| m.channel == channel && m.body.get("files").is_some())
             .collect()
     }
 
@@ -337,6 +360,11 @@ impl FakeSlack {
     /// Every `chat.postEphemeral` body.
     pub fn ephemerals(&self) -> Vec<Value> {
         self.shared.ephemerals.lock().unwrap().clone()
+    }
+
+    /// Every body POSTed to a `response_url` (as `block_action` gives them), in order.
+    pub fn responses(&self) -> Vec<Value> {
+        self.shared.responses.lock().unwrap().clone()
     }
 
     /// Every `views.update` call's arguments, in order.
@@ -469,7 +497,7 @@ impl FakeSlack {
             "api_app_id": APP,
             "token": "verification-token",
             "container": {"type": "message", "message_ts": message.ts, "channel_id": message.channel, "is_ephemeral": false},
-            "trigger_id": format!("{}.{}.trigger", TEAM, self.next_ts()),
+            "trigger_id": self.new_trigger(),
             "team": {"id": TEAM, "domain": "acme"},
             "enterprise": null,
             "is_enterprise_install": false,
@@ -489,6 +517,35 @@ impl FakeSlack {
         })
     }
 
+    /// A `block_actions` payload: `user` clicked the button with `value` on an ephemeral
+    /// message (a slash command's answer) in `channel`. Slack sends no `message` for those,
+    /// only the container saying it was ephemeral.
+    pub fn ephemeral_block_action(&self, user: &str, channel: &str, value: &str) -> Value {
+        let verb = value.split(':').next().unwrap_or_default();
+        json!({
+            "type": "block_actions",
+            "user": {"id": user, "username": user.to_lowercase(), "name": user.to_lowercase(), "team_id": TEAM},
+            "api_app_id": APP,
+            "token": "verification-token",
+            "container": {"type": "message", "message_ts": self.next_ts(), "channel_id": channel, "is_ephemeral": true},
+            "trigger_id": format!("{}.{}.trigger", TEAM, self.next_ts()),
+            "team": {"id": TEAM, "domain": "acme"},
+            "enterprise": null,
+            "is_enterprise_install": false,
+            "channel": {"id": channel, "name": "mentions"},
+            "state": {"values": {}},
+            "response_url": format!("{}/actions/{}", self.server.base_url, TEAM),
+            "actions": [{
+                "type": "button",
+                "action_id": verb,
+                "block_id": format!("{verb}-block"),
+                "text": {"type": "plain_text", "text": "Mark as complaint", "emoji": true},
+                "value": value,
+                "action_ts": self.next_ts()
+            }]
+        })
+    }
+
     /// A `block_actions` payload from inside the open modal `view`: `user` chose the option
     /// `value` in the static select `action_id` of input block `block` (`dispatch_action`).
     pub fn view_select(
@@ -505,7 +562,7 @@ impl FakeSlack {
             "api_app_id": APP,
             "token": "verification-token",
             "container": {"type": "view", "view_id": view["id"]},
-            "trigger_id": format!("{}.{}.trigger", TEAM, self.next_ts()),
+            "trigger_id": self.new_trigger(),
             "team": {"id": TEAM, "domain": "acme"},
             "enterprise": null,
             "is_enterprise_install": false,
@@ -538,7 +595,7 @@ impl FakeSlack {
             "user": {"id": user, "username": user.to_lowercase(), "name": user.to_lowercase(), "team_id": TEAM},
             "api_app_id": APP,
             "token": "verification-token",
-            "trigger_id": format!("{}.{}.trigger", TEAM, self.next_ts()),
+            "trigger_id": self.new_trigger(),
             "view": submitted,
             "response_urls": [],
             "is_enterprise_install": false,
@@ -548,6 +605,35 @@ impl FakeSlack {
 
     fn next_ts(&self) -> String {
         next_ts(&self.shared)
+    }
+
+    /// A trigger id for an interaction, valid for [`TRIGGER_LIFE`] from now (tokio's clock).
+    fn new_trigger(&self) -> String {
+        let trigger = format!("{}.{}.trigger", TEAM, self.next_ts());
+        self.shared
+            .triggers
+            .lock()
+            .unwrap()
+            .insert(trigger.clone(), Instant::now());
+        trigger
+    }
+
+    /// Makes `views.open` refuse a trigger id older than [`TRIGGER_LIFE`] (tokio's clock) with
+    /// `expired_trigger_id`, as Slack does. Off by default: in paused time the clock can jump
+    /// while a Socket Mode frame is in flight on a loaded machine (loopback delivery is not
+    /// instantaneous), so a check that is always on would make paused-time tests flaky.
+    pub fn expire_triggers(&self, on: bool) {
+        self.shared.expire_triggers.store(on, Ordering::SeqCst);
+    }
+
+    /// Refuses every `chat.postMessage` posted with metadata key `key` with the error `code`
+    /// (`ok: false`), as Slack refuses one message it won't take (`msg_too_long`, ...).
+    pub fn refuse_key(&self, key: &str, code: &'static str) {
+        self.shared
+            .refused_keys
+            .lock()
+            .unwrap()
+            .insert(key.to_string(), code);
     }
 }
 
@@ -567,9 +653,28 @@ pub fn form_body(fields: &Value) -> String {
     form.finish()
 }
 
+/// The next `ts`: the wall clock in microseconds (as Slack stamps messages), at least 100 µs
+/// after the last one, so they stay unique and ordered.
 fn next_ts(shared: &Shared) -> String {
-    let micros = shared.ts.fetch_add(100, Ordering::SeqCst);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64;
+    let last = shared
+        .ts
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+            Some((last + 100).max(now))
+        })
+        .unwrap();
+    let micros = (last + 100).max(now);
     format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000)
+}
+
+/// A `ts` (or `oldest` / `latest`) as microseconds, for comparisons.
+fn ts_micros(ts: &str) -> Option<u64> {
+    let (seconds, fraction) = ts.split_once('.').unwrap_or((ts, "0"));
+    let fraction = format!("{fraction:0<6}");
+    Some(seconds.parse::<u64>().ok()? * 1_000_000 + fraction.get(..6)?.parse::<u64>().ok()?)
 }
 
 fn ok(mut body: Value) -> Response {
@@ -682,26 +787,7 @@ async fn web_api(
                 None => fail("user_not_found"),
             }
         }
-        "conversations.history" => {
-            if !known_channel(&shared, &args) {
-                return fail("channel_not_found");
-            }
-            let channel = args["channel"].as_str().unwrap_or_default();
-            let with_metadata =
-                args["include_all_metadata"] == "true" || args["include_all_metadata"] == true;
-            let mut messages: Vec<Value> = shared
-                .messages
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|m| m.channel == channel && m.thread_ts.is_none())
-                .map(|m| history_message(m, with_metadata))
-                .collect();
-            messages.reverse();
-            ok(
-                json!({"messages": messages, "has_more": false, "pin_count": 0, "response_metadata": {"next_cursor": ""}}),
-            )
-        }
+        "conversations.history" => history(&shared, &args),
         "conversations.replies" => {
             if !known_channel(&shared, &args) {
                 return fail("channel_not_found");
@@ -732,6 +818,66 @@ async fn web_api(
         )
             .into_response(),
     }
+}
+
+/// `conversations.history`: the channel's top-level messages, newest first, within `oldest` /
+/// `latest` (exclusive unless `inclusive`), `limit` a page (default 100, at most 999) with
+/// `response_metadata.next_cursor` (here the offset of the next page) and `has_more`.
+fn history(shared: &Shared, args: &Value) -> Response {
+    if !known_channel(shared, args) {
+        return fail("channel_not_found");
+    }
+    let channel = args["channel"].as_str().unwrap_or_default();
+    let with_metadata =
+        args["include_all_metadata"] == "true" || args["include_all_metadata"] == true;
+    let inclusive = args["inclusive"] == "true" || args["inclusive"] == true;
+    let bound = |name: &str| match &args[name] {
+        Value::String(text) => ts_micros(text),
+        Value::Number(number) => number.as_f64().map(|seconds| (seconds * 1e6) as u64),
+        _ => None,
+    };
+    let (oldest, latest) = (bound("oldest"), bound("latest"));
+    let limit = args["limit"]
+        .as_str()
+        .and_then(|limit| limit.parse::<usize>().ok())
+        .or_else(|| args["limit"].as_u64().map(|limit| limit as usize))
+        .unwrap_or(100)
+        .clamp(1, 999);
+    let offset = args["cursor"]
+        .as_str()
+        .and_then(|cursor| cursor.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut messages: Vec<Value> = shared
+        .messages
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|m| m.channel == channel && m.thread_ts.is_none())
+        .filter(|m| {
+            let ts = ts_micros(&m.ts).unwrap_or(0);
+            let after = oldest.map_or(true, |oldest| ts > oldest || (inclusive && ts == oldest));
+            let before = latest.map_or(true, |latest| ts < latest || (inclusive && ts == latest));
+            after && before
+        })
+        .map(|m| history_message(m, with_metadata))
+        .collect();
+    messages.reverse();
+    let total = messages.len();
+    let page: Vec<Value> = messages.into_iter().skip(offset).take(limit).collect();
+    let has_more = offset + page.len() < total;
+    let next_cursor = if has_more {
+        (offset + page.len()).to_string()
+    } else {
+        String::new()
+    };
+    ok(json!({
+        "messages": page,
+        "has_more": has_more,
+        "pin_count": 0,
+        "channel_actions_ts": null,
+        "channel_actions_count": 0,
+        "response_metadata": {"next_cursor": next_cursor}
+    }))
 }
 
 /// `files.getUploadURLExternal`: `filename` and a positive `length` are required
@@ -766,6 +912,24 @@ fn get_upload_url(shared: &Shared, headers: &HeaderMap, args: &Value) -> Respons
 }
 
 /// The upload URL: takes the bytes of a file handed out, answers `OK - <length>` as Slack does.
+/// An interaction's `response_url`: a message body (`text`/`blocks`, `replace_original`,
+/// `response_type`), answered `{"ok": true}` as Slack does; a body with neither text nor
+/// blocks is refused with `no_text`.
+async fn response_url(
+    State(shared): State<Arc<Shared>>,
+    Path(team): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    if team != TEAM {
+        return (StatusCode::NOT_FOUND, "no_team").into_response();
+    }
+    if body["text"].as_str().unwrap_or_default().is_empty() && body["blocks"].is_null() {
+        return Json(json!({"ok": false, "error": "no_text"})).into_response();
+    }
+    shared.responses.lock().unwrap().push(body);
+    Json(json!({"ok": true})).into_response()
+}
+
 async fn upload_bytes(
     State(shared): State<Arc<Shared>>,
     Path(file): Path<String>,
@@ -811,14 +975,49 @@ fn complete_upload(shared: &Shared, args: Value) -> Response {
         upload.completed = Some(args.clone());
         shown.push(json!({
             "id": id,
+            "name": upload.filename,
             "title": file["title"].as_str().unwrap_or(&upload.filename),
+            "mimetype": "image/png",
+            "filetype": "png",
+            "size": upload.length,
+            "user": BOT_USER,
         }));
+    }
+    drop(uploads);
+    // Shared in a channel, the files come with a message: the initial comment as its text.
+    if let Some(channel) = args["channel_id"].as_str() {
+        let ts = next_ts(shared);
+        shared.messages.lock().unwrap().push(Posted {
+            channel: channel.to_string(),
+            ts,
+            thread_ts: None,
+            body: json!({
+                "text": args["initial_comment"].as_str().unwrap_or_default(),
+                "files": shown,
+                "upload": true,
+            }),
+            updated: None,
+        });
     }
     ok(json!({ "files": shown }))
 }
 
 fn history_message(message: &Posted, with_metadata: bool) -> Value {
     let content = message.current();
+    if let Some(files) = content.get("files") {
+        // A file share by the bot user: no subtype, the files, `upload`.
+        return json!({
+            "type": "message",
+            "user": BOT_USER,
+            "bot_id": BOT_ID,
+            "display_as_bot": false,
+            "upload": content["upload"],
+            "ts": message.ts,
+            "text": content["text"],
+            "files": files,
+            "team": TEAM
+        });
+    }
     let mut value = json!({
         "type": "message",
         "subtype": "bot_message",
@@ -866,6 +1065,10 @@ fn post_message(shared: &Shared, args: Value) -> Response {
     let problems = message_problems(&args);
     if !problems.is_empty() {
         return invalid_blocks(problems);
+    }
+    let key = args["metadata"]["event_payload"]["key"].as_str();
+    if let Some(code) = key.and_then(|key| shared.refused_keys.lock().unwrap().get(key).copied()) {
+        return fail(code);
     }
     // About one message per second per channel, with a short burst (Slack's special tier).
     {
@@ -954,9 +1157,18 @@ fn update(shared: &Shared, args: Value) -> Response {
     ok(json!({"channel": channel, "ts": ts, "text": args["text"], "message": updated}))
 }
 
+/// How long a trigger id can be exchanged for a view (Slack: 3 seconds).
+pub const TRIGGER_LIFE: Duration = Duration::from_secs(3);
+
 fn views_open(shared: &Shared, args: Value) -> Response {
-    if args["trigger_id"].as_str().unwrap_or_default().is_empty() {
+    let trigger = args["trigger_id"].as_str().unwrap_or_default();
+    if trigger.is_empty() {
         return fail("invalid_trigger_id");
+    }
+    let issued = shared.triggers.lock().unwrap().get(trigger).copied();
+    let checked = shared.expire_triggers.load(Ordering::SeqCst);
+    if checked && issued.is_some_and(|issued| issued.elapsed() > TRIGGER_LIFE) {
+        return fail("expired_trigger_id");
     }
     let view = args["view"].clone();
     let problems = view_problems(&view);

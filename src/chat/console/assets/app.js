@@ -9,7 +9,10 @@
 
   var AGENT_KEY = 'mentiondesk.agent';
   var SEEN_KEY = 'mentiondesk.seen';
-  var currentChannel = document.body.getAttribute('data-channel') || 'mentions';
+  // The "Skipped" review is a view of the store, not a channel: it lists posts triage did
+  // not card and refreshes the whole list after a change.
+  var onSkipped = document.body.getAttribute('data-view') === 'skipped';
+  var currentChannel = onSkipped ? '' : (document.body.getAttribute('data-channel') || 'mentions');
   var cardsElement = document.getElementById('cards');
   var emptyElement = document.getElementById('empty');
   var toastsElement = document.getElementById('toasts');
@@ -201,6 +204,25 @@
     } else {
       toast(errorText(result), true);
     }
+    // Marked (or found marked by someone else): the list shows what became of the post.
+    if (onSkipped) refreshSkipped();
+  }
+
+  var skippedRefresh = null;
+  function refreshSkipped() {
+    if (skippedRefresh) return skippedRefresh;
+    skippedRefresh = fetch('/fragments/skipped', { credentials: 'same-origin' }).then(function (response) {
+      if (!response.ok) throw new Error('skipped list failed with status ' + response.status);
+      return response.text();
+    }).then(function (html) {
+      skippedRefresh = null;
+      cardsElement.innerHTML = html;
+      emptyElement.hidden = html.trim() !== '';
+    }, function () {
+      // Repaired by the next change or a reload.
+      skippedRefresh = null;
+    });
+    return skippedRefresh;
   }
 
   function formSlot(card) {
@@ -480,7 +502,11 @@
         loadDigest();
         return;
       }
-      if (change.channel === currentChannel) {
+      if (onSkipped) {
+        // A case opened from this list (or anywhere): the list may say so now.
+        if (change.kind === 'posted') bumpCount(change.channel);
+        refreshSkipped();
+      } else if (change.channel === currentChannel) {
         refreshCard(change.channel, change.message_id).catch(function () {
           // A failed fragment fetch is repaired by the next change or a reload.
         });

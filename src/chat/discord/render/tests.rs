@@ -525,7 +525,7 @@ fn the_command_has_a_subcommand_per_answer() {
             option["name"].as_str().unwrap()
         })
         .collect();
-    assert_eq!(names, ["queue", "mine", "stats"]);
+    assert_eq!(names, ["queue", "mine", "stats", "skipped"]);
     assert!(json["description"].as_str().unwrap().chars().count() <= 100);
 }
 
