@@ -27,6 +27,10 @@ pub const DENSE: usize = 12;
 /// Bumped whenever features change, so an old saved model is refused instead of misread.
 pub const FEATURE_VERSION: u32 = 3;
 const MAGIC: &[u8; 8] = b"mdtriage";
+/// Tags the optional trailer after the weights: how many of the examples came from a CSV
+/// file (`mentiondesk train --data`). Additive: features are unchanged, so no version bump;
+/// a model without it (saved before the trailer existed) reads with `file_rows: None`.
+const FILE_ROWS_TAG: &[u8; 8] = b"filerows";
 
 /// A post as the learned model sees it.
 #[derive(Debug, Clone, Default)]
@@ -216,6 +220,9 @@ pub struct LearnedModel {
     pub examples: u64,
     /// How many of them were complaints.
     pub complaints: u64,
+    /// How many of them came from a CSV file rather than the store's labels; `None` for a
+    /// model saved before this was recorded (unknown).
+    pub file_rows: Option<u64>,
 }
 
 impl std::fmt::Debug for LearnedModel {
@@ -223,6 +230,7 @@ impl std::fmt::Debug for LearnedModel {
         f.debug_struct("LearnedModel")
             .field("examples", &self.examples)
             .field("complaints", &self.complaints)
+            .field("file_rows", &self.file_rows)
             .finish_non_exhaustive()
     }
 }
@@ -328,6 +336,7 @@ impl LearnedModel {
             bias,
             examples: examples.len() as u64,
             complaints: complaints as u64,
+            file_rows: None,
         }
     }
 
@@ -360,6 +369,10 @@ impl LearnedModel {
         for weight in self.dense.iter().chain(&self.weights) {
             bytes.extend_from_slice(&weight.to_le_bytes());
         }
+        if let Some(rows) = self.file_rows {
+            bytes.extend_from_slice(FILE_ROWS_TAG);
+            bytes.extend_from_slice(&rows.to_le_bytes());
+        }
         bytes
     }
 
@@ -387,6 +400,13 @@ impl LearnedModel {
         for _ in 0..BUCKETS {
             weights.push(reader.f32()?);
         }
+        let file_rows = if reader.at == bytes.len() {
+            None
+        } else if reader.take(8)? == FILE_ROWS_TAG {
+            Some(reader.u64()?)
+        } else {
+            return Err(ModelError::Malformed);
+        };
         if reader.at != bytes.len() {
             return Err(ModelError::Malformed);
         }
@@ -396,8 +416,20 @@ impl LearnedModel {
             bias,
             examples,
             complaints,
+            file_rows,
         })
     }
+}
+
+/// How many examples a saved model says it was trained on, whatever its feature version (the
+/// header's layout is the same in every version); `None` when it is not a model.
+pub fn saved_examples(bytes: &[u8]) -> Option<u64> {
+    let mut reader = Reader { bytes, at: 0 };
+    if reader.take(8).ok()? != MAGIC {
+        return None;
+    }
+    reader.take(12).ok()?;
+    reader.u64().ok()
 }
 
 fn dot(weights: &[f32], dense: &[f32; DENSE], bias: f32, features: &Features) -> f32 {
