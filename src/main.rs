@@ -513,6 +513,12 @@ fn train(config: Option<PathBuf>, data: Option<PathBuf>) -> ExitCode {
                     "saved; the bot keeps the built-in default until the model has {min_labels} examples ([triage].min_labels)"
                 );
             }
+            if report.from_file > 0 {
+                println!(
+                    "it includes {} rows of the file, so the running bot won't replace it by itself with a model of the labels alone: run `mentiondesk train --data` again to add new labels",
+                    report.from_file
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(error) => {
