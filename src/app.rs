@@ -246,9 +246,14 @@ impl Application {
         }
         drop(batch_tx);
 
-        let mut pipeline = Pipeline::new(
+        let retrainer = crate::training::Retrainer::new(
+            &self.settings,
+            &self.store,
+            self.health.metrics().clone(),
+        );
+        let mut pipeline = Pipeline::live(
             self.store.clone(),
-            crate::training::build_triager(&self.settings, &self.store),
+            retrainer.subscribe(),
             &self.settings.brand.handles,
             self.outbox.clone(),
         )
@@ -307,6 +312,7 @@ impl Application {
             intake.spawn(digest.run(shutdown.clone()));
         }
         intake.spawn(pipeline.run(batch_rx));
+        intake.spawn(retrainer.run(shutdown.clone()));
 
         let mut actions = Actions::new(
             self.store.clone(),

@@ -66,6 +66,9 @@ enum Command {
         /// Only the rows of the brand domains (drops `random_tweet` and `random_reply`).
         #[arg(long)]
         domain_only: bool,
+        /// Seed of the folds and of the training shuffles (check a change on two seeds).
+        #[arg(long, default_value_t = mentiondesk::pipeline::triage::TrainOptions::default().seed)]
+        seed: u64,
     },
     /// List every public reply and escalation: who posted what where, with network ids and links.
     ///
@@ -147,7 +150,8 @@ fn main() -> ExitCode {
             data,
             folds,
             domain_only,
-        } => eval(&data, folds, domain_only),
+            seed,
+        } => eval(&data, folds, domain_only, seed),
         Command::Audit {
             config,
             since,
@@ -509,6 +513,12 @@ fn train(config: Option<PathBuf>, data: Option<PathBuf>) -> ExitCode {
                     "saved; the bot keeps the built-in default until the model has {min_labels} examples ([triage].min_labels)"
                 );
             }
+            if report.from_file > 0 {
+                println!(
+                    "it includes {} rows of the file, so the running bot won't replace it by itself with a model of the labels alone: run `mentiondesk train --data` again to add new labels",
+                    report.from_file
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(error) => {
@@ -518,8 +528,8 @@ fn train(config: Option<PathBuf>, data: Option<PathBuf>) -> ExitCode {
     }
 }
 
-fn eval(data: &std::path::Path, folds: usize, domain_only: bool) -> ExitCode {
-    match mentiondesk::training::evaluate_file(data, folds, domain_only) {
+fn eval(data: &std::path::Path, folds: usize, domain_only: bool, seed: u64) -> ExitCode {
+    match mentiondesk::training::evaluate_file_seeded(data, folds, domain_only, seed) {
         Ok((dataset, evaluation)) => {
             use std::io::Write;
             let header = format!(

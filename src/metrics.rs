@@ -36,6 +36,8 @@ const CARDS_POSTED: &str = "mentiondesk_cards_posted_total";
 const THREAD_NOTES: &str = "mentiondesk_thread_notes_total";
 /// `mentiondesk_api_errors_total`.
 const API_ERRORS: &str = "mentiondesk_api_errors_total";
+/// `mentiondesk_triage_retrains_total`.
+const TRIAGE_RETRAINS: &str = "mentiondesk_triage_retrains_total";
 
 impl Metrics {
     /// Counts an outbox entry a chat lane executed (`chat` is the adapter's name).
@@ -55,6 +57,12 @@ impl Metrics {
     pub fn api_error(&self, service: &str, message: &str, rate_limited: bool) {
         let status = error_status(message, rate_limited);
         self.add(API_ERRORS, &[("service", service), ("status", &status)]);
+    }
+
+    /// Counts a learned triage model the running bot retrained and swapped in (`reason`:
+    /// `no_model`, `unusable_model` or `new_labels`).
+    pub fn triage_retrained(&self, reason: &str) {
+        self.add(TRIAGE_RETRAINS, &[("reason", reason)]);
     }
 
     fn add(&self, name: &'static str, labels: &[(&'static str, &str)]) {
@@ -170,6 +178,10 @@ pub fn render(scrape: &Scrape) -> String {
         (
             API_ERRORS,
             "Errors answered by outside APIs (or failed requests), by service and HTTP status, since start.",
+        ),
+        (
+            TRIAGE_RETRAINS,
+            "Learned triage models retrained from the team's labels and swapped in by the running bot, by reason, since start.",
         ),
     ] {
         out.family(

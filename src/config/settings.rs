@@ -562,6 +562,10 @@ pub struct TriageSettings {
     /// How many examples the learned model must have been trained on before it is used.
     #[serde(default = "default_min_labels")]
     pub min_labels: u64,
+    /// The running bot retrains the learned model from the store's labels once this many new
+    /// labels arrived since the saved model was trained (0: never automatically).
+    #[serde(default = "default_retrain_after")]
+    pub retrain_after: u64,
     /// `[triage.storm]`: near-identical complaints collapse into one incident card.
     #[serde(default)]
     pub storm: StormSettings,
@@ -586,6 +590,7 @@ impl Default for TriageSettings {
             languages: Vec::new(),
             min_score: DEFAULT_MIN_SCORE,
             min_labels: DEFAULT_MIN_LABELS,
+            retrain_after: DEFAULT_RETRAIN_AFTER,
             storm: StormSettings::default(),
             spike: SpikeSettings::default(),
             kudos: false,
@@ -1045,6 +1050,13 @@ fn default_min_score() -> f32 {
 
 fn default_min_labels() -> u64 {
     DEFAULT_MIN_LABELS
+}
+
+/// Default number of new labels after which the running bot retrains the learned model.
+pub const DEFAULT_RETRAIN_AFTER: u64 = 50;
+
+fn default_retrain_after() -> u64 {
+    DEFAULT_RETRAIN_AFTER
 }
 
 fn default_health_notice_after() -> Duration {

@@ -371,6 +371,11 @@ fn triage_and_other_problems() {
         ],
     );
     check(&with("[triage]\nmin_score = 1"), &[]);
+    check(&with("[triage]\nretrain_after = 0"), &[]);
+    check(
+        &with("[triage]\nretrain_after = 5000000"),
+        &["triage.retrain_after: must be at most 1000000 (0 turns automatic retraining off), not 5000000"],
+    );
     check(
         &with("[triage]\ninclude_patterns = [\"order #\\\\d+\", \"(oops\"]\nexclude_patterns = [\"\"]\nlanguages = [\"en\", \"pt-BR\", \"english\"]\nmin_labels = 0"),
         &[

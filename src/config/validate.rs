@@ -446,6 +446,15 @@ fn check_triage(triage: &TriageSettings, report: &mut Report) {
             ),
         );
     }
+    if triage.retrain_after > MAX_RETRAIN_AFTER {
+        report.problem(
+            "triage.retrain_after",
+            format!(
+                "must be at most {MAX_RETRAIN_AFTER} (0 turns automatic retraining off), not {}",
+                triage.retrain_after
+            ),
+        );
+    }
     if !(0.0..=1.0).contains(&triage.min_score) {
         report.problem(
             "triage.min_score",
@@ -506,6 +515,9 @@ fn check_storm_and_spike(triage: &TriageSettings, report: &mut Report) {
 
 /// The longest saved reply name: what a Slack select option shows.
 const SAVED_NAME_MAX: usize = 75;
+/// The largest `[triage].retrain_after`: beyond it, automatic retraining would never happen
+/// in practice (0 says so plainly).
+const MAX_RETRAIN_AFTER: u64 = 1_000_000;
 
 fn check_replies(replies: &ReplySettings, report: &mut Report) {
     for (agent, signature) in &replies.signatures {

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::domain::{
     apply, normalize_handle, Case, CaseId, Command, Kudos, Label, Mention, StormMember,
@@ -56,7 +56,8 @@ pub struct IngestReport {
 #[derive(Debug, Clone)]
 pub struct Pipeline {
     store: Store,
-    triager: Triager,
+    /// The triager, read once per round: the retraining task swaps in a new model through it.
+    triager: watch::Receiver<Arc<Triager>>,
     brand_handles: Vec<String>,
     outbox: Outbox,
     sla: Option<SlaPolicy>,
@@ -80,6 +81,8 @@ struct Round {
     changed: BTreeSet<CaseId>,
     /// Incidents known to be open in this round.
     open_incidents: BTreeSet<CaseId>,
+    /// The triager as of the round's start.
+    triager: Arc<Triager>,
 }
 
 impl Pipeline {
@@ -87,6 +90,17 @@ impl Pipeline {
     pub fn new(
         store: Store,
         triager: Triager,
+        brand_handles: &[String],
+        outbox: Outbox,
+    ) -> Pipeline {
+        let (_, triager) = watch::channel(Arc::new(triager));
+        Pipeline::live(store, triager, brand_handles, outbox)
+    }
+
+    /// A pipeline whose triager may change while it runs (see `training::Retrainer`).
+    pub fn live(
+        store: Store,
+        triager: watch::Receiver<Arc<Triager>>,
         brand_handles: &[String],
         outbox: Outbox,
     ) -> Pipeline {
@@ -189,6 +203,7 @@ impl Pipeline {
         now: DateTime<Utc>,
     ) -> Result<IngestReport, StoreError> {
         let window = self.storm_window().clone();
+        let triager = self.triager.borrow().clone();
         let (report, window, complaints) = self.store.transact(|tx| {
             let mut report = IngestReport::default();
             let mut storm = Round {
@@ -197,6 +212,7 @@ impl Pipeline {
                 complaints: Vec::new(),
                 changed: BTreeSet::new(),
                 open_incidents: BTreeSet::new(),
+                triager: triager.clone(),
             };
             for expired in storm.window.expire(&self.storm_rules, now) {
                 tx.remove_storm_cluster(expired)?;
@@ -317,8 +333,8 @@ impl Pipeline {
             report.skipped += 1;
             return Ok(());
         }
-        let triage = self.triager.triage(mention);
-        if !self.triager.wants_card(&triage) {
+        let triage = storm.triager.triage(mention);
+        if !storm.triager.wants_card(&triage) {
             let mut kudos_id = None;
             if self.kudos && triage.label == Label::Praise {
                 let kudos = Kudos {

@@ -104,6 +104,14 @@ impl TestApp {
         Self::start(dir, config, Overrides::default()).await
     }
 
+    /// Starts the app with extra TOML in `dir`, whose `store/sled` the test may have filled
+    /// first (labels, a saved model).
+    pub async fn spawn_in(dir: TempDir, extra: &str) -> TestApp {
+        let config = test_config(dir.path(), extra);
+        std::fs::write(dir.path().join("mentions.jsonl"), "").expect("mentions file");
+        Self::start(dir, config, Overrides::default()).await
+    }
+
     async fn start(dir: TempDir, config: String, overrides: Overrides) -> TestApp {
         let settings = config::parse(&config, &|_| None, dir.path()).expect("valid test config");
         let app = Application::build_with(settings, overrides.clone())

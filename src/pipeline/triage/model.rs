@@ -5,12 +5,15 @@
 //! Features: word unigrams and bigrams and character 3- to 5-grams of the normalized text;
 //! the word unigrams and bigrams again, conjoined with the post's register (addressed to
 //! someone or not, with a link or not), so a word can weigh differently in a reply to a brand
-//! than in a broadcast post; the post's length in tokens (binned); and conjunctions of the
+//! than in a broadcast post; the word unigrams again, conjoined with whether the lexicon found a
+//! negative word or a complaint cue in the post; the post's length in tokens (binned); and conjunctions of the
 //! lexicon's findings (negative and addressed, cue and question...), the few interactions a
 //! linear model cannot form by itself. All hashed (FNV-1a, signed) into 2^18 buckets, each
 //! n-gram group scaled to a fixed length, plus a few dense features (the default's logit, cue
 //! sums, valence, `?`, `@`, links). Training is AdaGrad over shuffled examples with L2,
-//! deterministic for a given seed.
+//! deterministic for a given seed; a few models trained with different shuffle seeds are
+//! averaged into one (seed bagging: it evens out AdaGrad's dependence on the pass order, and
+//! the average of linear models is one linear model, so classifying costs the same).
 
 use super::lexicon::{Analysis, FNV_OFFSET, FNV_PRIME};
 use super::scoring::sigmoid;
@@ -22,8 +25,12 @@ const BUCKETS: usize = 1 << HASH_BITS;
 /// How many dense features there are.
 pub const DENSE: usize = 12;
 /// Bumped whenever features change, so an old saved model is refused instead of misread.
-pub const FEATURE_VERSION: u32 = 2;
+pub const FEATURE_VERSION: u32 = 3;
 const MAGIC: &[u8; 8] = b"mdtriage";
+/// Tags the optional trailer after the weights: how many of the examples came from a CSV
+/// file (`mentiondesk train --data`). Additive: features are unchanged, so no version bump;
+/// a model without it (saved before the trailer existed) reads with `file_rows: None`.
+const FILE_ROWS_TAG: &[u8; 8] = b"filerows";
 
 /// A post as the learned model sees it.
 #[derive(Debug, Clone, Default)]
@@ -68,6 +75,14 @@ pub fn features(post: &Normalized, analysis: &Analysis, default_logit: f32) -> F
         }
     }
     scale(&mut sparse[conjoined_start..], GROUP_LENGTH);
+    // Word unigrams conjoined with whether the lexicon found a negative word or a complaint
+    // cue anywhere in the post (version 3).
+    let toned = 48 + u64::from(analysis.negative > 0.0 || analysis.complaint > 0.0);
+    let toned_start = sparse.len();
+    for index in 0..post.tokens.len() {
+        sparse.push(bucket(toned, post.token(index).as_bytes()));
+    }
+    scale(&mut sparse[toned_start..], GROUP_LENGTH);
     // Length in tokens, binned.
     let length_bin: u8 = match post.tokens.len() {
         0..=4 => 0,
@@ -167,18 +182,21 @@ pub struct TrainOptions {
     pub l2: f32,
     /// Weigh the classes so each counts as much in total.
     pub balanced: bool,
-    /// Shuffling seed.
+    /// Shuffling seed (member `k` of the bag shuffles with `seed + 1000·k`).
     pub seed: u64,
+    /// How many models, each with its own shuffle seed, are averaged into one.
+    pub members: u32,
 }
 
 impl Default for TrainOptions {
     fn default() -> Self {
         TrainOptions {
-            epochs: 12,
+            epochs: 20,
             learning_rate: 0.1,
             l2: 3e-4,
             balanced: true,
             seed: 42,
+            members: 3,
         }
     }
 }
@@ -202,6 +220,9 @@ pub struct LearnedModel {
     pub examples: u64,
     /// How many of them were complaints.
     pub complaints: u64,
+    /// How many of them came from a CSV file rather than the store's labels; `None` for a
+    /// model saved before this was recorded (unknown).
+    pub file_rows: Option<u64>,
 }
 
 impl std::fmt::Debug for LearnedModel {
@@ -209,6 +230,7 @@ impl std::fmt::Debug for LearnedModel {
         f.debug_struct("LearnedModel")
             .field("examples", &self.examples)
             .field("complaints", &self.complaints)
+            .field("file_rows", &self.file_rows)
             .finish_non_exhaustive()
     }
 }
@@ -228,8 +250,38 @@ pub enum ModelError {
 }
 
 impl LearnedModel {
-    /// Trains on `examples` (both classes should be present).
+    /// Trains on `examples` (both classes should be present): `options.members` models with
+    /// their own shuffle seeds, averaged.
     pub fn train(examples: &[Example], options: &TrainOptions) -> LearnedModel {
+        let members = options.members.max(1);
+        let mut average = LearnedModel::train_one(examples, options);
+        for member in 1..members {
+            let seed = options.seed.wrapping_add(1000 * u64::from(member));
+            let model = LearnedModel::train_one(
+                examples,
+                &TrainOptions {
+                    seed,
+                    ..options.clone()
+                },
+            );
+            for (sum, weight) in average.weights.iter_mut().zip(&model.weights) {
+                *sum += weight;
+            }
+            for (sum, weight) in average.dense.iter_mut().zip(&model.dense) {
+                *sum += weight;
+            }
+            average.bias += model.bias;
+        }
+        let share = 1.0 / members as f32;
+        for weight in average.weights.iter_mut().chain(average.dense.iter_mut()) {
+            *weight *= share;
+        }
+        average.bias *= share;
+        average
+    }
+
+    /// Trains one model with `options.seed`.
+    fn train_one(examples: &[Example], options: &TrainOptions) -> LearnedModel {
         let complaints = examples.iter().filter(|e| e.complaint).count();
         let others = examples.len() - complaints;
         let (weight_complaint, weight_other) = if options.balanced && complaints > 0 && others > 0 {
@@ -284,6 +336,7 @@ impl LearnedModel {
             bias,
             examples: examples.len() as u64,
             complaints: complaints as u64,
+            file_rows: None,
         }
     }
 
@@ -316,6 +369,10 @@ impl LearnedModel {
         for weight in self.dense.iter().chain(&self.weights) {
             bytes.extend_from_slice(&weight.to_le_bytes());
         }
+        if let Some(rows) = self.file_rows {
+            bytes.extend_from_slice(FILE_ROWS_TAG);
+            bytes.extend_from_slice(&rows.to_le_bytes());
+        }
         bytes
     }
 
@@ -343,6 +400,13 @@ impl LearnedModel {
         for _ in 0..BUCKETS {
             weights.push(reader.f32()?);
         }
+        let file_rows = if reader.at == bytes.len() {
+            None
+        } else if reader.take(8)? == FILE_ROWS_TAG {
+            Some(reader.u64()?)
+        } else {
+            return Err(ModelError::Malformed);
+        };
         if reader.at != bytes.len() {
             return Err(ModelError::Malformed);
         }
@@ -352,8 +416,20 @@ impl LearnedModel {
             bias,
             examples,
             complaints,
+            file_rows,
         })
     }
+}
+
+/// How many examples a saved model says it was trained on, whatever its feature version (the
+/// header's layout is the same in every version); `None` when it is not a model.
+pub fn saved_examples(bytes: &[u8]) -> Option<u64> {
+    let mut reader = Reader { bytes, at: 0 };
+    if reader.take(8).ok()? != MAGIC {
+        return None;
+    }
+    reader.take(12).ok()?;
+    reader.u64().ok()
 }
 
 fn dot(weights: &[f32], dense: &[f32; DENSE], bias: f32, features: &Features) -> f32 {

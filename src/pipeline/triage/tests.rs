@@ -267,4 +267,26 @@ fn a_learned_model_takes_over_and_explains_itself() {
     assert_eq!(back.logit(&features), model.logit(&features));
     assert!(LearnedModel::from_bytes(&bytes[..100]).is_err());
     assert!(LearnedModel::from_bytes(b"not a model").is_err());
+    // A model of another feature version is refused by name.
+    let mut older = bytes.clone();
+    older[8..12].copy_from_slice(&(model::FEATURE_VERSION - 1).to_le_bytes());
+    assert!(matches!(
+        LearnedModel::from_bytes(&older),
+        Err(ModelError::OtherVersion { found }) if found == model::FEATURE_VERSION - 1
+    ));
+    assert_eq!(model::saved_examples(&older), Some(80));
+    assert_eq!(model::saved_examples(b"not a model"), None);
+    // How many CSV rows it used rides in a trailer; a model without one reads as unknown.
+    assert_eq!(back.file_rows, None);
+    let mut with_rows = model.clone();
+    with_rows.file_rows = Some(40);
+    let bytes = with_rows.to_bytes();
+    let back = LearnedModel::from_bytes(&bytes).expect("round trip with the trailer");
+    assert_eq!((back.examples, back.file_rows), (80, Some(40)));
+    assert_eq!(back.logit(&features), model.logit(&features));
+    assert!(LearnedModel::from_bytes(&bytes[..bytes.len() - 3]).is_err());
+    let mut bad_tag = bytes.clone();
+    let at = bad_tag.len() - 16;
+    bad_tag[at] ^= 1;
+    assert!(LearnedModel::from_bytes(&bad_tag).is_err());
 }
