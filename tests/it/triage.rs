@@ -99,32 +99,8 @@ fn mention(text: &str) -> Mention {
 async fn not_a_complaint_clicks_train_a_model_that_changes_a_prediction() {
     // The quiz-night promotion reads like a complaint to the lexicon ("still waiting",
     // "again", "can't"); the team says otherwise, click by click.
-    let promo = |n: usize| {
-        format!(
-            "@acme.bsky.social still waiting for quiz night {n} again, can't wait for round {n}!"
-        )
-    };
     let mut app = TestApp::spawn_with("[triage]\nmin_labels = 20").await;
-    let posts: Vec<_> = (1..=8)
-        .map(|n| {
-            bsky(
-                &format!("q{n}"),
-                &format!("fan{n}.bsky.social"),
-                &promo(n),
-                None,
-            )
-        })
-        .collect();
-    app.post(&posts);
-    app.wait_for("mentions", |messages| {
-        (1..=8).all(|case| card_of(messages, case).is_some())
-    })
-    .await;
-    for case in 1..=8 {
-        let dismiss = app.button(case, "dismiss").await;
-        let (status, body) = app.act("Bo", &dismiss, json!({})).await;
-        assert_eq!(status, 200, "{body}");
-    }
+    dismiss_eight_promos(&mut app).await;
     app.stop().await;
 
     let settings = config::parse(&app.config, &|_| None, app.dir.path()).expect("config");
@@ -190,6 +166,31 @@ async fn not_a_complaint_clicks_train_a_model_that_changes_a_prediction() {
 /// The quiz-night promotion the default cards as a complaint ("still waiting", "again").
 fn promo(n: usize) -> String {
     format!("@acme.bsky.social still waiting for quiz night {n} again, can't wait for round {n}!")
+}
+
+/// Posts the promotion from eight fans (the default cards each as cases 1 to 8) and has Bo
+/// click "Not a complaint" on every card: eight labels that say otherwise.
+async fn dismiss_eight_promos(app: &mut TestApp) {
+    let posts: Vec<_> = (1..=8)
+        .map(|n| {
+            bsky(
+                &format!("q{n}"),
+                &format!("fan{n}.bsky.social"),
+                &promo(n),
+                None,
+            )
+        })
+        .collect();
+    app.post(&posts);
+    app.wait_for("mentions", |messages| {
+        (1..=8).all(|case| card_of(messages, case).is_some())
+    })
+    .await;
+    for case in 1..=8 {
+        let dismiss = app.button(case, "dismiss").await;
+        let (status, body) = app.act("Bo", &dismiss, json!({})).await;
+        assert_eq!(status, 200, "{body}");
+    }
 }
 
 /// Real complaints, each a little different.
@@ -322,26 +323,7 @@ async fn the_running_bot_retrains_from_clicks_and_swaps_the_model_in() {
     let (dir, store) = seeded(10, 0).await;
     drop(store);
     let mut app = TestApp::spawn_in(dir, "[triage]\nmin_labels = 16\nretrain_after = 5").await;
-    let posts: Vec<_> = (1..=8)
-        .map(|n| {
-            bsky(
-                &format!("q{n}"),
-                &format!("fan{n}.bsky.social"),
-                &promo(n),
-                None,
-            )
-        })
-        .collect();
-    app.post(&posts);
-    app.wait_for("mentions", |messages| {
-        (1..=8).all(|case| card_of(messages, case).is_some())
-    })
-    .await;
-    for case in 1..=8 {
-        let dismiss = app.button(case, "dismiss").await;
-        let (status, body) = app.act("Bo", &dismiss, json!({})).await;
-        assert_eq!(status, 200, "{body}");
-    }
+    dismiss_eight_promos(&mut app).await;
     // 18 labels now; nothing retrained yet (the start check saw 10 < 16).
     assert_eq!(retrains(&app, "no_model").await, None);
     wait_retrained(
