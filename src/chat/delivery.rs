@@ -5,9 +5,15 @@
 //! flight (the chat may have taken it), `k/<key>` holds the `MessageRef` once posted. A post
 //! whose key is recorded is never made again; one whose marker is left behind is looked up in
 //! the chat before posting again.
+//!
+//! The marker is written without waiting for the disk (an fsync before every post would sit
+//! on every card's latency). A crash can lose it, but only for a post the outbox queued
+//! before the crash: after a restart, the outbox names those entries' keys
+//! (`ChatAdapter::may_have_posted`) and they count as in flight too, so they are looked up
+//! before posting. The `k/` record is durable before the outbox entry is completed.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -24,12 +30,25 @@ const PENDING_PREFIX: &str = "p/";
 pub struct PostRecords {
     store: Store,
     chat: &'static str,
+    /// Keys an earlier run may have posted without its marker reaching the disk.
+    unsure: Arc<Mutex<HashSet<String>>>,
 }
 
 impl PostRecords {
     /// The records of the adapter named `chat`.
     pub fn new(store: Store, chat: &'static str) -> PostRecords {
-        PostRecords { store, chat }
+        PostRecords {
+            store,
+            chat,
+            unsure: Arc::default(),
+        }
+    }
+
+    /// Counts a post under `key` as possibly made (see the module doc).
+    pub fn may_have_posted(&self, key: &str) {
+        if let Ok(mut unsure) = self.unsure.lock() {
+            unsure.insert(key.to_string());
+        }
     }
 
     /// Where the message posted under `key` is, if it was recorded.
@@ -62,6 +81,14 @@ impl PostRecords {
 
     /// Whether a post under `key` may have reached the chat without being recorded.
     pub fn pending(&self, key: &str) -> Result<bool, ChatError> {
+        if self
+            .unsure
+            .lock()
+            .map(|unsure| unsure.contains(key))
+            .unwrap_or(true)
+        {
+            return Ok(true);
+        }
         Ok(self
             .store
             .chat_get(self.chat, &format!("{PENDING_PREFIX}{key}"))
@@ -69,20 +96,23 @@ impl PostRecords {
             .is_some())
     }
 
-    /// Marks a post under `key` as in flight (durably, before sending it).
-    pub async fn set_pending(&self, key: &str) -> Result<(), ChatError> {
+    /// Marks a post under `key` as in flight, before sending it (not waiting for the disk:
+    /// see the module doc).
+    pub fn set_pending(&self, key: &str) -> Result<(), ChatError> {
         self.store
-            .chat_put(self.chat, &format!("{PENDING_PREFIX}{key}"), b"1")
-            .await
+            .chat_put_lazily(self.chat, &format!("{PENDING_PREFIX}{key}"), b"1")
             .map_err(|error| self.store_error(error))
     }
 
-    /// Clears the in-flight marker (the chat certainly did not take the post, or it is recorded).
-    pub async fn clear_pending(&self, key: &str) {
+    /// Clears the in-flight marker (the chat certainly did not take the post, or it is
+    /// recorded). Not waiting for the disk: a marker a crash brings back only costs a lookup.
+    pub fn clear_pending(&self, key: &str) {
+        if let Ok(mut unsure) = self.unsure.lock() {
+            unsure.remove(key);
+        }
         if let Err(error) = self
             .store
-            .chat_remove(self.chat, &format!("{PENDING_PREFIX}{key}"))
-            .await
+            .chat_remove_lazily(self.chat, &format!("{PENDING_PREFIX}{key}"))
         {
             tracing::warn!(chat = self.chat, key, error = %error, "Cannot clear a posting marker");
         }
@@ -97,7 +127,7 @@ impl PostRecords {
             .chat_put(self.chat, &format!("{POSTED_PREFIX}{key}"), &bytes)
             .await
             .map_err(|error| self.store_error(error))?;
-        self.clear_pending(key).await;
+        self.clear_pending(key);
         Ok(())
     }
 
@@ -171,7 +201,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let records = PostRecords::new(Store::open(dir.path()).unwrap(), "slack");
         assert_eq!(records.recorded("case-1").unwrap(), None);
-        records.set_pending("case-1").await.unwrap();
+        records.set_pending("case-1").unwrap();
         assert!(records.pending("case-1").unwrap());
         let message = MessageRef {
             channel: "C1".to_string(),
@@ -181,5 +211,26 @@ mod tests {
         records.record("case-1", &message).await.unwrap();
         assert!(!records.pending("case-1").unwrap());
         assert_eq!(records.recorded("case-1").unwrap(), Some(message));
+    }
+
+    #[tokio::test]
+    async fn a_post_an_earlier_run_may_have_made_is_pending_until_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = PostRecords::new(Store::open(dir.path()).unwrap(), "slack");
+        assert!(!records.pending("case-2").unwrap());
+        records.may_have_posted("case-2");
+        assert!(
+            records.pending("case-2").unwrap(),
+            "no marker, still pending"
+        );
+        // A clone (another task of the same adapter) sees it too.
+        assert!(records.clone().pending("case-2").unwrap());
+        let message = MessageRef {
+            channel: "C1".to_string(),
+            message: "1.0002".to_string(),
+            thread: None,
+        };
+        records.record("case-2", &message).await.unwrap();
+        assert!(!records.pending("case-2").unwrap());
     }
 }

@@ -56,6 +56,13 @@ pub trait ChatAdapter: Send + Sync {
         None
     }
 
+    /// Says that the post under `key` may have been made by an earlier run of the bot that died
+    /// before its record of it reached the disk: the next `post_card` / `post_thread` under
+    /// that key looks for it in the chat before posting. The outbox calls this for entries an
+    /// earlier run queued. The default does nothing (an adapter that finds its posts by key
+    /// anyway, like the console).
+    fn may_have_posted(&self, _key: &str) {}
+
     /// Posts a card. Idempotent on `key`: posting the same key again (after a crash between
     /// posting and recording) must find the existing message rather than post a second one.
     async fn post_card(

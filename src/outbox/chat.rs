@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::{chat_lane, Executor, Retry};
 use crate::chat::{ChatAdapter, ChatError};
 use crate::domain::{
-    case_card, escalation_card, kudos_card, kudos_key, Case, CustomerContext, MessageRef,
+    case_card, escalation_card, kudos_card, kudos_key, Case, CaseId, CustomerContext, MessageRef,
 };
 use crate::store::{OutboxEntry, OutboxKey, OutboxTask, Store, StoreError};
 
@@ -189,6 +189,12 @@ impl Executor for ChatExecutor {
     }
 
     async fn execute(&self, key: &OutboxKey, entry: &OutboxEntry) -> Result<(), Retry> {
+        if self.store.queued_by_an_earlier_run(key) {
+            // That run may have posted and died before its "posting" marker reached the disk.
+            for post in post_keys(entry) {
+                self.chat.may_have_posted(&post);
+            }
+        }
         if let OutboxTask::KudosCard { kudos } = &entry.task {
             return self.sync_kudos(key, *kudos).await;
         }
@@ -222,7 +228,7 @@ impl Executor for ChatExecutor {
                     tracing::warn!(case = %case.id, seq, "Thread note for a missing event; dropping it");
                     return self.complete(key).await;
                 };
-                let note_key = format!("{}-event-{seq}", card_key(&case));
+                let note_key = note_key(entry.case, *seq);
                 self.chat
                     .post_thread(&note_key, &parent, &event.note_in(self.zone.as_ref()))
                     .await
@@ -236,7 +242,7 @@ impl Executor for ChatExecutor {
                 if let (Some(escalation), Some(channel)) = (escalation, channel) {
                     let mut card = escalation_card(&case, escalation);
                     self.localize(&case, &mut card);
-                    let card_key = format!("{}-escalation-{target}", card_key(&case));
+                    let card_key = escalation_key(entry.case, target);
                     self.chat
                         .post_card(&card_key, &channel, &card)
                         .await
@@ -256,7 +262,34 @@ impl Executor for ChatExecutor {
 
 /// The idempotency key of a case's card in any chat.
 fn card_key(case: &Case) -> String {
-    format!("case-{}", case.id.0)
+    case_card_key(case.id)
+}
+
+fn case_card_key(case: CaseId) -> String {
+    format!("case-{}", case.0)
+}
+
+/// The idempotency key of the thread note of a case's event `seq`.
+fn note_key(case: CaseId, seq: u32) -> String {
+    format!("{}-event-{seq}", case_card_key(case))
+}
+
+/// The idempotency key of a case's escalation card for `target`.
+fn escalation_key(case: CaseId, target: &str) -> String {
+    format!("{}-escalation-{target}", case_card_key(case))
+}
+
+/// Every key an entry's execution may post under.
+fn post_keys(entry: &OutboxEntry) -> Vec<String> {
+    match &entry.task {
+        OutboxTask::KudosCard { kudos } => vec![kudos_key(*kudos)],
+        OutboxTask::SyncCard => vec![case_card_key(entry.case)],
+        OutboxTask::ThreadNote { seq } => {
+            vec![case_card_key(entry.case), note_key(entry.case, *seq)]
+        }
+        OutboxTask::EscalationCard { target } => vec![escalation_key(entry.case, target)],
+        OutboxTask::PublicReply { .. } | OutboxTask::Webhook { .. } => Vec::new(),
+    }
 }
 
 fn chat_retry(error: ChatError) -> Retry {

@@ -92,6 +92,13 @@ pub fn outbox_key(lane: &str, seq: u64) -> Vec<u8> {
     key
 }
 
+/// The sequence number of an `outbox` key (0 for a key too short to hold one).
+pub fn outbox_seq(key: &[u8]) -> u64 {
+    key.len()
+        .checked_sub(8)
+        .map_or(0, |start| decode_u64(&key[start..]))
+}
+
 /// `audit` key: milliseconds since the epoch then a sequence number, so the tree reads in
 /// time order and two records in one millisecond keep theirs.
 pub fn audit_key(at_millis: i64, seq: u64) -> Vec<u8> {

@@ -200,6 +200,13 @@ pub struct StoreStats {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxKey(Vec<u8>);
 
+impl OutboxKey {
+    /// Its position in the lane (the sequence number after the lane's name).
+    fn seq(&self) -> u64 {
+        codec::outbox_seq(&self.0)
+    }
+}
+
 /// A label the team gave a post, kept for retraining triage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LabelRecord {
@@ -230,6 +237,10 @@ pub struct Store {
     models: sled::Tree,
     audit: sled::Tree,
     cases_by_opened: sled::Tree,
+    /// An id from sled's generator taken at open: every outbox entry queued by this process has
+    /// a higher sequence number (sled's ids only grow, across restarts too), every entry left by
+    /// an earlier run a lower one.
+    run_first_id: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -280,6 +291,7 @@ impl Store {
             models: db.open_tree("models")?,
             audit: db.open_tree("audit")?,
             cases_by_opened: db.open_tree("cases_by_opened")?,
+            run_first_id: db.generate_id()?,
             db,
         };
         match store.meta.get(codec::SCHEMA_KEY)? {
@@ -618,14 +630,34 @@ impl Store {
 
     /// Stores an adapter's value under (chat, key), durably.
     pub async fn chat_put(&self, chat: &str, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.chat.insert(codec::chat_key(chat, key), value)?;
+        self.chat_put_lazily(chat, key, value)?;
         self.flush().await
+    }
+
+    /// Stores an adapter's value under (chat, key) without waiting for the disk: it is durable
+    /// after the next flush (anyone's, or sled's own within half a second), and may be lost in
+    /// a crash before that.
+    pub fn chat_put_lazily(&self, chat: &str, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.chat.insert(codec::chat_key(chat, key), value)?;
+        Ok(())
     }
 
     /// Removes an adapter's value (and flushes).
     pub async fn chat_remove(&self, chat: &str, key: &str) -> Result<(), StoreError> {
-        self.chat.remove(codec::chat_key(chat, key))?;
+        self.chat_remove_lazily(chat, key)?;
         self.flush().await
+    }
+
+    /// Removes an adapter's value without waiting for the disk (see `chat_put_lazily`).
+    pub fn chat_remove_lazily(&self, chat: &str, key: &str) -> Result<(), StoreError> {
+        self.chat.remove(codec::chat_key(chat, key))?;
+        Ok(())
+    }
+
+    /// Whether an outbox entry was queued before this process opened the store: an earlier
+    /// run may have executed it (in part) and died before recording so.
+    pub fn queued_by_an_earlier_run(&self, key: &OutboxKey) -> bool {
+        key.seq() < self.run_first_id
     }
 
     /// An adapter's value.

@@ -896,3 +896,27 @@ fn a_corrupt_compressed_value_is_a_codec_error() {
         }
     }
 }
+
+#[tokio::test]
+async fn outbox_entries_tell_whether_an_earlier_run_queued_them() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .transact(|tx| tx.enqueue("chat/slack", &entry(1, OutboxTask::SyncCard)))
+            .unwrap();
+        let (key, _) = store.outbox_lane("chat/slack", 10).unwrap().remove(0);
+        assert!(!store.queued_by_an_earlier_run(&key), "queued by this run");
+        store.flush().await.unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .transact(|tx| tx.enqueue("chat/slack", &entry(2, OutboxTask::SyncCard)))
+        .unwrap();
+    let entries = store.outbox_lane("chat/slack", 10).unwrap();
+    let earlier: Vec<(u64, bool)> = entries
+        .iter()
+        .map(|(key, entry)| (entry.case.0, store.queued_by_an_earlier_run(key)))
+        .collect();
+    assert_eq!(earlier, [(1, true), (2, false)]);
+}

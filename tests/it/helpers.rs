@@ -311,17 +311,31 @@ pub async fn check_chat_token(
 /// "discord"): the chat took case `case`'s card, the process died before the store recorded
 /// it. The record is gone, its "posting" marker is set and a sync of the card is queued, so
 /// the next start must find the card rather than post a second one.
-pub async fn rewind_to_a_lost_card_record(app: &TestApp, chat: &str, case: u64) {
+pub async fn rewind_to_a_lost_card_record(
+    app: &TestApp,
+    chat: &str,
+    case: u64,
+    marker_on_disk: bool,
+) {
     use mentiondesk::store::{OutboxEntry, OutboxTask, Store};
     let store = Store::open(&app.dir.path().join("store/sled")).unwrap();
     store
         .chat_remove(chat, &format!("k/case-{case}"))
         .await
         .unwrap();
-    store
-        .chat_put(chat, &format!("p/case-{case}"), b"1")
-        .await
-        .unwrap();
+    if marker_on_disk {
+        store
+            .chat_put(chat, &format!("p/case-{case}"), b"1")
+            .await
+            .unwrap();
+    } else {
+        // The "posting" marker is written without an fsync: a crash right after the post
+        // can lose it too.
+        store
+            .chat_remove(chat, &format!("p/case-{case}"))
+            .await
+            .unwrap();
+    }
     store
         .transact(|tx| {
             let mut stored = tx

@@ -939,7 +939,7 @@ impl DiscordChat {
                 return Ok(message);
             }
         } else {
-            self.records.set_pending(key).await?;
+            self.records.set_pending(key)?;
         }
         self.pacer.wait(&channel.to_string()).await;
         let message = message.nonce(Nonce::String(nonce(key))).enforce_nonce(true);
@@ -960,7 +960,7 @@ impl DiscordChat {
                     error,
                     ChatError::RateLimited { .. } | ChatError::Rejected(_)
                 ) {
-                    self.records.clear_pending(key).await;
+                    self.records.clear_pending(key);
                 }
                 Err(error)
             }
@@ -1056,6 +1056,10 @@ enum Mine<'a> {
 impl ChatAdapter for DiscordChat {
     fn name(&self) -> &str {
         CHAT_NAME
+    }
+
+    fn may_have_posted(&self, key: &str) {
+        self.records.may_have_posted(key);
     }
 
     fn main_channel(&self) -> String {

@@ -904,7 +904,7 @@ impl SlackChat {
                 return Ok(message);
             }
         } else {
-            self.records.set_pending(key).await?;
+            self.records.set_pending(key)?;
         }
         self.pacer.wait(channel).await;
         match self.api.post_message(&request).await {
@@ -923,7 +923,7 @@ impl SlackChat {
                     error,
                     ChatError::RateLimited { .. } | ChatError::Rejected(_)
                 ) {
-                    self.records.clear_pending(key).await;
+                    self.records.clear_pending(key);
                 }
                 Err(error)
             }
@@ -935,6 +935,10 @@ impl SlackChat {
 impl ChatAdapter for SlackChat {
     fn name(&self) -> &str {
         CHAT_NAME
+    }
+
+    fn may_have_posted(&self, key: &str) {
+        self.records.may_have_posted(key);
     }
 
     fn main_channel(&self) -> String {
