@@ -137,7 +137,10 @@ shutdown_timeout = "5s"
         let child = Command::new(BIN)
             .args(["--log-format", "json", "run", "--config"])
             .arg(&path)
-            .env("RUST_LOG", "info")
+            .env(
+                "RUST_LOG",
+                std::env::var("E2E_BOT_LOG").unwrap_or_else(|_| "info".to_string()),
+            )
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
@@ -653,6 +656,10 @@ async fn latency(streaming: bool) {
             to_card.push(posted.saturating_duration_since(*stored));
         }
     }
+    println!(
+        "→ stored (flushed), p50 of each fifth of the run: {}",
+        fifths_p50(&to_stored)
+    );
     to_stored.sort();
     to_card.sort();
     println!(
@@ -664,6 +671,9 @@ async fn latency(streaming: bool) {
         ms(percentile(&to_card, 99.0)),
         to_card.len()
     );
+    // The p50 of each fifth of the run, in the order the mentions were put there: whether
+    // the latency grows as the store does.
+    println!("p50 of each fifth of the run: {}", fifths_p50(&latencies));
     latencies.sort();
     let mean = latencies.iter().sum::<Duration>() / latencies.len().max(1) as u32;
     println!("cards: {} of {count} (missing {missing})", latencies.len());
@@ -684,6 +694,20 @@ async fn latency(streaming: bool) {
     let (_, hwm) = bot.memory();
     println!("bot VmHWM {hwm} kB");
     bot.stop();
+}
+
+/// The p50 of each fifth of `samples` (in the order given): whether a latency grows over the
+/// run, as the store does.
+fn fifths_p50(samples: &[Duration]) -> String {
+    samples
+        .chunks(samples.len().div_ceil(5).max(1))
+        .map(|chunk| {
+            let mut chunk = chunk.to_vec();
+            chunk.sort();
+            ms(percentile(&chunk, 50.0))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 // --- Storm. ---

@@ -5,7 +5,9 @@
 //! runs once and prints its time. `MENTIONDESK_SCALE_CASES` changes the count (default
 //! 1,000,000); `MENTIONDESK_SCALE_DIR` keeps the store in that directory (default: a temp dir,
 //! removed at the end); `MENTIONDESK_SCALE_PLAIN_JSON=1` writes plain JSON values (no
-//! `store::compress`), for the size before it.
+//! `store::compress`), for the size before it. `MENTIONDESK_SCALE_TRANSACTION` changes the
+//! cases per transaction (default 10,000) and `MENTIONDESK_SCALE_FLUSH=1` flushes after each,
+//! as the pipeline does (its rounds are 1 to 500 mentions): sled's files grow more that way.
 //!
 //! The store is written through the store API, as the pipeline writes an opened case: the
 //! case, its events, the post record and the customer index, in transactions of 10,000 cases.
@@ -78,8 +80,19 @@ fn write(path: &Path, count: u64) {
     let spread = 365 * 24 * 3600;
     let start = Instant::now();
     let mut written = 0;
+    let transaction: u64 = std::env::var("MENTIONDESK_SCALE_TRANSACTION")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .filter(|&value| value > 0)
+        .unwrap_or(TRANSACTION);
+    let flush_each = std::env::var("MENTIONDESK_SCALE_FLUSH").is_ok_and(|value| value == "1");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    println!("  {transaction} cases per transaction, flushed after each: {flush_each}");
     while written < count {
-        let chunk = TRANSACTION.min(count - written);
+        let chunk = transaction.min(count - written);
         store
             .transact(|tx| {
                 for k in 0..chunk {
@@ -96,6 +109,9 @@ fn write(path: &Path, count: u64) {
                 Ok(())
             })
             .expect("the transaction commits");
+        if flush_each {
+            runtime.block_on(store.flush()).expect("the store flushes");
+        }
         written += chunk;
         if written % 100_000 == 0 {
             println!(
@@ -104,10 +120,6 @@ fn write(path: &Path, count: u64) {
             );
         }
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
     runtime.block_on(store.flush()).expect("the store flushes");
     let elapsed = start.elapsed().as_secs_f64();
     println!(

@@ -241,6 +241,7 @@ impl Pipeline {
                 spikes.observe(handle, text);
             }
         }
+        tracing::debug!("Round written; flushing");
         self.store.flush().await?;
         if report.opened + report.joined + report.collapsed + report.kudos > 0 {
             self.outbox.wake_all();

@@ -97,7 +97,17 @@ pub fn rate_limit_wait(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Durati
 /// When a successful response says the budget is spent (`remaining` is 0), how long to wait
 /// before the next request; `None` otherwise.
 pub fn exhausted_wait(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
-    let remaining = [
+    let remaining = remaining(headers)?;
+    if remaining > 0 {
+        return None;
+    }
+    rate_limit_wait(headers, now)
+}
+
+/// The requests left in the rate window, as the answer's `X-RateLimit-Remaining` (or X's
+/// `x-rate-limit-remaining`, or the draft standard's `RateLimit-Remaining`) says.
+pub fn remaining(headers: &HeaderMap) -> Option<i64> {
+    [
         "x-rate-limit-remaining",
         "x-ratelimit-remaining",
         "ratelimit-remaining",
@@ -111,11 +121,7 @@ pub fn exhausted_wait(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duratio
             .trim()
             .parse::<i64>()
             .ok()
-    })?;
-    if remaining > 0 {
-        return None;
-    }
-    rate_limit_wait(headers, now)
+    })
 }
 
 fn until(reset: DateTime<Utc>, now: DateTime<Utc>) -> Duration {

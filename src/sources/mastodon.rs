@@ -1,9 +1,13 @@
 //! The Mastodon source: one account on one instance (configure one source per instance).
 //!
-//! **Read.** `GET /api/v1/notifications?types[]=mention&since_id=…&limit=80` with the account's
-//! bearer token, following the `Link: <…>; rel="next"` pages (Mastodon's next link drops
-//! `since_id`, so it is put back, with the type filter, before following) until everything
-//! newer than the cursor is read; on the first start only the last `backfill` is kept. Each
+//! **Read.** `GET /api/v1/notifications?types[]=mention&min_id=…&limit=80` with the account's
+//! bearer token: forward from the cursor ("results immediately newer than this ID"), page
+//! after page from the newest id read, until a page comes back shorter than asked. One new
+//! mention costs one request, and stopping early (an instance capping `limit`, a long burst)
+//! skips nothing: the cursor moves only over what was read. On the first start (no cursor)
+//! the `Link: <…>; rel="next"` pages are walked back from the newest, keeping only the last
+//! `backfill`. The account's own statuses are read at the same time (below) while the rate
+//! window has room for both requests. Each
 //! mention notification's status becomes a `Mention` (boosts are ignored). The brand's own
 //! replies that arrive as no notification (answered from the Mastodon app) are read from
 //! `GET /api/v1/accounts/:id/statuses` and delivered as `from_brand` mentions; the pipeline keeps
@@ -29,7 +33,7 @@
 mod html;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -49,9 +53,12 @@ pub use html::to_text as html_to_text;
 const NOTIFICATIONS_PAGE: u32 = 80;
 /// The page size asked for the account's own statuses (Mastodon's maximum).
 const STATUSES_PAGE: u32 = 40;
-/// The most pages read in one fetch; past it the older mentions of a storm are skipped (and
-/// logged) rather than spending the whole rate budget of 300 requests per 5 minutes.
+/// The most pages read in one fetch, so a storm does not spend the whole rate budget of 300
+/// requests per 5 minutes at once: reading forward from a cursor, the rest waits for the next
+/// fetch; in the backfill (no cursor yet), older mentions are skipped and logged.
 const MAX_PAGES: usize = 40;
+/// The requests that must be left in the rate window for a fetch's two reads to go at once.
+const PARALLEL_READS_MARGIN: u64 = 5;
 /// How many statuses' visibilities are remembered for replies.
 const VISIBILITY_CACHE: usize = 20_000;
 /// While the notification stream is up, polls (for the brand's own statuses, and as a safety
@@ -83,6 +90,9 @@ pub struct MastodonSource {
     /// Replies being posted right now: the own-statuses read waits for them (it could see the
     /// new status before the reply is recorded as ours).
     replies_in_flight: AtomicUsize,
+    /// The requests left in the rate window as the last answer said (`u64::MAX`: not known
+    /// yet): the two reads of a fetch go at the same time only while there is room for both.
+    rate_remaining: AtomicU64,
     /// Whether to listen to the notification stream.
     streaming: bool,
     /// A client without an overall timeout, for the long-lived stream.
@@ -133,6 +143,7 @@ impl MastodonSource {
             visibilities: Mutex::new(HashMap::new()),
             posted: PostedIds::default(),
             replies_in_flight: AtomicUsize::new(0),
+            rate_remaining: AtomicU64::new(u64::MAX),
             streaming: config.streaming,
             stream_client,
             stream_connected: AtomicBool::new(false),
@@ -165,6 +176,10 @@ impl MastodonSource {
         let response = checked(response).await?;
         let headers = response.headers().clone();
         budget.exhausted = http::exhausted_wait(&headers, Utc::now());
+        if let Some(remaining) = http::remaining(&headers) {
+            self.rate_remaining
+                .store(remaining.max(0) as u64, Ordering::SeqCst);
+        }
         let body = response.bytes().await.map_err(http::transport_error)?;
         let value = serde_json::from_slice(&body).map_err(|error| {
             SourceError::Transient(format!("malformed JSON from the instance: {error}"))
@@ -233,12 +248,12 @@ impl MastodonSource {
         Ok(setup)
     }
 
-    /// Reads every page newer than `since_id` (or, without one, newer than `not_before`),
-    /// newest first. `filters` are kept on every page.
-    async fn read_pages(
+    /// Without a cursor (the first start, or after an unreadable one): every page newer than
+    /// `not_before`, walking back with the `next` links, newest first. `filters` are kept on
+    /// every page.
+    async fn read_backfill(
         &self,
         first: Url,
-        since_id: Option<&str>,
         not_before: DateTime<Utc>,
         filters: &[(&str, String)],
         budget: &mut Budget,
@@ -252,18 +267,13 @@ impl MastodonSource {
                 break;
             }
             pages += 1;
-            let (page, headers) = self.get(url, budget).await?;
-            let serde_json::Value::Array(page) = page else {
-                return Err(SourceError::Transient(
-                    "malformed page from the instance: expected an array".to_string(),
-                ));
-            };
-            if page.is_empty() {
+            let page = self.get_page(url, budget).await?;
+            if page.items.is_empty() {
                 break;
             }
             let mut reached_old = false;
-            for item in page {
-                if since_id.is_none() && created_at(&item).is_some_and(|at| at < not_before) {
+            for item in page.items {
+                if created_at(&item).is_some_and(|at| at < not_before) {
                     reached_old = true;
                     continue;
                 }
@@ -273,22 +283,94 @@ impl MastodonSource {
                 break;
             }
             if pages >= MAX_PAGES {
-                tracing::warn!(source = %self.name, pages, "Too many pages in one fetch; older mentions of this burst are skipped");
+                tracing::warn!(source = %self.name, pages, "Too many pages in the backfill; older mentions are skipped");
                 break;
             }
-            next = next_link(&headers).and_then(|link| self.follow(&link, since_id, filters));
+            next = next_link(&page.headers).and_then(|link| self.follow(&link, filters));
         }
         Ok(items)
     }
 
-    /// The `next` link, moved onto our base URL (the token never goes to another host), with
-    /// `since_id` and the filters put back when the server left them out.
-    fn follow(
+    /// With a cursor: the items newer than it, read forward with `min_id` ("results
+    /// immediately newer than this ID"), newest first. Each page starts right after the newest
+    /// item read so far; a page shorter than `limit` means the instance has nothing newer, so
+    /// a fetch that finds one new mention costs one request, not a second one to find an empty
+    /// page. Stopping early loses nothing: the cursor only moves over items actually read, so
+    /// an instance that caps `limit` lower, or a burst longer than `MAX_PAGES` pages, leaves
+    /// the rest for the next fetch instead of skipping it.
+    async fn read_forward(
         &self,
-        link: &str,
-        since_id: Option<&str>,
+        base: Url,
+        cursor: &str,
+        limit: u32,
+        budget: &mut Budget,
+    ) -> Result<Vec<serde_json::Value>, SourceError> {
+        let mut items: Vec<serde_json::Value> = Vec::new();
+        let mut after = cursor.to_string();
+        for _ in 0..MAX_PAGES {
+            let mut url = base.clone();
+            url.query_pairs_mut().append_pair("min_id", &after);
+            let mut page = self.get_page(url, budget).await?.items;
+            let full = page.len() >= limit as usize;
+            // Only what is newer than the cursor (an instance that ignored `min_id` would
+            // answer its newest page again), newest first whatever order it answered in.
+            page.retain(|item| item_id(item).is_some_and(|id| id_is_newer(&id, &after)));
+            page.sort_by(|a, b| {
+                let (a, b) = (
+                    item_id(a).unwrap_or_default(),
+                    item_id(b).unwrap_or_default(),
+                );
+                id_order(&b, &a)
+            });
+            let Some(newest) = page.first().and_then(item_id) else {
+                break;
+            };
+            after = newest;
+            page.append(&mut items);
+            items = page;
+            if !full {
+                break;
+            }
+        }
+        Ok(items)
+    }
+
+    /// One page: the JSON array and the response's headers.
+    async fn get_page(&self, url: Url, budget: &mut Budget) -> Result<Page, SourceError> {
+        let (page, headers) = self.get(url, budget).await?;
+        let serde_json::Value::Array(items) = page else {
+            return Err(SourceError::Transient(
+                "malformed page from the instance: expected an array".to_string(),
+            ));
+        };
+        Ok(Page { items, headers })
+    }
+
+    /// Reads the items of `path` newer than `cursor` (or, without one, the backfill window),
+    /// newest first, with `filters` on every request.
+    async fn read_new(
+        &self,
+        path: &str,
         filters: &[(&str, String)],
-    ) -> Option<Url> {
+        limit: u32,
+        cursor: Option<&str>,
+        budget: &mut Budget,
+    ) -> Result<Vec<serde_json::Value>, SourceError> {
+        let mut url = self.url(path);
+        url.query_pairs_mut()
+            .extend_pairs(filters.iter().map(|(k, v)| (*k, v.as_str())));
+        match cursor {
+            Some(cursor) => self.read_forward(url, cursor, limit, budget).await,
+            None => {
+                self.read_backfill(url, self.not_before(), filters, budget)
+                    .await
+            }
+        }
+    }
+
+    /// The `next` link, moved onto our base URL (the token never goes to another host), with
+    /// the filters put back when the server left them out.
+    fn follow(&self, link: &str, filters: &[(&str, String)]) -> Option<Url> {
         let parsed = Url::parse(link)
             .or_else(|_| self.base_url.join(link))
             .ok()?;
@@ -299,11 +381,6 @@ impl MastodonSource {
             .map(|(key, value)| (key.into_owned(), value.into_owned()))
             .collect();
         let has = |pairs: &[(String, String)], key: &str| pairs.iter().any(|(k, _)| k == key);
-        if let Some(since_id) = since_id {
-            if !has(&pairs, "since_id") {
-                pairs.push(("since_id".to_string(), since_id.to_string()));
-            }
-        }
         for (key, value) in filters {
             if !has(&pairs, key) {
                 pairs.push((key.to_string(), value.clone()));
@@ -323,15 +400,14 @@ impl MastodonSource {
             ("types[]", "mention".to_string()),
             ("limit", NOTIFICATIONS_PAGE.to_string()),
         ];
-        let mut url = self.url("/api/v1/notifications");
-        url.query_pairs_mut()
-            .extend_pairs(filters.iter().map(|(k, v)| (*k, v.as_str())));
-        if let Some(cursor) = cursor {
-            url.query_pairs_mut().append_pair("since_id", cursor);
-        }
-        let not_before = self.not_before();
         let items = self
-            .read_pages(url, cursor, not_before, &filters, budget)
+            .read_new(
+                "/api/v1/notifications",
+                &filters,
+                NOTIFICATIONS_PAGE,
+                cursor,
+                budget,
+            )
             .await?;
         let newest = items.first().and_then(item_id);
         let mut mentions = Vec::new();
@@ -386,6 +462,21 @@ impl MastodonSource {
         Some(mention)
     }
 
+    /// The account's own statuses when `reads`, else nothing.
+    async fn read_own_if(
+        &self,
+        reads: bool,
+        setup: &Setup,
+        cursor: Option<&str>,
+        budget: &mut Budget,
+    ) -> Option<Result<(Vec<Mention>, Option<String>), SourceError>> {
+        if reads {
+            Some(self.read_own_statuses(setup, cursor, budget).await)
+        } else {
+            None
+        }
+    }
+
     async fn read_own_statuses(
         &self,
         setup: &Setup,
@@ -396,17 +487,12 @@ impl MastodonSource {
             ("limit", STATUSES_PAGE.to_string()),
             ("exclude_reblogs", "true".to_string()),
         ];
-        let mut url = self.url(&format!(
+        let path = format!(
             "/api/v1/accounts/{}/statuses",
             urlencode_segment(&setup.account_id)
-        ));
-        url.query_pairs_mut()
-            .extend_pairs(filters.iter().map(|(k, v)| (*k, v.as_str())));
-        if let Some(cursor) = cursor {
-            url.query_pairs_mut().append_pair("since_id", cursor);
-        }
+        );
         let items = self
-            .read_pages(url, cursor, self.not_before(), &filters, budget)
+            .read_new(&path, &filters, STATUSES_PAGE, cursor, budget)
             .await?;
         let newest = items.first().and_then(item_id);
         let mut mentions = Vec::new();
@@ -560,33 +646,62 @@ impl SourceClient for MastodonSource {
         let mut position = Cursor::parse(cursor);
         let mut budget = Budget::default();
         let setup = self.setup(&mut budget).await?;
-        let (mut mentions, newest) = self
-            .read_notifications(&setup, position.notifications.as_deref(), &mut budget)
-            .await?;
+        // While a reply is being posted, its new status could be read here before the reply
+        // is recorded as ours; the next fetch reads it instead.
+        let reads_own = self.replies_in_flight.load(Ordering::SeqCst) == 0;
+        // The notifications and the account's own statuses are read at the same time (one
+        // round trip instead of two) while the rate window has room to spare; near its end,
+        // one after the other, so the last requests left are not raced into a 429.
+        let mut own_budget = Budget {
+            exhausted: budget.exhausted,
+        };
+        let (notifications, own) =
+            if self.rate_remaining.load(Ordering::SeqCst) >= PARALLEL_READS_MARGIN {
+                tokio::join!(
+                    self.read_notifications(&setup, position.notifications.as_deref(), &mut budget),
+                    self.read_own_if(
+                        reads_own,
+                        &setup,
+                        position.statuses.as_deref(),
+                        &mut own_budget
+                    )
+                )
+            } else {
+                let notifications = self
+                    .read_notifications(&setup, position.notifications.as_deref(), &mut budget)
+                    .await;
+                own_budget.exhausted = budget.exhausted;
+                let reads_own = reads_own && notifications.is_ok();
+                let own = self
+                    .read_own_if(
+                        reads_own,
+                        &setup,
+                        position.statuses.as_deref(),
+                        &mut own_budget,
+                    )
+                    .await;
+                (notifications, own)
+            };
+        let (mut mentions, newest) = notifications?;
         if newest.is_some() {
             position.notifications = newest;
         }
-        // While a reply is being posted, its new status could be read here before the reply
-        // is recorded as ours; the next fetch reads it instead.
-        if self.replies_in_flight.load(Ordering::SeqCst) == 0 {
-            match self
-                .read_own_statuses(&setup, position.statuses.as_deref(), &mut budget)
-                .await
-            {
-                Ok((own, newest)) => {
-                    mentions.extend(own);
-                    if newest.is_some() {
-                        position.statuses = newest;
-                    }
-                }
-                Err(SourceError::RateLimited { retry_after }) => {
-                    budget.exhausted = Some(retry_after);
-                }
-                Err(error) => {
-                    tracing::warn!(source = %self.name, error = %error, "Cannot read the account's own statuses");
+        match own {
+            Some(Ok((own, newest))) => {
+                mentions.extend(own);
+                if newest.is_some() {
+                    position.statuses = newest;
                 }
             }
+            Some(Err(SourceError::RateLimited { retry_after })) => {
+                own_budget.exhausted = Some(retry_after);
+            }
+            Some(Err(error)) => {
+                tracing::warn!(source = %self.name, error = %error, "Cannot read the account's own statuses");
+            }
+            None => {}
         }
+        budget.exhausted = budget.exhausted.max(own_budget.exhausted);
         // Oldest first, so a brand answer comes after the post it answers.
         mentions.sort_by_key(|mention| mention.created_at);
         let interval = if self.stream_connected.load(Ordering::SeqCst) {
@@ -812,6 +927,22 @@ fn map_status(status: Status, raw: Option<serde_json::Value>, setup: &Setup) -> 
         raw,
         id: status.id,
     }
+}
+
+/// Orders two ids the way the instance does: Mastodon's are decimal numbers (longer is
+/// newer), other servers' fixed-length sortable strings; both order by length, then bytes.
+fn id_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+fn id_is_newer(id: &str, than: &str) -> bool {
+    id_order(id, than) == std::cmp::Ordering::Greater
+}
+
+/// A page of a paginated answer.
+struct Page {
+    items: Vec<serde_json::Value>,
+    headers: HeaderMap,
 }
 
 fn item_id(item: &serde_json::Value) -> Option<String> {

@@ -65,6 +65,7 @@ pub async fn run_poll_loop(
         }
         let wait = match client.fetch(cursor.as_deref()).await {
             Ok(fetched) => {
+                tracing::debug!(source = %name, count = fetched.mentions.len(), "Fetched");
                 let advanced = fetched.cursor.is_some() && fetched.cursor != cursor;
                 if fetched.mentions.is_empty() && !advanced {
                     health.ok(&component);

@@ -132,7 +132,7 @@ async fn api_errors(app: &TestApp, service: &str) -> u64 {
 /// minutes, with complaints arriving meanwhile: each source keeps trying but backs off (a few
 /// tries, not one per 30 s poll), the ops channel hears of each exactly once, nothing is carded
 /// while down; once the servers listen again each source reads from the cursor it had before
-/// (Mastodon's and X's `since_id`), every complaint has exactly one card, and each source's
+/// (Mastodon's `min_id`, X's `since_id`), every complaint has exactly one card, and each source's
 /// recovery is announced once. Paused time.
 #[tokio::test(start_paused = true)]
 async fn every_network_source_refused_backs_off_is_announced_once_and_catches_up() {
@@ -176,14 +176,15 @@ async fn every_network_source_refused_backs_off_is_announced_once_and_catches_up
     }
     // One more poll each, from the cursor after those cards.
     tokio::time::sleep(Duration::from_secs(60)).await;
-    let last_since = |server: &crate::fakes::FakeServer, path: &str| {
+    // Mastodon reads forward from its cursor (`min_id`), X after it (`since_id`).
+    let last_since = |server: &crate::fakes::FakeServer, path: &str, param: &str| {
         server
             .requests_to("GET", path)
             .last()
-            .and_then(|request| query_param(request, "since_id"))
+            .and_then(|request| query_param(request, param))
     };
-    let mastodon_cursor = last_since(&mastodon.server, "/api/v1/notifications");
-    let x_cursor = last_since(&x.server, &x_mentions);
+    let mastodon_cursor = last_since(&mastodon.server, "/api/v1/notifications", "min_id");
+    let x_cursor = last_since(&x.server, &x_mentions, "since_id");
     assert!(
         mastodon_cursor.is_some() && x_cursor.is_some(),
         "{mastodon_cursor:?} {x_cursor:?}"
@@ -237,17 +238,17 @@ async fn every_network_source_refused_backs_off_is_announced_once_and_catches_up
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     // The first read after the outage asked from the cursor it had before.
-    let first_after = |server: &crate::fakes::FakeServer, path: &str, index: usize| {
+    let first_after = |server: &crate::fakes::FakeServer, path: &str, index: usize, param: &str| {
         server
             .requests_to("GET", path)
             .get(reads_before[index])
-            .and_then(|request| query_param(request, "since_id"))
+            .and_then(|request| query_param(request, param))
     };
     assert_eq!(
-        first_after(&mastodon.server, "/api/v1/notifications", 0),
+        first_after(&mastodon.server, "/api/v1/notifications", 0, "min_id"),
         mastodon_cursor
     );
-    assert_eq!(first_after(&x.server, &x_mentions, 2), x_cursor);
+    assert_eq!(first_after(&x.server, &x_mentions, 2, "since_id"), x_cursor);
     tokio::time::sleep(Duration::from_secs(5 * 60)).await;
     let messages = app.messages("mentions").await;
     for n in [1, 2] {

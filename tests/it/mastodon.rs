@@ -110,23 +110,108 @@ async fn the_cursor_survives_a_restart_and_pages_are_followed_without_gaps() {
         assert!(authors.contains(&format!("user{index}@mastodon.example")));
     }
 
-    // After the restart, reading resumed at the stored cursor and followed the next link with
-    // since_id put back (Mastodon's next link drops it).
+    // After the restart, reading resumed forward from the stored cursor (`min_id`: the 80
+    // notifications right after it), then from the newest of that full page for the other 5.
     let after: Vec<_> = fake.server.requests()[requests_before..]
         .iter()
         .filter(|r| r.path == "/api/v1/notifications")
         .map(|r| form(r.query.as_bytes()))
         .collect();
-    assert_eq!(field(&after[0], "since_id"), Some(newest_before.as_str()));
+    assert_eq!(field(&after[0], "min_id"), Some(newest_before.as_str()));
     assert_eq!(field(&after[0], "max_id"), None);
-    let second_page = after
-        .iter()
-        .find(|q| field(q, "max_id").is_some())
-        .expect("the next page was read");
-    assert_eq!(field(second_page, "since_id"), Some(newest_before.as_str()));
-    assert_eq!(field(second_page, "types[]"), Some("mention"));
+    assert_eq!(field(&after[0], "since_id"), None);
+    let newer = fake.notifications_after(&newest_before);
+    assert_eq!(newer.len(), 85);
+    let first_page_newest = newer[79].clone();
+    assert_eq!(
+        field(&after[1], "min_id"),
+        Some(first_page_newest.as_str()),
+        "the second page starts after the first one's newest: {after:?}"
+    );
+    assert_eq!(field(&after[1], "types[]"), Some("mention"));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.messages("mentions").await.len(), 86);
+}
+
+/// From a cursor, a fetch reads forward (`min_id`) and stops at a short page: a new mention
+/// costs one notifications request (not a second one to find an empty page), read at the same
+/// time as the account's own statuses. An instance that caps pages below the `limit` asked
+/// (here 30 of 80) leaves nothing behind: the rest is read by the next fetches, from the
+/// newest id read, with no gap.
+#[tokio::test]
+async fn reads_forward_from_the_cursor_in_one_request_and_a_capped_page_loses_nothing() {
+    let fake = MastodonFake::start_with(Options {
+        notifications_page_max: 30,
+        ..Options::default()
+    })
+    .await;
+    let app = TestApp::spawn_with(&fake.source_toml("masto")).await;
+    fake.mention("jo", ORDER);
+    app.wait_for("mentions", |m| m.len() == 1).await;
+    let cursor = fake.newest_notification().unwrap();
+    let before = fake.server.requests().len();
+    fake.mention("kim", CRASH);
+    app.wait_for("mentions", |m| m.len() == 2).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let reads: Vec<_> = fake.server.requests()[before..]
+        .iter()
+        .filter(|r| r.path == "/api/v1/notifications")
+        .map(|r| form(r.query.as_bytes()))
+        .collect();
+    assert!(!reads.is_empty());
+    for read in &reads {
+        assert_eq!(field(read, "max_id"), None, "never walks back: {reads:?}");
+        assert_eq!(field(read, "since_id"), None, "{reads:?}");
+        assert!(field(read, "min_id").is_some(), "{reads:?}");
+    }
+    // The read that found kim's mention was the only one from the old cursor: no second,
+    // empty page.
+    let from_old_cursor = reads
+        .iter()
+        .filter(|read| field(read, "min_id") == Some(cursor.as_str()))
+        .count();
+    assert_eq!(from_old_cursor, 1, "{reads:?}");
+    let statuses = fake
+        .server
+        .requests()
+        .iter()
+        .skip(before)
+        .filter(|r| r.path.ends_with("/statuses") && r.method == "GET")
+        .count();
+    assert!(
+        reads.len() <= statuses + 1,
+        "one notifications request per fetch ({} for {statuses} fetches)",
+        reads.len()
+    );
+
+    // 70 more arrive at once; the instance answers at most 30 per page.
+    let cursor = fake.newest_notification().unwrap();
+    for index in 0..70 {
+        fake.mention(&format!("user{index}"), &format!("{CRASH} #{index}"));
+    }
+    let messages = app.wait_for("mentions", |m| m.len() >= 72).await;
+    let authors: HashSet<String> = handles(&messages).into_iter().collect();
+    for index in 0..70 {
+        assert!(authors.contains(&format!("user{index}@mastodon.example")));
+    }
+    let newer = fake.notifications_after(&cursor);
+    let min_ids: Vec<String> = fake
+        .server
+        .requests_to("GET", "/api/v1/notifications")
+        .iter()
+        .filter_map(|r| field(&form(r.query.as_bytes()), "min_id").map(str::to_string))
+        .collect();
+    // Pages of 30, 30, 10: each read starts right after the newest id of the one before.
+    for start in [&cursor, &newer[29], &newer[59]] {
+        assert!(min_ids.contains(start), "read from {start}: {min_ids:?}");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let messages = app.messages("mentions").await;
+    let cases: HashSet<u64> = messages
+        .iter()
+        .filter_map(|m| m["card"]["case_id"].as_u64())
+        .collect();
+    assert_eq!(cases.len(), 72, "one card per post, none twice");
 }
 
 #[tokio::test]

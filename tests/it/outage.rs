@@ -150,7 +150,7 @@ async fn a_source_down_two_hours_catches_up_once_paced_and_is_announced_once() {
         resumed.len() > down
             && resumed[..=down]
                 .iter()
-                .all(|query| query.contains(&format!("since_id={cursor}"))),
+                .all(|query| query.contains(&format!("min_id={cursor}"))),
         "every read during the outage, and the first after it, asked from the cursor: {resumed:?}"
     );
 

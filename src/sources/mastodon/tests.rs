@@ -279,18 +279,31 @@ fn the_next_link_is_found_and_kept_on_our_host_with_the_filters() {
     let followed = source
         .follow(
             &next,
-            Some("34000000"),
             &[
                 ("types[]", "mention".to_string()),
                 ("limit", "80".to_string()),
             ],
         )
         .unwrap();
-    // The host is ours (the token never leaves it); since_id and the limit are put back.
+    // The host is ours (the token never leaves it); the limit is put back.
     assert_eq!(
         followed.as_str(),
-        "http://127.0.0.1:9/api/v1/notifications?max_id=34975535&types%5B%5D=mention&since_id=34000000&limit=80"
+        "http://127.0.0.1:9/api/v1/notifications?max_id=34975535&types%5B%5D=mention&limit=80"
     );
+}
+
+#[test]
+fn ids_order_as_the_instance_orders_them() {
+    // Mastodon's decimal ids: a longer one is newer, whatever its first digits.
+    assert!(id_is_newer("110000000000000010", "99999999999999999"));
+    assert!(id_is_newer("110000000000000010", "110000000000000009"));
+    assert!(!id_is_newer("110000000000000009", "110000000000000010"));
+    assert!(!id_is_newer("34975535", "34975535"));
+    // Fixed-length sortable ids (GoToSocial's ULIDs) order by their bytes.
+    assert!(id_is_newer(
+        "01HQ0000000000000000000001",
+        "01HP0000000000000000000009"
+    ));
 }
 
 #[test]

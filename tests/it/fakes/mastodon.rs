@@ -53,6 +53,9 @@ pub struct Options {
     /// The first id handed out (give two instances different ranges: real snowflake ids
     /// practically never collide across instances).
     pub first_id: u64,
+    /// The most notifications one page holds, whatever `limit` asks (Mastodon: 80; servers
+    /// speaking its API may cap lower).
+    pub notifications_page_max: usize,
 }
 
 impl Default for Options {
@@ -64,6 +67,7 @@ impl Default for Options {
             rate_limit: 300,
             rate_window: Duration::from_secs(300),
             first_id: 110_000_000_000_000_000,
+            notifications_page_max: 80,
         }
     }
 }
@@ -324,6 +328,17 @@ request_timeout = "400ms"
     }
 
     /// The newest notification id.
+    /// The ids of the notifications newer than `id`, oldest first.
+    pub fn notifications_after(&self, id: &str) -> Vec<String> {
+        let id: u64 = id.parse().unwrap_or(0);
+        let instance = self.shared.lock().unwrap();
+        instance
+            .notifications
+            .range(id + 1..)
+            .map(|(key, _)| key.to_string())
+            .collect()
+    }
+
     pub fn newest_notification(&self) -> Option<String> {
         let instance = self.shared.lock().unwrap();
         instance
@@ -596,7 +611,7 @@ async fn notifications(State(shared): State<Shared>, RawQuery(query): RawQuery) 
         &filtered,
         &pairs,
         40,
-        80,
+        instance.options.notifications_page_max,
         &instance.options.domain,
         "/api/v1/notifications",
         &["limit", "types[]", "exclude_types[]", "account_id"],
