@@ -363,7 +363,7 @@ impl fmt::Display for Evaluation {
         let line = |f: &mut fmt::Formatter<'_>, name: &str, m: &Metrics| {
             writeln!(
                 f,
-                "{name:<30} {:>8.3} {:>8.3} {:>8.3}",
+                "{name:<30} {:>8.4} {:>8.4} {:>8.4}",
                 m.accuracy, m.macro_f1, m.roc_auc
             )
         };
@@ -375,7 +375,7 @@ impl fmt::Display for Evaluation {
         line(f, "default (zero-shot)", &self.default)?;
         writeln!(
             f,
-            "learned, macro F1 per fold: mean {mean:.3}, sd {spread:.3}; slowest training {} ms",
+            "learned, macro F1 per fold: mean {mean:.4}, sd {spread:.4}; slowest training {} ms",
             self.slowest_training.as_millis()
         )?;
         for (name, m) in [("learned", &self.learned), ("default", &self.default)] {
@@ -472,6 +472,37 @@ mod tests {
         assert!((m.roc_auc - 4.0 / 6.0).abs() < 1e-9);
         let tied = metrics(&[true, false], &[0.5, 0.5]);
         assert!((tied.roc_auc - 0.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_summary_prints_four_decimals() {
+        // 0.84823 and 0.84567 both round to 0.848 at three decimals: the summary must tell
+        // them apart, since the configurations compared differ by a few ten-thousandths.
+        let learned = Metrics {
+            accuracy: 0.86012,
+            macro_f1: 0.84823,
+            roc_auc: 0.92456,
+            ..Metrics::default()
+        };
+        let evaluation = Evaluation {
+            rows: 10,
+            complaints: 4,
+            folds: 2,
+            learned,
+            fold_macro_f1: vec![0.84567, 0.85079],
+            default: Metrics::default(),
+            slowest_training: Duration::from_millis(3),
+        };
+        let text = evaluation.to_string();
+        let summary = text
+            .lines()
+            .find(|line| line.starts_with("learned (2-fold CV)"))
+            .expect("summary line");
+        assert!(summary.ends_with("0.8601   0.8482   0.9246"), "{summary:?}");
+        assert!(
+            text.contains("macro F1 per fold: mean 0.8482, sd 0.0026"),
+            "{text}"
+        );
     }
 
     #[test]
