@@ -315,12 +315,9 @@ impl MastodonSource {
             // Only what is newer than the cursor (an instance that ignored `min_id` would
             // answer its newest page again), newest first whatever order it answered in.
             page.retain(|item| item_id(item).is_some_and(|id| id_is_newer(&id, &after)));
-            page.sort_by(|a, b| {
-                let (a, b) = (
-                    item_id(a).unwrap_or_default(),
-                    item_id(b).unwrap_or_default(),
-                );
-                id_order(&b, &a)
+            page.sort_by_cached_key(|item| {
+                let id = item_id(item).unwrap_or_default();
+                std::cmp::Reverse((id.len(), id))
             });
             let Some(newest) = page.first().and_then(item_id) else {
                 break;
@@ -929,14 +926,11 @@ fn map_status(status: Status, raw: Option<serde_json::Value>, setup: &Setup) -> 
     }
 }
 
-/// Orders two ids the way the instance does: Mastodon's are decimal numbers (longer is
-/// newer), other servers' fixed-length sortable strings; both order by length, then bytes.
-fn id_order(a: &str, b: &str) -> std::cmp::Ordering {
-    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
-}
-
+/// Whether `id` is newer than `than`, the way the instance orders ids: Mastodon's are decimal
+/// numbers (longer is newer), other servers' fixed-length sortable strings; both order by
+/// length, then bytes (the same key `read_forward` sorts a page by).
 fn id_is_newer(id: &str, than: &str) -> bool {
-    id_order(id, than) == std::cmp::Ordering::Greater
+    (id.len(), id) > (than.len(), than)
 }
 
 /// A page of a paginated answer.

@@ -33,6 +33,15 @@ fn field<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// The query of every notifications read from request number `from` on, in order.
+fn notification_queries(fake: &MastodonFake, from: usize) -> Vec<Vec<(String, String)>> {
+    fake.server.requests()[from..]
+        .iter()
+        .filter(|r| r.path == "/api/v1/notifications")
+        .map(|r| form(r.query.as_bytes()))
+        .collect()
+}
+
 /// Claims nothing, just replies as Ana with `text` on case `case`; returns the HTTP status.
 async fn reply(app: &TestApp, case: u64, text: &str) -> (u16, Value) {
     let button = app.button(case, "reply").await;
@@ -112,11 +121,7 @@ async fn the_cursor_survives_a_restart_and_pages_are_followed_without_gaps() {
 
     // After the restart, reading resumed forward from the stored cursor (`min_id`: the 80
     // notifications right after it), then from the newest of that full page for the other 5.
-    let after: Vec<_> = fake.server.requests()[requests_before..]
-        .iter()
-        .filter(|r| r.path == "/api/v1/notifications")
-        .map(|r| form(r.query.as_bytes()))
-        .collect();
+    let after = notification_queries(&fake, requests_before);
     assert_eq!(field(&after[0], "min_id"), Some(newest_before.as_str()));
     assert_eq!(field(&after[0], "max_id"), None);
     assert_eq!(field(&after[0], "since_id"), None);
@@ -153,11 +158,7 @@ async fn reads_forward_from_the_cursor_in_one_request_and_a_capped_page_loses_no
     fake.mention("kim", CRASH);
     app.wait_for("mentions", |m| m.len() == 2).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let reads: Vec<_> = fake.server.requests()[before..]
-        .iter()
-        .filter(|r| r.path == "/api/v1/notifications")
-        .map(|r| form(r.query.as_bytes()))
-        .collect();
+    let reads = notification_queries(&fake, before);
     assert!(!reads.is_empty());
     for read in &reads {
         assert_eq!(field(read, "max_id"), None, "never walks back: {reads:?}");
