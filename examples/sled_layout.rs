@@ -15,7 +15,8 @@
 //! ```
 //!
 //! Options: `--cases N` (100,000), `--per-transaction N` (100), `--skip TREE,...`,
-//! `--posts-in-order`.
+//! `--posts-in-order`, `--size TREE=BYTES,...` (another value size), `--every TREE=N,...` (one
+//! record per N cases, e.g. frames packing N cases: `--every cases=64 --size cases=15000`).
 
 use sled::Transactional;
 
@@ -48,6 +49,12 @@ struct Options {
     per_transaction: u64,
     skip: Vec<String>,
     posts_in_order: bool,
+    /// (tree, bytes): a value size other than the measured one.
+    sizes: Vec<(String, usize)>,
+    /// (tree, n): the tree gets one record per `n` cases (e.g. frames packing `n` cases).
+    every: Vec<(String, u64)>,
+    /// Cases per `authors` bucket (0: no buckets): the customer index keyed by period first.
+    authors_bucket: u64,
 }
 
 fn options() -> Options {
@@ -56,6 +63,9 @@ fn options() -> Options {
         per_transaction: 100,
         skip: Vec::new(),
         posts_in_order: false,
+        sizes: Vec::new(),
+        every: Vec::new(),
+        authors_bucket: 0,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -67,6 +77,9 @@ fn options() -> Options {
             }
             "--skip" => options.skip = value().split(',').map(str::to_string).collect(),
             "--posts-in-order" => options.posts_in_order = true,
+            "--size" => options.sizes.extend(pairs(&value())),
+            "--every" => options.every.extend(pairs(&value())),
+            "--authors-bucket" => options.authors_bucket = value().parse().unwrap_or(0),
             _ => {}
         }
     }
@@ -74,8 +87,19 @@ fn options() -> Options {
     options
 }
 
+/// `TREE=N,...` as pairs (entries that do not parse are left out).
+fn pairs<T: std::str::FromStr>(text: &str) -> Vec<(String, T)> {
+    text.split(',')
+        .filter_map(|pair| {
+            let (tree, number) = pair.split_once('=')?;
+            Some((tree.to_string(), number.parse().ok()?))
+        })
+        .collect()
+}
+
 /// The key of tree `tree` for case `case`.
-fn key(tree: &str, case: u64, random: &mut Random, posts_in_order: bool) -> Vec<u8> {
+fn key(tree: &str, case: u64, random: &mut Random, options: &Options) -> Vec<u8> {
+    let posts_in_order = options.posts_in_order;
     let mut key = Vec::new();
     match tree {
         "cases" => key.extend(case.to_be_bytes()),
@@ -97,6 +121,9 @@ fn key(tree: &str, case: u64, random: &mut Random, posts_in_order: bool) -> Vec<
             key.extend(random.bytes(20));
         }
         _ => {
+            if options.authors_bucket > 0 {
+                key.extend((case / options.authors_bucket).to_be_bytes());
+            }
             key.extend(b"bluesky\0did:plc:");
             key.extend((random.next() % 150_000).to_be_bytes());
         }
@@ -124,7 +151,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let trees: Vec<(&str, usize, sled::Tree)> = TREES
         .iter()
         .filter(|(name, _)| !options.skip.iter().any(|skip| skip == name))
-        .map(|&(name, size)| Ok((name, size, db.open_tree(name)?)))
+        .map(|&(name, size)| {
+            let size = options
+                .sizes
+                .iter()
+                .find(|(tree, _)| tree == name)
+                .map_or(size, |&(_, size)| size);
+            Ok((name, size, db.open_tree(name)?))
+        })
         .collect::<Result<_, sled::Error>>()?;
     let handles: Vec<sled::Tree> = trees.iter().map(|(_, _, tree)| tree.clone()).collect();
     let mut random = Random(0x5eed);
@@ -134,7 +168,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut records: Vec<(usize, Vec<u8>, Vec<u8>)> = Vec::new();
         for case in written..end {
             for (index, (name, size, _)) in trees.iter().enumerate() {
-                let key = key(name, case, &mut random, options.posts_in_order);
+                let every = options
+                    .every
+                    .iter()
+                    .find(|(tree, _)| tree == name)
+                    .map_or(1, |&(_, every)| every.max(1));
+                if case % every != every - 1 {
+                    continue;
+                }
+                let key = key(name, case, &mut random, &options);
                 records.push((index, key, random.bytes(*size)));
             }
         }
