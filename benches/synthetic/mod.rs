@@ -7,8 +7,8 @@
 //! comments, most frequent first) with a Zipf-like law (rank r drawn with probability ~1/r, as
 //! in natural language), sometimes a brand handle, an order number, a price or an emoji.
 //! Authors, handles, display names and post ids are distinct per customer/post and shaped as
-//! each network writes them (X snowflakes, Bluesky `at://` URIs and DIDs, Mastodon ids and
-//! `user@instance` handles).
+//! each network writes them (X snowflakes, Bluesky `at://` URIs with TID rkeys of the post's
+//! time, and DIDs, Mastodon ids and `user@instance` handles).
 //!
 //! `words.txt` was made once with:
 //! `(cat *.md; git ls-files | grep -E '\.rs$' | xargs cat | grep -oE '//[/!]? .*') | tr 'A-Z' 'a-z' | grep -oE "[a-z]{2,14}" | sort | uniq -c | sort -k1,1rn -k2 | head -4000 | awk '{print $2}'`
@@ -21,6 +21,7 @@ use mentiondesk::domain::{
     Agent, Author, Case, CaseEvent, CaseId, CaseState, Label, Mention, MentionKind, MessageRef,
     Network, Triage,
 };
+use mentiondesk::sources::bluesky::tid_encode;
 use mentiondesk::store::{PostOrigin, StoredPost};
 
 const WORDS: &str = include_str!("words.txt");
@@ -181,7 +182,10 @@ pub fn mention(n: u64, salt: u64, at: DateTime<Utc>, words: &[&str]) -> Mention 
             (id, url)
         }
         Network::Bluesky => {
-            let rkey = format!("3{}", base32(&mut rng, 12));
+            // A TID, as Bluesky writes a post's rkey: the post's time in microseconds and a
+            // random 10-bit clock id.
+            let micros = at.timestamp_micros().max(0) as u64;
+            let rkey = tid_encode((micros << 10) | rng.below(1024));
             (
                 format!("at://{}/app.bsky.feed.post/{rkey}", author.id),
                 format!("https://bsky.app/profile/{}/post/{rkey}", author.handle),

@@ -1139,7 +1139,9 @@ pub fn reply_rkey(reply_id: &str, parent_uri: &str) -> String {
 
 const TID_ALPHABET: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
 
-fn tid_encode(value: u64) -> String {
+/// A TID's 13 characters for its value: microseconds since the epoch (53 bits) shifted left
+/// 10 bits, or'ed with a 10-bit clock id.
+pub fn tid_encode(value: u64) -> String {
     (0..13)
         .rev()
         .map(|index| TID_ALPHABET[((value >> (index * 5)) & 31) as usize] as char)

@@ -6,9 +6,10 @@ use crate::domain::{AuditAction, CaseId, CaseState, Network, PostRef};
 /// The schema version this build writes. Bump it (and add a migration here) when a stored
 /// layout changes incompatibly.
 /// Version 2 added the `cases_by_opened` index and the `stat/` counters in `meta`; version 3
-/// put each case's `CaseSummary` in the index's values (and `Case::activity` on the cases).
+/// put each case's `CaseSummary` in the index's values (and `Case::activity` on the cases);
+/// version 4 keys `posts` and `labels` in time order ([`post_key`]).
 /// An older store is brought up to date on open (`Store::migrate`).
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// `meta` key of the schema version.
 pub const SCHEMA_KEY: &[u8] = b"schema_version";
@@ -68,9 +69,82 @@ pub fn event_key(id: CaseId, seq: u32) -> Vec<u8> {
     key
 }
 
-/// `posts` and `labels` key: network NUL id.
+/// Kind byte of a [`post_key`] whose id is an `at://DID/COLLECTION/RKEY` URI with a TID rkey.
+const POST_TID: u8 = 1;
+/// Kind byte of a [`post_key`] whose id is all ASCII digits (1 to 255 of them).
+const POST_NUMBER: u8 = 2;
+/// Kind byte of a [`post_key`] whose id has neither shape (kept as is).
+const POST_OTHER: u8 = 3;
+
+/// `posts` and `labels` key (schema 4): network NUL, then a kind byte and the id in a form
+/// whose byte order is time order, so new posts land at the end of the tree (sled 0.34
+/// amplifies trees written at random positions far more, see BENCHMARKS.md):
+/// - `1` rkey DID NUL collection: a Bluesky `at://DID/COLLECTION/RKEY` URI whose rkey is a
+///   TID (13 characters of the sortable base32 alphabet encoding microseconds since the epoch,
+///   so byte order is time order) and whose DID and collection hold no `/` and no NUL;
+/// - `2` length digits: an id of 1 to 255 ASCII digits (Mastodon status ids, X post ids:
+///   snowflakes, whose numeric order is time order; the length byte makes byte order numeric
+///   order, and keeps leading zeros apart);
+/// - `3` id: anything else (non-TID rkeys, test ids), as is.
+///
+/// Every part is recoverable from the key, so two `PostRef`s never share one. Schema 3 keys
+/// were network NUL id: the byte after the NUL was the id's first character, never a kind
+/// byte (network ids never start with a control character), which is how
+/// [`rekeyed_post_key`] tells the two apart.
 pub fn post_key(post: &PostRef) -> Vec<u8> {
-    joined(post.network.as_str(), &post.id)
+    let mut key = post.network.as_str().as_bytes().to_vec();
+    key.push(0);
+    push_post_id(&mut key, post.id.as_bytes());
+    key
+}
+
+/// A schema 3 `posts`/`labels` key (network NUL id) in the schema 4 form of [`post_key`];
+/// `None` for a key already in that form (or with no NUL, which no version wrote).
+pub fn rekeyed_post_key(key: &[u8]) -> Option<Vec<u8>> {
+    let nul = key.iter().position(|&byte| byte == 0)?;
+    let id = &key[nul + 1..];
+    if matches!(id.first(), Some(&(POST_TID | POST_NUMBER | POST_OTHER))) {
+        return None;
+    }
+    let mut rekeyed = key[..=nul].to_vec();
+    push_post_id(&mut rekeyed, id);
+    Some(rekeyed)
+}
+
+fn push_post_id(key: &mut Vec<u8>, id: &[u8]) {
+    if let Some((did, collection, rkey)) = tid_uri(id) {
+        key.push(POST_TID);
+        key.extend_from_slice(rkey);
+        key.extend_from_slice(did);
+        key.push(0);
+        key.extend_from_slice(collection);
+    } else if (1..=255).contains(&id.len()) && id.iter().all(u8::is_ascii_digit) {
+        key.push(POST_NUMBER);
+        key.push(id.len() as u8);
+        key.extend_from_slice(id);
+    } else {
+        key.push(POST_OTHER);
+        key.extend_from_slice(id);
+    }
+}
+
+/// The DID, collection and rkey of an `at://DID/COLLECTION/RKEY` URI whose rkey is a TID and
+/// whose DID and collection are non-empty and hold no NUL.
+fn tid_uri(id: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+    let mut parts = id.strip_prefix(b"at://")?.split(|&byte| byte == b'/');
+    let (did, collection, rkey) = (parts.next()?, parts.next()?, parts.next()?);
+    let plain = |part: &[u8]| !part.is_empty() && !part.contains(&0);
+    (parts.next().is_none() && plain(did) && plain(collection) && is_tid(rkey))
+        .then_some((did, collection, rkey))
+}
+
+/// Whether `text` is a TID: 13 characters of `234567abcdefghijklmnopqrstuvwxyz`, the first
+/// one of the first 16 (the top bit is 0).
+fn is_tid(text: &[u8]) -> bool {
+    const ALPHABET: &[u8] = b"234567abcdefghijklmnopqrstuvwxyz";
+    text.len() == 13
+        && ALPHABET[..16].contains(&text[0])
+        && text.iter().all(|byte| ALPHABET.contains(byte))
 }
 
 /// `authors` key: network NUL author id.
@@ -220,4 +294,160 @@ fn joined(first: &str, second: &str) -> Vec<u8> {
     key.push(0);
     key.extend_from_slice(second.as_bytes());
     key
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    fn key(network: Network, id: &str) -> Vec<u8> {
+        post_key(&PostRef::new(network, id))
+    }
+
+    /// The schema 3 key: network NUL id.
+    fn old_key(network: Network, id: &str) -> Vec<u8> {
+        joined(network.as_str(), id)
+    }
+
+    const TID: &str = "3lbqxw4ezwk2c";
+
+    fn tricky_ids() -> Vec<String> {
+        let uri =
+            |did: &str, collection: &str, rkey: &str| format!("at://{did}/{collection}/{rkey}");
+        let mut ids = vec![
+            uri("did:plc:jo", "app.bsky.feed.post", TID),
+            uri("did:plc:jo", "app.bsky.feed.post", "3lbqxw4ezwk2d"),
+            uri("did:plc:jo", "app.bsky.feed.repost", TID),
+            uri("did:plc:j", "oapp.bsky.feed.post", TID),
+            uri("did:plc:jo", "app.bsky.feed.post", "p1"),
+            uri("did:plc:jo", "app.bsky.feed.post", "3LBQXW4EZWK2C"),
+            uri("did:plc:jo", "app.bsky.feed.post", "zlbqxw4ezwk2c"),
+            uri("did:plc:jo", "app.bsky.feed.post", "3lbqxw4ezwk2"),
+            uri("did:plc:jo", "app.bsky.feed.post/x", TID),
+            uri("did:plc:jo\0app.bsky.feed.post", "x", TID),
+            uri("did:plc:jo", "app\0x", TID),
+            uri("", "app.bsky.feed.post", TID),
+            uri("did:plc:jo", "", TID),
+            format!("at://did:plc:jo/app.bsky.feed.post/{TID}/"),
+            format!("at:/did:plc:jo/app.bsky.feed.post/{TID}"),
+            format!("{TID}did:plc:jo"),
+            format!("\u{1}{TID}did:plc:jo\0app.bsky.feed.post"),
+            String::new(),
+            "0".into(),
+            "7".into(),
+            "07".into(),
+            "007".into(),
+            "10".into(),
+            "115000000000065537".into(),
+            "2000000000001000003".into(),
+            "\u{2}\u{2}07".into(),
+            "\u{2}07".into(),
+            "\u{3}".into(),
+            "\u{3}7".into(),
+            "m1".into(),
+            "post-1".into(),
+            "1a".into(),
+            "١٢".into(),
+            "9".repeat(255),
+            "9".repeat(256),
+        ];
+        ids.extend((11..40).map(|n| format!("{n}")));
+        ids
+    }
+
+    #[test]
+    fn different_post_refs_never_share_a_key() {
+        let ids = tricky_ids();
+        assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len());
+        let mut seen = HashSet::new();
+        let mut count = 0;
+        for network in [Network::Bluesky, Network::Mastodon, Network::X] {
+            for id in &ids {
+                count += 1;
+                assert!(seen.insert(key(network, id)), "{network:?} {id:?} collides");
+            }
+        }
+        assert_eq!(seen.len(), count);
+    }
+
+    #[test]
+    fn keys_keep_the_network_prefix_and_pick_a_kind_by_the_id_shape() {
+        let bluesky = format!("at://did:plc:jo/app.bsky.feed.post/{TID}");
+        let mut expected = b"bluesky\0\x01".to_vec();
+        expected.extend_from_slice(TID.as_bytes());
+        expected.extend_from_slice(b"did:plc:jo\0app.bsky.feed.post");
+        assert_eq!(key(Network::Bluesky, &bluesky), expected);
+        assert_eq!(key(Network::Mastodon, "115"), b"mastodon\0\x02\x03115");
+        assert_eq!(key(Network::X, "m1"), b"x\0\x03m1");
+        assert_eq!(key(Network::X, ""), b"x\0\x03");
+        assert_eq!(
+            key(Network::Bluesky, "at://did:plc:jo/app.bsky.feed.post/p1"),
+            b"bluesky\0\x03at://did:plc:jo/app.bsky.feed.post/p1"
+        );
+        let mut long = b"x\0\x03".to_vec();
+        long.extend_from_slice("9".repeat(256).as_bytes());
+        assert_eq!(key(Network::X, &"9".repeat(256)), long);
+    }
+
+    #[test]
+    fn byte_order_is_time_order() {
+        // TIDs of later times, by other authors: the rkey comes before the DID.
+        let posts = [
+            ("did:plc:zz", "3kaaaaaaaaaa2"),
+            ("did:plc:aa", "3kaaaaaaaaab2"),
+            ("did:plc:mm", "3lbqxw4ezwk2c"),
+            ("did:plc:aa", "3lbqxw4ezwk2d"),
+        ];
+        let keys: Vec<_> = posts
+            .iter()
+            .map(|(did, rkey)| {
+                key(
+                    Network::Bluesky,
+                    &format!("at://{did}/app.bsky.feed.post/{rkey}"),
+                )
+            })
+            .collect();
+        assert!(keys.windows(2).all(|pair| pair[0] < pair[1]));
+        // Numbers of different lengths sort numerically.
+        let numbers = [
+            "9",
+            "10",
+            "99",
+            "100",
+            "109000000000000000",
+            "115000000000000000",
+        ];
+        let keys: Vec<_> = numbers
+            .iter()
+            .map(|id| key(Network::Mastodon, id))
+            .collect();
+        assert!(keys.windows(2).all(|pair| pair[0] < pair[1]));
+    }
+
+    #[test]
+    fn schema_3_keys_are_rekeyed_once() {
+        for network in [Network::Bluesky, Network::Mastodon, Network::X] {
+            for id in tricky_ids() {
+                let new = key(network, &id);
+                assert_eq!(rekeyed_post_key(&new), None, "{id:?}");
+                // Ids that start with a kind byte are the documented exception (no network
+                // writes them).
+                if id
+                    .as_bytes()
+                    .first()
+                    .is_some_and(|&byte| byte <= POST_OTHER)
+                {
+                    continue;
+                }
+                assert_eq!(
+                    rekeyed_post_key(&old_key(network, &id)),
+                    Some(new),
+                    "{id:?}"
+                );
+            }
+        }
+        assert_eq!(rekeyed_post_key(b"no separator"), None);
+    }
 }

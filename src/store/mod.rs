@@ -10,12 +10,14 @@
 //!   under `spike`, the spike detector's usual volumes and spikes under way; under
 //!   `skipped/<id>`, the bounded index of posts triage stored without a card (`skipped.rs`);
 //! - `cases`: case id → `Case`;
-//! - `posts`: (network, post id) → `StoredPost`, the dedupe index and the post → case index;
+//! - `posts`: (network, post id) → `StoredPost`, the dedupe index and the post → case index,
+//!   keyed in time order since schema 4 (`codec::post_key`: the TID of a Bluesky URI, the
+//!   length-prefixed number of a Mastodon or X id), so new posts land at the tree's end;
 //! - `events`: (case, seq) → `CaseEvent`, the append-only log per case;
 //! - `outbox`: (lane, seq) → `OutboxEntry`, side effects waiting to be executed;
 //! - `cursors`: source name → the source's resume cursor;
 //! - `authors`: (network, author id) → the author's case ids;
-//! - `labels`: (network, post id) → a label given by the team, for training;
+//! - `labels`: (network, post id) → a label given by the team, for training (keyed as `posts`);
 //! - `chat`: (chat, key) → opaque bytes an adapter keeps (the console's messages);
 //! - `audit`: (time, seq) → `AuditRecord`, append-only: every public reply sent or failed,
 //!   every escalation and its delivery, written in the transaction of the event it records;
@@ -34,6 +36,7 @@
 
 mod codec;
 pub mod compress;
+mod rekey;
 mod skipped;
 #[cfg(test)]
 mod tests;
@@ -469,18 +472,33 @@ impl Store {
         Ok(depth)
     }
 
-    /// Brings a store written by an older version up to date (one pass over the cases and
-    /// their events: tens of seconds for a million cases):
-    /// - below 3: the `cases_by_opened` index is rebuilt with each case's summary (from the
-    ///   case and its events);
-    /// - below 2 (no `stat/` counters yet): the counters are counted from the cases, posts
-    ///   and audit records.
+    /// Brings a store written by an older version up to date, then writes the schema version
+    /// (a migration stopped halfway runs again on the next open):
+    /// - below 3: [`Store::build_case_index`];
+    /// - below 4: the `posts` and `labels` keys are moved to the time-ordered form (`rekey.rs`:
+    ///   one pass over each tree, in batches; keys already moved are skipped).
     fn migrate(&self, found: u32) -> Result<(), StoreError> {
-        tracing::info!(
-            from = found,
-            to = SCHEMA_VERSION,
-            "Upgrading the store: building the case index with case summaries"
-        );
+        tracing::info!(from = found, to = SCHEMA_VERSION, "Upgrading the store");
+        if found < 3 {
+            self.build_case_index(found)?;
+        }
+        if found < 4 {
+            let posts = rekey::post_keys(&self.posts)?;
+            let labels = rekey::post_keys(&self.labels)?;
+            tracing::info!(posts, labels, "Keyed posts and labels in time order");
+        }
+        self.meta
+            .insert(codec::SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Schema 3 (one pass over the cases and their events: tens of seconds for a million
+    /// cases): the `cases_by_opened` index is rebuilt with each case's summary (from the case
+    /// and its events); below 2 (no `stat/` counters yet), the counters are counted from the
+    /// cases, posts and audit records too.
+    fn build_case_index(&self, found: u32) -> Result<(), StoreError> {
+        tracing::info!("Building the case index with case summaries");
         let mut stats: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
         self.cases_by_opened.clear()?;
         for item in self.cases.iter() {
@@ -526,9 +544,6 @@ impl Store {
                 self.meta.insert(key, &value.to_be_bytes())?;
             }
         }
-        self.meta
-            .insert(codec::SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
-        self.db.flush()?;
         Ok(())
     }
 

@@ -920,3 +920,175 @@ async fn outbox_entries_tell_whether_an_earlier_run_queued_them() {
         .collect();
     assert_eq!(earlier, [(1, true), (2, false)]);
 }
+
+/// Posts of every key kind: Bluesky URIs with a TID rkey and without, Mastodon and X ids,
+/// a test id.
+fn rekey_posts() -> Vec<PostRef> {
+    // Written by authors in the opposite order of their TIDs.
+    let mut posts: Vec<PostRef> = ["e", "d", "c", "b", "a"]
+        .iter()
+        .enumerate()
+        .map(|(n, last)| {
+            PostRef::new(
+                Network::Bluesky,
+                format!("at://did:plc:author{n}/app.bsky.feed.post/3lbqxw4ezwk2{last}"),
+            )
+        })
+        .collect();
+    posts.push(PostRef::new(
+        Network::Bluesky,
+        "at://did:plc:jo/app.bsky.feed.post/p1",
+    ));
+    posts.push(PostRef::new(Network::Mastodon, "115000000000065537"));
+    posts.push(PostRef::new(Network::Mastodon, "9"));
+    posts.push(PostRef::new(Network::X, "2000000000001000003"));
+    posts.push(PostRef::new(Network::X, "m1"));
+    posts
+}
+
+/// A store at schema 3: every post of [`rekey_posts`] stored (a case's opening post, a
+/// customer's and our own) and labelled, then its `posts` and `labels` keys rewritten in the
+/// schema 3 form (network NUL id). Returns the stats before.
+fn schema_3_store(store: &Store) -> StoreStats {
+    store_case(store, Network::Bluesky, "jo");
+    for (n, post) in rekey_posts().iter().enumerate() {
+        store
+            .transact(|tx| {
+                tx.put_post(
+                    post,
+                    &StoredPost {
+                        case: Some(CaseId(1)),
+                        origin: if n % 2 == 0 {
+                            PostOrigin::Customer
+                        } else {
+                            PostOrigin::Ours
+                        },
+                        triage: None,
+                        mention: None,
+                        stored_at: at(),
+                    },
+                )?;
+                tx.put_label(
+                    post,
+                    &LabelRecord {
+                        text: post.id.clone(),
+                        label: Label::Complaint,
+                        by: "console:ana".to_string(),
+                        at: at(),
+                    },
+                )
+            })
+            .unwrap();
+    }
+    for tree in [&store.posts, &store.labels] {
+        let items: Vec<_> = tree.iter().collect::<Result<_, _>>().unwrap();
+        for (key, value) in items {
+            let nul = key.iter().position(|&byte| byte == 0).unwrap();
+            let post = PostRef::new(
+                std::str::from_utf8(&key[..nul]).unwrap().parse().unwrap(),
+                post_id_of(store, &key),
+            );
+            assert_eq!(codec::post_key(&post), key.to_vec());
+            let mut old = key[..=nul].to_vec();
+            old.extend_from_slice(post.id.as_bytes());
+            tree.remove(&key).unwrap();
+            tree.insert(old, value).unwrap();
+        }
+    }
+    store
+        .meta
+        .insert(codec::SCHEMA_KEY, &3u32.to_be_bytes())
+        .unwrap();
+    store.db.flush().unwrap();
+    store.stats().unwrap()
+}
+
+/// The id of the post of a schema 4 key (found among [`rekey_posts`] and the case's post).
+fn post_id_of(store: &Store, key: &[u8]) -> String {
+    let case = store.case(CaseId(1)).unwrap().unwrap();
+    rekey_posts()
+        .into_iter()
+        .chain([case.opening.post_ref()])
+        .find(|post| codec::post_key(post) == key)
+        .map(|post| post.id)
+        .unwrap()
+}
+
+fn assert_rekeyed(store: &Store, stats_before: &StoreStats) {
+    let case = store.case(CaseId(1)).unwrap().unwrap();
+    let all: Vec<PostRef> = rekey_posts()
+        .into_iter()
+        .chain([case.opening.post_ref()])
+        .collect();
+    for post in &all {
+        assert!(store.post(post).unwrap().is_some(), "{post:?}");
+    }
+    assert_eq!(store.post_count(), all.len());
+    let mut labelled: Vec<String> = store.labels().map(|label| label.unwrap().text).collect();
+    labelled.sort();
+    let mut expected: Vec<String> = rekey_posts().into_iter().map(|post| post.id).collect();
+    expected.sort();
+    assert_eq!(labelled, expected);
+    for tree in [&store.posts, &store.labels] {
+        for key in tree.iter().keys() {
+            assert_eq!(codec::rekeyed_post_key(&key.unwrap()), None);
+        }
+    }
+    assert_eq!(&store.stats().unwrap(), stats_before);
+    let version = store.meta.get(codec::SCHEMA_KEY).unwrap().unwrap();
+    assert_eq!(codec::decode_u32(&version), SCHEMA_VERSION);
+}
+
+#[test]
+fn a_version_3_store_gets_its_posts_and_labels_keyed_in_time_order_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let stats = {
+        let store = Store::open(dir.path()).unwrap();
+        let stats = schema_3_store(&store);
+        assert_eq!(stats.ingested["bluesky"], 4);
+        // Under the old keys, the posts are not found.
+        assert!(store.post(&rekey_posts()[0]).unwrap().is_none());
+        stats
+    };
+    let store = Store::open(dir.path()).unwrap();
+    assert_rekeyed(&store, &stats);
+    // The Bluesky posts with TIDs come out in time order, whoever wrote them.
+    let bluesky: Vec<_> = store
+        .posts
+        .scan_prefix(b"bluesky\0\x01")
+        .keys()
+        .map(|key| key.unwrap()[9..22].to_vec())
+        .collect();
+    let mut sorted = bluesky.clone();
+    sorted.sort();
+    assert_eq!(bluesky.len(), 5);
+    assert_eq!(bluesky, sorted);
+}
+
+#[test]
+fn a_rekeying_stopped_halfway_finishes_on_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let stats = {
+        let store = Store::open(dir.path()).unwrap();
+        let stats = schema_3_store(&store);
+        // A crash after two batches of 3 posts and one of labels: old and new keys mixed.
+        assert_eq!(rekey::post_keys_in_batches(&store.posts, 3, 2).unwrap(), 6);
+        assert_eq!(rekey::post_keys_in_batches(&store.labels, 3, 1).unwrap(), 3);
+        let old = |tree: &sled::Tree| {
+            tree.iter()
+                .keys()
+                .filter(|key| codec::rekeyed_post_key(key.as_ref().unwrap()).is_some())
+                .count()
+        };
+        assert_eq!(old(&store.posts), rekey_posts().len() + 1 - 6);
+        assert_eq!(old(&store.labels), rekey_posts().len() - 3);
+        store.db.flush().unwrap();
+        stats
+    };
+    let store = Store::open(dir.path()).unwrap();
+    assert_rekeyed(&store, &stats);
+    // Opening again moves nothing.
+    assert_eq!(rekey::post_keys(&store.posts).unwrap(), 0);
+    drop(store);
+    assert_rekeyed(&Store::open(dir.path()).unwrap(), &stats);
+}
