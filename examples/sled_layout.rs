@@ -121,8 +121,8 @@ fn key(tree: &str, case: u64, random: &mut Random, options: &Options) -> Vec<u8>
             key.extend(random.bytes(20));
         }
         _ => {
-            if options.authors_bucket > 0 {
-                key.extend((case / options.authors_bucket).to_be_bytes());
+            if let Some(bucket) = case.checked_div(options.authors_bucket) {
+                key.extend(bucket.to_be_bytes());
             }
             key.extend(b"bluesky\0did:plc:");
             key.extend((random.next() % 150_000).to_be_bytes());
