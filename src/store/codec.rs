@@ -147,10 +147,40 @@ fn is_tid(text: &[u8]) -> bool {
         && text.iter().all(|byte| ALPHABET.contains(byte))
 }
 
-/// `authors` key: network NUL author id.
+/// Key of the old `authors` tree (before the customer index got its own Db): network NUL
+/// author id → the author's case ids as a JSON list, rewritten for every case. Read once by
+/// the move to the customer index.
 pub fn author_key(network: Network, author_id: &str) -> Vec<u8> {
     joined(network.as_str(), author_id)
 }
+
+/// The customer index (`customers.rs`: a sled Db of its own, `customers/` in the store's
+/// directory; its default tree) holds one empty-valued entry per case, keyed network NUL
+/// customer id NUL case id (8 bytes): insert-only, and a customer's cases are one prefix scan,
+/// in id order. This is the prefix of a customer's entries.
+pub fn customer_prefix(network: Network, customer_id: &str) -> Vec<u8> {
+    let mut key = author_key(network, customer_id);
+    key.push(0);
+    key
+}
+
+/// A customer index entry's key: the customer's prefix then the case id.
+pub fn customer_case_key(prefix: &[u8], id: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(prefix.len() + 8);
+    key.extend_from_slice(prefix);
+    key.extend_from_slice(&id.to_be_bytes());
+    key
+}
+
+/// The case id of a customer index entry under `prefix` (`None` for a key of another shape).
+pub fn customer_case_id(prefix: &[u8], key: &[u8]) -> Option<u64> {
+    let id = key.strip_prefix(prefix)?;
+    (id.len() == 8).then(|| decode_u64(id))
+}
+
+/// Customer index key of its watermark (a u64: every case up to it is indexed), written in
+/// the batch of the entries it covers. It starts with NUL, which no network name does.
+pub const CUSTOMERS_WATERMARK_KEY: &[u8] = b"\0watermark";
 
 /// `outbox` prefix of a lane.
 pub fn lane_prefix(lane: &str) -> Vec<u8> {

@@ -16,7 +16,10 @@
 //! - `events`: (case, seq) → `CaseEvent`, the append-only log per case;
 //! - `outbox`: (lane, seq) → `OutboxEntry`, side effects waiting to be executed;
 //! - `cursors`: source name → the source's resume cursor;
-//! - `authors`: (network, author id) → the author's case ids;
+//! - the customer index ((network, customer id, case id), what `customer_context` reads) is
+//!   not a tree here but a sled Db of its own in `customers/`, derived from `cases` and kept
+//!   up to date after each commit (see `customers.rs`); an older store's `authors` tree is
+//!   moved there on open;
 //! - `labels`: (network, post id) → a label given by the team, for training (keyed as `posts`);
 //! - `chat`: (chat, key) → opaque bytes an adapter keeps (the console's messages);
 //! - `audit`: (time, seq) → `AuditRecord`, append-only: every public reply sent or failed,
@@ -37,13 +40,18 @@
 mod codec;
 pub mod compress;
 mod rekey;
+mod customers;
+#[cfg(test)]
+mod customers_tests;
 mod skipped;
 #[cfg(test)]
 mod tests;
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -233,7 +241,8 @@ pub struct Store {
     events: sled::Tree,
     outbox: sled::Tree,
     cursors: sled::Tree,
-    authors: sled::Tree,
+    /// The customer index, in a Db of its own (see `customers.rs`).
+    customers: Arc<customers::CustomerIndex>,
     labels: sled::Tree,
     chat: sled::Tree,
     counters: sled::Tree,
@@ -260,26 +269,36 @@ pub struct Tx<'a> {
     events: &'a TransactionalTree,
     outbox: &'a TransactionalTree,
     cursors: &'a TransactionalTree,
-    authors: &'a TransactionalTree,
     labels: &'a TransactionalTree,
     audit: &'a TransactionalTree,
     cases_by_opened: &'a TransactionalTree,
+    /// The cases to index once the transaction commits (`add_author_case`): a new `Tx`, so
+    /// an empty list, for each attempt of the closure.
+    noted: RefCell<Vec<customers::Noted>>,
 }
 
 impl Store {
     /// Opens (or creates) the store at `path`. Refuses a store written by a newer version.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        Store::from_db(open_db(path)?, path)
+        Store::from_db(open_db(path)?, customers::CustomerIndex::open(path)?, path)
     }
 
     /// A throwaway store that lives in memory and temp files until dropped (for `check`,
     /// which builds sources without touching the real store a running bot may hold).
     pub fn temporary() -> Result<Store, StoreError> {
         let db = sled::Config::new().temporary(true).open()?;
-        Store::from_db(db, Path::new("(temporary)"))
+        Store::from_db(
+            db,
+            customers::CustomerIndex::temporary()?,
+            Path::new("(temporary)"),
+        )
     }
 
-    fn from_db(db: sled::Db, path: &Path) -> Result<Store, StoreError> {
+    fn from_db(
+        db: sled::Db,
+        customers: customers::CustomerIndex,
+        path: &Path,
+    ) -> Result<Store, StoreError> {
         let store = Store {
             meta: db.open_tree("meta")?,
             cases: db.open_tree("cases")?,
@@ -287,7 +306,7 @@ impl Store {
             events: db.open_tree("events")?,
             outbox: db.open_tree("outbox")?,
             cursors: db.open_tree("cursors")?,
-            authors: db.open_tree("authors")?,
+            customers: Arc::new(customers),
             labels: db.open_tree("labels")?,
             chat: db.open_tree("chat")?,
             counters: db.open_tree("counters")?,
@@ -318,11 +337,15 @@ impl Store {
                 store.db.flush()?;
             }
         }
+        store
+            .customers
+            .recover(&store.db, &store.meta, &store.cases)?;
         Ok(store)
     }
 
     /// Runs `work` as one atomic transaction over every tree. sled may run the closure more
     /// than once when transactions conflict, so it must not have effects outside `Tx`.
+    /// Once it commits, the cases it opened go into the customer index (`customers.rs`).
     pub fn transact<R>(&self, work: impl Fn(&Tx) -> Result<R, TxError>) -> Result<R, StoreError> {
         let trees = (
             &self.meta,
@@ -331,39 +354,35 @@ impl Store {
             &self.events,
             &self.outbox,
             &self.cursors,
-            &self.authors,
             &self.labels,
             &self.audit,
             &self.cases_by_opened,
         );
         trees
             .transaction(
-                |(
-                    meta,
-                    cases,
-                    posts,
-                    events,
-                    outbox,
-                    cursors,
-                    authors,
-                    labels,
-                    audit,
-                    cases_by_opened,
-                )| {
-                    work(&Tx {
+                |(meta, cases, posts, events, outbox, cursors, labels, audit, cases_by_opened)| {
+                    let tx = Tx {
                         meta,
                         cases,
                         posts,
                         events,
                         outbox,
                         cursors,
-                        authors,
                         labels,
                         audit,
                         cases_by_opened,
-                    })
+                        noted: RefCell::default(),
+                    };
+                    let result = work(&tx)?;
+                    Ok((result, tx.noted.into_inner()))
                 },
             )
+            .map(|(result, noted)| {
+                if !noted.is_empty() {
+                    self.customers.index(noted, &self.cases);
+                }
+                result
+            })
             .map_err(|error| match error {
                 TransactionError::Abort(error) => error,
                 TransactionError::Storage(error) => StoreError::Database(error),
@@ -568,6 +587,8 @@ impl Store {
                 values,
             ));
         }
+        let (count, keys, values) = self.customers.size()?;
+        sizes.push(("customers (own Db)".to_string(), count, keys, values));
         Ok(sizes)
     }
 
@@ -626,12 +647,9 @@ impl Store {
 
     /// Earlier cases by the customer of `case`.
     pub fn customer_context(&self, case: &Case) -> Result<CustomerContext, StoreError> {
-        let ids: Vec<u64> = get_json(
-            &self.authors,
-            "authors",
-            &codec::author_key(case.network, &case.customer.id),
-        )?
-        .unwrap_or_default();
+        self.customers
+            .ensure(case.id.0.saturating_sub(1), &self.cases)?;
+        let ids = self.customers.cases_of(case.network, &case.customer.id)?;
         let mut context = CustomerContext::default();
         for id in ids.into_iter().filter(|&id| id < case.id.0) {
             if let Some(other) = self.case(CaseId(id))? {
@@ -1073,14 +1091,13 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Adds a case to its customer's list.
+    /// Adds a case to its customer's list: noted here, written to the customer index (its
+    /// own Db) once the transaction commits (see `customers.rs`).
     pub fn add_author_case(&self, case: &Case) -> Result<(), TxError> {
-        let key = codec::author_key(case.network, &case.customer.id);
-        let mut ids: Vec<u64> = tx_get_json(self.authors, "authors", &key)?.unwrap_or_default();
-        if !ids.contains(&case.id.0) {
-            ids.push(case.id.0);
-        }
-        tx_put_json(self.authors, "authors", &key, &ids)
+        self.noted
+            .borrow_mut()
+            .push((case.id.0, case.network, case.customer.id.clone()));
+        Ok(())
     }
 
     /// Appends records to the audit log.
@@ -1153,9 +1170,14 @@ impl Tx<'_> {
 /// Opens sled, waiting briefly while a previous handle in this process releases the file
 /// lock (sled's background threads let go of it shortly after the last handle is dropped).
 fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
+    open_db_with(&sled::Config::new().path(path), path)
+}
+
+/// [`open_db`] with a given configuration (the customer index's, `customers.rs`).
+fn open_db_with(config: &sled::Config, path: &Path) -> Result<sled::Db, StoreError> {
     let mut attempts = 0;
     loop {
-        match sled::Config::new().path(path).open() {
+        match config.open() {
             Err(sled::Error::Io(error)) if error.to_string().contains("could not acquire lock") => {
                 if attempts >= 100 {
                     return Err(StoreError::Locked {

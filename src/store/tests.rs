@@ -44,7 +44,7 @@ fn triage() -> Triage {
 }
 
 /// A case opened by `author_id` on `network`, with its opening event.
-fn opened(id: u64, network: Network, author_id: &str) -> (Case, Vec<CaseEvent>) {
+pub(super) fn opened(id: u64, network: Network, author_id: &str) -> (Case, Vec<CaseEvent>) {
     let transition = Case::open(
         CaseId(id),
         mention(network, &format!("post-{id}"), author_id),
@@ -81,7 +81,7 @@ fn abort<T>() -> Result<T, TxError> {
 }
 
 /// Stores a new case the way the pipeline does: number, case, events, post, author index.
-fn store_case(store: &Store, network: Network, author_id: &str) -> Case {
+pub(super) fn store_case(store: &Store, network: Network, author_id: &str) -> Case {
     store
         .transact(|tx| {
             let id = tx.next_case_id()?;
