@@ -296,6 +296,40 @@ fn main() {
         rss()
     );
 
+    // What a card for a returning customer reads (`Store::customer_context`: the customer
+    // index, then each earlier case), and a single case read, for 1,000 cases spread evenly.
+    let sample: Vec<u64> = (1..=1_000u64).map(|k| k * count / 1_000).collect();
+    let mut context_times = Vec::new();
+    let mut case_times = Vec::new();
+    let mut earlier = 0;
+    for &id in &sample {
+        let start = Instant::now();
+        let case = store
+            .case(mentiondesk::domain::CaseId(id))
+            .expect("the case reads")
+            .expect("the case exists");
+        case_times.push(start.elapsed().as_secs_f64() * 1000.0);
+        let start = Instant::now();
+        let context = store
+            .customer_context(&case)
+            .expect("the customer context reads");
+        context_times.push(start.elapsed().as_secs_f64() * 1000.0);
+        earlier += context.earlier.len();
+    }
+    let percentile = |times: &mut Vec<f64>, p: f64| {
+        times.sort_by(f64::total_cmp);
+        times[((times.len() - 1) as f64 * p) as usize]
+    };
+    println!(
+        "case by id: p50 {:.3} ms, p99 {:.3} ms; customer context: p50 {:.3} ms, p99 {:.3} ms ({:.1} earlier cases on average); {}",
+        percentile(&mut case_times, 0.5),
+        percentile(&mut case_times, 0.99),
+        percentile(&mut context_times, 0.5),
+        percentile(&mut context_times, 0.99),
+        earlier as f64 / sample.len() as f64,
+        rss()
+    );
+
     // Last: a full scan of every tree (it would warm sled's cache for the timings above).
     let start = Instant::now();
     if let Ok(sizes) = store.tree_sizes() {

@@ -39,10 +39,10 @@
 
 mod codec;
 pub mod compress;
-mod rekey;
 mod customers;
 #[cfg(test)]
 mod customers_tests;
+mod rekey;
 mod skipped;
 #[cfg(test)]
 mod tests;
