@@ -12,8 +12,9 @@
 //!   with "Mark as complaint" while it is not part of a case ([`skipped_posts`], which the
 //!   console's "Skipped" tab also uses).
 //!
-//! [`answer`] is pure (it is given the cases and the time); [`answer_from_store`] reads every
-//! case once (`skipped` reads the skipped-post index instead). Commands never change
+//! [`answer`] is pure (it is given the cases and the time); [`answer_from_store`] reads the
+//! open cases through the store's index for `queue` and `mine`, every case once (one at a
+//! time) for `stats`, and the skipped-post index for `skipped`. Commands never change
 //! anything; the buttons of `skipped` go to the actions engine like any card's.
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -178,8 +179,19 @@ pub fn answer_from_store(
             posts: skipped_posts(store, SKIPPED_LISTED)?,
         });
     }
-    let cases = store.cases().collect::<Result<Vec<Case>, StoreError>>()?;
-    Ok(answer(command, cases, context))
+    // The queue and "mine" list open cases only; the stats look at every case, one at a
+    // time (a store of a million cases is not held in memory).
+    let mut failed = None;
+    let cases: Box<dyn Iterator<Item = Result<Case, StoreError>>> = match command {
+        ChatCommand::Queue | ChatCommand::Mine => Box::new(store.open_cases()),
+        _ => Box::new(store.cases()),
+    };
+    let cases = cases.map_while(|case| case.map_err(|error| failed = Some(error)).ok());
+    let answered = answer(command, cases, context);
+    match failed {
+        Some(error) => Err(error),
+        None => Ok(answered),
+    }
 }
 
 /// Answers `command` from `cases` (pure).

@@ -415,6 +415,22 @@ impl Store {
         })
     }
 
+    /// The cases not closed, in opening order: the `cases_by_opened` index is scanned for
+    /// their state byte (no summary is decompressed) and only those cases are read, so the
+    /// cost is the index's length plus the open cases, not every case.
+    pub fn open_cases(&self) -> impl Iterator<Item = Result<Case, StoreError>> + '_ {
+        self.cases_by_opened.iter().filter_map(|item| {
+            let (key, value) = match item {
+                Ok(item) => item,
+                Err(error) => return Some(Err(error.into())),
+            };
+            match codec::decode_opened_value(&value) {
+                Some((state, _)) if state.is_closed() => None,
+                _ => self.case(CaseId(codec::decode_u64(&key[8..]))).transpose(),
+            }
+        })
+    }
+
     /// The cases opened in `[from, to)`, in opening order, read through the
     /// `cases_by_opened` index (the cost is the range's size, not the store's).
     pub fn cases_opened(

@@ -507,6 +507,32 @@ fn cases_opened_reads_a_half_open_time_range_in_opening_order() {
 }
 
 #[test]
+fn open_cases_reads_only_the_cases_not_closed_in_opening_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let states = [
+        (30, CaseState::New),
+        (10, CaseState::Resolved),
+        (20, CaseState::Claimed),
+        (40, CaseState::Dismissed),
+        (5, CaseState::CustomerReplied),
+        (50, CaseState::Replied),
+    ];
+    for (minutes, state) in states {
+        store_case_at(&store, minutes, state);
+    }
+    assert_eq!(ids(store.open_cases()), vec![5, 3, 1, 6]);
+    // A case closed later leaves the list; one reopened comes back.
+    let mut first = store.case(CaseId(1)).unwrap().unwrap();
+    first.state = CaseState::Resolved;
+    store.transact(|tx| tx.put_case(&first)).unwrap();
+    let mut second = store.case(CaseId(2)).unwrap().unwrap();
+    second.state = CaseState::New;
+    store.transact(|tx| tx.put_case(&second)).unwrap();
+    assert_eq!(ids(store.open_cases()), vec![5, 2, 3, 6]);
+}
+
+#[test]
 fn counters_follow_case_states_breaches_posts_and_audit_records() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
