@@ -10,7 +10,10 @@
 //! - It holds a watermark, written in the same batch as the entries it covers: every case up
 //!   to it is indexed.
 //! - [`Tx::add_author_case`] only notes the case; after the transaction commits,
-//!   [`Store::transact`] calls [`CustomerIndex::index`]. Case ids are allocated in the
+//!   [`Store::transact`] queues the notes for the [`Indexer`]'s thread, which calls
+//!   [`CustomerIndex::index`] (so the round that opened the cases does not wait for the
+//!   index's random-position inserts; `customer_context` first waits for the queue, then
+//!   catches up if the watermark is still behind). Case ids are allocated in the
 //!   transactions that open the cases, so they commit in id order, but two threads' steps
 //!   after the commit may run in either order: notes that don't continue the watermark
 //!   exactly are not trusted, the index catches up by reading `cases` from the watermark on
@@ -299,6 +302,109 @@ impl Drop for CustomerIndex {
     fn drop(&mut self) {
         if let Err(error) = self.db.flush() {
             tracing::warn!(%error, "Could not flush the customer index");
+        }
+    }
+}
+
+/// What the indexing thread is asked to do.
+enum Job {
+    /// Index the cases a committed transaction noted.
+    Index(Vec<Noted>),
+    /// Answer once every job sent before is done.
+    Settle(std::sync::mpsc::Sender<()>),
+}
+
+/// Writes the customer index on a thread of its own, so the transaction that opened the
+/// cases (the pipeline's round) does not wait for it: the index's inserts land at random
+/// positions and cost sled several microseconds each. Notes queued while the thread works
+/// are written in one batch. Readers never see a stale index: `Store::customer_context`
+/// catches up from the cases when the watermark is behind the case it is asked about.
+/// Dropping it finishes the queued work.
+pub(super) struct Indexer {
+    queue: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Indexer {
+    /// Starts the thread for `index`, which reads `cases` to catch up.
+    pub(super) fn start(
+        index: std::sync::Arc<CustomerIndex>,
+        cases: sled::Tree,
+    ) -> Result<Indexer, StoreError> {
+        let (queue, jobs) = std::sync::mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("customer-index".to_string())
+            .spawn(move || {
+                while let Ok(job) = jobs.recv() {
+                    let mut noted = Vec::new();
+                    let mut settled = Vec::new();
+                    let mut next = Some(job);
+                    while let Some(job) = next {
+                        match job {
+                            Job::Index(mut more) => noted.append(&mut more),
+                            Job::Settle(answer) => settled.push(answer),
+                        }
+                        next = jobs.try_recv().ok();
+                    }
+                    if !noted.is_empty() {
+                        index.index(noted, &cases);
+                    }
+                    for answer in settled {
+                        let _ = answer.send(());
+                    }
+                }
+            })
+            .map_err(|error| StoreError::Database(sled::Error::Io(error)))?;
+        Ok(Indexer {
+            queue: Mutex::new(Some(queue)),
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Queues the cases a committed transaction noted.
+    pub(super) fn index(&self, noted: Vec<Noted>) {
+        let queue = self
+            .queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let sent = queue
+            .as_ref()
+            .is_some_and(|queue| queue.send(Job::Index(noted)).is_ok());
+        if !sent {
+            tracing::warn!(
+                "The customer index thread is gone; the index catches up on the next read or open"
+            );
+        }
+    }
+
+    /// Waits until every note queued so far is written.
+    pub(super) fn settle(&self) {
+        let (answer, answered) = std::sync::mpsc::channel();
+        let sent = self
+            .queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|queue| queue.send(Job::Settle(answer)).is_ok());
+        if sent {
+            let _ = answered.recv();
+        }
+    }
+}
+
+impl Drop for Indexer {
+    fn drop(&mut self) {
+        self.queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(thread) = thread {
+            let _ = thread.join();
         }
     }
 }

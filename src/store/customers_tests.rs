@@ -5,8 +5,16 @@ use super::tests::{opened, store_case};
 use super::*;
 use crate::domain::Network;
 
-/// The customer index's entries for a customer: case ids, in order.
+/// The index's watermark once the indexing thread has written what it was given.
+fn watermark(store: &Store) -> u64 {
+    store.indexer.settle();
+    store.customers.watermark()
+}
+
+/// The customer index's entries for a customer (once the indexing thread has written what
+/// it was given): case ids, in order.
 fn indexed(store: &Store, network: Network, customer: &str) -> Vec<u64> {
+    store.indexer.settle();
     store.customers.cases_of(network, customer).unwrap()
 }
 
@@ -34,7 +42,7 @@ fn customer_context_finds_earlier_cases_across_a_reopen() {
         store_case(&store, Network::Bluesky, "jo");
         store_case(&store, Network::Bluesky, "sam");
         store_case(&store, Network::Bluesky, "jo");
-        assert_eq!(store.customers.watermark(), 3);
+        assert_eq!(watermark(&store), 3);
     }
     // The index lives in its own Db, in the store's directory.
     assert!(dir.path().join("customers").is_dir());
@@ -55,7 +63,7 @@ fn a_crash_between_the_commit_and_the_index_write_is_repaired_on_open() {
         store_case(&store, Network::Bluesky, "jo");
         store_case(&store, Network::Bluesky, "jo");
         store_case_unindexed(&store, Network::Bluesky, "jo");
-        assert_eq!(store.customers.watermark(), 2);
+        assert_eq!(watermark(&store), 2);
         assert_eq!(indexed(&store, Network::Bluesky, "jo"), [1, 2]);
         // And the index's last batch is lost too: its entry and watermark move.
         let index = store.customers.db();
@@ -72,7 +80,7 @@ fn a_crash_between_the_commit_and_the_index_write_is_repaired_on_open() {
         store.db.flush().unwrap();
     }
     let store = Store::open(dir.path()).unwrap();
-    assert_eq!(store.customers.watermark(), 3);
+    assert_eq!(watermark(&store), 3);
     assert_eq!(indexed(&store, Network::Bluesky, "jo"), [1, 2, 3]);
 }
 
@@ -97,7 +105,7 @@ fn an_index_ahead_of_the_cases_is_rebuilt_on_open() {
         .unwrap();
     drop(store);
     let store = Store::open(dir.path()).unwrap();
-    assert_eq!(store.customers.watermark(), 1);
+    assert_eq!(watermark(&store), 1);
     assert_eq!(indexed(&store, Network::Bluesky, "jo"), [1]);
     // The next case is indexed again.
     store_case(&store, Network::Bluesky, "jo");
@@ -115,14 +123,14 @@ fn post_commit_steps_out_of_order_leave_no_gap() {
     // The step of the transaction that opened case 3 runs first: its note does not continue
     // the watermark, so the index reads the cases from the watermark on.
     store.customers.index(vec![note(&cases[2])], &store.cases);
-    assert_eq!(store.customers.watermark(), 3);
+    assert_eq!(watermark(&store), 3);
     assert_eq!(indexed(&store, Network::Mastodon, "jo"), [1, 3]);
     assert_eq!(indexed(&store, Network::Mastodon, "sam"), [2]);
     // Then the step of cases 1 and 2: already indexed.
     store
         .customers
         .index(vec![note(&cases[0]), note(&cases[1])], &store.cases);
-    assert_eq!(store.customers.watermark(), 3);
+    assert_eq!(watermark(&store), 3);
     assert_eq!(indexed(&store, Network::Mastodon, "jo"), [1, 3]);
 }
 
@@ -142,7 +150,7 @@ fn concurrent_transactions_index_every_case_once() {
     for thread in threads {
         thread.join().unwrap();
     }
-    assert_eq!(store.customers.watermark(), 100);
+    assert_eq!(watermark(&store), 100);
     let mut all: Vec<u64> = (0..4)
         .flat_map(|thread| indexed(&store, Network::X, &format!("customer-{thread}")))
         .collect();
@@ -176,7 +184,7 @@ fn an_old_store_s_authors_tree_moves_into_the_customer_index() {
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(earlier(&store, &third), [1]);
         assert_eq!(indexed(&store, Network::Bluesky, "sam"), [2]);
-        assert_eq!(store.customers.watermark(), 3);
+        assert_eq!(watermark(&store), 3);
         assert!(!store.db.tree_names().iter().any(|name| name == b"authors"));
     }
     // A crash after the index was written and before the old tree was dropped: the move runs
@@ -184,7 +192,7 @@ fn an_old_store_s_authors_tree_moves_into_the_customer_index() {
     write_old_lists();
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(indexed(&store, Network::Bluesky, "jo"), [1, 3]);
-    assert_eq!(store.customers.watermark(), 3);
+    assert_eq!(watermark(&store), 3);
     assert!(!store.db.tree_names().iter().any(|name| name == b"authors"));
     let fourth = store_case(&store, Network::Bluesky, "jo");
     assert_eq!(earlier(&store, &fourth), [1, 3]);

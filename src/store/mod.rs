@@ -241,6 +241,9 @@ pub struct Store {
     events: sled::Tree,
     outbox: sled::Tree,
     cursors: sled::Tree,
+    /// Writes the customer index after commits, on a thread of its own (declared before
+    /// `customers` so it is dropped first: it finishes the queued work).
+    indexer: Arc<customers::Indexer>,
     /// The customer index, in a Db of its own (see `customers.rs`).
     customers: Arc<customers::CustomerIndex>,
     labels: sled::Tree,
@@ -299,14 +302,17 @@ impl Store {
         customers: customers::CustomerIndex,
         path: &Path,
     ) -> Result<Store, StoreError> {
+        let customers = Arc::new(customers);
+        let cases = db.open_tree("cases")?;
         let store = Store {
+            indexer: Arc::new(customers::Indexer::start(customers.clone(), cases.clone())?),
             meta: db.open_tree("meta")?,
-            cases: db.open_tree("cases")?,
+            cases,
             posts: db.open_tree("posts")?,
             events: db.open_tree("events")?,
             outbox: db.open_tree("outbox")?,
             cursors: db.open_tree("cursors")?,
-            customers: Arc::new(customers),
+            customers,
             labels: db.open_tree("labels")?,
             chat: db.open_tree("chat")?,
             counters: db.open_tree("counters")?,
@@ -379,7 +385,7 @@ impl Store {
             )
             .map(|(result, noted)| {
                 if !noted.is_empty() {
-                    self.customers.index(noted, &self.cases);
+                    self.indexer.index(noted);
                 }
                 result
             })
@@ -663,6 +669,7 @@ impl Store {
 
     /// Earlier cases by the customer of `case`.
     pub fn customer_context(&self, case: &Case) -> Result<CustomerContext, StoreError> {
+        self.indexer.settle();
         self.customers
             .ensure(case.id.0.saturating_sub(1), &self.cases)?;
         let ids = self.customers.cases_of(case.network, &case.customer.id)?;
