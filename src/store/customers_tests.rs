@@ -89,6 +89,7 @@ fn an_index_ahead_of_the_cases_is_rebuilt_on_open() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     store_case(&store, Network::Bluesky, "jo");
+    store.indexer.settle();
     // As if the main store came back from a copy older than the index.
     store
         .customers
