@@ -321,8 +321,9 @@ enum Job {
 /// catches up from the cases when the watermark is behind the case it is asked about.
 /// Dropping it finishes the queued work.
 pub(super) struct Indexer {
-    queue: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
-    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Taken (closed) on drop, which ends the thread once the queue is empty.
+    queue: Option<std::sync::mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Indexer {
@@ -356,18 +357,15 @@ impl Indexer {
             })
             .map_err(|error| StoreError::Database(sled::Error::Io(error)))?;
         Ok(Indexer {
-            queue: Mutex::new(Some(queue)),
-            thread: Mutex::new(Some(thread)),
+            queue: Some(queue),
+            thread: Some(thread),
         })
     }
 
     /// Queues the cases a committed transaction noted.
     pub(super) fn index(&self, noted: Vec<Noted>) {
-        let queue = self
+        let sent = self
             .queue
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let sent = queue
             .as_ref()
             .is_some_and(|queue| queue.send(Job::Index(noted)).is_ok());
         if !sent {
@@ -382,8 +380,6 @@ impl Indexer {
         let (answer, answered) = std::sync::mpsc::channel();
         let sent = self
             .queue
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .as_ref()
             .is_some_and(|queue| queue.send(Job::Settle(answer)).is_ok());
         if sent {
@@ -394,16 +390,8 @@ impl Indexer {
 
 impl Drop for Indexer {
     fn drop(&mut self) {
-        self.queue
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        let thread = self
-            .thread
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        if let Some(thread) = thread {
+        self.queue.take();
+        if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
     }
