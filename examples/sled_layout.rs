@@ -55,6 +55,8 @@ struct Options {
     every: Vec<(String, u64)>,
     /// Cases per `authors` bucket (0: no buckets): the customer index keyed by period first.
     authors_bucket: u64,
+    /// `authors` as the customer index: one key per case, this many random bytes then the case.
+    customer_key_bytes: Option<usize>,
 }
 
 fn options() -> Options {
@@ -66,6 +68,7 @@ fn options() -> Options {
         sizes: Vec::new(),
         every: Vec::new(),
         authors_bucket: 0,
+        customer_key_bytes: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -80,6 +83,7 @@ fn options() -> Options {
             "--size" => options.sizes.extend(pairs(&value())),
             "--every" => options.every.extend(pairs(&value())),
             "--authors-bucket" => options.authors_bucket = value().parse().unwrap_or(0),
+            "--customer-key-bytes" => options.customer_key_bytes = value().parse().ok(),
             _ => {}
         }
     }
@@ -119,6 +123,10 @@ fn key(tree: &str, case: u64, random: &mut Random, options: &Options) -> Vec<u8>
         "posts" => {
             key.extend(b"bluesky\0at://did:plc:");
             key.extend(random.bytes(20));
+        }
+        _ if options.customer_key_bytes.is_some() => {
+            key.extend(random.bytes(options.customer_key_bytes.unwrap_or(0)));
+            key.extend(case.to_be_bytes());
         }
         _ => {
             if let Some(bucket) = case.checked_div(options.authors_bucket) {
