@@ -10,7 +10,8 @@
 //! as the pipeline does (its rounds are 1 to 500 mentions): sled's files grow more that way.
 //!
 //! The store is written through the store API, as the pipeline writes an opened case: the
-//! case, its events, the post record and the customer index, in transactions of 10,000 cases.
+//! case (with its `cases_by_opened` entry, which the in-memory customer index is built from),
+//! its events and the post record, in transactions of 10,000 cases.
 //! Cases are spread evenly over the last 365 days; 10 % are still open (with a first-response
 //! clock), the rest resolved. Outbox entries are not written: in steady state they are done.
 //! The posts, authors and ids are varied (`benches/synthetic/`: 80-280 characters of words
@@ -103,7 +104,6 @@ fn write(path: &Path, count: u64) {
                         synthetic::opened_case(id, n, 0, opened_at, &words);
                     tx.put_case(&case)?;
                     tx.append_events(&events)?;
-                    tx.add_author_case(&case)?;
                     tx.put_post(&mention.post_ref(), &post)?;
                 }
                 Ok(())
@@ -185,6 +185,11 @@ fn main() {
         );
         store
     };
+    println!(
+        "customer index: {} entries in memory (~{:.1} MB), built by the open",
+        store.customer_index_entries(),
+        (store.customer_index_entries() * 16) as f64 / 1e6
+    );
     let (apparent, allocated) = disk_size(&path);
     println!(
         "disk: {:.0} MB apparent, {:.0} MB allocated",

@@ -297,7 +297,6 @@ impl Actions {
         }
         tx.put_case(&opened.case)?;
         tx.append_events(&opened.events)?;
-        tx.add_author_case(&opened.case)?;
         self.outbox
             .enqueue_effects(tx, &opened.case, &opened.events, now)?;
         let post_ref = mention.post_ref();

@@ -417,7 +417,6 @@ impl Pipeline {
         }
         tx.put_case(&opened.case)?;
         tx.append_events(&opened.events)?;
-        tx.add_author_case(&opened.case)?;
         self.outbox
             .enqueue_effects(tx, &opened.case, &opened.events, now)?;
         tx.put_post(&post_ref, &opening(id, Some(triage)))?;

@@ -7,9 +7,11 @@ use crate::domain::{AuditAction, CaseId, CaseState, Network, PostRef};
 /// layout changes incompatibly.
 /// Version 2 added the `cases_by_opened` index and the `stat/` counters in `meta`; version 3
 /// put each case's `CaseSummary` in the index's values (and `Case::activity` on the cases);
-/// version 4 keys `posts` and `labels` in time order ([`post_key`]).
+/// version 4 keys `posts` and `labels` in time order ([`post_key`]); version 5 puts the hash of
+/// each case's customer in its `cases_by_opened` value ([`opened_value`]), from which the
+/// customer index is built in memory (the `customers/` Db and the `authors` tree are gone).
 /// An older store is brought up to date on open (`Store::migrate`).
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// `meta` key of the schema version.
 pub const SCHEMA_KEY: &[u8] = b"schema_version";
@@ -147,40 +149,17 @@ fn is_tid(text: &[u8]) -> bool {
         && text.iter().all(|byte| ALPHABET.contains(byte))
 }
 
-/// Key of the old `authors` tree (before the customer index got its own Db): network NUL
-/// author id → the author's case ids as a JSON list, rewritten for every case. Read once by
-/// the move to the customer index.
-pub fn author_key(network: Network, author_id: &str) -> Vec<u8> {
-    joined(network.as_str(), author_id)
+/// The customer index's key for a customer: a 64-bit FNV-1a hash of the network's name, a NUL
+/// and the customer's id on that network. Stored in every `cases_by_opened` value, so it must
+/// never change. Two customers may share a hash: readers check the case's customer.
+pub fn customer_hash(network: Network, customer_id: &str) -> u64 {
+    use std::hash::Hasher;
+    let mut hasher = fnv::FnvHasher::default();
+    hasher.write(network.as_str().as_bytes());
+    hasher.write(&[0]);
+    hasher.write(customer_id.as_bytes());
+    hasher.finish()
 }
-
-/// The customer index (`customers.rs`: a sled Db of its own, `customers/` in the store's
-/// directory; its default tree) holds one empty-valued entry per case, keyed network NUL
-/// customer id NUL case id (8 bytes): insert-only, and a customer's cases are one prefix scan,
-/// in id order. This is the prefix of a customer's entries.
-pub fn customer_prefix(network: Network, customer_id: &str) -> Vec<u8> {
-    let mut key = author_key(network, customer_id);
-    key.push(0);
-    key
-}
-
-/// A customer index entry's key: the customer's prefix then the case id.
-pub fn customer_case_key(prefix: &[u8], id: u64) -> Vec<u8> {
-    let mut key = Vec::with_capacity(prefix.len() + 8);
-    key.extend_from_slice(prefix);
-    key.extend_from_slice(&id.to_be_bytes());
-    key
-}
-
-/// The case id of a customer index entry under `prefix` (`None` for a key of another shape).
-pub fn customer_case_id(prefix: &[u8], key: &[u8]) -> Option<u64> {
-    let id = key.strip_prefix(prefix)?;
-    (id.len() == 8).then(|| decode_u64(id))
-}
-
-/// Customer index key of its watermark (a u64: every case up to it is indexed), written in
-/// the batch of the entries it covers. It starts with NUL, which no network name does.
-pub const CUSTOMERS_WATERMARK_KEY: &[u8] = b"\0watermark";
 
 /// `outbox` prefix of a lane.
 pub fn lane_prefix(lane: &str) -> Vec<u8> {
@@ -235,27 +214,70 @@ pub fn opened_prefix(at_millis: i64) -> [u8; 8] {
     (at_millis.max(0) as u64).to_be_bytes()
 }
 
+/// `cases_by_opened` value flag: the SLA is breached.
+const OPENED_SLA_BREACHED: u8 = 1;
+/// `cases_by_opened` value flag: the customer's hash follows the two bytes (schema 5).
+const OPENED_HAS_CUSTOMER: u8 = 2;
+
 /// `cases_by_opened` value: the case's state and flags as the index last saw them (two
-/// bytes, so a write can tell what changed without decoding anything), then the case's
-/// summary as JSON (what a report reads; compressed since `store::compress`, plain JSON in
-/// values written before).
-pub fn opened_value(state: CaseState, sla_breached: bool, summary_json: &[u8]) -> Vec<u8> {
-    let mut value = Vec::with_capacity(2 + summary_json.len());
+/// bytes, so a write can tell what changed without decoding anything), the hash of the case's
+/// customer ([`customer_hash`], 8 bytes: the customer index is built from these at open), then
+/// the case's summary as JSON (what a report reads; compressed since `store::compress`, plain
+/// JSON in values written before). Values written before schema 5 have no hash (their flags
+/// say so).
+pub fn opened_value(
+    state: CaseState,
+    sla_breached: bool,
+    customer: u64,
+    summary_json: &[u8],
+) -> Vec<u8> {
+    let mut value = Vec::with_capacity(10 + summary_json.len());
     value.push(state_code(state));
-    value.push(u8::from(sla_breached));
+    let sla = if sla_breached { OPENED_SLA_BREACHED } else { 0 };
+    value.push(sla | OPENED_HAS_CUSTOMER);
+    value.extend_from_slice(&customer.to_be_bytes());
     value.extend_from_slice(summary_json);
     value
 }
 
+/// An `opened_value` split into its header (state, flags and, since schema 5, the customer
+/// hash) and its summary (compressed or plain JSON; empty in a version 2 value).
+pub fn opened_parts(bytes: &[u8]) -> (&[u8], &[u8]) {
+    let header = match bytes {
+        [_, flags, ..] if flags & OPENED_HAS_CUSTOMER != 0 => 10,
+        _ => 2,
+    };
+    bytes.split_at(header.min(bytes.len()))
+}
+
 /// The summary of an `opened_value`, compressed or plain JSON (empty in a version 2 value).
 pub fn opened_summary(bytes: &[u8]) -> &[u8] {
-    bytes.get(2..).unwrap_or_default()
+    opened_parts(bytes).1
+}
+
+/// The customer hash of an `opened_value` (`None` in a value written before schema 5).
+pub fn opened_customer(bytes: &[u8]) -> Option<u64> {
+    match opened_parts(bytes).0 {
+        [_, _, hash @ ..] if hash.len() == 8 => Some(decode_u64(hash)),
+        _ => None,
+    }
+}
+
+/// An `opened_value` written before schema 5 with the customer hash added.
+pub fn opened_value_with_customer(bytes: &[u8], customer: u64) -> Vec<u8> {
+    let (header, summary) = opened_parts(bytes);
+    let mut value = Vec::with_capacity(10 + summary.len());
+    value.push(header.first().copied().unwrap_or_default());
+    value.push(header.get(1).copied().unwrap_or_default() | OPENED_HAS_CUSTOMER);
+    value.extend_from_slice(&customer.to_be_bytes());
+    value.extend_from_slice(summary);
+    value
 }
 
 /// Reads an `opened_value` (a short or unknown value reads as `None`).
 pub fn decode_opened_value(bytes: &[u8]) -> Option<(CaseState, bool)> {
     match bytes {
-        [state, flags, ..] => Some((state_from_code(*state)?, flags & 1 == 1)),
+        [state, flags, ..] => Some((state_from_code(*state)?, flags & OPENED_SLA_BREACHED != 0)),
         _ => None,
     }
 }

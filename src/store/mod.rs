@@ -16,10 +16,10 @@
 //! - `events`: (case, seq) → `CaseEvent`, the append-only log per case;
 //! - `outbox`: (lane, seq) → `OutboxEntry`, side effects waiting to be executed;
 //! - `cursors`: source name → the source's resume cursor;
-//! - the customer index ((network, customer id, case id), what `customer_context` reads) is
-//!   not a tree here but a sled Db of its own in `customers/`, derived from `cases` and kept
-//!   up to date after each commit (see `customers.rs`); an older store's `authors` tree is
-//!   moved there on open;
+//! - the customer index ((customer hash, case id), what `customer_context` reads) is not a
+//!   tree: it is held in memory, built at open from the customer hash in each
+//!   `cases_by_opened` value and kept up to date after each commit (see `customers.rs`);
+//!   schema 5 removed the older stores' `customers/` Db and `authors` tree;
 //! - `labels`: (network, post id) → a label given by the team, for training (keyed as `posts`);
 //! - `chat`: (chat, key) → opaque bytes an adapter keeps (the console's messages);
 //! - `audit`: (time, seq) → `AuditRecord`, append-only: every public reply sent or failed,
@@ -27,8 +27,8 @@
 //! - `counters`: name → a u64 that only grows (a source's monthly API budget use, e.g.
 //!   `x-budget/<source>/<yyyy-mm>/reads`).
 //! - `models`: name → a model's bytes (the learned triage model, written by `train`).
-//! - `cases_by_opened`: (opened-at millis, case id) → the case's state and SLA flag, then its
-//!   `CaseSummary` (JSON), written by `Tx::put_case` with the case: a report over a time range
+//! - `cases_by_opened`: (opened-at millis, case id) → the case's state and SLA flag, its
+//!   customer's hash (schema 5), then its `CaseSummary` (JSON), written by `Tx::put_case` with the case: a report over a time range
 //!   is one range scan of this tree (no case or event reads), and the `stat/` counters in `meta` (cases by state, SLA breaches, mentions ingested by
 //!   network, audit records by action) are kept in the same transaction as what they count.
 //!
@@ -241,10 +241,7 @@ pub struct Store {
     events: sled::Tree,
     outbox: sled::Tree,
     cursors: sled::Tree,
-    /// Writes the customer index after commits, on a thread of its own (declared before
-    /// `customers` so it is dropped first: it finishes the queued work).
-    indexer: Arc<customers::Indexer>,
-    /// The customer index, in a Db of its own (see `customers.rs`).
+    /// The customer index, in memory (see `customers.rs`).
     customers: Arc<customers::CustomerIndex>,
     labels: sled::Tree,
     chat: sled::Tree,
@@ -275,44 +272,34 @@ pub struct Tx<'a> {
     labels: &'a TransactionalTree,
     audit: &'a TransactionalTree,
     cases_by_opened: &'a TransactionalTree,
-    /// The cases to index once the transaction commits (`add_author_case`): a new `Tx`, so
-    /// an empty list, for each attempt of the closure.
-    noted: RefCell<Vec<customers::Noted>>,
+    /// The new cases to add to the customer index once the transaction commits (`put_case`):
+    /// a new `Tx`, so an empty list, for each attempt of the closure.
+    noted: RefCell<Vec<customers::Entry>>,
 }
 
 impl Store {
     /// Opens (or creates) the store at `path`. Refuses a store written by a newer version.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        Store::from_db(open_db(path)?, customers::CustomerIndex::open(path)?, path)
+        Store::from_db(open_db(path)?, path)
     }
 
     /// A throwaway store that lives in memory and temp files until dropped (for `check`,
     /// which builds sources without touching the real store a running bot may hold).
     pub fn temporary() -> Result<Store, StoreError> {
         let db = sled::Config::new().temporary(true).open()?;
-        Store::from_db(
-            db,
-            customers::CustomerIndex::temporary()?,
-            Path::new("(temporary)"),
-        )
+        Store::from_db(db, Path::new("(temporary)"))
     }
 
-    fn from_db(
-        db: sled::Db,
-        customers: customers::CustomerIndex,
-        path: &Path,
-    ) -> Result<Store, StoreError> {
-        let customers = Arc::new(customers);
-        let cases = db.open_tree("cases")?;
-        let store = Store {
-            indexer: Arc::new(customers::Indexer::start(customers.clone(), cases.clone())?),
+    fn from_db(db: sled::Db, path: &Path) -> Result<Store, StoreError> {
+        let mut store = Store {
             meta: db.open_tree("meta")?,
-            cases,
+            cases: db.open_tree("cases")?,
             posts: db.open_tree("posts")?,
             events: db.open_tree("events")?,
             outbox: db.open_tree("outbox")?,
             cursors: db.open_tree("cursors")?,
-            customers,
+            // Built below, once the store is migrated.
+            customers: Arc::default(),
             labels: db.open_tree("labels")?,
             chat: db.open_tree("chat")?,
             counters: db.open_tree("counters")?,
@@ -333,7 +320,7 @@ impl Store {
                     });
                 }
                 if found < SCHEMA_VERSION {
-                    store.migrate(found)?;
+                    store.migrate(found, path)?;
                 }
             }
             None => {
@@ -343,9 +330,7 @@ impl Store {
                 store.db.flush()?;
             }
         }
-        store
-            .customers
-            .recover(&store.db, &store.meta, &store.cases)?;
+        store.customers = Arc::new(customers::CustomerIndex::build(&store.cases_by_opened)?);
         Ok(store)
     }
 
@@ -385,7 +370,7 @@ impl Store {
             )
             .map(|(result, noted)| {
                 if !noted.is_empty() {
-                    self.indexer.index(noted);
+                    self.customers.insert(noted);
                 }
                 result
             })
@@ -517,8 +502,12 @@ impl Store {
     /// (a migration stopped halfway runs again on the next open):
     /// - below 3: [`Store::build_case_index`];
     /// - below 4: the `posts` and `labels` keys are moved to the time-ordered form (`rekey.rs`:
-    ///   one pass over each tree, in batches; keys already moved are skipped).
-    fn migrate(&self, found: u32) -> Result<(), StoreError> {
+    ///   one pass over each tree, in batches; keys already moved are skipped);
+    /// - below 5: each `cases_by_opened` value gets its customer's hash
+    ///   ([`Store::add_customer_hashes`]), and the customer index kept on disk before (the
+    ///   `customers/` Db in the store's directory, or an older store's `authors` tree) is
+    ///   removed: the index is now built in memory from those hashes.
+    fn migrate(&self, found: u32, path: &Path) -> Result<(), StoreError> {
         tracing::info!(from = found, to = SCHEMA_VERSION, "Upgrading the store");
         if found < 3 {
             self.build_case_index(found)?;
@@ -528,10 +517,74 @@ impl Store {
             let labels = rekey::post_keys(&self.labels)?;
             tracing::info!(posts, labels, "Keyed posts and labels in time order");
         }
+        if found < 5 {
+            let cases = self.add_customer_hashes()?;
+            tracing::info!(cases, "Added the customer hash to the case index");
+            if self.db.tree_names().iter().any(|name| name == b"authors") {
+                self.db.drop_tree("authors")?;
+            }
+            let old_index = path.join("customers");
+            if old_index.is_dir() {
+                std::fs::remove_dir_all(&old_index).map_err(sled::Error::Io)?;
+            }
+        }
         self.meta
             .insert(codec::SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
         self.db.flush()?;
         Ok(())
+    }
+
+    /// Schema 5: adds the customer's hash to every `cases_by_opened` value without one, reading
+    /// the customer from the case; in batches of 1,000, so a migration stopped halfway goes on
+    /// where it stopped. A case that is missing or does not decode is logged and its index
+    /// entry left as it is (its case stays out of the customer index). Returns how many
+    /// values were rewritten.
+    fn add_customer_hashes(&self) -> Result<u64, StoreError> {
+        #[derive(Deserialize)]
+        struct Customer {
+            network: crate::domain::Network,
+            customer: CustomerId,
+        }
+        #[derive(Deserialize)]
+        struct CustomerId {
+            id: String,
+        }
+        let mut rewritten = 0;
+        let mut batch = sled::Batch::default();
+        let mut pending = 0;
+        for item in self.cases_by_opened.iter() {
+            let (key, value) = item?;
+            if codec::opened_customer(&value).is_some() || key.len() != 16 {
+                continue;
+            }
+            let id = codec::decode_u64(&key[8..]);
+            let case = match get_json::<Customer>(
+                &self.cases,
+                "cases",
+                &codec::case_key(CaseId(id)),
+            ) {
+                Ok(Some(case)) => case,
+                Ok(None) => {
+                    tracing::warn!(case = id, "An index entry without its case: left as it is");
+                    continue;
+                }
+                Err(error) => {
+                    tracing::warn!(case = id, %error, "Cannot read a case's customer: left as it is");
+                    continue;
+                }
+            };
+            let customer = codec::customer_hash(case.network, &case.customer.id);
+            batch.insert(key, codec::opened_value_with_customer(&value, customer));
+            pending += 1;
+            rewritten += 1;
+            if pending == 1_000 {
+                self.cases_by_opened
+                    .apply_batch(std::mem::take(&mut batch))?;
+                pending = 0;
+            }
+        }
+        self.cases_by_opened.apply_batch(batch)?;
+        Ok(rewritten)
     }
 
     /// Schema 3 (one pass over the cases and their events: tens of seconds for a million
@@ -551,6 +604,7 @@ impl Store {
                 codec::opened_value(
                     case.state,
                     case.sla_breached,
+                    codec::customer_hash(case.network, &case.customer.id),
                     &encode("cases_by_opened", &summary)?,
                 ),
             )?;
@@ -609,8 +663,6 @@ impl Store {
                 values,
             ));
         }
-        let (count, keys, values) = self.customers.size()?;
-        sizes.push(("customers (own Db)".to_string(), count, keys, values));
         Ok(sizes)
     }
 
@@ -667,15 +719,23 @@ impl Store {
         self.outbox.len()
     }
 
+    /// How many entries the in-memory customer index holds (one per case; for benches and
+    /// diagnosis).
+    pub fn customer_index_entries(&self) -> usize {
+        self.customers.len()
+    }
+
     /// Earlier cases by the customer of `case`.
     pub fn customer_context(&self, case: &Case) -> Result<CustomerContext, StoreError> {
-        self.indexer.settle();
-        self.customers
-            .ensure(case.id.0.saturating_sub(1), &self.cases)?;
-        let ids = self.customers.cases_of(case.network, &case.customer.id)?;
+        let customer = codec::customer_hash(case.network, &case.customer.id);
+        let ids = self.customers.cases_of(customer);
         let mut context = CustomerContext::default();
         for id in ids.into_iter().filter(|&id| id < case.id.0) {
-            if let Some(other) = self.case(CaseId(id))? {
+            let Some(other) = self.case(CaseId(id))? else {
+                continue;
+            };
+            // Not another customer with the same hash.
+            if other.network == case.network && other.customer.id == case.customer.id {
                 context.earlier.push((other.id, other.state));
                 context.earlier_opened.push(other.opened_at);
                 context.last_cards = other.chat_refs;
@@ -958,8 +1018,9 @@ impl Tx<'_> {
         tx_get_json(self.cases, "cases", &codec::case_key(id))
     }
 
-    /// Writes a case, its `cases_by_opened` entry (with the case's summary) and the counters
-    /// its change moves (cases by state, SLA breaches).
+    /// Writes a case, its `cases_by_opened` entry (with the case's summary and customer hash)
+    /// and the counters its change moves (cases by state, SLA breaches). A new case goes into
+    /// the customer index once the transaction commits.
     pub fn put_case(&self, case: &Case) -> Result<(), TxError> {
         tx_put_json(self.cases, "cases", &codec::case_key(case.id), case)?;
         let index_key = codec::opened_key(case.opened_at.timestamp_millis(), case.id);
@@ -969,14 +1030,19 @@ impl Tx<'_> {
             Some(bytes) => decode_summary(bytes).ok(),
             None => None,
         };
+        let customer = codec::customer_hash(case.network, &case.customer.id);
         let value = codec::opened_value(
             case.state,
             case.sla_breached,
+            customer,
             &encode("cases_by_opened", &CaseSummary::updated(case, kept))
                 .map_err(ConflictableTransactionError::Abort)?,
         );
         if previous.as_deref() == Some(value.as_slice()) {
             return Ok(());
+        }
+        if previous.is_none() {
+            self.noted.borrow_mut().push((customer, case.id.0));
         }
         let before = previous.and_then(|bytes| codec::decode_opened_value(&bytes));
         self.cases_by_opened.insert(&index_key, value)?;
@@ -1073,7 +1139,7 @@ impl Tx<'_> {
         summary.note(event);
         let json =
             encode("cases_by_opened", &summary).map_err(ConflictableTransactionError::Abort)?;
-        let mut next = value[..2].to_vec();
+        let mut next = codec::opened_parts(&value).0.to_vec();
         next.extend_from_slice(&json);
         self.cases_by_opened.insert(&key, next)?;
         Ok(())
@@ -1111,15 +1177,6 @@ impl Tx<'_> {
     /// Sets a source's resume cursor.
     pub fn set_cursor(&self, source: &str, cursor: &str) -> Result<(), TxError> {
         self.cursors.insert(source.as_bytes(), cursor.as_bytes())?;
-        Ok(())
-    }
-
-    /// Adds a case to its customer's list: noted here, written to the customer index (its
-    /// own Db) once the transaction commits (see `customers.rs`).
-    pub fn add_author_case(&self, case: &Case) -> Result<(), TxError> {
-        self.noted
-            .borrow_mut()
-            .push((case.id.0, case.network, case.customer.id.clone()));
         Ok(())
     }
 
@@ -1257,15 +1314,15 @@ fn encode<T: Serialize>(tree: &'static str, value: &T) -> Result<Vec<u8>, StoreE
     }
 }
 
-/// A stored value as a dump holds it: plain JSON (in `cases_by_opened`, the two bytes of
-/// state then the summary's JSON).
+/// A stored value as a dump holds it: plain JSON (in `cases_by_opened`, the header of state,
+/// flags and customer hash, then the summary's JSON).
 fn plain_value<'a>(tree: &str, value: &'a [u8]) -> Result<Cow<'a, [u8]>, String> {
     if !COMPRESSED_TREES.contains(&tree) {
         return Ok(Cow::Borrowed(value));
     }
-    match (tree, value) {
-        ("cases_by_opened", [state, flags, summary @ ..]) if compress::is_compressed(summary) => {
-            let mut plain = vec![*state, *flags];
+    match (tree, codec::opened_parts(value)) {
+        ("cases_by_opened", (header, summary)) if compress::is_compressed(summary) => {
+            let mut plain = header.to_vec();
             plain.extend_from_slice(&compress::decompress(summary)?);
             Ok(Cow::Owned(plain))
         }
@@ -1278,14 +1335,14 @@ fn stored_value(tree: &str, value: Vec<u8>) -> Result<Vec<u8>, String> {
     if !COMPRESSED_TREES.contains(&tree) || compress::is_compressed(&value) {
         return Ok(value);
     }
-    match (tree, value.as_slice()) {
-        ("cases_by_opened", [state, flags, summary @ ..]) if summary.first() == Some(&b'{') => {
-            let mut stored = vec![*state, *flags];
+    match (tree, codec::opened_parts(&value)) {
+        ("cases_by_opened", (header, summary)) if summary.first() == Some(&b'{') => {
+            let mut stored = header.to_vec();
             stored.extend_from_slice(&compress::compress(summary)?);
             Ok(stored)
         }
         ("cases_by_opened", _) => Ok(value),
-        (_, [b'{' | b'[', ..]) => compress::compress(&value),
+        _ if matches!(value.first(), Some(b'{' | b'[')) => compress::compress(&value),
         _ => Ok(value),
     }
 }
