@@ -7,9 +7,11 @@ use crate::domain::{AuditAction, CaseId, CaseState, Network, PostRef};
 /// layout changes incompatibly.
 /// Version 2 added the `cases_by_opened` index and the `stat/` counters in `meta`; version 3
 /// put each case's `CaseSummary` in the index's values (and `Case::activity` on the cases);
-/// version 4 keys `posts` and `labels` in time order ([`post_key`]).
+/// version 4 keys `posts` and `labels` in time order ([`post_key`]); version 5 leaves a case's
+/// opening event (seq 0) out of `events` when `CaseEvent::opening_of` its case derives it
+/// exactly, and reads derive it (a version 4 store's stored ones stay valid: nothing moves).
 /// An older store is brought up to date on open (`Store::migrate`).
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// `meta` key of the schema version.
 pub const SCHEMA_KEY: &[u8] = b"schema_version";
