@@ -3,28 +3,9 @@
 
 use chrono::Duration;
 
-use super::tests::{opened, store_case};
+use super::tests::{claim, opened, store_case};
 use super::*;
-use crate::domain::{Agent, Command, EventKind, Network};
-
-/// Claims the case five minutes after it opened, as the actions engine stores it.
-fn claim(store: &Store, case: &Case) -> (Case, Vec<CaseEvent>) {
-    let transition = crate::domain::apply(
-        case,
-        Command::Claim {
-            by: Agent::new("console:ana", "Ana"),
-        },
-        case.opened_at + Duration::minutes(5),
-    )
-    .unwrap();
-    store
-        .transact(|tx| {
-            tx.put_case(&transition.case)?;
-            tx.append_events(&transition.events)
-        })
-        .unwrap();
-    (transition.case, transition.events)
-}
+use crate::domain::{EventKind, Network};
 
 /// Stores a case and its events in one transaction, case first.
 fn put(store: &Store, case: &Case, events: &[CaseEvent]) {
@@ -64,7 +45,7 @@ fn a_new_case_reads_the_events_case_open_produced_without_storing_the_first() {
     assert_eq!(store.events(case.id).unwrap(), opening);
     assert_eq!(store.event(case.id, 0).unwrap().as_ref(), opening.first());
 
-    let (_, claimed) = claim(&store, &case);
+    let (_, claimed) = claim(&store, &case, 5);
     assert_eq!(store.events(case.id).unwrap(), [opening, claimed].concat());
     assert_eq!(stored_seqs(&store, case.id), [1]);
     assert_eq!(events_tree_records(&store), 1);
@@ -169,7 +150,7 @@ fn an_older_store_s_stored_opening_events_read_unchanged() {
     assert_eq!(stored_seqs(&store, CaseId(2)), [0]);
     // A later event goes after the stored one.
     let case = store.case(CaseId(1)).unwrap().unwrap();
-    let (_, claimed) = claim(&store, &case);
+    let (_, claimed) = claim(&store, &case, 5);
     assert_eq!(store.events(CaseId(1)).unwrap(), [exact, claimed].concat());
 }
 
@@ -179,7 +160,7 @@ fn export_then_import_reads_the_same_events() {
     let (dump, before) = {
         let store = Store::open(dir.path().join("a").as_path()).unwrap();
         let case = store_case(&store, Network::Mastodon, "jo");
-        claim(&store, &case);
+        claim(&store, &case, 5);
         let (explicit, mut events) = opened(2, Network::X, "sam");
         events[0].at += Duration::seconds(1);
         put(&store, &explicit, &events);

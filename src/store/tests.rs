@@ -616,7 +616,7 @@ fn summaries(store: &Store) -> Vec<CaseSummary> {
         .collect()
 }
 
-fn claim(store: &Store, case: &Case, minutes: i64) -> (Case, Vec<CaseEvent>) {
+pub(super) fn claim(store: &Store, case: &Case, minutes: i64) -> (Case, Vec<CaseEvent>) {
     let transition = crate::domain::apply(
         case,
         crate::domain::Command::Claim {
