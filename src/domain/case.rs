@@ -266,7 +266,8 @@ pub struct Case {
     pub source: String,
     /// The network of the conversation.
     pub network: Network,
-    /// The post that opened the case.
+    /// The post that opened the case. Never changed after [`Case::open`]: the case's opening
+    /// event is derived from it ([`CaseEvent::opening_of`]) and the store keeps no copy.
     pub opening: Mention,
     /// The customer who opened it.
     pub customer: Author,
@@ -274,7 +275,8 @@ pub struct Case {
     pub latest_customer_post: PostRef,
     /// The conversation's first post.
     pub conversation_root: PostRef,
-    /// Triage's verdict on the opening post.
+    /// Triage's verdict on the opening post. Never changed after [`Case::open`] (see
+    /// `opening`).
     pub triage: Triage,
     /// Hand-offs, oldest first.
     pub escalations: Vec<Escalation>,
@@ -593,7 +595,7 @@ impl Case {
             customer: mention.author.clone(),
             latest_customer_post: post_ref,
             conversation_root,
-            triage: triage.clone(),
+            triage,
             escalations: Vec::new(),
             replies: Vec::new(),
             pending_reply: None,
@@ -615,16 +617,11 @@ impl Case {
             next_response: None,
             similar_posts: 0,
             awaiting_approval: None,
-            opening: mention.clone(),
+            opening: mention,
         };
-        let kind = EventKind::Opened {
-            author_handle: mention.author.handle.clone(),
-            url: mention.url.clone(),
-            label: triage.label,
-            score: triage.score,
-        };
-        let mut events = Vec::new();
-        case.record(&mut events, kind, now);
+        // Derived from the case alone, so the store can leave it implicit.
+        let events = vec![CaseEvent::opening_of(&case)];
+        case.next_event_seq = 1;
         case.version = 1;
         Transition { case, events }
     }

@@ -308,5 +308,8 @@ proptest! {
             prop_assert_eq!(event.seq as usize, index, "event seqs are consecutive from 0");
             prop_assert_eq!(event.case, case.id);
         }
+        // The store derives the opening event from the case (schema 5): no command may
+        // change what it is derived from.
+        prop_assert_eq!(&CaseEvent::opening_of(&case), &log[0]);
     }
 }

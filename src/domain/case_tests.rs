@@ -549,6 +549,7 @@ fn opening_a_case_is_version_one_with_one_event() {
             },
         }]
     );
+    assert_eq!(transition.events, [CaseEvent::opening_of(case)]);
 }
 
 #[test]

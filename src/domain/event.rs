@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::case::{Agent, CaseId, Label};
+use super::case::{Agent, Case, CaseId, Label};
 use super::text::{mask_pii, truncate_chars};
 
 /// The longest quote of a post or reply in a thread note, in characters.
@@ -314,6 +314,23 @@ pub fn due_text(due: DateTime<Utc>, zone: Option<&jiff::tz::TimeZone>) -> String
 }
 
 impl CaseEvent {
+    /// A case's first event (seq 0, at its opening time), derived from what the case keeps
+    /// and never changes: its opening post and triage's verdict. [`Case::open`] records this
+    /// very event, and the store (schema 5) does not write it, deriving it on read instead.
+    pub fn opening_of(case: &Case) -> CaseEvent {
+        CaseEvent {
+            case: case.id,
+            seq: 0,
+            at: case.opened_at,
+            kind: EventKind::Opened {
+                author_handle: case.opening.author.handle.clone(),
+                url: case.opening.url.clone(),
+                label: case.triage.label,
+                score: case.triage.score,
+            },
+        }
+    }
+
     /// The thread note for this event. Quotes are PII masked: threads are read by the whole team.
     pub fn note(&self) -> ThreadNote {
         self.note_in(None)

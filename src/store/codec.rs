@@ -9,7 +9,9 @@ use crate::domain::{AuditAction, CaseId, CaseState, Network, PostRef};
 /// put each case's `CaseSummary` in the index's values (and `Case::activity` on the cases);
 /// version 4 keys `posts` and `labels` in time order ([`post_key`]); version 5 puts the hash of
 /// each case's customer in its `cases_by_opened` value ([`opened_value`]), from which the
-/// customer index is built in memory (the `customers/` Db and the `authors` tree are gone).
+/// customer index is built in memory (the `customers/` Db and the `authors` tree are gone), and
+/// leaves a case's opening event (seq 0) out of `events` when `CaseEvent::opening_of` its case
+/// derives it exactly, and reads derive it (a version 4 store's stored ones stay valid).
 /// An older store is brought up to date on open (`Store::migrate`).
 pub const SCHEMA_VERSION: u32 = 5;
 

@@ -13,7 +13,9 @@
 //! - `posts`: (network, post id) → `StoredPost`, the dedupe index and the post → case index,
 //!   keyed in time order since schema 4 (`codec::post_key`: the TID of a Bluesky URI, the
 //!   length-prefixed number of a Mastodon or X id), so new posts land at the tree's end;
-//! - `events`: (case, seq) → `CaseEvent`, the append-only log per case;
+//! - `events`: (case, seq) → `CaseEvent`, the append-only log per case; since schema 5 a
+//!   case's opening event (seq 0) is not stored when the case derives it exactly
+//!   (`CaseEvent::opening_of`): `events`/`event` return the derived one (older stores keep theirs);
 //! - `outbox`: (lane, seq) → `OutboxEntry`, side effects waiting to be executed;
 //! - `cursors`: source name → the source's resume cursor;
 //! - the customer index ((customer hash, case id), what `customer_context` reads) is not a
@@ -42,6 +44,8 @@ pub mod compress;
 mod customers;
 #[cfg(test)]
 mod customers_tests;
+#[cfg(test)]
+mod opening_tests;
 mod rekey;
 mod skipped;
 #[cfg(test)]
@@ -59,8 +63,8 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use sled::Transactional;
 
 use crate::domain::{
-    AuditRecord, Case, CaseEvent, CaseId, CaseSummary, CustomerContext, Label, Mention, PostRef,
-    Triage,
+    AuditRecord, Case, CaseEvent, CaseId, CaseSummary, CustomerContext, EventKind, Label, Mention,
+    PostRef, Triage,
 };
 
 pub use codec::SCHEMA_VERSION;
@@ -275,6 +279,10 @@ pub struct Tx<'a> {
     /// The new cases to add to the customer index once the transaction commits (`put_case`):
     /// a new `Tx`, so an empty list, for each attempt of the closure.
     noted: RefCell<Vec<customers::Entry>>,
+    /// The opening events (`CaseEvent::opening_of`) of the cases this transaction opened, as
+    /// last written by `put_case`: `append_events` leaves out an event equal to one of them
+    /// without reading the case back.
+    openings: RefCell<Vec<CaseEvent>>,
 }
 
 impl Store {
@@ -363,6 +371,7 @@ impl Store {
                         audit,
                         cases_by_opened,
                         noted: RefCell::default(),
+                        openings: RefCell::default(),
                     };
                     let result = work(&tx)?;
                     Ok((result, tx.noted.into_inner()))
@@ -506,7 +515,8 @@ impl Store {
     /// - below 5: each `cases_by_opened` value gets its customer's hash
     ///   ([`Store::add_customer_hashes`]), and the customer index kept on disk before (the
     ///   `customers/` Db in the store's directory, or an older store's `authors` tree) is
-    ///   removed: the index is now built in memory from those hashes.
+    ///   removed: the index is now built in memory from those hashes. Stored opening events
+    ///   stay and read as before (since 5 new ones are derived from the case, not stored).
     fn migrate(&self, found: u32, path: &Path) -> Result<(), StoreError> {
         tracing::info!(from = found, to = SCHEMA_VERSION, "Upgrading the store");
         if found < 3 {
@@ -666,18 +676,30 @@ impl Store {
         Ok(sizes)
     }
 
-    /// A case's events, in order.
+    /// A case's events, in order (the opening event derived from the case when it is not
+    /// stored: see [`Tx::append_events`]).
     pub fn events(&self, id: CaseId) -> Result<Vec<CaseEvent>, StoreError> {
-        self.events
+        let mut events = self
+            .events
             .scan_prefix(codec::case_key(id))
             .values()
             .map(|value| decode("events", &value?))
-            .collect()
+            .collect::<Result<Vec<CaseEvent>, StoreError>>()?;
+        if !matches!(events.first(), Some(event) if event.seq == 0) {
+            if let Some(case) = self.case(id)? {
+                events.insert(0, CaseEvent::opening_of(&case));
+            }
+        }
+        Ok(events)
     }
 
-    /// One event of a case.
+    /// One event of a case (seq 0 derived from the case when it is not stored).
     pub fn event(&self, id: CaseId, seq: u32) -> Result<Option<CaseEvent>, StoreError> {
-        get_json(&self.events, "events", &codec::event_key(id, seq))
+        let stored = get_json(&self.events, "events", &codec::event_key(id, seq))?;
+        if stored.is_some() || seq != 0 {
+            return Ok(stored);
+        }
+        Ok(self.case(id)?.map(|case| CaseEvent::opening_of(&case)))
     }
 
     /// What the store knows about a post.
@@ -1038,11 +1060,19 @@ impl Tx<'_> {
             &encode("cases_by_opened", &CaseSummary::updated(case, kept))
                 .map_err(ConflictableTransactionError::Abort)?,
         );
+        let mut openings = self.openings.borrow_mut();
+        let opened_here = openings.iter().position(|event| event.case == case.id);
+        match (opened_here, &previous) {
+            (Some(index), _) => openings[index] = CaseEvent::opening_of(case),
+            (None, None) => {
+                openings.push(CaseEvent::opening_of(case));
+                self.noted.borrow_mut().push((customer, case.id.0));
+            }
+            (None, Some(_)) => {}
+        }
+        drop(openings);
         if previous.as_deref() == Some(value.as_slice()) {
             return Ok(());
-        }
-        if previous.is_none() {
-            self.noted.borrow_mut().push((customer, case.id.0));
         }
         let before = previous.and_then(|bytes| codec::decode_opened_value(&bytes));
         self.cases_by_opened.insert(&index_key, value)?;
@@ -1104,9 +1134,14 @@ impl Tx<'_> {
     }
 
     /// Appends events to their cases' logs; claims and webhook outcomes also go into the
-    /// case's summary in `cases_by_opened` (write the case first).
+    /// case's summary in `cases_by_opened` (write the case first). A case's opening event is
+    /// not written when it is exactly [`CaseEvent::opening_of`] its case (schema 5): the
+    /// readers derive it; any other event, or one whose case is missing, is written.
     pub fn append_events(&self, events: &[CaseEvent]) -> Result<(), TxError> {
         for event in events {
+            if self.is_implicit_opening(event)? {
+                continue;
+            }
             tx_put_json(
                 self.events,
                 "events",
@@ -1118,6 +1153,25 @@ impl Tx<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Whether `event` is its case's opening event as the readers derive it from the case
+    /// (from the case this transaction wrote, else read back).
+    fn is_implicit_opening(&self, event: &CaseEvent) -> Result<bool, TxError> {
+        if event.seq != 0 || !matches!(event.kind, EventKind::Opened { .. }) {
+            return Ok(false);
+        }
+        if let Some(opening) = self
+            .openings
+            .borrow()
+            .iter()
+            .find(|opening| opening.case == event.case)
+        {
+            return Ok(opening == event);
+        }
+        Ok(self
+            .case(event.case)?
+            .is_some_and(|case| CaseEvent::opening_of(&case) == *event))
     }
 
     /// Folds an event into its case's summary in `cases_by_opened` (write the case first:

@@ -614,7 +614,7 @@ fn summaries(store: &Store) -> Vec<CaseSummary> {
         .collect()
 }
 
-fn claim(store: &Store, case: &Case, minutes: i64) -> (Case, Vec<CaseEvent>) {
+pub(super) fn claim(store: &Store, case: &Case, minutes: i64) -> (Case, Vec<CaseEvent>) {
     let transition = crate::domain::apply(
         case,
         crate::domain::Command::Claim {
@@ -709,7 +709,7 @@ fn each_big_tree_stores_compressed_values_that_read_back_equal() {
     let case_bytes = raw(&store.cases, &codec::case_key(case.id));
     let post_key = codec::post_key(&case.opening.post_ref());
     let post_bytes = raw(&store.posts, &post_key);
-    let event_bytes = raw(&store.events, &codec::event_key(case.id, 0));
+    let event_bytes = raw(&store.events, &codec::event_key(case.id, 1));
     let index_bytes = raw(
         &store.cases_by_opened,
         &codec::opened_key(case.opened_at.timestamp_millis(), case.id),
