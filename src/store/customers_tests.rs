@@ -105,6 +105,7 @@ fn concurrent_transactions_index_every_case_once() {
 #[test]
 fn the_index_answers_like_a_set_across_merges() {
     let index = CustomerIndex::default();
+    index.finish_build(Vec::new());
     let mut model = BTreeSet::new();
     // xorshift: reproducible entries, with repeats, over more adds than one merge holds.
     let mut state = 0x9e37_79b9_7f4a_7c15_u64;
@@ -129,6 +130,29 @@ fn the_index_answers_like_a_set_across_merges() {
         }
     }
     assert!(index.cases_of(97).is_empty());
+}
+
+#[test]
+fn entries_added_while_the_build_runs_are_merged_with_what_it_found() {
+    let index = CustomerIndex::default();
+    index.insert([(7, 3), (7, 1)]);
+    index.insert((0..5_000).map(|id| (9, id)));
+    index.finish_build(vec![(7, 1), (7, 2), (8, 4)]);
+    assert_eq!(index.cases_of(7), [1, 2, 3]);
+    assert_eq!(index.cases_of(8), [4]);
+    assert_eq!(index.cases_of(9).len(), 5_000);
+    assert_eq!(index.len(), 5_004);
+}
+
+#[test]
+fn a_reader_waits_for_the_build() {
+    let index = std::sync::Arc::new(CustomerIndex::default());
+    let reader = {
+        let index = index.clone();
+        std::thread::spawn(move || index.cases_of(7))
+    };
+    index.finish_build(vec![(7, 1)]);
+    assert_eq!(reader.join().unwrap(), [1]);
 }
 
 /// Rewrites a store's case index the way schema 4 wrote it (no customer hash) and sets its

@@ -247,6 +247,8 @@ pub struct Store {
     cursors: sled::Tree,
     /// The customer index, in memory (see `customers.rs`).
     customers: Arc<customers::CustomerIndex>,
+    /// The thread that builds it at open (stopped and joined when the last clone drops).
+    customer_build: Arc<Option<customers::Build>>,
     labels: sled::Tree,
     chat: sled::Tree,
     counters: sled::Tree,
@@ -308,6 +310,7 @@ impl Store {
             cursors: db.open_tree("cursors")?,
             // Built below, once the store is migrated.
             customers: Arc::default(),
+            customer_build: Arc::new(None),
             labels: db.open_tree("labels")?,
             chat: db.open_tree("chat")?,
             counters: db.open_tree("counters")?,
@@ -338,7 +341,9 @@ impl Store {
                 store.db.flush()?;
             }
         }
-        store.customers = Arc::new(customers::CustomerIndex::build(&store.cases_by_opened)?);
+        let (customers, build) = customers::CustomerIndex::build(store.cases_by_opened.clone())?;
+        store.customers = customers;
+        store.customer_build = Arc::new(Some(build));
         Ok(store)
     }
 
