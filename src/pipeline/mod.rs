@@ -281,14 +281,6 @@ impl Pipeline {
             mention: Some(mention.clone()),
             stored_at: now,
         };
-        // The post that opens a case is kept once, as the case's `opening`.
-        let opening = |case, triage| StoredPost {
-            case: Some(case),
-            origin,
-            triage,
-            mention: None,
-            stored_at: now,
-        };
         if let Some(case) = self.linked_case(tx, mention)? {
             if is_brand && answers_pending_reply(&case, mention) {
                 // The brand's post answers the very post our queued reply answers: it is most
@@ -419,7 +411,9 @@ impl Pipeline {
         tx.append_events(&opened.events)?;
         self.outbox
             .enqueue_effects(tx, &opened.case, &opened.events, now)?;
-        tx.put_post(&post_ref, &opening(id, Some(triage)))?;
+        // The post that opens a case is kept once, as the case's `opening`; its record is
+        // derived from the case (the store keeps a marker for it).
+        tx.put_post(&post_ref, &StoredPost::opening_of(&opened.case))?;
         report.opened += 1;
         report.opened_cases.push(opened.case);
         if self.storm_rules.enabled && starts_cluster && !signature.is_empty() {

@@ -11,7 +11,9 @@ use crate::domain::{AuditAction, CaseId, CaseState, Network, PostRef};
 /// each case's customer in its `cases_by_opened` value ([`opened_value`]), from which the
 /// customer index is built in memory (the `customers/` Db and the `authors` tree are gone), and
 /// leaves a case's opening event (seq 0) out of `events` when `CaseEvent::opening_of` its case
-/// derives it exactly, and reads derive it (a version 4 store's stored ones stay valid).
+/// derives it exactly, and reads derive it (a version 4 store's stored ones stay valid), and
+/// writes the `posts` record of the post that opened a case as a marker ([`opening_post_marker`])
+/// when `StoredPost::opening_of` the case derives it exactly (older JSON records stay valid).
 /// An older store is brought up to date on open (`Store::migrate`).
 pub const SCHEMA_VERSION: u32 = 5;
 
@@ -64,6 +66,26 @@ pub const SPIKE_KEY: &[u8] = b"spike";
 /// `cases` key, and the prefix of the case's `events` keys.
 pub fn case_key(id: CaseId) -> [u8; 8] {
     id.0.to_be_bytes()
+}
+
+/// First byte of an [`opening_post_marker`]: neither a zstd frame (`28 B5 2F FD`) nor JSON
+/// starts with it.
+pub const OPENING_POST_TAG: u8 = 0x01;
+
+/// `posts` value of the post that opened a case when the case derives its record exactly
+/// (`StoredPost::opening_of`, schema 5): the tag byte then the case id (big-endian).
+pub fn opening_post_marker(id: CaseId) -> [u8; 9] {
+    let mut marker = [OPENING_POST_TAG; 9];
+    marker[1..].copy_from_slice(&id.0.to_be_bytes());
+    marker
+}
+
+/// The case an [`opening_post_marker`] names, or `None` when `value` is not a marker.
+pub fn opening_post_case(value: &[u8]) -> Option<CaseId> {
+    match value {
+        [OPENING_POST_TAG, id @ ..] => Some(CaseId(u64::from_be_bytes(id.try_into().ok()?))),
+        _ => None,
+    }
 }
 
 /// `events` key: case then sequence number.

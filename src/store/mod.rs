@@ -13,6 +13,8 @@
 //! - `posts`: (network, post id) → `StoredPost`, the dedupe index and the post → case index,
 //!   keyed in time order since schema 4 (`codec::post_key`: the TID of a Bluesky URI, the
 //!   length-prefixed number of a Mastodon or X id), so new posts land at the tree's end;
+//!   since schema 5 the record of the post that opened a case is a 9-byte marker (tag, case
+//!   id: `codec::opening_post_marker`) when `StoredPost::opening_of` its case derives it exactly;
 //! - `events`: (case, seq) → `CaseEvent`, the append-only log per case; since schema 5 a
 //!   case's opening event (seq 0) is not stored when the case derives it exactly
 //!   (`CaseEvent::opening_of`): `events`/`event` return the derived one (older stores keep theirs);
@@ -46,6 +48,8 @@ mod customers;
 mod customers_tests;
 #[cfg(test)]
 mod opening_tests;
+#[cfg(test)]
+mod posts_tests;
 mod rekey;
 mod skipped;
 #[cfg(test)]
@@ -133,6 +137,22 @@ pub struct StoredPost {
     pub mention: Option<Mention>,
     /// When we stored it.
     pub stored_at: DateTime<Utc>,
+}
+
+impl StoredPost {
+    /// The record of the post that opened `case`, as the pipeline writes it, derived from
+    /// what the case keeps and never changes (its id, triage's verdict, its opening time; the
+    /// post itself is the case's `opening`). The store (schema 5) writes a marker instead of
+    /// a record equal to this one, and reads derive it back.
+    pub fn opening_of(case: &Case) -> StoredPost {
+        StoredPost {
+            case: Some(case.id),
+            origin: PostOrigin::Customer,
+            triage: Some(case.triage.clone()),
+            mention: None,
+            stored_at: case.opened_at,
+        }
+    }
 }
 
 /// Whose post a stored post is.
@@ -281,10 +301,11 @@ pub struct Tx<'a> {
     /// The new cases to add to the customer index once the transaction commits (`put_case`):
     /// a new `Tx`, so an empty list, for each attempt of the closure.
     noted: RefCell<Vec<customers::Entry>>,
-    /// The opening events (`CaseEvent::opening_of`) of the cases this transaction opened, as
-    /// last written by `put_case`: `append_events` leaves out an event equal to one of them
-    /// without reading the case back.
-    openings: RefCell<Vec<CaseEvent>>,
+    /// The opening events (`CaseEvent::opening_of`) and opening post records
+    /// (`StoredPost::opening_of`) of the cases this transaction opened, as last written by
+    /// `put_case`: `append_events` leaves out an event equal to one of them, and `put_post`
+    /// writes a marker for a record equal to one, without reading the case back.
+    openings: RefCell<Vec<(CaseEvent, StoredPost)>>,
 }
 
 impl Store {
@@ -633,7 +654,7 @@ impl Store {
         if found < 2 {
             for item in self.posts.iter() {
                 let (key, value) = item?;
-                let stored: StoredPost = decode("posts", &value)?;
+                let stored = decode_post(&value, |id| self.case(id), |error| error)?;
                 let network = key
                     .iter()
                     .position(|&byte| byte == 0)
@@ -707,9 +728,12 @@ impl Store {
         Ok(self.case(id)?.map(|case| CaseEvent::opening_of(&case)))
     }
 
-    /// What the store knows about a post.
+    /// What the store knows about a post (a marker read as its case's opening post record).
     pub fn post(&self, post: &PostRef) -> Result<Option<StoredPost>, StoreError> {
-        get_json(&self.posts, "posts", &codec::post_key(post))
+        self.posts
+            .get(codec::post_key(post))?
+            .map(|bytes| decode_post(&bytes, |id| self.case(id), |error| error))
+            .transpose()
     }
 
     /// How many posts the store has seen.
@@ -1066,11 +1090,12 @@ impl Tx<'_> {
                 .map_err(ConflictableTransactionError::Abort)?,
         );
         let mut openings = self.openings.borrow_mut();
-        let opened_here = openings.iter().position(|event| event.case == case.id);
+        let opened_here = openings.iter().position(|(event, _)| event.case == case.id);
+        let derived = (CaseEvent::opening_of(case), StoredPost::opening_of(case));
         match (opened_here, &previous) {
-            (Some(index), _) => openings[index] = CaseEvent::opening_of(case),
+            (Some(index), _) => openings[index] = derived,
             (None, None) => {
-                openings.push(CaseEvent::opening_of(case));
+                openings.push(derived);
                 self.noted.borrow_mut().push((customer, case.id.0));
             }
             (None, Some(_)) => {}
@@ -1122,16 +1147,33 @@ impl Tx<'_> {
         Ok(CaseId(next))
     }
 
-    /// What the store knows about a post.
+    /// What the store knows about a post (a marker read as its case's opening post record).
     pub fn post(&self, post: &PostRef) -> Result<Option<StoredPost>, TxError> {
-        tx_get_json(self.posts, "posts", &codec::post_key(post))
+        self.posts
+            .get(codec::post_key(post))?
+            .map(|bytes| {
+                decode_post(
+                    &bytes,
+                    |id| self.case(id),
+                    ConflictableTransactionError::Abort,
+                )
+            })
+            .transpose()
     }
 
-    /// Records a post (a customer's post seen for the first time counts as ingested).
+    /// Records a post (a customer's post seen for the first time counts as ingested). A
+    /// record that is exactly [`StoredPost::opening_of`] its case (schema 5) is written as a
+    /// marker (`codec::opening_post_marker`): the readers derive it from the case.
     pub fn put_post(&self, post: &PostRef, stored: &StoredPost) -> Result<(), TxError> {
         let key = codec::post_key(post);
         let new = stored.origin == PostOrigin::Customer && self.posts.get(&key)?.is_none();
-        tx_put_json(self.posts, "posts", &key, stored)?;
+        match self.implicit_opening_post(stored)? {
+            Some(id) => {
+                self.posts
+                    .insert(key.as_slice(), &codec::opening_post_marker(id))?;
+            }
+            None => tx_put_json(self.posts, "posts", &key, stored)?,
+        }
         if new {
             self.add_stat(&codec::stat_ingested_key(post.network), 1)?;
         }
@@ -1166,17 +1208,41 @@ impl Tx<'_> {
         if event.seq != 0 || !matches!(event.kind, EventKind::Opened { .. }) {
             return Ok(false);
         }
-        if let Some(opening) = self
+        if let Some((opening, _)) = self
             .openings
             .borrow()
             .iter()
-            .find(|opening| opening.case == event.case)
+            .find(|(opening, _)| opening.case == event.case)
         {
             return Ok(opening == event);
         }
         Ok(self
             .case(event.case)?
             .is_some_and(|case| CaseEvent::opening_of(&case) == *event))
+    }
+
+    /// The case whose opening post record `stored` is, exactly as the readers derive it
+    /// (from the case this transaction wrote, else read back); `None` for any other record.
+    fn implicit_opening_post(&self, stored: &StoredPost) -> Result<Option<CaseId>, TxError> {
+        let Some(id) = stored.case else {
+            return Ok(None);
+        };
+        if stored.mention.is_some() || stored.origin != PostOrigin::Customer {
+            return Ok(None);
+        }
+        let stashed = self
+            .openings
+            .borrow()
+            .iter()
+            .find(|(event, _)| event.case == id)
+            .map(|(_, post)| post == stored);
+        let derivable = match stashed {
+            Some(equal) => equal,
+            None => self
+                .case(id)?
+                .is_some_and(|case| StoredPost::opening_of(&case) == *stored),
+        };
+        Ok(derivable.then_some(id))
     }
 
     /// Folds an event into its case's summary in `cases_by_opened` (write the case first:
@@ -1354,6 +1420,26 @@ fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, St
         tree,
         message: error.to_string(),
     })
+}
+
+/// Decodes a `posts` value: a record's JSON, or a marker (`codec::opening_post_marker`)
+/// expanded from its case, read with `case` ([`StoredPost::opening_of`]); a marker whose case
+/// is missing is a codec error (`abort` makes a [`StoreError`] the caller's error).
+fn decode_post<E>(
+    bytes: &[u8],
+    case: impl FnOnce(CaseId) -> Result<Option<Case>, E>,
+    abort: fn(StoreError) -> E,
+) -> Result<StoredPost, E> {
+    let Some(id) = codec::opening_post_case(bytes) else {
+        return decode("posts", bytes).map_err(abort);
+    };
+    match case(id)? {
+        Some(case) => Ok(StoredPost::opening_of(&case)),
+        None => Err(abort(StoreError::Codec {
+            tree: "posts",
+            message: format!("the opening post marker of case {id}, whose case is missing"),
+        })),
+    }
 }
 
 fn decode_summary(opened_value: &[u8]) -> Result<CaseSummary, StoreError> {
