@@ -699,31 +699,13 @@ pub fn analyze(post: &Normalized) -> Analysis {
     analysis
 }
 
-/// A fast non-cryptographic hasher for short string keys (FNV-1a, 64 bits).
-#[derive(Default, Clone, Copy)]
-pub struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut hash = if self.0 == 0 { FNV_OFFSET } else { self.0 };
-        for byte in bytes {
-            hash ^= u64::from(*byte);
-            hash = hash.wrapping_mul(FNV_PRIME);
-        }
-        self.0 = hash;
-    }
-}
-
-/// FNV-1a's offset basis.
+/// FNV-1a's offset basis (the learned model's feature hashing, `model.rs`).
 pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 /// FNV-1a's prime.
 pub const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
-type FxBuild = std::hash::BuildHasherDefault<Fnv>;
+/// The lexicon's maps hash short string keys with FNV-1a (the `fnv` crate).
+type FxBuild = fnv::FnvBuildHasher;
 
 #[cfg(test)]
 mod tests {
