@@ -38,3 +38,11 @@ pub mod sources;
 pub mod store;
 pub mod telemetry;
 pub mod training;
+
+/// The allocator of every program built on this crate (the bot, its benches and tests):
+/// mimalloc, which keeps ingest's many small, short-lived allocations (records, JSON,
+/// sled's nodes) cheaper than glibc's malloc (BENCHMARKS.md, "Session 8"). Built with
+/// `no_thp`: with transparent huge pages its arenas are backed by 2 MiB pages and the idle
+/// bot's RSS triples (25 → 75 MB).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
